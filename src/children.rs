@@ -1,0 +1,68 @@
+//! Every stdio server runs in its own process group, recorded here, so that no process
+//! (nor anything it spawned, e.g. `npx` -> `node`) outlives mcpchat: on exit, error, Ctrl-C
+//! or SIGTERM, [`kill_all`] signals each group that is still registered.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+fn groups() -> &'static Mutex<Vec<i32>> {
+    static GROUPS: OnceLock<Mutex<Vec<i32>>> = OnceLock::new();
+    GROUPS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Record a child that leads its own process group (`process_group(0)`).
+pub fn register(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        groups().lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    }
+}
+
+/// Forget a child whose whole group has been shut down.
+pub fn unregister(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        groups()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| *p != pid);
+    }
+}
+
+/// Send `signal` to the group; false when the group no longer exists.
+fn signal_group(pgid: i32, signal: i32) -> bool {
+    // SAFETY: killpg has no memory-safety preconditions; a stale pgid only yields ESRCH.
+    unsafe { libc::killpg(pgid, signal) == 0 }
+}
+
+/// Terminate one child's group: SIGTERM, a short grace period, then SIGKILL.
+pub fn terminate(pid: u32, grace: Duration) {
+    let Ok(pgid) = i32::try_from(pid) else { return };
+    if signal_group(pgid, libc::SIGTERM) {
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if !signal_group(pgid, 0) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        signal_group(pgid, libc::SIGKILL);
+    }
+    unregister(pid);
+}
+
+/// Kill every registered group. Called on every way out of `main_entry`.
+pub fn kill_all() {
+    let pids: Vec<i32> = std::mem::take(&mut *groups().lock().unwrap_or_else(|e| e.into_inner()));
+    for pgid in &pids {
+        signal_group(*pgid, libc::SIGTERM);
+    }
+    if pids.is_empty() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < deadline && pids.iter().any(|p| signal_group(*p, 0)) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pgid in &pids {
+        signal_group(*pgid, libc::SIGKILL);
+    }
+}

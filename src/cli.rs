@@ -1,0 +1,117 @@
+//! Command-line declarations (clap derive). No I/O here: `lib.rs` resolves these into a
+//! `Config` and dispatches to `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcpchat",
+    version,
+    about = "A scriptable MCP client: list and call tools on MCP servers, and run an LLM tool loop",
+    long_about = None,
+    propagate_version = true,
+    after_help = "Output is JSON Lines on stdout; logs, warnings and progress go to stderr.\n\
+                  Exit codes: 0 ok, 1 task failed, 2 usage/config, 3 auth, 4 unreachable/timeout, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (YAML or JSON). Default: $MCPCHAT_CONFIG, ./mcp_servers.yaml,
+    /// ./mcp_servers.json, then <config dir>/mcpchat/mcp_servers.yaml
+    #[arg(short, long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Ad-hoc Streamable HTTP server, instead of the config file's servers (repeatable)
+    #[arg(long = "url", global = true, value_name = "[NAME=]URL")]
+    pub urls: Vec<String>,
+
+    /// Ad-hoc stdio server: a command line to start (repeatable)
+    #[arg(long = "stdio", global = true, value_name = "[NAME=]COMMAND ARGS")]
+    pub stdio: Vec<String>,
+
+    /// Extra HTTP header for the --url servers (repeatable)
+    #[arg(
+        short = 'H',
+        long = "header",
+        global = true,
+        value_name = "NAME: VALUE"
+    )]
+    pub headers: Vec<String>,
+
+    /// Only use these servers (repeatable)
+    #[arg(short, long = "server", global = true, value_name = "NAME")]
+    pub servers: Vec<String>,
+
+    /// Per-request timeout in seconds for MCP requests (overrides timeout_secs)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Timeout in seconds for connecting to a server, including the MCP handshake
+    #[arg(long, global = true, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+
+    /// More logs on stderr (-v: info, incl. server logs and stdio servers' stderr; -vv: debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No progress bars or warnings on stderr (errors are still printed)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List and call the tools of MCP servers
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+
+    /// Print the JSON Schema of the stdout lines
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// List the tools of every selected server, one `tool` line each
+    List,
+
+    /// Call one tool, or many with --batch
+    Call(CallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Tool name: `server__tool`, or the bare tool name when one server is selected
+    #[arg(required_unless_present = "batch")]
+    pub name: Option<String>,
+
+    /// Arguments as a JSON object, or `-` to read them from stdin
+    #[arg(value_name = "ARGS_JSON|-")]
+    pub arguments: Option<String>,
+
+    /// One argument: value parsed as JSON when it can be, else taken as a string (repeatable)
+    #[arg(short, long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+
+    /// Read JSONL requests {"id", "tool", "arguments"} from stdin; one result line each
+    #[arg(long, conflicts_with_all = ["name", "arguments", "args"])]
+    pub batch: bool,
+
+    /// How many batch calls run at once
+    #[arg(short, long, default_value_t = 16, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: u32,
+}

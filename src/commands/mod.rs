@@ -1,0 +1,19 @@
+//! One module per command group; each takes the resolved [`App`] and returns an exit code.
+
+pub mod tools;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::mcp::Context;
+use crate::output::Output;
+
+/// Everything a command needs, resolved once from flags, environment and the config file.
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub output: Arc<Output>,
+    pub context: Context,
+    /// `--server` names, in the order given.
+    pub selected: Vec<String>,
+}

@@ -1,0 +1,535 @@
+//! `tools list`, `tools call` and `tools call --batch`.
+//!
+//! Only the servers a command needs are contacted, concurrently; one failing server produces
+//! an `error` line and a warning while the others go on. Arguments are validated against the
+//! tool's `inputSchema` before any call.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use rmcp::model::{CallToolResult, Tool};
+use serde_json::{Map, Value};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::cli::CallArgs;
+use crate::config::ServerConfig;
+use crate::events::{ErrorInfo, Event, ToolInfo, ToolResult};
+use crate::exit::{Code, Failure, Kind};
+use crate::mcp::Session;
+use crate::report;
+use crate::validate::ArgsValidator;
+
+use super::App;
+
+/// Separator between server and tool in prefixed names.
+pub const SEPARATOR: &str = "__";
+
+pub async fn list(app: &App) -> anyhow::Result<Code> {
+    let servers = app.config.select(&app.selected)?;
+    let mut pending: FuturesOrdered<_> = servers
+        .iter()
+        .map(|server| {
+            let server = server.clone();
+            let context = app.context.clone();
+            async move {
+                let session = Session::connect(server.clone(), &context).await?;
+                match session.list_tools().await {
+                    Ok(tools) => Ok((tools, session)),
+                    Err(failure) => {
+                        session.close().await;
+                        Err(failure)
+                    }
+                }
+            }
+        })
+        .collect();
+
+    let mut sessions = Vec::new();
+    let mut failures: Vec<(Arc<ServerConfig>, Failure)> = Vec::new();
+    let mut index = 0;
+    let mut output_result = Ok(());
+    while let Some(result) = pending.next().await {
+        let server = servers[index].clone();
+        index += 1;
+        match result {
+            Ok((tools, session)) => {
+                sessions.push(session);
+                if output_result.is_ok() {
+                    for tool in &tools {
+                        if let Err(e) = app.output.emit(&Event::Tool(tool_info(&server.name, tool)))
+                        {
+                            output_result = Err(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(failure) => {
+                report::warning(&failure);
+                if output_result.is_ok() {
+                    output_result = app
+                        .output
+                        .emit(&Event::Error(server_error(&server, &failure)));
+                }
+                failures.push((server, failure));
+            }
+        }
+        if output_result.is_err() {
+            break;
+        }
+    }
+    futures::future::join_all(sessions.into_iter().map(Session::close)).await;
+    output_result?;
+    Ok(exit_for_servers(servers.len(), &failures))
+}
+
+/// 0 while at least one server answered and no `required` one failed; else the most severe
+/// failure's code (auth 3, unreachable/timeout 4).
+fn exit_for_servers(total: usize, failures: &[(Arc<ServerConfig>, Failure)]) -> Code {
+    let required: Vec<Code> = failures
+        .iter()
+        .filter(|(server, _)| server.required)
+        .map(|(_, f)| f.code())
+        .collect();
+    if let Some(code) = required.into_iter().max() {
+        return code;
+    }
+    if !failures.is_empty() && failures.len() == total {
+        return failures
+            .iter()
+            .map(|(_, f)| f.code())
+            .max()
+            .unwrap_or(Code::Unavailable);
+    }
+    Code::Success
+}
+
+fn server_error(server: &ServerConfig, failure: &Failure) -> ErrorInfo {
+    ErrorInfo {
+        server: Some(server.name.clone()),
+        ..ErrorInfo::from_failure(failure)
+    }
+}
+
+pub fn tool_info(server: &str, tool: &Tool) -> ToolInfo {
+    ToolInfo {
+        server: server.to_string(),
+        name: format!("{server}{SEPARATOR}{}", tool.name),
+        tool: tool.name.to_string(),
+        title: tool.title.clone(),
+        description: tool.description.as_ref().map(|d| d.to_string()),
+        input_schema: Value::Object((*tool.input_schema).clone()),
+        output_schema: tool
+            .output_schema
+            .as_ref()
+            .map(|s| Value::Object((**s).clone())),
+        annotations: tool
+            .annotations
+            .as_ref()
+            .and_then(|a| serde_json::to_value(a).ok())
+            .filter(|v| v.as_object().is_some_and(|o| !o.is_empty())),
+    }
+}
+
+pub fn result_event(
+    id: Option<Value>,
+    server: &str,
+    tool: &str,
+    result: &CallToolResult,
+    started: Instant,
+) -> ToolResult {
+    let content = serde_json::to_value(&result.content).unwrap_or(Value::Array(Vec::new()));
+    let text = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ToolResult {
+        id,
+        server: server.to_string(),
+        tool: tool.to_string(),
+        name: format!("{server}{SEPARATOR}{tool}"),
+        is_error: result.is_error.unwrap_or(false),
+        content,
+        structured_content: result.structured_content.clone(),
+        text,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Which server owns `name`: `server__tool`, or a bare name when only one server is in play.
+fn resolve_name(app: &App, name: &str) -> Result<(Arc<ServerConfig>, String), Failure> {
+    if let Some((server, tool)) = name.split_once(SEPARATOR)
+        && !server.is_empty()
+        && !tool.is_empty()
+    {
+        if !app.selected.is_empty() && !app.selected.iter().any(|s| s == server) {
+            return Err(Failure::usage(format!(
+                "tool `{name}` belongs to server `{server}`, which --server does not select"
+            )));
+        }
+        return Ok((app.config.server(server)?, tool.to_string()));
+    }
+    let servers = app.config.select(&app.selected)?;
+    if servers.len() == 1 {
+        return Ok((servers[0].clone(), name.to_string()));
+    }
+    Err(Failure::usage(format!(
+        "tool name `{name}` needs its server prefix: SERVER{SEPARATOR}TOOL"
+    ))
+    .hint(format!(
+        "servers: {} (or pick one with --server NAME)",
+        servers
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .hint("`mcpchat tools list` shows every tool's full name"))
+}
+
+/// A connected server with its tools and compiled argument validators.
+struct Ready {
+    session: Session,
+    tools: HashMap<String, (Tool, ArgsValidator)>,
+}
+
+impl Ready {
+    async fn open(server: Arc<ServerConfig>, app: &App) -> Result<Ready, Failure> {
+        let session = Session::connect(server, &app.context).await?;
+        let tools = match session.list_tools().await {
+            Ok(tools) => tools,
+            Err(failure) => {
+                session.close().await;
+                return Err(failure);
+            }
+        };
+        let tools = tools
+            .into_iter()
+            .map(|tool| {
+                let validator =
+                    ArgsValidator::new(&tool.name, &Value::Object((*tool.input_schema).clone()));
+                (tool.name.to_string(), (tool, validator))
+            })
+            .collect();
+        Ok(Ready { session, tools })
+    }
+
+    /// Find the tool and check the arguments, without calling anything.
+    fn check(&self, tool: &str, arguments: &Value) -> Result<(), Failure> {
+        let server = self.session.name();
+        let Some((_, validator)) = self.tools.get(tool) else {
+            let mut failure = Failure::new(
+                Kind::UnknownTool,
+                format!("MCP server `{server}` has no tool `{tool}`"),
+            );
+            if self.session.server.tools.permits(tool) {
+                let names: Vec<&str> = self.tools.keys().map(String::as_str).collect();
+                if let Some(best) = crate::config::suggest(tool, &names) {
+                    failure = failure.hint(format!("did you mean `{server}{SEPARATOR}{best}`?"));
+                }
+            } else {
+                failure = Failure::new(
+                    Kind::ToolDenied,
+                    format!(
+                        "tool `{tool}` of MCP server `{server}` is not allowed by the config's `tools` allow/deny lists"
+                    ),
+                );
+            }
+            return Err(failure.hint(format!(
+                "`mcpchat tools list --server {server}` shows its tools"
+            )));
+        };
+        let violations = validator.violations(arguments);
+        if violations.is_empty() {
+            return Ok(());
+        }
+        let mut failure = Failure::new(
+            Kind::InvalidArguments,
+            format!(
+                "arguments for `{server}{SEPARATOR}{tool}` do not match its input schema:\n  {}",
+                violations.join("\n  ")
+            ),
+        );
+        failure = failure.hint(format!(
+            "`mcpchat tools list --server {server}` shows the schema"
+        ));
+        Err(failure)
+    }
+
+    async fn call(
+        &self,
+        id: Option<Value>,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<ToolResult, Failure> {
+        self.check(tool, &arguments)?;
+        let Value::Object(map) = arguments else {
+            return Err(Failure::new(
+                Kind::InvalidArguments,
+                "arguments must be a JSON object",
+            ));
+        };
+        let started = Instant::now();
+        let result = self.session.call_tool(tool, map).await?;
+        Ok(result_event(
+            id,
+            self.session.name(),
+            tool,
+            &result,
+            started,
+        ))
+    }
+}
+
+pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
+    if args.batch {
+        return batch(app, args.jobs as usize).await;
+    }
+    let Some(name) = args.name.as_deref() else {
+        return Err(Failure::usage("tools call needs a tool name (or --batch)").into());
+    };
+    let arguments = call_arguments(args)?;
+    let (server, tool) = resolve_name(app, name)?;
+    let ready = Ready::open(server, app).await?;
+    let outcome = ready.call(None, &tool, arguments).await;
+    ready.session.close().await;
+    let result = outcome?;
+    let is_error = result.is_error;
+    app.output.emit(&Event::ToolResult(result))?;
+    if is_error {
+        report::warning(&Failure::new(
+            Kind::ToolError,
+            format!("tool `{name}` returned an error (isError)"),
+        ));
+        return Ok(Code::TaskFailed);
+    }
+    Ok(Code::Success)
+}
+
+/// The JSON object from ARGS_JSON (or stdin with `-`), with `--arg key=value` merged over it.
+fn call_arguments(args: &CallArgs) -> Result<Value, Failure> {
+    let mut object = match args.arguments.as_deref() {
+        None => Map::new(),
+        Some(text) => {
+            let text = if text == "-" {
+                if std::io::stdin().is_terminal() {
+                    return Err(Failure::usage(
+                        "`-` reads the arguments from stdin, but stdin is a terminal",
+                    )
+                    .hint("pipe the JSON in: echo '{\"a\": 1}' | mcpchat tools call NAME -"));
+                }
+                let mut buffer = String::new();
+                std::io::stdin().read_to_string(&mut buffer).map_err(|e| {
+                    Failure::usage(format!("cannot read arguments from stdin: {e}"))
+                })?;
+                buffer
+            } else {
+                text.to_string()
+            };
+            let text = text.trim();
+            if text.is_empty() {
+                Map::new()
+            } else {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(map)) => map,
+                    Ok(other) => {
+                        return Err(Failure::new(
+                            Kind::InvalidArguments,
+                            format!(
+                                "tool arguments must be a JSON object, not {}",
+                                json_kind(&other)
+                            ),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(Failure::new(
+                            Kind::InvalidArguments,
+                            format!("tool arguments are not valid JSON: {e}"),
+                        )
+                        .hint("quote the JSON for the shell: '{\"a\": 2, \"b\": 3}', or use --arg a=2 --arg b=3"));
+                    }
+                }
+            }
+        }
+    };
+    for pair in &args.args {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(Failure::usage(format!(
+                "--arg `{pair}` must look like key=value"
+            )));
+        };
+        let value = serde_json::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_string()));
+        object.insert(key.to_string(), value);
+    }
+    Ok(Value::Object(object))
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One batch request line.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(alias = "name")]
+    tool: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
+
+/// `tools call --batch`: JSONL requests from stdin, one session per server, `jobs` calls at
+/// a time, one line per request in completion order.
+async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
+    if std::io::stdin().is_terminal() {
+        return Err(Failure::usage("--batch reads JSON Lines requests from stdin, but stdin is a terminal")
+            .hint("echo '{\"id\": 1, \"tool\": \"server__tool\", \"arguments\": {}}' | mcpchat tools call --batch")
+            .into());
+    }
+    let app = Arc::new(app.clone());
+    let semaphore = Arc::new(Semaphore::new(jobs));
+    let servers: Arc<std::sync::Mutex<HashMap<String, Shared>>> = Arc::default();
+    let worst = Arc::new(std::sync::Mutex::new(Code::Success));
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let stdin = tokio::io::stdin();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
+    let mut line_number = 0usize;
+    let mut broken = false;
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => {
+                let failure = Failure::usage(format!("cannot read batch requests from stdin: {e}"));
+                record(&app, &worst, None, &failure);
+                break;
+            }
+        };
+        line_number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let permit = semaphore.clone().acquire_owned().await?;
+        let app = app.clone();
+        let servers = servers.clone();
+        let worst = worst.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let (id, outcome) = run_line(&app, &servers, &line, line_number).await;
+            match outcome {
+                Ok(result) => {
+                    if result.is_error {
+                        raise(&worst, Code::TaskFailed);
+                    }
+                    app.output.emit(&Event::ToolResult(result)).is_err()
+                }
+                Err(failure) => record(&app, &worst, id, &failure),
+            }
+        });
+        // Reap finished tasks as we go so memory stays flat on long inputs.
+        while let Some(done) = tasks.try_join_next() {
+            broken |= done.unwrap_or(false);
+        }
+        if broken {
+            break;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        broken |= done.unwrap_or(false);
+    }
+    let opened: HashMap<String, Shared> =
+        std::mem::take(&mut *servers.lock().unwrap_or_else(|e| e.into_inner()));
+    let closing = opened.into_values().filter_map(|cell| {
+        let ready = Arc::try_unwrap(cell).ok()?.into_inner()?.ok()?;
+        Arc::try_unwrap(ready)
+            .ok()
+            .map(|ready| ready.session.close())
+    });
+    futures::future::join_all(closing).await;
+    if broken {
+        return Err(crate::exit::BrokenPipe.into());
+    }
+    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(code)
+}
+
+/// Print an `error` line for one request; returns true when stdout is gone.
+fn record(app: &App, worst: &std::sync::Mutex<Code>, id: Option<Value>, failure: &Failure) -> bool {
+    raise(worst, failure.code());
+    report::warning(failure);
+    let event = ErrorInfo {
+        id,
+        ..ErrorInfo::from_failure(failure)
+    };
+    app.output.emit(&Event::Error(event)).is_err()
+}
+
+fn raise(worst: &std::sync::Mutex<Code>, code: Code) {
+    let mut worst = worst.lock().unwrap_or_else(|e| e.into_inner());
+    if code > *worst {
+        *worst = code;
+    }
+}
+
+async fn run_line(
+    app: &App,
+    servers: &std::sync::Mutex<HashMap<String, Shared>>,
+    line: &str,
+    line_number: usize,
+) -> (Option<Value>, Result<ToolResult, Failure>) {
+    let request: Request = match serde_json::from_str(line) {
+        Ok(request) => request,
+        Err(e) => {
+            // Salvage the id if the line is JSON at all, so the caller can match the error.
+            let id = serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").cloned());
+            return (
+                id,
+                Err(Failure::usage(format!("batch line {line_number}: not a valid request: {e}"))
+                    .hint("each line must be {\"id\": ..., \"tool\": \"server__tool\", \"arguments\": {...}}")),
+            );
+        }
+    };
+    let id = request.id.clone();
+    let arguments = request
+        .arguments
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    let outcome = async {
+        let (server, tool) = resolve_name(app, &request.tool)?;
+        let cell = {
+            let mut map = servers.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(server.name.clone()).or_default().clone()
+        };
+        let ready = cell
+            .get_or_init(|| async { Ready::open(server, app).await.map(Arc::new) })
+            .await
+            .clone()?;
+        ready.call(id.clone(), &tool, arguments).await
+    }
+    .await;
+    let outcome = outcome.map_err(|mut failure| {
+        failure.message = format!("batch line {line_number}: {}", failure.message);
+        failure
+    });
+    (id, outcome)
+}

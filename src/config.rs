@@ -1,0 +1,902 @@
+//! Configuration: find the file, parse it (our YAML, the seed's JSON, or `mcpServers` JSON),
+//! and resolve the servers a command needs into plain [`ServerConfig`] values.
+//!
+//! Guarantees: every error is a `Failure` of kind `config` (exit 2) naming `file:line:column`
+//! where one is known, with a suggestion for misspelt keys. `${VAR}` expansion happens only
+//! for the servers actually used, so an unrelated server's missing secret does not break a
+//! command.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::exit::Failure;
+use crate::redact;
+
+/// Default per-request timeout when neither the config nor `--timeout` sets one.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default bound on connecting and the MCP handshake.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// The secret is in the URL or headers (or there is none).
+    #[default]
+    Token,
+    Oauth,
+    ClientCredentials,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Http {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        cwd: Option<PathBuf>,
+    },
+}
+
+/// Allow/deny globs on the server's own (unprefixed) tool names.
+#[derive(Debug, Clone, Default)]
+pub struct ToolFilter {
+    allow: Option<GlobSet>,
+    deny: Option<GlobSet>,
+}
+
+impl ToolFilter {
+    pub fn new(allow: &[String], deny: &[String]) -> Result<Self, String> {
+        Ok(ToolFilter {
+            allow: glob_set(allow)?,
+            deny: glob_set(deny)?,
+        })
+    }
+
+    pub fn permits(&self, tool: &str) -> bool {
+        self.allow.as_ref().is_none_or(|set| set.is_match(tool))
+            && !self.deny.as_ref().is_some_and(|set| set.is_match(tool))
+    }
+}
+
+pub fn glob_set(patterns: &[String]) -> Result<Option<GlobSet>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern).map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| format!("invalid globs: {e}"))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_metadata_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub redirect_port: Option<u16>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+}
+
+/// A server, resolved and ready to connect to.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub name: String,
+    pub transport: Transport,
+    pub auth_type: AuthType,
+    pub timeout: Duration,
+    pub required: bool,
+    pub tools: ToolFilter,
+    pub oauth: Option<OAuthConfig>,
+}
+
+impl ServerConfig {
+    /// Where the server is, fit for messages (secrets masked).
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Http { url, .. } => redact::url(url),
+            Transport::Stdio { command, args, .. } => redact::text(
+                &std::iter::once(command.as_str())
+                    .chain(args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        }
+    }
+}
+
+/// The `llm:` section, used by `ask`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: Option<String>,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key_env: Option<String>,
+    pub system_prompt: Option<String>,
+    pub max_steps: Option<u32>,
+    pub temperature: Option<f64>,
+    pub timeout_secs: Option<f64>,
+}
+
+/// A scalar that YAML may write as a number or boolean but we use as a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::String(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToolFilter {
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: String,
+    url: Option<String>,
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<Scalar>,
+    #[serde(default)]
+    env: IndexMap<String, Scalar>,
+    cwd: Option<String>,
+    enabled: Option<bool>,
+    auth_type: Option<AuthType>,
+    #[serde(default)]
+    headers: IndexMap<String, Scalar>,
+    timeout_secs: Option<f64>,
+    required: Option<bool>,
+    tools: Option<RawToolFilter>,
+    oauth: Option<OAuthConfig>,
+    /// Free text for humans; ignored.
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+/// An entry of the Claude Desktop / VS Code `mcpServers` map. Lenient: those files often
+/// carry client-specific keys that mean nothing to us.
+#[derive(Debug, Clone, Deserialize)]
+struct RawMcpServer {
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<Scalar>,
+    #[serde(default)]
+    env: IndexMap<String, Scalar>,
+    cwd: Option<String>,
+    url: Option<String>,
+    #[serde(default)]
+    headers: IndexMap<String, Scalar>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    servers: Vec<RawServer>,
+    #[serde(default, rename = "mcpServers")]
+    mcp_servers: IndexMap<String, RawMcpServer>,
+    llm: Option<LlmConfig>,
+}
+
+/// A configured server before `${VAR}` expansion.
+#[derive(Debug, Clone)]
+struct Entry {
+    raw: RawServer,
+    enabled: bool,
+}
+
+/// What was loaded: the file (if any), its servers, and ad-hoc servers from flags.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub source: Option<PathBuf>,
+    text: String,
+    entries: Vec<Entry>,
+    pub llm: LlmConfig,
+    /// True when the servers came from `--url` / `--stdio` rather than a file.
+    pub ad_hoc: bool,
+    pub request_timeout: Option<Duration>,
+    pub connect_timeout: Duration,
+}
+
+/// Flags that shape the configuration.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub urls: Vec<String>,
+    pub stdio: Vec<String>,
+    pub headers: Vec<String>,
+    pub timeout: Option<f64>,
+    pub connect_timeout: Option<f64>,
+}
+
+impl Config {
+    /// Find and parse the configuration (PRODUCT.md section 1 lookup order).
+    pub fn load(overrides: &Overrides) -> Result<Config, Failure> {
+        let explicit = overrides.config.clone().or_else(|| {
+            std::env::var_os("MCPCHAT_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        let path = match explicit {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(Failure::config(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                Some(path)
+            }
+            None => default_locations().into_iter().find(|p| p.is_file()),
+        };
+
+        let mut config = match &path {
+            Some(path) => parse_file(path)?,
+            None => Config::default(),
+        };
+        config.source = path;
+
+        if !overrides.urls.is_empty() || !overrides.stdio.is_empty() {
+            config.entries = ad_hoc_entries(overrides)?;
+            config.ad_hoc = true;
+        }
+
+        config.request_timeout = seconds("--timeout", overrides.timeout)?;
+        config.connect_timeout = seconds("--connect-timeout", overrides.connect_timeout)?
+            .or(config
+                .request_timeout
+                .filter(|t| *t < DEFAULT_CONNECT_TIMEOUT))
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        Ok(config)
+    }
+
+    /// Names of all configured servers, in file order.
+    pub fn server_names(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.raw.name.as_str()).collect()
+    }
+
+    pub fn has_servers(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    /// The servers a command works with: those named (in that order), else every enabled
+    /// one. Unknown names are a usage error with a suggestion.
+    pub fn select(&self, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, Failure> {
+        if self.entries.is_empty() {
+            return Err(no_servers_failure());
+        }
+        let mut selected = Vec::new();
+        if names.is_empty() {
+            for entry in self.entries.iter().filter(|e| e.enabled) {
+                selected.push(Arc::new(self.resolve(entry)?));
+            }
+            if selected.is_empty() {
+                return Err(
+                    Failure::config("every configured MCP server has `enabled: false`")
+                        .hint("enable one in the config, or name it with --server NAME"),
+                );
+            }
+        } else {
+            for name in names {
+                let entry = self.entry(name)?;
+                if !selected.iter().any(|s: &Arc<ServerConfig>| &s.name == name) {
+                    selected.push(Arc::new(self.resolve(entry)?));
+                }
+            }
+        }
+        Ok(selected)
+    }
+
+    /// One server by name (it need not be enabled: naming it is explicit).
+    pub fn server(&self, name: &str) -> Result<Arc<ServerConfig>, Failure> {
+        let entry = self.entry(name)?;
+        Ok(Arc::new(self.resolve(entry)?))
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry, Failure> {
+        if self.entries.is_empty() {
+            return Err(no_servers_failure());
+        }
+        self.entries
+            .iter()
+            .find(|e| e.raw.name == name)
+            .ok_or_else(|| {
+                let names = self.server_names();
+                let mut failure = Failure::new(
+                    crate::exit::Kind::UnknownServer,
+                    format!("unknown MCP server `{name}`"),
+                );
+                if let Some(best) = suggest(name, &names) {
+                    failure = failure.hint(format!("did you mean `{best}`?"));
+                }
+                failure.hint(format!("configured servers: {}", names.join(", ")))
+            })
+    }
+
+    fn resolve(&self, entry: &Entry) -> Result<ServerConfig, Failure> {
+        let raw = &entry.raw;
+        let expand = |value: &str| self.expand(value);
+        let transport = if let Some(url) = &raw.url {
+            let url = expand(url)?;
+            redact::register_url(&url);
+            let mut headers = Vec::new();
+            for (key, value) in &raw.headers {
+                let value = expand(&value.clone().into_string())?;
+                redact::register(&value);
+                headers.push((key.clone(), value));
+            }
+            Transport::Http { url, headers }
+        } else {
+            let command = expand(raw.command.as_deref().unwrap_or_default())?;
+            let args = raw
+                .args
+                .iter()
+                .map(|a| expand(&a.clone().into_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let env = raw
+                .env
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), expand(&v.clone().into_string())?)))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            let cwd = raw
+                .cwd
+                .as_deref()
+                .map(expand)
+                .transpose()?
+                .map(PathBuf::from);
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            }
+        };
+        let filter = raw.tools.clone().unwrap_or_default();
+        let tools = ToolFilter::new(&filter.allow, &filter.deny).map_err(|e| {
+            self.error_at(
+                &format!("name: {}", raw.name),
+                &format!("server `{}`: tools: {e}", raw.name),
+            )
+        })?;
+        let oauth = match &raw.oauth {
+            Some(o) => Some(OAuthConfig {
+                client_id: o.client_id.as_deref().map(expand).transpose()?,
+                client_secret: o.client_secret.as_deref().map(expand).transpose()?,
+                client_metadata_url: o.client_metadata_url.as_deref().map(expand).transpose()?,
+                scopes: o
+                    .scopes
+                    .iter()
+                    .map(|s| expand(s))
+                    .collect::<Result<_, _>>()?,
+                redirect_port: o.redirect_port,
+                auth_url: o.auth_url.as_deref().map(expand).transpose()?,
+                token_url: o.token_url.as_deref().map(expand).transpose()?,
+            }),
+            None => None,
+        };
+        if let Some(secret) = oauth.as_ref().and_then(|o| o.client_secret.as_deref()) {
+            redact::register(secret);
+        }
+        let timeout = self
+            .request_timeout
+            .or(raw.timeout_secs.map(Duration::from_secs_f64))
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        Ok(ServerConfig {
+            name: raw.name.clone(),
+            transport,
+            auth_type: raw.auth_type.unwrap_or_default(),
+            timeout,
+            required: raw.required.unwrap_or(false),
+            tools,
+            oauth,
+        })
+    }
+
+    /// Expand `${VAR}` and `${VAR:-default}`; an unset variable without default is an error
+    /// pointing at where the file uses it.
+    pub fn expand(&self, value: &str) -> Result<String, Failure> {
+        expand_vars(value, &|name| std::env::var(name).ok()).map_err(|var| {
+            self.error_at(
+                &format!("${{{var}"),
+                &format!("environment variable `{var}` is not set"),
+            )
+            .hint(format!(
+                "export {var}=... or put it in ./.env; `${{{var}:-default}}` gives a default"
+            ))
+        })
+    }
+
+    /// A config error located at the first non-comment line containing `needle`.
+    fn error_at(&self, needle: &str, message: &str) -> Failure {
+        let place = match (&self.source, locate(&self.text, needle)) {
+            (Some(path), Some((line, column))) => format!("{}:{line}:{column}: ", path.display()),
+            (Some(path), None) => format!("{}: ", path.display()),
+            (None, _) => String::new(),
+        };
+        Failure::config(format!("{place}{message}"))
+    }
+}
+
+fn no_servers_failure() -> Failure {
+    Failure::config("no MCP servers configured")
+        .hint("create ./mcp_servers.yaml (see mcp_servers.example.yaml), set $MCPCHAT_CONFIG, or pass --config PATH")
+        .hint("or name servers on the command line: --url [NAME=]URL, --stdio \"[NAME=]COMMAND ARGS\"")
+}
+
+fn seconds(flag: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) => Err(Failure::usage(format!(
+            "{flag} must be a positive number of seconds, not {v}"
+        ))),
+    }
+}
+
+fn default_locations() -> Vec<PathBuf> {
+    let mut paths = vec![
+        PathBuf::from("mcp_servers.yaml"),
+        PathBuf::from("mcp_servers.json"),
+    ];
+    if let Some(dir) = dirs::config_dir() {
+        paths.push(dir.join("mcpchat").join("mcp_servers.yaml"));
+    }
+    paths
+}
+
+fn parse_file(path: &Path) -> Result<Config, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("cannot read config file {}: {e}", path.display())))?;
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let raw: RawFile = if is_json {
+        serde_json::from_str(&text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else if text.trim().is_empty() {
+        RawFile::default()
+    } else {
+        serde_yaml::from_str(&text).map_err(|e| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            syntax_failure(path, location, &e.to_string())
+        })?
+    };
+    let mut config = Config {
+        source: Some(path.to_path_buf()),
+        text,
+        llm: raw.llm.clone().unwrap_or_default(),
+        ..Config::default()
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    for server in raw.servers {
+        let enabled = server.enabled.unwrap_or(true);
+        entries.push(Entry {
+            raw: server,
+            enabled,
+        });
+    }
+    for (name, server) in raw.mcp_servers {
+        entries.push(Entry {
+            enabled: !server.disabled,
+            raw: RawServer {
+                name,
+                url: server.url,
+                command: server.command,
+                args: server.args,
+                env: server.env,
+                cwd: server.cwd,
+                enabled: None,
+                auth_type: None,
+                headers: server.headers,
+                timeout_secs: None,
+                required: None,
+                tools: None,
+                oauth: None,
+                description: None,
+            },
+        });
+    }
+    for (i, entry) in entries.iter().enumerate() {
+        let raw = &entry.raw;
+        let at = format!("name: {}", raw.name);
+        let located = |message: String| {
+            let needle = if config.text.contains(&at) {
+                at.clone()
+            } else {
+                format!("\"{}\"", raw.name)
+            };
+            config.error_at(&needle, &message)
+        };
+        if !valid_name(&raw.name) {
+            return Err(located(format!(
+                "server name `{}` must be letters, digits, `_` or `-` (and not contain `__`)",
+                raw.name
+            )));
+        }
+        if entries[..i].iter().any(|e| e.raw.name == raw.name) {
+            return Err(located(format!("server name `{}` is used twice", raw.name)));
+        }
+        match (&raw.url, &raw.command) {
+            (Some(_), Some(_)) => {
+                return Err(located(format!(
+                    "server `{}` has both `url` and `command`; use one",
+                    raw.name
+                )));
+            }
+            (None, None) => {
+                return Err(located(format!(
+                    "server `{}` needs `url` (HTTP) or `command` (stdio)",
+                    raw.name
+                )));
+            }
+            (None, Some(command)) if command.trim().is_empty() => {
+                return Err(located(format!(
+                    "server `{}` has an empty `command`",
+                    raw.name
+                )));
+            }
+            _ => {}
+        }
+        if let Some(t) = raw.timeout_secs
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(located(format!(
+                "server `{}`: timeout_secs must be positive",
+                raw.name
+            )));
+        }
+    }
+    config.entries = entries;
+    Ok(config)
+}
+
+/// `file:line:column: message` plus a "did you mean" for unknown keys and values.
+fn syntax_failure(path: &Path, location: Option<(usize, usize)>, message: &str) -> Failure {
+    // Both serde_json and yaml_serde append " at line L column C"; we print it up front.
+    let message = match message.rfind(" at line ") {
+        Some(pos) if location.is_some() => &message[..pos],
+        _ => message,
+    };
+    let place = match location {
+        Some((line, column)) => format!("{}:{line}:{column}", path.display()),
+        None => path.display().to_string(),
+    };
+    let mut failure = Failure::config(format!("{place}: {message}"));
+    if let Some(hint) = unknown_key_hint(message) {
+        failure = failure.hint(hint);
+    }
+    failure
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" build "did you mean `a`?".
+fn unknown_key_hint(message: &str) -> Option<String> {
+    let what = if message.contains("unknown field") {
+        "unknown field"
+    } else if message.contains("unknown variant") {
+        "unknown variant"
+    } else {
+        return None;
+    };
+    let after = &message[message.find(what)? + what.len()..];
+    let mut quoted = after.split('`').skip(1).step_by(2);
+    let unknown = quoted.next()?;
+    let expected: Vec<&str> = quoted.collect();
+    match suggest(unknown, &expected) {
+        Some(best) => Some(format!("did you mean `{best}`?")),
+        None if !expected.is_empty() => Some(format!(
+            "expected one of: {}",
+            expected
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => None,
+    }
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a typo.
+pub fn suggest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = input.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                *c,
+            )
+        })
+        .filter(|(distance, c)| *distance <= (c.len() / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains("__")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// 1-based line and column of the first occurrence of `needle` outside a `#` comment line.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    for (index, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(column) = line.find(needle) {
+            return Some((index + 1, line[..column].chars().count() + 1));
+        }
+    }
+    None
+}
+
+/// Expand `${VAR}` / `${VAR:-default}`. Returns the name of the first unset variable.
+pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            // Not a reference: keep the text as written.
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        match lookup(name).filter(|v| !(v.is_empty() && default.is_some())) {
+            Some(v) => out.push_str(&v),
+            None => match default {
+                Some(d) => out.push_str(d),
+                None => return Err(name.to_string()),
+            },
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Servers from `--url` and `--stdio`.
+fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
+    let mut headers = IndexMap::new();
+    for header in &overrides.headers {
+        let Some((key, value)) = header.split_once(':') else {
+            return Err(Failure::usage(format!(
+                "--header `{}` must look like `Name: value`",
+                redact::text(header)
+            )));
+        };
+        let value = value.trim().to_string();
+        redact::register(&value);
+        headers.insert(key.trim().to_string(), Scalar::String(value));
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    let blank = |name: String| RawServer {
+        name,
+        url: None,
+        command: None,
+        args: Vec::new(),
+        env: IndexMap::new(),
+        cwd: None,
+        enabled: Some(true),
+        auth_type: None,
+        headers: IndexMap::new(),
+        timeout_secs: None,
+        required: None,
+        tools: None,
+        oauth: None,
+        description: None,
+    };
+    for spec in &overrides.urls {
+        let (name, url) = match spec.split_once('=') {
+            Some((name, url)) if valid_name(name) && url.contains("://") => {
+                (Some(name.to_string()), url.to_string())
+            }
+            _ => (None, spec.clone()),
+        };
+        let parsed = url::Url::parse(&url).map_err(|e| {
+            Failure::usage(format!(
+                "--url `{}` is not a valid URL: {e}",
+                redact::url(&url)
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Failure::usage(format!(
+                "--url `{}` must be http:// or https://",
+                redact::url(&url)
+            )));
+        }
+        let name = name.unwrap_or_else(|| {
+            let host = parsed.host_str().unwrap_or("server");
+            match parsed.port() {
+                Some(port) => sanitize_name(&format!("{host}-{port}")),
+                None => sanitize_name(host),
+            }
+        });
+        let mut raw = blank(unique_name(name, &entries));
+        raw.url = Some(url);
+        raw.headers = headers.clone();
+        entries.push(Entry { raw, enabled: true });
+    }
+    for spec in &overrides.stdio {
+        let (name, line) = match spec.split_once('=') {
+            Some((name, rest)) if valid_name(name) && !rest.trim().is_empty() => {
+                (Some(name.to_string()), rest)
+            }
+            _ => (None, spec.as_str()),
+        };
+        let words = shlex::split(line)
+            .filter(|w| !w.is_empty())
+            .ok_or_else(|| Failure::usage(format!("--stdio `{spec}`: cannot split into a command and arguments (unbalanced quotes?)")))?;
+        let name = name.unwrap_or_else(|| default_stdio_name(&words));
+        let mut raw = blank(unique_name(name, &entries));
+        raw.command = Some(words[0].clone());
+        raw.args = words[1..].iter().cloned().map(Scalar::String).collect();
+        entries.push(Entry { raw, enabled: true });
+    }
+    Ok(entries)
+}
+
+/// A readable default name for `--stdio`: the script or package, not the interpreter.
+fn default_stdio_name(words: &[String]) -> String {
+    const LAUNCHERS: &[&str] = &[
+        "python", "python3", "node", "npx", "uvx", "uv", "bun", "bunx", "deno", "sh", "bash",
+        "env", "pipx", "docker",
+    ];
+    let base = |w: &str| -> String {
+        let last = w.rsplit('/').next().unwrap_or(w);
+        last.split('.').next().unwrap_or(last).to_string()
+    };
+    let command = base(&words[0]);
+    let name = if LAUNCHERS.contains(&command.as_str()) {
+        words[1..]
+            .iter()
+            .filter(|w| !w.starts_with('-') && !w.contains('='))
+            .find(|w| !["run", "exec", "x"].contains(&w.as_str()))
+            .map(|w| base(w))
+            .unwrap_or(command)
+    } else {
+        command
+    };
+    sanitize_name(&name)
+}
+
+fn sanitize_name(raw: &str) -> String {
+    let mut name = String::new();
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && name.ends_with('-')) {
+            name.push(c);
+        }
+    }
+    while name.contains("__") {
+        name = name.replace("__", "_");
+    }
+    let name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        "server".to_string()
+    } else {
+        name
+    }
+}
+
+fn unique_name(name: String, entries: &[Entry]) -> String {
+    if !entries.iter().any(|e| e.raw.name == name) {
+        return name;
+    }
+    (2..)
+        .map(|i| format!("{name}-{i}"))
+        .find(|candidate| !entries.iter().any(|e| &e.raw.name == candidate))
+        .unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "SET" => Some("value".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expands_variables_and_defaults() {
+        assert_eq!(expand_vars("a${SET}b", &env).as_deref(), Ok("avalueb"));
+        assert_eq!(expand_vars("${NOPE:-x y}", &env).as_deref(), Ok("x y"));
+        assert_eq!(expand_vars("${EMPTY:-d}", &env).as_deref(), Ok("d"));
+        assert_eq!(expand_vars("${NOPE}", &env), Err("NOPE".to_string()));
+        assert_eq!(expand_vars("cost $5 ${", &env).as_deref(), Ok("cost $5 ${"));
+    }
+
+    #[test]
+    fn suggests_close_keys_only() {
+        assert_eq!(suggest("urll", &["name", "url", "command"]), Some("url"));
+        assert_eq!(suggest("zzzzzz", &["name", "url"]), None);
+        assert_eq!(
+            unknown_key_hint(
+                "servers[0]: unknown field `comand`, expected one of `name`, `url`, `command`"
+            )
+            .as_deref(),
+            Some("did you mean `command`?")
+        );
+    }
+
+    #[test]
+    fn names_stdio_servers_after_their_script() {
+        let words = |s: &str| shlex::split(s).unwrap_or_default();
+        assert_eq!(
+            default_stdio_name(&words("python3 examples/demo_server.py")),
+            "demo_server"
+        );
+        assert_eq!(
+            default_stdio_name(&words("npx -y @modelcontextprotocol/server-memory")),
+            "server-memory"
+        );
+        assert_eq!(
+            default_stdio_name(&words("mcp-server-time --local-timezone UTC")),
+            "mcp-server-time"
+        );
+    }
+
+    #[test]
+    fn tool_filter_applies_allow_then_deny() {
+        let filter =
+            ToolFilter::new(&["Get_*".into()], &["Get_Secret*".into()]).unwrap_or_default();
+        assert!(filter.permits("Get_Data"));
+        assert!(!filter.permits("Get_Secret_Key"));
+        assert!(!filter.permits("Delete_All"));
+    }
+}

@@ -1,0 +1,86 @@
+//! The stdout contract: every line mcpchat prints is one [`Event`], serialised as JSON with a
+//! `"type"` tag. `schema/events.schema.json` describes each variant; changes are additive and
+//! bump [`SCHEMA_VERSION`]. MCP payloads are carried as `serde_json::Value` so the format does
+//! not follow the SDK's types.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Version of the line format, published in the JSON Schema (`schema_version`).
+pub const SCHEMA_VERSION: &str = "1.0.0";
+
+/// The JSON Schema for every stdout line, as shipped in the repository.
+pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Tool(ToolInfo),
+    ToolResult(ToolResult),
+    Error(ErrorInfo),
+}
+
+/// One tool offered by a server (`tools list`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolInfo {
+    pub server: String,
+    /// Prefixed name, `server__tool`, unique across servers.
+    pub name: String,
+    /// The name the server uses.
+    pub tool: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub input_schema: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Value>,
+}
+
+/// The outcome of one `tools/call`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolResult {
+    /// The request id from `--batch` input (absent for single calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    pub server: String,
+    pub tool: String,
+    pub name: String,
+    pub is_error: bool,
+    /// Content blocks exactly as the server sent them.
+    pub content: Value,
+    pub structured_content: Option<Value>,
+    /// The text parts of `content`, joined with newlines.
+    pub text: String,
+    pub duration_ms: u64,
+}
+
+/// A failure that did not stop the whole command (one server, one batch request).
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Machine-readable class, e.g. `timeout`, `unreachable`, `auth`, `invalid_arguments`.
+    pub kind: String,
+    pub message: String,
+    /// The exit code this failure alone would cause.
+    pub exit_code: i32,
+}
+
+impl ErrorInfo {
+    pub fn from_failure(failure: &crate::exit::Failure) -> Self {
+        ErrorInfo {
+            id: None,
+            server: None,
+            tool: None,
+            kind: failure.kind.as_str().to_string(),
+            message: crate::redact::text(&failure.message),
+            exit_code: failure.code().as_i32(),
+        }
+    }
+}

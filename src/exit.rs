@@ -1,0 +1,162 @@
+//! Exit codes (PRODUCT.md section 3) and the one typed error that carries them up to `main`.
+//!
+//! Commands return `anyhow::Error`; any error that should map to a specific exit code is a
+//! [`Failure`] somewhere in its chain. Everything else is treated as a task failure (exit 1).
+
+use std::fmt;
+
+/// The process exit codes mcpchat promises to scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Code {
+    Success = 0,
+    /// A tool returned `isError`, the model API returned an error, `max_steps` was reached.
+    TaskFailed = 1,
+    /// Usage, configuration or input error (including arguments that fail the tool's schema).
+    Usage = 2,
+    /// Authentication required or rejected.
+    Auth = 3,
+    /// Unreachable, timed out, or protocol failure.
+    Unavailable = 4,
+    /// Interrupted by Ctrl-C (SIGINT) or SIGTERM.
+    Interrupted = 130,
+}
+
+impl Code {
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}
+
+/// Short machine-readable classification used in `error` events (`kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Usage,
+    Config,
+    InvalidArguments,
+    UnknownTool,
+    UnknownServer,
+    ToolDenied,
+    ToolError,
+    Auth,
+    Unreachable,
+    Timeout,
+    Http,
+    Protocol,
+    ServerExited,
+    Interrupted,
+    Internal,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage",
+            Kind::Config => "config",
+            Kind::InvalidArguments => "invalid_arguments",
+            Kind::UnknownTool => "unknown_tool",
+            Kind::UnknownServer => "unknown_server",
+            Kind::ToolDenied => "tool_denied",
+            Kind::ToolError => "tool_error",
+            Kind::Auth => "auth",
+            Kind::Unreachable => "unreachable",
+            Kind::Timeout => "timeout",
+            Kind::Http => "http",
+            Kind::Protocol => "protocol",
+            Kind::ServerExited => "server_exited",
+            Kind::Interrupted => "interrupted",
+            Kind::Internal => "internal",
+        }
+    }
+
+    /// The exit code a failure of this kind maps to.
+    pub fn code(self) -> Code {
+        match self {
+            Kind::Usage
+            | Kind::Config
+            | Kind::InvalidArguments
+            | Kind::UnknownTool
+            | Kind::UnknownServer
+            | Kind::ToolDenied => Code::Usage,
+            Kind::ToolError | Kind::Internal => Code::TaskFailed,
+            Kind::Auth => Code::Auth,
+            Kind::Unreachable
+            | Kind::Timeout
+            | Kind::Http
+            | Kind::Protocol
+            | Kind::ServerExited => Code::Unavailable,
+            Kind::Interrupted => Code::Interrupted,
+        }
+    }
+}
+
+/// An error that knows its exit code, its kind and how to help the user.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: Kind,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn code(&self) -> Code {
+        self.kind.code()
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::new(Kind::Usage, message)
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure::new(Kind::Config, message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit code for any error: the first [`Failure`] in its chain decides, else 1.
+pub fn code_of(error: &anyhow::Error) -> Code {
+    failure_of(error).map_or(Code::TaskFailed, Failure::code)
+}
+
+pub fn failure_of(error: &anyhow::Error) -> Option<&Failure> {
+    error.chain().find_map(|e| e.downcast_ref::<Failure>())
+}
+
+/// Marker error: stdout was closed by the reader (e.g. `| head -1`). Exits 0 quietly.
+#[derive(Debug)]
+pub struct BrokenPipe;
+
+impl fmt::Display for BrokenPipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("broken pipe")
+    }
+}
+
+impl std::error::Error for BrokenPipe {}
+
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<BrokenPipe>().is_some()
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

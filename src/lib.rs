@@ -1,0 +1,191 @@
+//! mcpchat: a scriptable MCP client. `main_entry` parses the command line, sets up logging
+//! and the runtime, runs one command, and maps the outcome to an exit code (PRODUCT.md §3).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod children;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod events;
+pub mod exit;
+pub mod mcp;
+pub mod output;
+pub mod redact;
+pub mod report;
+pub mod ui;
+pub mod validate;
+
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ToolsCommand};
+use crate::commands::App;
+use crate::config::{Config, Overrides};
+use crate::exit::{Code, Failure, Kind};
+use crate::output::Output;
+
+/// Run mcpchat with the process's arguments; returns the exit code.
+pub fn main_entry() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout and exit 0; usage errors exit 2.
+            let code = if error.use_stderr() {
+                Code::Usage.as_i32()
+            } else {
+                0
+            };
+            let _ = error.print();
+            return code;
+        }
+    };
+    // ./.env never overrides the real environment. Done before any thread starts.
+    let _ = dotenvy::from_path(".env");
+    init_logging(cli.global.verbose);
+    report::set_quiet(cli.global.quiet);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            report::error_text(&format!("cannot start the async runtime: {error}"));
+            return Code::TaskFailed.as_i32();
+        }
+    };
+    let outcome = runtime.block_on(run_until_signal(cli));
+    let code = match outcome {
+        Ok(code) => code.as_i32(),
+        Err(error) if exit::is_broken_pipe(&error) => 0,
+        Err(error) => {
+            match exit::failure_of(&error) {
+                Some(failure) => report::error(failure),
+                None => report::error_text(&format!("{error:#}")),
+            }
+            exit::code_of(&error).as_i32()
+        }
+    };
+    // Don't wait for stray tasks (e.g. a hung server) on the way out.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    children::kill_all();
+    code
+}
+
+async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
+    let interrupted = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => "interrupted",
+                        _ = term.recv() => "terminated",
+                    }
+                }
+                _ => std::future::pending().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
+        }
+    };
+    tokio::select! {
+        result = run(cli) => result,
+        what = interrupted => {
+            Err(Failure::new(Kind::Interrupted, what).into())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Code> {
+    let global = cli.global;
+    if let Command::Schema = cli.command {
+        let output = Output::new(output::Format::Json);
+        output.write_line(events::SCHEMA.trim_end())?;
+        return Ok(Code::Success);
+    }
+    let overrides = Overrides {
+        config: global.config.clone(),
+        urls: global.urls.clone(),
+        stdio: global.stdio.clone(),
+        headers: global.headers.clone(),
+        timeout: global.timeout,
+        connect_timeout: global.connect_timeout,
+    };
+    let config = Config::load(&overrides)?;
+    let progress = Arc::new(ui::Progress::new(!global.quiet));
+    let context = mcp::Context::new(progress.clone(), config.connect_timeout, global.verbose > 0)?;
+    let app = App {
+        config: Arc::new(config),
+        output: Arc::new(Output::new(global.format)),
+        context,
+        selected: global.servers.clone(),
+    };
+    let result = match &cli.command {
+        Command::Tools(ToolsCommand::List) => commands::tools::list(&app).await,
+        Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
+        Command::Schema => Ok(Code::Success),
+    };
+    progress.clear();
+    result
+}
+
+/// Logs go to stderr, through `redact`. Default: warnings only; `-v` info; `-vv` debug;
+/// `RUST_LOG` overrides.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn,rmcp=off",
+        1 => "info,rmcp=warn",
+        2 => "debug,rmcp=info,hyper_util=info,reqwest=info",
+        _ => "trace",
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(RedactingStderr::default)
+        .with_target(verbose > 1)
+        .without_time()
+        .try_init();
+}
+
+/// A tracing writer that masks secrets before they reach stderr.
+#[derive(Default)]
+struct RedactingStderr {
+    buffer: Vec<u8>,
+}
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let text = redact::text(&String::from_utf8_lossy(&self.buffer));
+        self.buffer.clear();
+        std::io::stderr().write_all(text.as_bytes())
+    }
+}
+
+impl Drop for RedactingStderr {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}

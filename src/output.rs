@@ -1,0 +1,99 @@
+//! The only module that writes to stdout. JSON Lines by default, `--format text` for people.
+//!
+//! Each event is written and flushed as one line so pipelines see it at once. A closed stdout
+//! (`| head -1`) surfaces as [`BrokenPipe`], which `main` turns into a quiet exit 0.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::events::Event;
+use crate::exit::BrokenPipe;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line (the stable, documented format).
+    #[default]
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// Serialised writer for stdout, shared by concurrent tasks.
+pub struct Output {
+    format: Format,
+    lock: Mutex<()>,
+}
+
+impl Output {
+    pub fn new(format: Format) -> Self {
+        Output {
+            format,
+            lock: Mutex::new(()),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Print one event. Errors only when stdout is gone.
+    pub fn emit(&self, event: &Event) -> Result<(), BrokenPipe> {
+        let line = match self.format {
+            Format::Json => serde_json::to_string(event).map_err(|_| BrokenPipe)?,
+            Format::Text => match text_line(event) {
+                Some(line) => line,
+                None => return Ok(()),
+            },
+        };
+        self.write_line(&line)
+    }
+
+    /// Print raw text (already formatted) followed by a newline.
+    pub fn write_line(&self, line: &str) -> Result<(), BrokenPipe> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(line.as_bytes())
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush())
+            .map_err(|_| BrokenPipe)
+    }
+}
+
+/// Human rendering. Errors go to stderr in text mode (they are also reported there by the
+/// command), so they print nothing on stdout.
+fn text_line(event: &Event) -> Option<String> {
+    match event {
+        Event::Tool(tool) => {
+            let description = tool
+                .description
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
+            Some(if description.is_empty() {
+                tool.name.clone()
+            } else {
+                format!("{}\t{}", tool.name, description)
+            })
+        }
+        Event::ToolResult(result) => {
+            let mut text = result.text.clone();
+            if text.is_empty()
+                && let Some(structured) = &result.structured_content
+            {
+                text = serde_json::to_string_pretty(structured).unwrap_or_default();
+            }
+            if let Some(id) = &result.id {
+                let id = match id {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                text = format!("[{id}] {text}");
+            }
+            Some(text)
+        }
+        Event::Error(_) => None,
+    }
+}

@@ -1,0 +1,38 @@
+//! Messages for people, on stderr: `mcpchat: error: ...`, `mcpchat: warning: ...`, then
+//! `hint:` lines. Everything is passed through `redact` first.
+#![allow(clippy::print_stderr)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::exit::Failure;
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn error(failure: &Failure) {
+    eprintln!("mcpchat: error: {}", crate::redact::text(&failure.message));
+    for hint in &failure.hints {
+        eprintln!("hint: {}", crate::redact::text(hint));
+    }
+}
+
+pub fn error_text(message: &str) {
+    eprintln!("mcpchat: error: {}", crate::redact::text(message));
+}
+
+/// A failure that did not stop the command (one server of several). Silent with `--quiet`.
+pub fn warning(failure: &Failure) {
+    if QUIET.load(Ordering::Relaxed) {
+        return;
+    }
+    eprintln!(
+        "mcpchat: warning: {}",
+        crate::redact::text(&failure.message)
+    );
+    for hint in &failure.hints {
+        eprintln!("hint: {}", crate::redact::text(hint));
+    }
+}

@@ -1,0 +1,75 @@
+//! Tool arguments checked against the tool's `inputSchema` before any call. jsonschema is
+//! built without its HTTP/file resolvers, so a schema's remote `$ref` is never fetched.
+
+use serde_json::Value;
+
+pub struct ArgsValidator {
+    validator: Option<jsonschema::Validator>,
+}
+
+impl ArgsValidator {
+    /// A schema that cannot be compiled (invalid, or a `$ref` we refuse to fetch) does not
+    /// block calls: the server still validates on its side.
+    pub fn new(tool: &str, schema: &Value) -> Self {
+        match jsonschema::validator_for(schema) {
+            Ok(validator) => ArgsValidator {
+                validator: Some(validator),
+            },
+            Err(error) => {
+                tracing::warn!(
+                    tool,
+                    "not validating arguments locally: the tool's inputSchema does not compile: {error}"
+                );
+                ArgsValidator { validator: None }
+            }
+        }
+    }
+
+    /// Every violation, as `path: message` lines; empty when the arguments are valid.
+    pub fn violations(&self, arguments: &Value) -> Vec<String> {
+        let Some(validator) = &self.validator else {
+            return Vec::new();
+        };
+        validator
+            .iter_errors(arguments)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                let path = if path.is_empty() {
+                    "(root)".to_string()
+                } else {
+                    path
+                };
+                format!("{path}: {error}")
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_every_violation_with_its_path() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]});
+        let validator = ArgsValidator::new("t", &schema);
+        assert!(validator.violations(&json!({"a": 1, "b": 2})).is_empty());
+        let errors = validator.violations(&json!({"a": "x"}));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().any(|e| e.starts_with("/a: ")), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("(root): ") && e.contains("\"b\"")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn never_fetches_remote_refs() {
+        let schema = json!({"$ref": "http://127.0.0.1:9/schema.json"});
+        let validator = ArgsValidator::new("t", &schema);
+        assert!(validator.violations(&json!({})).is_empty());
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the pinned MCP test peers into a cache dir and prints that dir as the last line of stdout:
+#   DIR=$(tests/peers/install.sh | tail -1)
+# Idempotent: a stamp file makes reruns a quick no-op. Bump KEY whenever a pin changes.
+set -euo pipefail
+
+KEY=v1
+DIR=${MCPCHAT_PEERS_DIR:-$HOME/.cache/mcpchat-peers/$KEY}
+NPM_PINS=(
+  @modelcontextprotocol/server-everything@2026.8.31
+  @modelcontextprotocol/server-memory@2026.8.31
+)
+PY_PINS=(
+  mcp==2.3.0            # Python MCP SDK 2.x: from mcp.server.mcpserver import MCPServer
+  mcp-server-time==2026.10.19
+  fakellm==0.3.5
+)
+STAMP="$DIR/.installed-$KEY"
+WANT="${NPM_PINS[*]} ${PY_PINS[*]}"
+
+mkdir -p "$DIR"
+# Serialize concurrent runs (parallel test jobs) on the same dir.
+if command -v flock >/dev/null; then exec 9>"$DIR/.lock"; flock 9; fi
+
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+  echo "$DIR"
+  exit 0
+fi
+
+{
+  echo "installing MCP test peers into $DIR"
+  mkdir -p "$DIR/npm"
+  npm install --prefix "$DIR/npm" --save-exact --no-audit --no-fund --loglevel=error "${NPM_PINS[@]}"
+  [[ -x "$DIR/venv/bin/python" ]] || python3 -m venv "$DIR/venv"
+  "$DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${PY_PINS[@]}"
+  # Smoke checks: the entry points exist and import.
+  test -f "$DIR/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+  test -f "$DIR/npm/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
+  "$DIR/venv/bin/python" -c 'from mcp.server.mcpserver import MCPServer'
+  test -x "$DIR/venv/bin/mcp-server-time" && test -x "$DIR/venv/bin/fakellm"
+} >&2
+
+echo "$WANT" >"$STAMP"
+echo "$DIR"
