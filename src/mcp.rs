@@ -544,7 +544,7 @@ fn classify_transport(
     server: &ServerConfig,
     error: &(dyn std::error::Error + 'static),
 ) -> Option<Failure> {
-    use rmcp::transport::streamable_http_client::HttpStatusError;
+    use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
         if let Some(status) = current.downcast_ref::<HttpStatusError>() {
@@ -558,12 +558,24 @@ fn classify_transport(
                 ),
             ));
         }
-        let http = current.downcast_ref::<reqwest::Error>().or_else(|| {
-            match current.downcast_ref::<rmcp::transport::streamable_http_client::StreamableHttpError<reqwest::Error>>() {
-                Some(rmcp::transport::streamable_http_client::StreamableHttpError::Client(e)) => Some(e),
+        let transport = current.downcast_ref::<StreamableHttpError<reqwest::Error>>();
+        if let Some(StreamableHttpError::HttpStatus(status)) = transport {
+            return Some(Failure::new(
+                Kind::Http,
+                format!(
+                    "MCP server `{}` ({}) answered HTTP {}",
+                    server.name,
+                    server.describe(),
+                    status.status
+                ),
+            ));
+        }
+        let http = current
+            .downcast_ref::<reqwest::Error>()
+            .or(match transport {
+                Some(StreamableHttpError::Client(e)) => Some(e),
                 _ => None,
-            }
-        });
+            });
         if let Some(http) = http {
             if http.is_connect() {
                 let mut failure = Failure::new(
@@ -667,7 +679,7 @@ pub fn human(duration: Duration) -> String {
     let ms = duration.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", duration.as_secs_f64())

@@ -1,0 +1,257 @@
+//! Configuration: lookup order, formats, expansion, and errors that point at the problem.
+
+use pretty_assertions::assert_eq;
+
+use crate::support::*;
+
+fn demo_yaml(name: &str) -> String {
+    format!(
+        "servers:\n  - name: {name}\n    command: python3\n    args: [\"{}\"]\n",
+        repo().join("examples/demo_server.py").display()
+    )
+}
+
+fn listed_servers(output: &std::process::Output) -> Vec<String> {
+    let mut servers: Vec<String> = lines(&output.stdout)
+        .iter()
+        .map(|l| l["server"].as_str().unwrap().to_string())
+        .collect();
+    servers.dedup();
+    servers
+}
+
+#[test]
+fn unknown_key_is_exit_2_with_location_and_suggestion() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        "servers:\n  - name: demo\n    comand: python3\n",
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with(
+            "mcpchat: error: mcp_servers.yaml:3:5: servers[0]: unknown field `comand`"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: did you mean `command`?"), "{stderr}");
+}
+
+#[test]
+fn unknown_auth_type_suggests_the_right_one() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        "servers:\n  - name: s\n    url: http://127.0.0.1:9/mcp\n    auth_type: oauht\n",
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("mcp_servers.yaml:4:16"), "{stderr}");
+    assert!(stderr.contains("hint: did you mean `oauth`?"), "{stderr}");
+}
+
+#[test]
+fn json_syntax_errors_have_a_location() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.json",
+        "{\"servers\": [\n  {\"name\": \"x\",}\n]}\n",
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).starts_with("mcpchat: error: mcp_servers.json:2:16:"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn unset_variable_is_an_error_naming_it_and_where_it_is_used() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        "servers:\n  # uses ${NOT_HERE} below\n  - name: dexcom\n    url: https://example.invalid/mcp?token=${DEXCOM_TOKEN}\n",
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with(
+            "mcpchat: error: mcp_servers.yaml:4:44: environment variable `DEXCOM_TOKEN` is not set"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn variables_expand_with_defaults_and_from_dot_env_without_overriding_the_environment() {
+    let env = TestEnv::new();
+    env.write(".env", "DEMO_MESSAGE=from-dotenv\nDEMO_SCRIPT=wrong\n");
+    env.write(
+        "mcp_servers.yaml",
+        "servers:\n  - name: demo\n    command: ${PYTHON:-python3}\n    args: [\"${DEMO_SCRIPT}\"]\n    env: {GREETING: \"${DEMO_MESSAGE}\"}\n",
+    );
+    let output = env
+        .cmd()
+        .env("DEMO_SCRIPT", repo().join("examples/demo_server.py"))
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+}
+
+#[test]
+fn only_servers_in_use_need_their_variables() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "{}  - name: dexcom\n    url: https://example.invalid/mcp?token=${{DEXCOM_TOKEN}}\n",
+            demo_yaml("demo")
+        ),
+    );
+    let output = env
+        .cmd()
+        .args(["--server", "demo", "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+#[test]
+fn disabled_servers_are_skipped() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "{}  - name: off\n    url: http://127.0.0.1:{}/mcp\n    enabled: false\n",
+            demo_yaml("demo"),
+            closed_port()
+        ),
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+}
+
+#[test]
+fn lookup_order_is_flag_then_env_then_yaml_then_json_then_user_config() {
+    let env = TestEnv::new();
+    let config_dir = env.home().join(".config/mcpchat");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(config_dir.join("mcp_servers.yaml"), demo_yaml("user")).unwrap();
+    let run = |extra: &[&str], var: Option<&str>| {
+        let mut cmd = env.cmd();
+        if let Some(path) = var {
+            cmd.env("MCPCHAT_CONFIG", path);
+        }
+        listed_servers(&cmd.args(extra).args(["tools", "list"]).output().unwrap())
+    };
+    assert_eq!(run(&[], None), vec!["user"]);
+    env.write(
+        "mcp_servers.json",
+        &format!(
+            "{{\"servers\": [{{\"name\": \"json\", \"command\": \"python3\", \"args\": [\"{}\"]}}]}}",
+            repo().join("examples/demo_server.py").display()
+        ),
+    );
+    assert_eq!(run(&[], None), vec!["json"]);
+    env.write("mcp_servers.yaml", &demo_yaml("yaml"));
+    assert_eq!(run(&[], None), vec!["yaml"]);
+    let other = env.write("other.yaml", &demo_yaml("fromenv"));
+    assert_eq!(run(&[], Some(other.to_str().unwrap())), vec!["fromenv"]);
+    let flag = env.write("flag.yaml", &demo_yaml("fromflag"));
+    assert_eq!(
+        run(
+            &["--config", flag.to_str().unwrap()],
+            Some(other.to_str().unwrap())
+        ),
+        vec!["fromflag"]
+    );
+}
+
+#[test]
+fn claude_desktop_mcp_servers_format_is_read() {
+    let env = TestEnv::new();
+    let config = env.write(
+        "claude.json",
+        &format!(
+            r#"{{"mcpServers": {{"demo": {{"command": "python3", "args": ["{}"], "env": {{"X": "1"}}, "alwaysAllow": []}},
+               "off": {{"url": "http://127.0.0.1:9/mcp", "disabled": true}}}}}}"#,
+            repo().join("examples/demo_server.py").display()
+        ),
+    );
+    let output = env
+        .cmd()
+        .args(["--config", config.to_str().unwrap(), "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+}
+
+#[test]
+fn duplicate_and_invalid_names_are_rejected() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "{}{}",
+            demo_yaml("demo"),
+            demo_yaml("demo").replace("servers:\n", "")
+        ),
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("mcp_servers.yaml:2:5: server name `demo` is used twice"),
+        "{}",
+        stderr_of(&output)
+    );
+
+    env.write("mcp_servers.yaml", &demo_yaml("bad name"));
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("server name `bad name` must be"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn no_config_at_all_is_exit_2_with_hints() {
+    let env = TestEnv::new();
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with("mcpchat: error: no MCP servers configured\nhint: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_shipped_example_config_parses() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .current_dir(repo())
+        .args([
+            "--config",
+            "mcp_servers.example.yaml",
+            "--server",
+            "demo",
+            "tools",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+}

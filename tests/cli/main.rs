@@ -1,0 +1,12 @@
+//! End-to-end tests of the `mcpchat` binary against real MCP peers and in-repo fakes.
+//! Every stdout line read here is validated against `schema/events.schema.json`.
+
+mod support;
+
+mod config;
+mod faults;
+mod output;
+mod processes;
+mod tools_batch;
+mod tools_call;
+mod tools_list;

@@ -1,0 +1,338 @@
+//! Test harness: a clean environment per test, real peers started on free loopback ports,
+//! fakes for faults, and a parser that validates every stdout line against the JSON Schema.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Installs the pinned peers once per test run (the script is idempotent and cached).
+pub fn peers() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let output = Command::new("bash")
+            .arg(repo().join("tests/peers/install.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run tests/peers/install.sh");
+        assert!(output.status.success(), "tests/peers/install.sh failed");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("install.sh prints its dir")
+                .trim(),
+        )
+    })
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    peers().join("venv/bin").join(name)
+}
+
+pub fn node_module(path: &str) -> PathBuf {
+    peers().join("npm/node_modules").join(path)
+}
+
+/// A temporary home and working directory, and the binary with a cleared environment.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        TestEnv { dir }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn cwd(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.cwd().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `mcpchat` with only PATH, HOME and XDG dirs set, run in the work dir.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("mcpchat").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("XDG_DATA_HOME", self.home().join(".local/share"))
+            .current_dir(self.cwd())
+            .timeout(Duration::from_secs(120));
+        cmd
+    }
+
+    /// The same, as a std Command (for spawning and signalling).
+    pub fn std_cmd(&self) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("mcpchat"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .current_dir(self.cwd());
+        cmd
+    }
+}
+
+/// A server process the test started; killed (with its process group) on drop.
+pub struct Peer {
+    pub child: Child,
+    pub port: u16,
+    pub url: String,
+}
+
+impl Peer {
+    fn spawn(mut cmd: Command, port_from: PortFrom, path: &str) -> Peer {
+        cmd.stdin(Stdio::null()).stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let (port, child) = match port_from {
+            PortFrom::FirstLine => {
+                cmd.stdout(Stdio::piped());
+                let mut child = cmd.spawn().expect("spawn peer");
+                let stdout = child.stdout.take().unwrap();
+                let mut line = String::new();
+                BufReader::new(stdout).read_line(&mut line).unwrap();
+                let port: u16 = line
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("peer printed no port: {line:?}"));
+                (port, child)
+            }
+            PortFrom::File(file) => {
+                cmd.stdout(Stdio::null());
+                let mut child = cmd.spawn().expect("spawn peer");
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let port = loop {
+                    if let Some(port) = std::fs::read_to_string(&file)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                    {
+                        break port;
+                    }
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!("peer exited before listening: {status}");
+                    }
+                    assert!(Instant::now() < deadline, "peer did not start listening");
+                    std::thread::sleep(Duration::from_millis(20));
+                };
+                (port, child)
+            }
+        };
+        wait_for_port(port);
+        Peer {
+            child,
+            port,
+            url: format!("http://127.0.0.1:{port}{path}"),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Only the process group we started.
+        let pgid = self.child.id() as i32;
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+enum PortFrom {
+    FirstLine,
+    File(PathBuf),
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A Node peer on a free loopback port (PORT=0, the preload reports the real port).
+fn node_peer(script: &Path, args: &[&str], path: &str, env: &[(&str, &str)]) -> Peer {
+    let port_file = tempfile::NamedTempFile::new()
+        .unwrap()
+        .into_temp_path()
+        .to_path_buf();
+    let _ = std::fs::remove_file(&port_file);
+    let mut cmd = Command::new("node");
+    cmd.arg("--require")
+        .arg(repo().join("tests/peers/loopback.cjs"))
+        .arg(script)
+        .args(args)
+        .env("PORT", "0")
+        .env("MCPCHAT_PORT_FILE", &port_file);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Peer::spawn(cmd, PortFrom::File(port_file), path)
+}
+
+/// server-everything over Streamable HTTP (`/mcp`).
+pub fn everything_http() -> Peer {
+    node_peer(
+        &node_module("@modelcontextprotocol/server-everything/dist/index.js"),
+        &["streamableHttp"],
+        "/mcp",
+        &[],
+    )
+}
+
+/// The command line that runs server-everything over stdio.
+pub fn everything_stdio_cmd() -> String {
+    format!(
+        "node {}",
+        node_module("@modelcontextprotocol/server-everything/dist/index.js").display()
+    ) + " stdio"
+}
+
+/// The command line for server-memory over stdio, with its own graph file.
+pub fn memory_stdio_cmd(env: &TestEnv) -> (String, PathBuf) {
+    let file = env.path("memory.jsonl");
+    (
+        format!(
+            "node {}",
+            node_module("@modelcontextprotocol/server-memory/dist/index.js").display()
+        ),
+        file,
+    )
+}
+
+/// The Python SDK server over Streamable HTTP; `stateless_json` gives plain JSON bodies.
+pub fn python_http(stateless_json: bool) -> Peer {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("tests/peers/python_server.py"))
+        .arg("0");
+    if stateless_json {
+        cmd.arg("--stateless-json");
+    }
+    Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+}
+
+/// An in-repo fake for faults: `hang`, `http500` or `badjson`.
+pub fn fault_http(mode: &str) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/fault_http.py")).arg(mode);
+    Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+}
+
+pub fn crash_stdio_cmd() -> String {
+    format!(
+        "python3 {}",
+        repo().join("tests/fakes/crash_stdio.py").display()
+    )
+}
+
+pub fn demo_stdio_cmd() -> String {
+    format!(
+        "python3 {}",
+        repo().join("examples/demo_server.py").display()
+    )
+}
+
+/// A loopback port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("schema/events.schema.json")).unwrap(),
+        )
+        .unwrap();
+        jsonschema::validator_for(&schema).expect("the events schema compiles")
+    })
+}
+
+/// Parse stdout as JSON Lines; every line must validate against the published schema.
+pub fn lines(stdout: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(stdout).expect("stdout is UTF-8");
+    text.lines()
+        .map(|line| {
+            let value: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let errors: Vec<String> = validator()
+                .iter_errors(&value)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "line does not match schema/events.schema.json: {errors:?}\n{line}"
+            );
+            value
+        })
+        .collect()
+}
+
+pub fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == kind).collect()
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Is a process with this PID still alive (and not a zombie)?
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                .unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+impl TestEnv {
+    /// Run a bash script in the test environment.
+    pub fn cmd_shell(&self, script: &str) -> std::process::Output {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(script)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .current_dir(self.cwd());
+        cmd.output().unwrap()
+    }
+}
