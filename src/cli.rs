@@ -111,7 +111,6 @@ pub struct CallArgs {
     #[arg(long, conflicts_with_all = ["name", "arguments", "args"])]
     pub batch: bool,
 
-    /// How many batch calls run at once
-    #[arg(short, long, default_value_t = 16, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub jobs: u32,
+    #[arg(short, long, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024), help = "How many batch calls run at once [default: 16]")]
+    pub jobs: Option<u32>,
 }

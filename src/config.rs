@@ -96,6 +96,14 @@ pub struct OAuthConfig {
     pub token_url: Option<String>,
 }
 
+/// One server picked for a command: resolved, or the reason it could not be.
+#[derive(Debug)]
+pub struct Selected {
+    pub name: String,
+    pub required: bool,
+    pub server: Result<Arc<ServerConfig>, Failure>,
+}
+
 /// A server, resolved and ready to connect to.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -300,17 +308,17 @@ impl Config {
     }
 
     /// The servers a command works with: those named (in that order), else every enabled
-    /// one. Unknown names are a usage error with a suggestion.
-    pub fn select(&self, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, Failure> {
+    /// one. Unknown names are a usage error with a suggestion. A server whose settings cannot
+    /// be resolved (say, an unset `${VAR}`) comes back as a failed [`Selected`], so that the
+    /// other servers can go on without it.
+    pub fn select(&self, names: &[String]) -> Result<Vec<Selected>, Failure> {
         if self.entries.is_empty() {
             return Err(no_servers_failure());
         }
-        let mut selected = Vec::new();
+        let mut chosen: Vec<&Entry> = Vec::new();
         if names.is_empty() {
-            for entry in self.entries.iter().filter(|e| e.enabled) {
-                selected.push(Arc::new(self.resolve(entry)?));
-            }
-            if selected.is_empty() {
+            chosen.extend(self.entries.iter().filter(|e| e.enabled));
+            if chosen.is_empty() {
                 return Err(
                     Failure::config("every configured MCP server has `enabled: false`")
                         .hint("enable one in the config, or name it with --server NAME"),
@@ -319,12 +327,38 @@ impl Config {
         } else {
             for name in names {
                 let entry = self.entry(name)?;
-                if !selected.iter().any(|s: &Arc<ServerConfig>| &s.name == name) {
-                    selected.push(Arc::new(self.resolve(entry)?));
+                if !chosen.iter().any(|e| e.raw.name == entry.raw.name) {
+                    chosen.push(entry);
                 }
             }
         }
-        Ok(selected)
+        Ok(chosen
+            .into_iter()
+            .map(|entry| Selected {
+                name: entry.raw.name.clone(),
+                required: entry.raw.required.unwrap_or(false),
+                server: self.resolve(entry).map(Arc::new),
+            })
+            .collect())
+    }
+
+    /// Names of the servers [`select`](Self::select) would pick, without resolving them.
+    pub fn selected_names(&self, names: &[String]) -> Result<Vec<String>, Failure> {
+        if self.entries.is_empty() {
+            return Err(no_servers_failure());
+        }
+        if names.is_empty() {
+            return Ok(self
+                .entries
+                .iter()
+                .filter(|e| e.enabled)
+                .map(|e| e.raw.name.clone())
+                .collect());
+        }
+        names
+            .iter()
+            .map(|n| self.entry(n).map(|e| e.raw.name.clone()))
+            .collect()
     }
 
     /// One server by name (it need not be enabled: naming it is explicit).
@@ -490,6 +524,9 @@ fn parse_file(path: &Path) -> Result<Config, Failure> {
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if let Some(raw) = parse_client_format(path, &text, is_json)? {
+        return build(path, text, raw);
+    }
     let raw: RawFile = if is_json {
         serde_json::from_str(&text)
             .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
@@ -501,6 +538,58 @@ fn parse_file(path: &Path) -> Result<Config, Failure> {
             syntax_failure(path, location, &e.to_string())
         })?
     };
+    build(path, text, raw)
+}
+
+/// Claude Desktop (`{"mcpServers": {...}}`) and VS Code (`{"servers": {name: {...}}}`) files.
+/// They carry keys of their own (e.g. `globalShortcut`, `inputs`), so unknown keys are ignored.
+fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<RawFile>, Failure> {
+    #[derive(Deserialize)]
+    struct ClientFile {
+        #[serde(default, rename = "mcpServers")]
+        mcp_servers: IndexMap<String, RawMcpServer>,
+        #[serde(default)]
+        servers: IndexMap<String, RawMcpServer>,
+    }
+    let value: serde_json::Value = if is_json {
+        serde_json::from_str(text).unwrap_or_default()
+    } else {
+        serde_yaml::from_str(text).unwrap_or_default()
+    };
+    let is_client_format = value.get("mcpServers").is_some_and(|v| v.is_object())
+        || value.get("servers").is_some_and(|v| v.is_object());
+    if !is_client_format {
+        return Ok(None);
+    }
+    let parsed: ClientFile = if is_json {
+        serde_json::from_str(text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else {
+        serde_yaml::from_str(text).map_err(|e| {
+            syntax_failure(
+                path,
+                e.location().map(|l| (l.line(), l.column())),
+                &e.to_string(),
+            )
+        })?
+    };
+    let mut mcp_servers = parsed.mcp_servers;
+    mcp_servers.extend(parsed.servers);
+    let llm = match value.get("llm") {
+        Some(llm) => Some(
+            serde_json::from_value(llm.clone())
+                .map_err(|e| Failure::config(format!("{}: llm: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    Ok(Some(RawFile {
+        servers: Vec::new(),
+        mcp_servers,
+        llm,
+    }))
+}
+
+fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
     let mut config = Config {
         source: Some(path.to_path_buf()),
         text,
@@ -554,7 +643,13 @@ fn parse_file(path: &Path) -> Result<Config, Failure> {
             )));
         }
         if entries[..i].iter().any(|e| e.raw.name == raw.name) {
-            return Err(located(format!("server name `{}` is used twice", raw.name)));
+            let place = locate_nth(&config.text, &at, 2)
+                .map(|(line, column)| format!("{}:{line}:{column}: ", path.display()))
+                .unwrap_or_default();
+            return Err(Failure::config(format!(
+                "{place}server name `{}` is used twice",
+                raw.name
+            )));
         }
         match (&raw.url, &raw.command) {
             (Some(_), Some(_)) => {
@@ -661,12 +756,20 @@ pub fn valid_name(name: &str) -> bool {
 
 /// 1-based line and column of the first occurrence of `needle` outside a `#` comment line.
 fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    locate_nth(text, needle, 1)
+}
+
+fn locate_nth(text: &str, needle: &str, nth: usize) -> Option<(usize, usize)> {
+    let mut seen = 0;
     for (index, line) in text.lines().enumerate() {
         if line.trim_start().starts_with('#') {
             continue;
         }
         if let Some(column) = line.find(needle) {
-            return Some((index + 1, line[..column].chars().count() + 1));
+            seen += 1;
+            if seen == nth {
+                return Some((index + 1, line[..column].chars().count() + 1));
+            }
         }
     }
     None

@@ -158,6 +158,10 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(RedactingStderr::default)
         .with_target(verbose > 1)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .without_time()
         .try_init();
 }

@@ -626,6 +626,12 @@ fn classify_transport(
         source = current.source();
     }
     let text = chain_text(error);
+    if ["HTTP 401", "HTTP 403", "401 Unauthorized", "403 Forbidden"]
+        .iter()
+        .any(|s| text.contains(s))
+    {
+        return Some(auth_failure(server));
+    }
     if text.contains("HTTP 4") || text.contains("HTTP 5") || text.contains("status") {
         return Some(Failure::new(
             Kind::Http,

@@ -42,26 +42,25 @@ impl Progress {
         };
         let key = format!("{server}\u{0}{token}");
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
-        let bar = bars.entry(key).or_insert_with(|| {
-            let bar = multi.add(ProgressBar::new(0));
-            bar.set_prefix(server.to_string());
-            bar
-        });
-        match total {
+        let style = match total {
             Some(total) if total > 0.0 => {
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                bar.set_length(total.round().max(0.0) as u64);
+                ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ")
             }
-            _ => {
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:.bold} {spinner} {pos} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-            }
+            _ => ProgressStyle::with_template("{prefix:.bold} {spinner} {pos} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        };
+        let bar = bars.entry(key).or_insert_with(|| {
+            // Styled before it is added, so the first frame is already right.
+            let bar = ProgressBar::new(total.map_or(0, |t| t.round().max(0.0) as u64))
+                .with_style(style.clone())
+                .with_prefix(server.to_string());
+            multi.add(bar)
+        });
+        bar.set_style(style);
+        if let Some(total) = total.filter(|t| *t > 0.0) {
+            bar.set_length(total.round() as u64);
         }
         bar.set_position(progress.round().max(0.0) as u64);
         if let Some(message) = message {

@@ -29,53 +29,56 @@ use super::App;
 pub const SEPARATOR: &str = "__";
 
 pub async fn list(app: &App) -> anyhow::Result<Code> {
-    let servers = app.config.select(&app.selected)?;
-    let mut pending: FuturesOrdered<_> = servers
-        .iter()
-        .map(|server| {
-            let server = server.clone();
+    let selected = app.config.select(&app.selected)?;
+    let total = selected.len();
+    let mut pending: FuturesOrdered<_> = selected
+        .into_iter()
+        .map(|selected| {
             let context = app.context.clone();
             async move {
-                let session = Session::connect(server.clone(), &context).await?;
-                match session.list_tools().await {
-                    Ok(tools) => Ok((tools, session)),
-                    Err(failure) => {
-                        session.close().await;
-                        Err(failure)
+                let outcome = async {
+                    let server = selected.server?;
+                    let session = Session::connect(server, &context).await?;
+                    match session.list_tools().await {
+                        Ok(tools) => Ok((tools, session)),
+                        Err(failure) => {
+                            session.close().await;
+                            Err(failure)
+                        }
                     }
                 }
+                .await;
+                (selected.name, selected.required, outcome)
             }
         })
         .collect();
 
     let mut sessions = Vec::new();
-    let mut failures: Vec<(Arc<ServerConfig>, Failure)> = Vec::new();
-    let mut index = 0;
+    let mut failures: Vec<(bool, Failure)> = Vec::new();
     let mut output_result = Ok(());
-    while let Some(result) = pending.next().await {
-        let server = servers[index].clone();
-        index += 1;
+    while let Some((name, required, result)) = pending.next().await {
         match result {
             Ok((tools, session)) => {
-                sessions.push(session);
                 if output_result.is_ok() {
                     for tool in &tools {
-                        if let Err(e) = app.output.emit(&Event::Tool(tool_info(&server.name, tool)))
-                        {
+                        if let Err(e) = app.output.emit(&Event::Tool(tool_info(&name, tool))) {
                             output_result = Err(e);
                             break;
                         }
                     }
                 }
+                sessions.push(session);
             }
             Err(failure) => {
-                report::warning(&failure);
+                if total > 1 {
+                    report::warning(&failure);
+                }
                 if output_result.is_ok() {
                     output_result = app
                         .output
-                        .emit(&Event::Error(server_error(&server, &failure)));
+                        .emit(&Event::Error(server_error(&name, &failure)));
                 }
-                failures.push((server, failure));
+                failures.push((required, failure));
             }
         }
         if output_result.is_err() {
@@ -84,18 +87,46 @@ pub async fn list(app: &App) -> anyhow::Result<Code> {
     }
     futures::future::join_all(sessions.into_iter().map(Session::close)).await;
     output_result?;
-    Ok(exit_for_servers(servers.len(), &failures))
+    let code = exit_for_servers(total, &failures);
+    if code != Code::Success {
+        return Err(servers_failure(total, &failures).into());
+    }
+    Ok(code)
+}
+
+/// The error that ends a command when its servers failed (see [`exit_for_servers`]).
+pub fn servers_failure(total: usize, failures: &[(bool, Failure)]) -> Failure {
+    let worst = |required_only: bool| {
+        failures
+            .iter()
+            .filter(|(required, _)| *required || !required_only)
+            .max_by_key(|(_, f)| f.code())
+            .map(|(_, f)| f.clone())
+    };
+    if total == 1
+        && let Some((_, failure)) = failures.first()
+    {
+        return failure.clone();
+    }
+    if let Some(failure) = worst(true) {
+        return Failure::new(
+            failure.kind,
+            format!("a required MCP server failed: {}", failure.message),
+        );
+    }
+    let kind = worst(false).map_or(Kind::Unreachable, |f| f.kind);
+    Failure::new(kind, format!("all {total} selected MCP servers failed"))
 }
 
 /// 0 while at least one server answered and no `required` one failed; else the most severe
-/// failure's code (auth 3, unreachable/timeout 4).
-fn exit_for_servers(total: usize, failures: &[(Arc<ServerConfig>, Failure)]) -> Code {
-    let required: Vec<Code> = failures
+/// failure's code (config 2, auth 3, unreachable/timeout 4).
+pub fn exit_for_servers(total: usize, failures: &[(bool, Failure)]) -> Code {
+    let required = failures
         .iter()
-        .filter(|(server, _)| server.required)
+        .filter(|(required, _)| *required)
         .map(|(_, f)| f.code())
-        .collect();
-    if let Some(code) = required.into_iter().max() {
+        .max();
+    if let Some(code) = required {
         return code;
     }
     if !failures.is_empty() && failures.len() == total {
@@ -108,9 +139,9 @@ fn exit_for_servers(total: usize, failures: &[(Arc<ServerConfig>, Failure)]) -> 
     Code::Success
 }
 
-fn server_error(server: &ServerConfig, failure: &Failure) -> ErrorInfo {
+pub fn server_error(server: &str, failure: &Failure) -> ErrorInfo {
     ErrorInfo {
-        server: Some(server.name.clone()),
+        server: Some(server.to_string()),
         ..ErrorInfo::from_failure(failure)
     }
 }
@@ -175,20 +206,16 @@ fn resolve_name(app: &App, name: &str) -> Result<(Arc<ServerConfig>, String), Fa
         }
         return Ok((app.config.server(server)?, tool.to_string()));
     }
-    let servers = app.config.select(&app.selected)?;
+    let servers = app.config.selected_names(&app.selected)?;
     if servers.len() == 1 {
-        return Ok((servers[0].clone(), name.to_string()));
+        return Ok((app.config.server(&servers[0])?, name.to_string()));
     }
     Err(Failure::usage(format!(
         "tool name `{name}` needs its server prefix: SERVER{SEPARATOR}TOOL"
     ))
     .hint(format!(
         "servers: {} (or pick one with --server NAME)",
-        servers
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        servers.join(", ")
     ))
     .hint("`mcpchat tools list` shows every tool's full name"))
 }
@@ -289,7 +316,7 @@ impl Ready {
 
 pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     if args.batch {
-        return batch(app, args.jobs as usize).await;
+        return batch(app, args.jobs.unwrap_or(16) as usize).await;
     }
     let Some(name) = args.name.as_deref() else {
         return Err(Failure::usage("tools call needs a tool name (or --batch)").into());
@@ -420,7 +447,7 @@ async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
             Ok(None) => break,
             Err(e) => {
                 let failure = Failure::usage(format!("cannot read batch requests from stdin: {e}"));
-                record(&app, &worst, None, &failure);
+                record(&app, &worst, None, None, &failure);
                 break;
             }
         };
@@ -434,7 +461,7 @@ async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
         let worst = worst.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            let (id, outcome) = run_line(&app, &servers, &line, line_number).await;
+            let (id, tool, outcome) = run_line(&app, &servers, &line, line_number).await;
             match outcome {
                 Ok(result) => {
                     if result.is_error {
@@ -442,7 +469,7 @@ async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
                     }
                     app.output.emit(&Event::ToolResult(result)).is_err()
                 }
-                Err(failure) => record(&app, &worst, id, &failure),
+                Err(failure) => record(&app, &worst, id, tool, &failure),
             }
         });
         // Reap finished tasks as we go so memory stays flat on long inputs.
@@ -473,11 +500,23 @@ async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
 }
 
 /// Print an `error` line for one request; returns true when stdout is gone.
-fn record(app: &App, worst: &std::sync::Mutex<Code>, id: Option<Value>, failure: &Failure) -> bool {
+fn record(
+    app: &App,
+    worst: &std::sync::Mutex<Code>,
+    id: Option<Value>,
+    tool: Option<(String, String)>,
+    failure: &Failure,
+) -> bool {
     raise(worst, failure.code());
     report::warning(failure);
+    let (server, tool) = match tool {
+        Some((server, tool)) => (Some(server), Some(tool)),
+        None => (None, None),
+    };
     let event = ErrorInfo {
         id,
+        server,
+        tool,
         ..ErrorInfo::from_failure(failure)
     };
     app.output.emit(&Event::Error(event)).is_err()
@@ -495,7 +534,11 @@ async fn run_line(
     servers: &std::sync::Mutex<HashMap<String, Shared>>,
     line: &str,
     line_number: usize,
-) -> (Option<Value>, Result<ToolResult, Failure>) {
+) -> (
+    Option<Value>,
+    Option<(String, String)>,
+    Result<ToolResult, Failure>,
+) {
     let request: Request = match serde_json::from_str(line) {
         Ok(request) => request,
         Err(e) => {
@@ -505,6 +548,7 @@ async fn run_line(
                 .and_then(|v| v.get("id").cloned());
             return (
                 id,
+                None,
                 Err(Failure::usage(format!("batch line {line_number}: not a valid request: {e}"))
                     .hint("each line must be {\"id\": ..., \"tool\": \"server__tool\", \"arguments\": {...}}")),
             );
@@ -514,8 +558,13 @@ async fn run_line(
     let arguments = request
         .arguments
         .unwrap_or_else(|| Value::Object(Map::new()));
+    let resolved = resolve_name(app, &request.tool);
+    let names = resolved
+        .as_ref()
+        .ok()
+        .map(|(server, tool)| (server.name.clone(), tool.clone()));
     let outcome = async {
-        let (server, tool) = resolve_name(app, &request.tool)?;
+        let (server, tool) = resolved?;
         let cell = {
             let mut map = servers.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(server.name.clone()).or_default().clone()
@@ -531,5 +580,5 @@ async fn run_line(
         failure.message = format!("batch line {line_number}: {}", failure.message);
         failure
     });
-    (id, outcome)
+    (id, names, outcome)
 }

@@ -209,7 +209,7 @@ fn duplicate_and_invalid_names_are_rejected() {
     let output = env.cmd().args(["tools", "list"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr_of(&output).contains("mcp_servers.yaml:2:5: server name `demo` is used twice"),
+        stderr_of(&output).contains("mcp_servers.yaml:5:5: server name `demo` is used twice"),
         "{}",
         stderr_of(&output)
     );
@@ -254,4 +254,59 @@ fn the_shipped_example_config_parses() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(listed_servers(&output), vec!["demo"]);
+}
+
+#[test]
+fn a_server_with_an_unset_variable_fails_alone_when_listing_all() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "{}  - name: dexcom\n    url: https://example.invalid/mcp?token=${{DEXCOM_TOKEN}}\n",
+            demo_yaml("demo")
+        ),
+    );
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(of_type(&lines, "tool").len(), 4);
+    let errors = of_type(&lines, "error");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["server"], "dexcom");
+    assert_eq!(errors[0]["kind"], "config");
+    assert_eq!(errors[0]["exit_code"], 2);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`DEXCOM_TOKEN` is not set")
+    );
+}
+
+#[test]
+fn vs_code_servers_map_and_claude_extra_keys_are_accepted() {
+    let env = TestEnv::new();
+    let demo = repo().join("examples/demo_server.py");
+    let vscode = env.write(
+        "mcp.json",
+        &format!(r#"{{"inputs": [], "servers": {{"demo": {{"type": "stdio", "command": "python3", "args": ["{}"]}}}}}}"#, demo.display()),
+    );
+    let output = env
+        .cmd()
+        .args(["--config", vscode.to_str().unwrap(), "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+
+    let claude = env.write(
+        "claude_desktop_config.json",
+        &format!(r#"{{"globalShortcut": "", "mcpServers": {{"demo": {{"command": "python3", "args": ["{}"]}}}}}}"#, demo.display()),
+    );
+    let output = env
+        .cmd()
+        .args(["--config", claude.to_str().unwrap(), "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
 }

@@ -159,3 +159,30 @@ fn a_missing_stdio_command_is_unreachable_with_a_hint() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_401_without_a_challenge_is_an_auth_failure_with_exit_3() {
+    let env = TestEnv::new();
+    let server = fault_http("http401");
+    let output = env
+        .cmd()
+        .args([
+            "--url",
+            &format!("gw={}?token=wrong-token-value", server.url),
+            "tools",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines[0]["kind"], "auth");
+    assert_eq!(lines[0]["exit_code"], 3);
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("MCP server `gw` requires authentication"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: check the token"), "{stderr}");
+    assert!(!stderr.contains("wrong-token-value"), "{stderr}");
+}
