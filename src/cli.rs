@@ -80,8 +80,66 @@ pub enum Command {
     #[command(subcommand)]
     Tools(ToolsCommand),
 
+    /// Ask a model; it may call the servers' tools until it has an answer
+    Ask(AskArgs),
+
     /// Print the JSON Schema of the stdout lines
     Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The prompt; `-` (or no argument with piped stdin) reads it from stdin
+    #[arg(value_name = "PROMPT|-")]
+    pub prompt: Option<String>,
+
+    /// System prompt (default: llm.system_prompt)
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Model provider preset: openai, lmstudio, ollama or custom (env MCPCHAT_PROVIDER)
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+
+    /// Model name (env MCPCHAT_MODEL; MODEL, LMSTUDIO_MODEL, OLLAMA_MODEL per provider)
+    #[arg(short, long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Base URL of the OpenAI-compatible API, e.g. http://localhost:1234/v1
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Sampling temperature
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Most model requests in one run [default: 10]
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u32>,
+
+    /// Offer only tools whose `server__tool` name matches (glob, repeatable)
+    #[arg(long = "allow-tool", value_name = "GLOB")]
+    pub allow_tools: Vec<String>,
+
+    /// Never offer tools whose `server__tool` name matches (glob, repeatable)
+    #[arg(long = "deny-tool", value_name = "GLOB")]
+    pub deny_tools: Vec<String>,
+
+    /// Stream the model's text as `delta` lines
+    #[arg(long)]
+    pub stream: bool,
+
+    /// Model API timeout in seconds (whole response, or between streamed chunks) [default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub llm_timeout: Option<f64>,
+
+    /// Retries of a model request after 429/5xx or a connection error [default: 3]
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+
+    /// Cap, in bytes, on one tool result's text sent back to the model [default: 16384]
+    #[arg(long, value_name = "BYTES")]
+    pub max_tool_output: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

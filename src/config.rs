@@ -143,6 +143,7 @@ pub struct LlmConfig {
     pub max_steps: Option<u32>,
     pub temperature: Option<f64>,
     pub timeout_secs: Option<f64>,
+    pub max_retries: Option<u32>,
 }
 
 /// A scalar that YAML may write as a number or boolean but we use as a string.

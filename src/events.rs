@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_VERSION: &str = "1.1.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -16,8 +16,56 @@ pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Tool(ToolInfo),
+    ToolCall(ToolCallInfo),
     ToolResult(ToolResult),
+    Message(Message),
+    Delta(Message),
+    Result(RunResult),
     Error(ErrorInfo),
+}
+
+/// A tool call the model asked for (`ask`), printed before it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolCallInfo {
+    /// The model's call id (generated when the provider sent none).
+    pub id: String,
+    /// `server__tool`, or the model's function name when it names no known tool.
+    pub name: String,
+    pub server: Option<String>,
+    pub tool: Option<String>,
+    /// The arguments as the model sent them (parsed when they are a JSON string).
+    pub arguments: Value,
+    pub step: u32,
+}
+
+/// Assistant text (`message`: a whole turn's text; `delta`: a streamed piece of it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub content: String,
+    pub step: u32,
+}
+
+/// The last line of every `ask` run, also when it fails.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// `success`, `error` or `max_steps`.
+    pub status: &'static str,
+    pub answer: Option<String>,
+    pub model: Option<String>,
+    /// Model requests made.
+    pub steps: u32,
+    /// Tool calls the model asked for.
+    pub tool_calls: u32,
+    pub usage: crate::llm::Usage,
+    pub duration_ms: u64,
+    pub error: Option<RunError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunError {
+    pub kind: String,
+    pub message: String,
+    pub exit_code: i32,
 }
 
 /// One tool offered by a server (`tools list`).
@@ -44,7 +92,8 @@ pub struct ToolResult {
     /// The request id from `--batch` input (absent for single calls).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Value>,
-    pub server: String,
+    /// Null when the model named a tool that does not exist.
+    pub server: Option<String>,
     pub tool: String,
     pub name: String,
     pub is_error: bool,

@@ -37,6 +37,9 @@ pub enum Kind {
     UnknownServer,
     ToolDenied,
     ToolError,
+    /// The model API answered with an error (after retries), or the run hit max_steps.
+    ModelError,
+    MaxSteps,
     Auth,
     Unreachable,
     Timeout,
@@ -57,6 +60,8 @@ impl Kind {
             Kind::UnknownServer => "unknown_server",
             Kind::ToolDenied => "tool_denied",
             Kind::ToolError => "tool_error",
+            Kind::ModelError => "model_error",
+            Kind::MaxSteps => "max_steps",
             Kind::Auth => "auth",
             Kind::Unreachable => "unreachable",
             Kind::Timeout => "timeout",
@@ -77,7 +82,9 @@ impl Kind {
             | Kind::UnknownTool
             | Kind::UnknownServer
             | Kind::ToolDenied => Code::Usage,
-            Kind::ToolError | Kind::Internal => Code::TaskFailed,
+            Kind::ToolError | Kind::ModelError | Kind::MaxSteps | Kind::Internal => {
+                Code::TaskFailed
+            }
             Kind::Auth => Code::Auth,
             Kind::Unreachable
             | Kind::Timeout

@@ -3,12 +3,14 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod agent;
 pub mod children;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod events;
 pub mod exit;
+pub mod llm;
 pub mod mcp;
 pub mod output;
 pub mod redact;
@@ -121,7 +123,15 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         timeout: global.timeout,
         connect_timeout: global.connect_timeout,
     };
-    let config = Config::load(&overrides)?;
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(failure) if matches!(cli.command, Command::Ask(_)) => {
+            // `ask` promises a `result` line whatever goes wrong.
+            commands::ask::failed_before_start(&Output::new(global.format), &failure)?;
+            return Err(failure.into());
+        }
+        Err(failure) => return Err(failure.into()),
+    };
     let progress = Arc::new(ui::Progress::new(!global.quiet));
     let context = mcp::Context::new(progress.clone(), config.connect_timeout, global.verbose > 0)?;
     let app = App {
@@ -133,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     let result = match &cli.command {
         Command::Tools(ToolsCommand::List) => commands::tools::list(&app).await,
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
+        Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Schema => Ok(Code::Success),
     };
     progress.clear();

@@ -22,6 +22,8 @@ pub enum Format {
 pub struct Output {
     format: Format,
     lock: Mutex<()>,
+    /// `ask --format text`: print only the final answer.
+    answer_only: std::sync::atomic::AtomicBool,
 }
 
 impl Output {
@@ -29,6 +31,7 @@ impl Output {
         Output {
             format,
             lock: Mutex::new(()),
+            answer_only: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -36,10 +39,22 @@ impl Output {
         self.format
     }
 
+    /// In text format, print nothing but `result` answers from now on.
+    pub fn set_answer_only(&self) {
+        self.answer_only
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Print one event. Errors only when stdout is gone.
     pub fn emit(&self, event: &Event) -> Result<(), BrokenPipe> {
         let line = match self.format {
             Format::Json => serde_json::to_string(event).map_err(|_| BrokenPipe)?,
+            Format::Text
+                if self.answer_only.load(std::sync::atomic::Ordering::Relaxed)
+                    && !matches!(event, Event::Result(_)) =>
+            {
+                return Ok(());
+            }
             Format::Text => match text_line(event) {
                 Some(line) => line,
                 None => return Ok(()),
@@ -94,6 +109,7 @@ fn text_line(event: &Event) -> Option<String> {
             }
             Some(text)
         }
-        Event::Error(_) => None,
+        Event::Result(result) => result.answer.clone(),
+        Event::Error(_) | Event::ToolCall(_) | Event::Message(_) | Event::Delta(_) => None,
     }
 }

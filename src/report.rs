@@ -36,3 +36,11 @@ pub fn warning(failure: &Failure) {
         eprintln!("hint: {}", crate::redact::text(hint));
     }
 }
+
+/// Something the user should know that is not a failure. Silent with `--quiet`.
+pub fn notice(message: &str) {
+    if QUIET.load(Ordering::Relaxed) {
+        return;
+    }
+    eprintln!("mcpchat: note: {}", crate::redact::text(message));
+}

@@ -1,5 +1,6 @@
 //! One module per command group; each takes the resolved [`App`] and returns an exit code.
 
+pub mod ask;
 pub mod tools;
 
 use std::sync::Arc;

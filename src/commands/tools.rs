@@ -182,7 +182,7 @@ pub fn result_event(
         .join("\n");
     ToolResult {
         id,
-        server: server.to_string(),
+        server: Some(server.to_string()),
         tool: tool.to_string(),
         name: format!("{server}{SEPARATOR}{tool}"),
         is_error: result.is_error.unwrap_or(false),

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ask;
 mod config;
 mod faults;
 mod output;

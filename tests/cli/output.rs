@@ -16,7 +16,7 @@ fn schema_command_prints_the_checked_in_schema() {
     )
     .unwrap();
     assert_eq!(printed, file);
-    assert_eq!(printed["schema_version"], "1.0.0");
+    assert_eq!(printed["schema_version"], mcpchat::events::SCHEMA_VERSION);
 }
 
 #[test]

@@ -336,3 +336,72 @@ impl TestEnv {
         cmd.output().unwrap()
     }
 }
+
+/// A free loopback port (for servers that cannot bind port 0 themselves).
+pub fn free_port() -> u16 {
+    closed_port()
+}
+
+/// fakellm (PyPI) serving `tests/llm/rules.yaml`; its base URL is `url` (ends in /v1).
+pub fn fakellm() -> Peer {
+    let port = free_port();
+    let mut cmd = Command::new(venv_bin("fakellm"));
+    cmd.args([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--config",
+    ])
+    .arg(repo().join("tests/llm/rules.yaml"))
+    .stdout(Stdio::null());
+    cmd.stdin(Stdio::null()).stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().expect("spawn fakellm");
+    wait_for_port(port);
+    Peer {
+        child,
+        port,
+        url: format!("http://127.0.0.1:{port}/v1"),
+    }
+}
+
+/// A recording proxy in front of `upstream`: every request body is logged to `log` as JSONL.
+/// `fail_first` (e.g. "429,503") answers the first requests with those statuses.
+pub fn record_proxy(upstream: &Peer, log: &Path, fail_first: &str) -> Peer {
+    let mut cmd = Command::new("python3");
+    let base = upstream.url.trim_end_matches("/v1").to_string();
+    cmd.arg(repo().join("tests/fakes/record_proxy.py"))
+        .arg(base)
+        .arg(log);
+    cmd.env("RECORD_PROXY_FAIL_FIRST", fail_first);
+    Peer::spawn(cmd, PortFrom::FirstLine, "/v1")
+}
+
+/// In-repo fake model API for faults: malformed, cut_stream, hang, unauthorized,
+/// no_stream_with_tools, quirks.
+pub fn fault_llm(mode: &str, env: &[(&str, &str)]) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/fault_llm.py")).arg(mode);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Peer::spawn(cmd, PortFrom::FirstLine, "/v1")
+}
+
+/// The request bodies a recording proxy (or fault_llm's log) saw, in order.
+pub fn logged_bodies(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|entry| {
+            if entry.get("body").is_some() && entry.get("path").is_some() {
+                entry
+            } else {
+                serde_json::json!({"body": entry})
+            }
+        })
+        .collect()
+}
