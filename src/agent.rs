@@ -463,7 +463,7 @@ mod tests {
         let text = model_text(&result, 50);
         assert!(text.starts_with("[tool error] xxx"), "{text}");
         assert!(
-            text.ends_with("[truncated by mcpchat: showing 50 of 176 bytes]"),
+            text.ends_with("[truncated by mcpchat: showing 50 of 182 bytes]"),
             "{text}"
         );
         let full = model_text(&result, 10_000);
