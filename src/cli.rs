@@ -72,6 +72,10 @@ pub struct GlobalArgs {
     /// No progress bars or warnings on stderr (errors are still printed)
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_store: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +86,10 @@ pub enum Command {
 
     /// Ask a model; it may call the servers' tools until it has an answer
     Ask(AskArgs),
+
+    /// Log in to OAuth servers, and inspect or remove stored tokens
+    #[command(subcommand)]
+    Auth(AuthCommand),
 
     /// Print the JSON Schema of the stdout lines
     Schema,
@@ -171,4 +179,37 @@ pub struct CallArgs {
 
     #[arg(short, long, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024), help = "How many batch calls run at once [default: 16]")]
     pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Authorize mcpchat with OAuth servers (all OAuth servers when none is named)
+    Login(LoginArgs),
+
+    /// One line per server: logged in, expiry, scopes, refreshable, issuer (never a token)
+    Status {
+        /// Servers to report (default: all)
+        servers: Vec<String>,
+    },
+
+    /// Forget stored tokens (all OAuth servers when none is named)
+    Logout {
+        servers: Vec<String>,
+        /// Also forget the client registration
+        #[arg(long)]
+        forget_client: bool,
+    },
+
+    /// Print a valid access token for SERVER (refreshed if needed), for scripts
+    Token { server: String },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Servers to log in to (default: every server with auth_type oauth or client_credentials)
+    pub servers: Vec<String>,
+
+    /// Print the authorization URL on stderr instead of opening a browser
+    #[arg(long)]
+    pub no_browser: bool,
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.1.0";
+pub const SCHEMA_VERSION: &str = "1.2.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -21,7 +21,25 @@ pub enum Event {
     Message(Message),
     Delta(Message),
     Result(RunResult),
+    Auth(AuthStatus),
     Error(ErrorInfo),
+}
+
+/// One server's authentication state (`auth login|status|logout`). Never carries a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthStatus {
+    pub server: String,
+    /// `token`, `oauth`, `client_credentials` or `none`.
+    pub auth_type: &'static str,
+    /// Null for servers without OAuth (their secret is in the config).
+    pub logged_in: Option<bool>,
+    /// When the access token expires, in seconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+    pub expired: Option<bool>,
+    pub scopes: Vec<String>,
+    pub refreshable: bool,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
 }
 
 /// A tool call the model asked for (`ask`), printed before it runs.

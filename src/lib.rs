@@ -12,9 +12,11 @@ pub mod events;
 pub mod exit;
 pub mod llm;
 pub mod mcp;
+pub mod oauth;
 pub mod output;
 pub mod redact;
 pub mod report;
+pub mod store;
 pub mod ui;
 pub mod validate;
 
@@ -133,7 +135,13 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Err(failure) => return Err(failure.into()),
     };
     let progress = Arc::new(ui::Progress::new(!global.quiet));
-    let context = mcp::Context::new(progress.clone(), config.connect_timeout, global.verbose > 0)?;
+    let store = store::TokenStore::locate(global.token_store.clone())?;
+    let context = mcp::Context::new(
+        progress.clone(),
+        config.connect_timeout,
+        global.verbose > 0,
+        store,
+    )?;
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),
@@ -144,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Tools(ToolsCommand::List) => commands::tools::list(&app).await,
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
+        Command::Auth(command) => commands::auth::auth(&app, command).await,
         Command::Schema => Ok(Code::Success),
     };
     progress.clear();

@@ -33,6 +33,7 @@ use crate::ui::Progress;
 #[derive(Clone)]
 pub struct Context {
     pub http: reqwest::Client,
+    pub store: crate::store::TokenStore,
     pub progress: Arc<Progress>,
     pub connect_timeout: Duration,
     /// Forward stdio servers' stderr to ours (`-v`).
@@ -44,8 +45,10 @@ impl Context {
         progress: Arc<Progress>,
         connect_timeout: Duration,
         forward_stderr: bool,
+        store: crate::store::TokenStore,
     ) -> Result<Self, Failure> {
         Ok(Context {
+            store,
             http: http_client()?,
             progress,
             connect_timeout,
@@ -156,9 +159,36 @@ impl Session {
         let started = Instant::now();
         let (result, child) = match &server.transport {
             Transport::Http { url, headers } => {
-                let transport = http_transport(&server, url, headers, context)?;
-                let result =
-                    tokio::time::timeout(context.connect_timeout, handler.serve(transport)).await;
+                let config = http_config(&server, url, headers)?;
+                let authorized = match server.auth_type {
+                    AuthType::Oauth | AuthType::ClientCredentials => tokio::time::timeout(
+                        context.connect_timeout,
+                        crate::oauth::authorized_client(&server, &context.store, &context.http),
+                    )
+                    .await
+                    .map_err(|_| {
+                        Failure::new(
+                            Kind::Timeout,
+                            format!("timed out getting a token for MCP server `{}`", server.name),
+                        )
+                    })??,
+                    _ => None,
+                };
+                let result = match authorized {
+                    Some(client) => {
+                        let transport = StreamableHttpClientTransport::with_client(client, config);
+                        tokio::time::timeout(context.connect_timeout, handler.serve(transport))
+                            .await
+                    }
+                    None => {
+                        let transport = StreamableHttpClientTransport::with_client(
+                            context.http.clone(),
+                            config,
+                        );
+                        tokio::time::timeout(context.connect_timeout, handler.serve(transport))
+                            .await
+                    }
+                };
                 (result, None)
             }
             Transport::Stdio { .. } => {
@@ -330,12 +360,11 @@ impl Session {
     }
 }
 
-fn http_transport(
+fn http_config(
     server: &ServerConfig,
     url: &str,
     headers: &[(String, String)],
-    context: &Context,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, Failure> {
+) -> Result<StreamableHttpClientTransportConfig, Failure> {
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
         .reinit_on_expired_session(true);
     let mut custom = std::collections::HashMap::new();
@@ -364,11 +393,7 @@ fn http_transport(
         })?;
         custom.insert(header_name, header_value);
     }
-    config = config.custom_headers(custom);
-    Ok(StreamableHttpClientTransport::with_client(
-        context.http.clone(),
-        config,
-    ))
+    Ok(config.custom_headers(custom))
 }
 
 fn spawn_child(
@@ -475,6 +500,10 @@ fn auth_failure(server: &ServerConfig) -> Failure {
     );
     match server.auth_type {
         AuthType::Oauth => failure.hint(format!("run: mcpchat auth login {}", server.name)),
+        AuthType::ClientCredentials => failure.hint(format!(
+            "check oauth.client_id / oauth.client_secret, then run: mcpchat auth login {}",
+            server.name
+        )),
         _ => {
             failure.hint("check the token in the server's `url` or `headers` (config or --header)")
         }

@@ -110,6 +110,16 @@ fn text_line(event: &Event) -> Option<String> {
             Some(text)
         }
         Event::Result(result) => result.answer.clone(),
+        Event::Auth(status) => Some(format!(
+            "{}\t{}\t{}",
+            status.server,
+            status.auth_type,
+            match status.logged_in {
+                Some(true) => "logged in",
+                Some(false) => "not logged in",
+                None => "-",
+            }
+        )),
         Event::Error(_) | Event::ToolCall(_) | Event::Message(_) | Event::Delta(_) => None,
     }
 }

@@ -1,6 +1,7 @@
 //! One module per command group; each takes the resolved [`App`] and returns an exit code.
 
 pub mod ask;
+pub mod auth;
 pub mod tools;
 
 use std::sync::Arc;

@@ -1,0 +1,125 @@
+//! `auth login|status|logout|token`. Only `login` is interactive (it may open a browser);
+//! every line it prints describes state, never a token, except `auth token`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::AuthCommand;
+use crate::config::{AuthType, ServerConfig};
+use crate::events::Event;
+use crate::exit::{Code, Failure};
+use crate::oauth::{self, LoginOptions};
+use crate::report;
+
+use super::App;
+
+/// How long `auth login` waits for the browser when `--timeout` is not given.
+const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
+    match command {
+        AuthCommand::Login(args) => {
+            let servers = oauth_servers(app, &args.servers)?;
+            let options = LoginOptions {
+                open_browser: !args.no_browser,
+                timeout: app.config.request_timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
+            };
+            let mut worst = Code::Success;
+            let mut last = None;
+            for server in &servers {
+                match oauth::login(server, &app.context.store, &app.context.http, &options).await {
+                    Ok(()) => {
+                        report::notice(&format!("logged in to MCP server `{}`", server.name));
+                        app.output
+                            .emit(&Event::Auth(oauth::describe(server, &app.context.store)?))?;
+                    }
+                    Err(failure) => {
+                        worst = worst.max(failure.code());
+                        if servers.len() > 1 {
+                            report::error(&failure);
+                        }
+                        last = Some(failure);
+                    }
+                }
+            }
+            match last {
+                Some(failure) if servers.len() == 1 => Err(failure.into()),
+                _ => Ok(worst),
+            }
+        }
+        AuthCommand::Status { servers } => {
+            let names: Vec<String> = if servers.is_empty() {
+                app.config.selected_names(&app.selected)?
+            } else {
+                servers.clone()
+            };
+            for name in names {
+                let server = app.config.server(&name)?;
+                app.output
+                    .emit(&Event::Auth(oauth::describe(&server, &app.context.store)?))?;
+            }
+            Ok(Code::Success)
+        }
+        AuthCommand::Logout {
+            servers,
+            forget_client,
+        } => {
+            for server in oauth_servers(app, servers)? {
+                oauth::logout(&server, &app.context.store, *forget_client)?;
+                app.output
+                    .emit(&Event::Auth(oauth::describe(&server, &app.context.store)?))?;
+            }
+            Ok(Code::Success)
+        }
+        AuthCommand::Token { server } => {
+            let server = app.config.server(server)?;
+            if !matches!(
+                server.auth_type,
+                AuthType::Oauth | AuthType::ClientCredentials
+            ) {
+                return Err(Failure::usage(format!(
+                    "MCP server `{}` does not use OAuth (auth_type: oauth or client_credentials); its secret is in the config",
+                    server.name
+                ))
+                .into());
+            }
+            let token = oauth::access_token(&server, &app.context.store).await?;
+            app.output.write_line(&token)?;
+            Ok(Code::Success)
+        }
+    }
+}
+
+/// The named servers, or every enabled server with OAuth when none is named.
+fn oauth_servers(app: &App, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, Failure> {
+    let oauth_like =
+        |s: &ServerConfig| matches!(s.auth_type, AuthType::Oauth | AuthType::ClientCredentials);
+    if !names.is_empty() {
+        return names
+            .iter()
+            .map(|name| {
+                let server = app.config.server(name)?;
+                if !oauth_like(&server) {
+                    return Err(Failure::usage(format!(
+                        "MCP server `{name}` does not use OAuth; set `auth_type: oauth` (or client_credentials) in the config"
+                    )));
+                }
+                Ok(server)
+            })
+            .collect();
+    }
+    let mut servers = Vec::new();
+    for selected in app.config.select(&app.selected)? {
+        if let Ok(server) = selected.server
+            && oauth_like(&server)
+        {
+            servers.push(server);
+        }
+    }
+    if servers.is_empty() {
+        return Err(Failure::usage(
+            "no configured MCP server uses OAuth (auth_type: oauth or client_credentials)",
+        ));
+    }
+    Ok(servers)
+}

@@ -1,0 +1,779 @@
+//! OAuth 2.x for MCP servers, on top of rmcp's auth module: `auth login` (discovery,
+//! registration, PKCE, loopback callback, browser), the authorized HTTP client every command
+//! uses (proactive and reactive refresh through the token store), and client credentials.
+//!
+//! Guarantees: only `auth login` opens a browser; tokens, secrets and codes are never printed
+//! (the store registers them with `redact`); the callback listens on 127.0.0.1 only, accepts
+//! one callback with the right `state`, and gives up after the timeout.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rmcp::transport::auth::{
+    AuthClient, AuthError, AuthorizationManager, AuthorizationRequest, AuthorizationSession,
+    ClientCredentialsConfig, OAuthClientConfig, StoredCredentials,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::{AuthType, ServerConfig, Transport};
+use crate::exit::{Failure, Kind};
+use crate::redact;
+use crate::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};
+
+/// The store key of a server: its URL exactly as configured.
+pub fn key(server: &ServerConfig) -> Option<&str> {
+    match &server.transport {
+        Transport::Http { url, .. } => Some(url.as_str()),
+        Transport::Stdio { .. } => None,
+    }
+}
+
+fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {
+    Failure::new(
+        Kind::Auth,
+        format!(
+            "OAuth for MCP server `{}`: {}",
+            server.name,
+            redact::text(&what.to_string())
+        ),
+    )
+}
+
+fn login_hint(server: &ServerConfig) -> String {
+    format!("run: mcpchat auth login {}", server.name)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Register every secret in an entry with `redact`, so none can reach a message.
+fn register_secrets(entry: &Entry) {
+    if let Some(client) = &entry.client
+        && let Some(secret) = &client.client_secret
+    {
+        redact::register(secret);
+    }
+    if let Some(credentials) = &entry.credentials
+        && let Some(token) = &credentials.token_response
+    {
+        use oauth2::TokenResponse;
+        redact::register(token.access_token().secret());
+        if let Some(refresh) = token.refresh_token() {
+            redact::register(refresh.secret());
+        }
+    }
+}
+
+/// When the stored access token expires (seconds since the epoch), if known.
+pub fn expires_at(credentials: &StoredCredentials) -> Option<u64> {
+    use oauth2::TokenResponse;
+    let token = credentials.token_response.as_ref()?;
+    Some(credentials.token_received_at? + token.expires_in()?.as_secs())
+}
+
+fn has_refresh_token(credentials: &StoredCredentials) -> bool {
+    use oauth2::TokenResponse;
+    credentials
+        .token_response
+        .as_ref()
+        .is_some_and(|t| t.refresh_token().is_some())
+}
+
+/// A manager for `server` that reads and writes the store, configured with the stored client.
+async fn stored_manager(
+    server: &ServerConfig,
+    store: &TokenStore,
+    entry: &Entry,
+) -> Result<Option<AuthorizationManager>, Failure> {
+    let Some(url) = key(server) else {
+        return Ok(None);
+    };
+    let Some(client) = &entry.client else {
+        return Ok(None);
+    };
+    let mut manager = AuthorizationManager::new(url)
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    manager.set_credential_store(ServerCredentials {
+        store: store.clone(),
+        key: url.to_string(),
+    });
+    match (&entry.metadata, &entry.resource) {
+        // The refresh `resource` defaults to the server URL; when the protected resource named
+        // another value, discovery is needed to send it byte for byte.
+        (Some(metadata), resource) if resource.as_deref().is_none_or(|r| r == url) => {
+            manager.set_metadata(metadata.clone())
+        }
+        _ => {
+            let resolution = manager
+                .resolve_metadata()
+                .await
+                .map_err(|e| auth_failure(server, e))?;
+            manager.set_metadata(resolution.metadata);
+        }
+    }
+    let scopes = entry
+        .credentials
+        .as_ref()
+        .map(|c| c.granted_scopes.clone())
+        .unwrap_or_default();
+    let mut config = OAuthClientConfig::new(
+        client.client_id.clone(),
+        client
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1/callback".to_string()),
+    )
+    .with_scopes(scopes);
+    if let Some(secret) = &client.client_secret {
+        config = config.with_client_secret(secret.clone());
+    }
+    manager
+        .configure_client(config)
+        .map_err(|e| auth_failure(server, e))?;
+    Ok(Some(manager))
+}
+
+/// The HTTP client a command uses for an OAuth or client-credentials server: it sends the
+/// stored token, refreshes it shortly before expiry and once after a 401. `None` when there
+/// is nothing stored (the server's 401 then ends the command with exit 3 and a hint).
+pub async fn authorized_client(
+    server: &ServerConfig,
+    store: &TokenStore,
+    http: &reqwest::Client,
+) -> Result<Option<AuthClient<reqwest::Client>>, Failure> {
+    let Some(url) = key(server) else {
+        return Ok(None);
+    };
+    if server.auth_type == AuthType::ClientCredentials {
+        ensure_client_credentials(server, store, false).await?;
+    }
+    let Some(entry) = store.get(url)? else {
+        return Ok(None);
+    };
+    if entry
+        .credentials
+        .as_ref()
+        .and_then(|c| c.token_response.as_ref())
+        .is_none()
+    {
+        return Ok(None);
+    }
+    register_secrets(&entry);
+    let Some(manager) = stored_manager(server, store, &entry).await? else {
+        return Ok(None);
+    };
+    Ok(Some(AuthClient::new(http.clone(), manager)))
+}
+
+/// A valid access token for `auth token`, refreshed if needed.
+pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<String, Failure> {
+    let url = key(server).ok_or_else(|| {
+        Failure::usage(format!(
+            "MCP server `{}` is a stdio server: it has no token",
+            server.name
+        ))
+    })?;
+    if server.auth_type == AuthType::ClientCredentials {
+        ensure_client_credentials(server, store, false).await?;
+    }
+    let entry = store.get(url)?.unwrap_or_default();
+    register_secrets(&entry);
+    let manager = stored_manager(server, store, &entry)
+        .await?
+        .ok_or_else(|| {
+            Failure::new(
+                Kind::Auth,
+                format!("not logged in to MCP server `{}`", server.name),
+            )
+            .hint(login_hint(server))
+        })?;
+    let token = manager.get_access_token().await.map_err(|e| match e {
+        AuthError::AuthorizationRequired => Failure::new(
+            Kind::Auth,
+            format!(
+                "the stored token for MCP server `{}` has expired and cannot be refreshed",
+                server.name
+            ),
+        )
+        .hint(login_hint(server)),
+        other => auth_failure(server, other),
+    })?;
+    redact::register(&token);
+    Ok(token)
+}
+
+/// For `auth_type: client_credentials`: get a token with the configured client when there is
+/// none or it is about to expire (or always, with `force`).
+pub async fn ensure_client_credentials(
+    server: &ServerConfig,
+    store: &TokenStore,
+    force: bool,
+) -> Result<(), Failure> {
+    let url = key(server).ok_or_else(|| {
+        Failure::config(format!(
+            "server `{}`: client_credentials needs a url",
+            server.name
+        ))
+    })?;
+    let entry = store.get(url)?.unwrap_or_default();
+    let fresh = entry
+        .credentials
+        .as_ref()
+        .and_then(expires_at)
+        .is_some_and(|at| at > now() + 60)
+        || entry
+            .credentials
+            .as_ref()
+            .is_some_and(|c| c.token_response.is_some() && expires_at(c).is_none());
+    if fresh && !force {
+        return Ok(());
+    }
+    let oauth = server.oauth.clone().unwrap_or_default();
+    let (Some(client_id), Some(client_secret)) =
+        (oauth.client_id.clone(), oauth.client_secret.clone())
+    else {
+        return Err(Failure::config(format!(
+            "server `{}` has auth_type client_credentials but no oauth.client_id and oauth.client_secret",
+            server.name
+        )));
+    };
+    let _lock = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || store.refresh_lock()
+    })
+    .await
+    .map_err(|e| Failure::new(Kind::Internal, e.to_string()))??;
+    let mut manager = AuthorizationManager::new(url)
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    let resolution = manager
+        .resolve_metadata()
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    let mut metadata = resolution.metadata;
+    if let Some(token_url) = &oauth.token_url {
+        metadata.token_endpoint = token_url.clone();
+    }
+    let issuer = metadata.issuer.clone();
+    manager.set_metadata(metadata.clone());
+    let config = ClientCredentialsConfig::ClientSecret {
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        scopes: oauth.scopes.clone(),
+        resource: Some(url.to_string()),
+    };
+    manager
+        .configure_client_credentials(&config)
+        .map_err(|e| auth_failure(server, e))?;
+    let token = manager
+        .exchange_client_credentials(&config)
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    let credentials = StoredCredentials::new(
+        client_id.clone(),
+        Some(token),
+        oauth.scopes.clone(),
+        Some(now()),
+    )
+    .with_issuer(issuer.clone());
+    store.update(url, |entry| {
+        entry.server = Some(server.name.clone());
+        entry.issuer = issuer;
+        entry.metadata = Some(metadata);
+        entry.client = Some(Registration {
+            client_id,
+            client_secret: None,
+            redirect_uri: None,
+            source: ClientSource::Config,
+        });
+        entry.credentials = Some(credentials);
+    })?;
+    Ok(())
+}
+
+/// How `auth login` behaves.
+pub struct LoginOptions {
+    pub open_browser: bool,
+    pub timeout: Duration,
+}
+
+/// The interactive authorization-code flow with PKCE for one server.
+pub async fn login(
+    server: &ServerConfig,
+    store: &TokenStore,
+    http: &reqwest::Client,
+    options: &LoginOptions,
+) -> Result<(), Failure> {
+    if server.auth_type == AuthType::ClientCredentials {
+        return ensure_client_credentials(server, store, true).await;
+    }
+    let Transport::Http { url, headers } = &server.transport else {
+        return Err(Failure::usage(format!(
+            "MCP server `{}` is a stdio server: there is nothing to log in to",
+            server.name
+        )));
+    };
+    let oauth = server.oauth.clone().unwrap_or_default();
+    let challenge = probe_challenge(http, url, headers).await;
+    tracing::info!(server = %server.name, challenge = challenge.is_some(), "starting OAuth discovery");
+
+    let mut manager = AuthorizationManager::new(url.as_str())
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    manager.set_credential_store(ServerCredentials {
+        store: store.clone(),
+        key: url.clone(),
+    });
+    let resolution = manager
+        .resolve_metadata_from_challenge(challenge.as_deref())
+        .await
+        .map_err(|e| auth_failure(server, format!("discovery failed: {e}")))?;
+    let mut metadata = resolution.metadata;
+    if let Some(auth_url) = &oauth.auth_url {
+        metadata.authorization_endpoint = auth_url.clone();
+    }
+    if let Some(token_url) = &oauth.token_url {
+        metadata.token_endpoint = token_url.clone();
+    }
+    if !resolution.source.is_discovered() && oauth.auth_url.is_none() {
+        return Err(auth_failure(
+            server,
+            "the server publishes no OAuth metadata (RFC 9728 / RFC 8414)",
+        )
+        .hint("set oauth.auth_url and oauth.token_url in the config if it uses fixed endpoints"));
+    }
+    let s256 = metadata
+        .code_challenge_methods_supported
+        .as_ref()
+        .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
+    if !s256 && oauth.auth_url.is_none() {
+        return Err(auth_failure(
+            server,
+            "the authorization server does not advertise PKCE S256 (code_challenge_methods_supported); refusing to log in",
+        ));
+    }
+    let issuer = metadata.issuer.clone();
+    manager.set_metadata(metadata.clone());
+
+    let previous = store.get(url)?.unwrap_or_default();
+    register_secrets(&previous);
+    // Reuse a dynamic registration when its redirect port can be had again.
+    let reusable = previous.client.clone().filter(|c| {
+        c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
+    });
+    let wanted_port = oauth.redirect_port.or_else(|| {
+        reusable
+            .as_ref()
+            .and_then(|c| c.redirect_uri.as_deref())
+            .and_then(port_of)
+    });
+    let listener =
+        match tokio::net::TcpListener::bind(("127.0.0.1", wanted_port.unwrap_or(0))).await {
+            Ok(listener) => listener,
+            Err(e) if oauth.redirect_port.is_some() => {
+                return Err(auth_failure(
+                    server,
+                    format!(
+                        "cannot listen on 127.0.0.1:{} for the callback: {e}",
+                        wanted_port.unwrap_or(0)
+                    ),
+                ));
+            }
+            Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(|e| {
+                    auth_failure(
+                        server,
+                        format!("cannot listen on 127.0.0.1 for the callback: {e}"),
+                    )
+                })?,
+        };
+    let port = listener
+        .local_addr()
+        .map_err(|e| auth_failure(server, e))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+
+    let scopes = if oauth.scopes.is_empty() {
+        manager.select_initial_scopes(&[]).await
+    } else {
+        oauth.scopes.clone()
+    };
+    let mut request = AuthorizationRequest::new(redirect_uri.clone())
+        .with_client_name("mcpchat")
+        .with_scopes(scopes.clone());
+    let registration = if let Some(client_id) = &oauth.client_id {
+        Registration {
+            client_id: client_id.clone(),
+            client_secret: oauth.client_secret.clone(),
+            redirect_uri: Some(redirect_uri.clone()),
+            source: ClientSource::Config,
+        }
+    } else if let Some(client) =
+        reusable.filter(|c| c.redirect_uri.as_deref() == Some(redirect_uri.as_str()))
+    {
+        client
+    } else if let Some(metadata_url) = oauth.client_metadata_url.clone().filter(|_| {
+        metadata
+            .additional_fields
+            .get("client_id_metadata_document_supported")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }) {
+        Registration {
+            client_id: metadata_url,
+            client_secret: None,
+            redirect_uri: Some(redirect_uri.clone()),
+            source: ClientSource::MetadataDocument,
+        }
+    } else if metadata.registration_endpoint.is_some() {
+        let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        let registered = manager
+            .register_client("mcpchat", &redirect_uri, &scope_refs)
+            .await
+            .map_err(|e| {
+                auth_failure(server, format!("dynamic client registration failed: {e}"))
+            })?;
+        Registration {
+            client_id: registered.client_id.clone(),
+            client_secret: registered.client_secret.clone(),
+            redirect_uri: Some(redirect_uri.clone()),
+            source: ClientSource::Dynamic,
+        }
+    } else {
+        return Err(auth_failure(server, "the authorization server offers no dynamic client registration")
+            .hint("register a client with it and set oauth.client_id (and oauth.client_secret) in the config"));
+    };
+    if let Some(secret) = &registration.client_secret {
+        redact::register(secret);
+    }
+    request = request.with_preregistered_client(registration.client_id.clone());
+    if let Some(secret) = &registration.client_secret {
+        request = request.with_client_secret(secret.clone());
+    }
+    let session = AuthorizationSession::new(manager, request)
+        .await
+        .map_err(|(_, e)| auth_failure(server, e))?;
+    // Keep the registration even if the user never finishes: it can be reused next time.
+    store.update(url, |entry| {
+        entry.server = Some(server.name.clone());
+        entry.client = Some(registration.clone());
+    })?;
+
+    let auth_url = session.get_authorization_url().to_string();
+    let state = url::Url::parse(&auth_url)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+        })
+        .ok_or_else(|| auth_failure(server, "the authorization URL has no state parameter"))?;
+    redact::register(&state);
+    present_url(server, &auth_url, options.open_browser);
+
+    let callback = tokio::time::timeout(options.timeout, wait_for_callback(&listener, &state))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                Kind::Auth,
+                format!(
+                    "no authorization callback for MCP server `{}` within {}",
+                    server.name,
+                    crate::mcp::human(options.timeout)
+                ),
+            )
+            .hint("finish the login in the browser, or raise the limit with --timeout SECS")
+        })??;
+    redact::register(&callback.code);
+    session
+        .handle_callback_with_issuer(&callback.code, &state, callback.issuer.as_deref())
+        .await
+        .map_err(|e| auth_failure(server, format!("the token exchange failed: {e}")))?;
+    store.update(url, |entry| {
+        entry.server = Some(server.name.clone());
+        entry.issuer = issuer.clone();
+        entry.metadata = Some(metadata.clone());
+        entry.resource = None;
+    })?;
+    Ok(())
+}
+
+fn port_of(uri: &str) -> Option<u16> {
+    url::Url::parse(uri).ok()?.port()
+}
+
+/// An unauthenticated initialize, to read the server's `WWW-Authenticate` challenge.
+async fn probe_challenge(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &[(String, String)],
+) -> Option<String> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcpchat", "version": env!("CARGO_PKG_VERSION")}}
+    });
+    let mut request = http
+        .post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&body)
+        .timeout(Duration::from_secs(30));
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("authorization") {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.send().await.ok()?;
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED
+        && response.status() != reqwest::StatusCode::FORBIDDEN
+    {
+        return None;
+    }
+    response
+        .headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.to_ascii_lowercase().starts_with("bearer"))
+        .map(str::to_string)
+}
+
+/// Open the browser (`$BROWSER`, else the platform opener), or print the URL.
+fn present_url(server: &ServerConfig, auth_url: &str, open: bool) {
+    #[allow(clippy::print_stderr)]
+    let say = |text: String| eprintln!("{text}");
+    if !open {
+        say(format!(
+            "To log in to MCP server `{}`, open this URL in a browser:\n\n  {auth_url}\n",
+            server.name
+        ));
+        return;
+    }
+    let command: Option<Vec<String>> = match std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        Some(browser) => shlex::split(&browser)
+            .filter(|w| !w.is_empty())
+            .map(|mut words| {
+                if words.iter().any(|w| w.contains("%s")) {
+                    words
+                        .iter_mut()
+                        .for_each(|w| *w = w.replace("%s", auth_url));
+                } else {
+                    words.push(auth_url.to_string());
+                }
+                words
+            }),
+        None if cfg!(target_os = "macos") => Some(vec!["open".to_string(), auth_url.to_string()]),
+        None => Some(vec!["xdg-open".to_string(), auth_url.to_string()]),
+    };
+    let spawned = command.and_then(|words| {
+        std::process::Command::new(&words[0])
+            .args(&words[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    });
+    match spawned {
+        Some(mut child) => {
+            say(format!(
+                "Opening the browser to log in to MCP server `{}`. If it does not open, visit:\n\n  {auth_url}\n",
+                server.name
+            ));
+            // Reap it whenever it ends; we do not wait for it.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+        None => say(format!(
+            "Could not open a browser. To log in to MCP server `{}`, visit:\n\n  {auth_url}\n",
+            server.name
+        )),
+    }
+}
+
+struct Callback {
+    code: String,
+    issuer: Option<String>,
+}
+
+/// Serve the loopback redirect until one request carries the expected `state`.
+async fn wait_for_callback(
+    listener: &tokio::net::TcpListener,
+    state: &str,
+) -> Result<Callback, Failure> {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") && buffer.len() < 65536 {
+                match socket.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        if read.is_err() {
+            continue;
+        }
+        let head = String::from_utf8_lossy(&buffer);
+        let target = head
+            .lines()
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .unwrap_or("/");
+        let parsed = url::Url::parse(&format!("http://127.0.0.1{target}")).ok();
+        let param = |name: &str| {
+            parsed.as_ref().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            })
+        };
+        if parsed.as_ref().is_none_or(|u| u.path() != "/callback") {
+            respond(
+                &mut socket,
+                404,
+                "Not found",
+                "This is mcpchat's login callback; nothing here.",
+            )
+            .await;
+            continue;
+        }
+        if param("state").as_deref() != Some(state) {
+            tracing::warn!("ignored an authorization callback with a wrong state");
+            respond(&mut socket, 400, "Login failed", "The state parameter does not match this login attempt. Start again with `mcpchat auth login`.").await;
+            continue;
+        }
+        if let Some(error) = param("error") {
+            let description = param("error_description").unwrap_or_default();
+            respond(
+                &mut socket,
+                400,
+                "Login failed",
+                &format!("The authorization server said: {error} {description}"),
+            )
+            .await;
+            return Err(Failure::new(
+                Kind::Auth,
+                format!("the authorization server refused: {error} {description}")
+                    .trim()
+                    .to_string(),
+            ));
+        }
+        let Some(code) = param("code") else {
+            respond(
+                &mut socket,
+                400,
+                "Login failed",
+                "The callback carries no authorization code.",
+            )
+            .await;
+            continue;
+        };
+        respond(
+            &mut socket,
+            200,
+            "Logged in",
+            "mcpchat is logged in. You can close this window.",
+        )
+        .await;
+        return Ok(Callback {
+            code,
+            issuer: param("iss"),
+        });
+    }
+}
+
+async fn respond(socket: &mut tokio::net::TcpStream, status: u16, title: &str, text: &str) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        _ => "Not Found",
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p></body></html>"
+    );
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+/// What `auth status` reports for one server (never a token).
+pub fn describe(
+    server: &ServerConfig,
+    store: &TokenStore,
+) -> Result<crate::events::AuthStatus, Failure> {
+    let auth_type = match server.auth_type {
+        AuthType::Token => "token",
+        AuthType::Oauth => "oauth",
+        AuthType::ClientCredentials => "client_credentials",
+        AuthType::None => "none",
+    };
+    let oauth_like = matches!(
+        server.auth_type,
+        AuthType::Oauth | AuthType::ClientCredentials
+    );
+    let entry = match key(server) {
+        Some(url) if oauth_like => store.get(url)?,
+        _ => None,
+    };
+    let credentials = entry
+        .as_ref()
+        .and_then(|e| e.credentials.clone())
+        .filter(|c| c.token_response.is_some());
+    let expires = credentials.as_ref().and_then(expires_at);
+    let refreshable = credentials.as_ref().is_some_and(has_refresh_token);
+    Ok(crate::events::AuthStatus {
+        server: server.name.clone(),
+        auth_type,
+        logged_in: oauth_like
+            .then(|| credentials.is_some() && (refreshable || expires.is_none_or(|at| at > now()))),
+        expires_at: expires,
+        expired: expires.map(|at| at <= now()),
+        scopes: credentials
+            .as_ref()
+            .map(|c| c.granted_scopes.clone())
+            .unwrap_or_default(),
+        refreshable,
+        issuer: entry.as_ref().and_then(|e| e.issuer.clone()),
+        client_id: entry
+            .as_ref()
+            .and_then(|e| e.client.as_ref().map(|c| c.client_id.clone())),
+    })
+}
+
+/// Forget a server's tokens (and its client registration with `forget_client`).
+pub fn logout(
+    server: &ServerConfig,
+    store: &TokenStore,
+    forget_client: bool,
+) -> Result<(), Failure> {
+    let Some(url) = key(server) else {
+        return Ok(());
+    };
+    store.update(url, |entry| {
+        entry.credentials = None;
+        if forget_client {
+            entry.client = None;
+            entry.metadata = None;
+            entry.issuer = None;
+        }
+    })
+}
