@@ -102,10 +102,17 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
             "interrupted"
         }
     };
+    let is_ask = matches!(cli.command, Command::Ask(_));
+    let format = cli.global.format;
     tokio::select! {
         result = run(cli) => result,
         what = interrupted => {
-            Err(Failure::new(Kind::Interrupted, what).into())
+            let failure = Failure::new(Kind::Interrupted, what);
+            if is_ask {
+                // `ask` promises a `result` line, also when interrupted.
+                let _ = commands::ask::failed_before_start(&Output::new(format), &failure);
+            }
+            Err(failure.into())
         }
     }
 }

@@ -41,6 +41,23 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A numeric environment variable; set but unparsable is a usage error, not silence.
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Failure> {
+    match env(name) {
+        None => Ok(None),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Failure::usage(format!("${name} must be a number, not `{value}`"))),
+    }
+}
+
+/// A string environment variable (unset or blank is `None`).
+pub fn env_text(name: &str) -> Option<String> {
+    env(name)
+}
+
 impl Provider {
     pub fn resolve(flags: &ProviderFlags, config: &LlmConfig) -> Result<Provider, Failure> {
         let name = flags
@@ -50,6 +67,16 @@ impl Provider {
             .or_else(|| config.provider.clone())
             .unwrap_or_else(|| "openai".to_string())
             .to_ascii_lowercase();
+        // The file's base_url, model and key describe the file's provider: when a flag or the
+        // environment picks another one, they must not leak into it (an OpenAI key sent to a
+        // local server, say).
+        let file_provider = config
+            .provider
+            .as_deref()
+            .unwrap_or("openai")
+            .to_ascii_lowercase();
+        let same_provider = file_provider == name;
+        let file = |value: &Option<String>| value.clone().filter(|_| same_provider);
         // (base URL env, default base URL, model env, default model, key env, key required)
         let preset: (&str, Option<&str>, &str, Option<&str>, Option<&str>, bool) =
             match name.as_str() {
@@ -94,7 +121,7 @@ impl Provider {
             .clone()
             .or_else(|| env("MCPCHAT_BASE_URL"))
             .or_else(|| env(base_env))
-            .or_else(|| config.base_url.clone())
+            .or_else(|| file(&config.base_url))
             .or_else(|| base_default.map(str::to_string))
             .ok_or_else(|| {
                 Failure::usage(format!("provider `{name}` needs a base URL")).hint(
@@ -106,17 +133,16 @@ impl Provider {
             .clone()
             .or_else(|| env("MCPCHAT_MODEL"))
             .or_else(|| env(model_env))
-            .or_else(|| config.model.clone())
+            .or_else(|| file(&config.model))
             .or_else(|| model_default.map(str::to_string))
             .ok_or_else(|| {
                 Failure::usage(format!("provider `{name}` needs a model name"))
                     .hint("pass --model NAME, set MCPCHAT_MODEL, or `llm.model` in the config")
             })?;
-        let key_var = config
-            .api_key_env
-            .clone()
+        let key_var = env("MCPCHAT_API_KEY_ENV")
+            .or_else(|| file(&config.api_key_env))
             .or_else(|| key_env.map(str::to_string));
-        let api_key = key_var.as_deref().and_then(env);
+        let api_key = env("MCPCHAT_API_KEY").or_else(|| key_var.as_deref().and_then(env));
         if api_key.is_none() && key_required {
             let var = key_var.unwrap_or_else(|| "OPENAI_API_KEY".to_string());
             return Err(Failure::new(
@@ -131,7 +157,7 @@ impl Provider {
         }
         let timeout = flags
             .timeout
-            .or_else(|| env("MCPCHAT_LLM_TIMEOUT").and_then(|v| v.parse().ok()))
+            .or(env_number("MCPCHAT_LLM_TIMEOUT")?)
             .or(config.timeout_secs)
             .unwrap_or(300.0);
         if !(timeout.is_finite() && timeout > 0.0) {
@@ -141,7 +167,7 @@ impl Provider {
         }
         let max_retries = flags
             .max_retries
-            .or_else(|| env("MCPCHAT_LLM_MAX_RETRIES").and_then(|v| v.parse().ok()))
+            .or(env_number("MCPCHAT_LLM_MAX_RETRIES")?)
             .or(config.max_retries)
             .unwrap_or(3);
         Ok(Provider {

@@ -24,6 +24,8 @@ pub struct Output {
     lock: Mutex<()>,
     /// `ask --format text`: print only the final answer.
     answer_only: std::sync::atomic::AtomicBool,
+    /// Text was streamed raw (`ask --stream --format text`); the answer is already out.
+    streamed: std::sync::atomic::AtomicBool,
 }
 
 impl Output {
@@ -32,6 +34,7 @@ impl Output {
             format,
             lock: Mutex::new(()),
             answer_only: std::sync::atomic::AtomicBool::new(false),
+            streamed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -49,11 +52,24 @@ impl Output {
     pub fn emit(&self, event: &Event) -> Result<(), BrokenPipe> {
         let line = match self.format {
             Format::Json => serde_json::to_string(event).map_err(|_| BrokenPipe)?,
-            Format::Text
-                if self.answer_only.load(std::sync::atomic::Ordering::Relaxed)
-                    && !matches!(event, Event::Result(_)) =>
-            {
-                return Ok(());
+            Format::Text if self.answer_only.load(std::sync::atomic::Ordering::Relaxed) => {
+                use std::sync::atomic::Ordering;
+                return match event {
+                    // Streamed text goes out as it comes; each turn's text ends its line.
+                    Event::Delta(delta) => {
+                        self.streamed.store(true, Ordering::Relaxed);
+                        self.write_raw(&delta.content)
+                    }
+                    Event::Message(_) if self.streamed.load(Ordering::Relaxed) => {
+                        self.write_raw("\n")
+                    }
+                    Event::Result(_) if self.streamed.load(Ordering::Relaxed) => Ok(()),
+                    Event::Result(result) => match &result.answer {
+                        Some(answer) => self.write_line(answer),
+                        None => Ok(()),
+                    },
+                    _ => Ok(()),
+                };
             }
             Format::Text => match text_line(event) {
                 Some(line) => line,
@@ -61,6 +77,16 @@ impl Output {
             },
         };
         self.write_line(&line)
+    }
+
+    /// Print text as is, flushed, without a newline.
+    fn write_raw(&self, text: &str) -> Result<(), BrokenPipe> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(|_| BrokenPipe)
     }
 
     /// Print raw text (already formatted) followed by a newline.

@@ -113,6 +113,23 @@ async fn prepare_and_run(
 ) -> Result<agent::Outcome, Stop> {
     let prompt = read_prompt(args)?;
     let llm_config = &app.config.llm;
+    let max_steps = args
+        .max_steps
+        .or(crate::llm::env_number("MCPCHAT_MAX_STEPS")?)
+        .or(llm_config.max_steps)
+        .unwrap_or(10);
+    if max_steps == 0 {
+        return Err(Failure::usage("--max-steps must be at least 1").into());
+    }
+    let temperature = args
+        .temperature
+        .or(crate::llm::env_number("MCPCHAT_TEMPERATURE")?)
+        .or(llm_config.temperature);
+    let system = args
+        .system
+        .clone()
+        .or_else(|| crate::llm::env_text("MCPCHAT_SYSTEM_PROMPT"))
+        .or_else(|| llm_config.system_prompt.clone());
     let provider = Provider::resolve(
         &ProviderFlags {
             provider: args.provider.clone(),
@@ -128,10 +145,6 @@ async fn prepare_and_run(
         .map_err(|e| Failure::usage(format!("--allow-tool: {e}")))?;
     let deny = crate::config::glob_set(&args.deny_tools)
         .map_err(|e| Failure::usage(format!("--deny-tool: {e}")))?;
-    let max_steps = args.max_steps.or(llm_config.max_steps).unwrap_or(10);
-    if max_steps == 0 {
-        return Err(Failure::usage("--max-steps must be at least 1").into());
-    }
 
     let listed = connect_all(app, sessions).await?;
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
@@ -141,13 +154,10 @@ async fn prepare_and_run(
     }
     let llm = Client::new(app.context.http.clone(), provider);
     let options = Options {
-        system: args
-            .system
-            .clone()
-            .or_else(|| llm_config.system_prompt.clone()),
+        system,
         prompt,
         max_steps,
-        temperature: args.temperature.or(llm_config.temperature),
+        temperature,
         stream: args.stream,
         max_tool_output: args.max_tool_output.unwrap_or(DEFAULT_MAX_TOOL_OUTPUT),
     };

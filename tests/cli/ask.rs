@@ -586,3 +586,84 @@ fn a_config_error_still_gives_a_result_line() {
         "config"
     );
 }
+
+#[test]
+fn switching_provider_does_not_reuse_the_files_key_model_or_url() {
+    let env = TestEnv::new();
+    let llm = fakellm();
+    let log = env.path("requests.jsonl");
+    let proxy = record_proxy(&llm, &log, "");
+    env.write(
+        "mcp_servers.yaml",
+        "llm:\n  provider: openai\n  model: gpt-4o-mini\n  base_url: http://127.0.0.1:9/v1\n  api_key_env: OPENAI_API_KEY\n",
+    );
+    let output = env
+        .cmd()
+        .env("OPENAI_API_KEY", "sk-should-not-travel")
+        .env("LMSTUDIO_BASE_URL", &proxy.url)
+        .args(["ask", "--provider", "lmstudio", "what tools do you have"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let bodies = logged_bodies(&log);
+    assert_eq!(bodies[0]["body"]["model"], "local-model");
+    assert_eq!(bodies[0]["headers"].get("authorization"), None);
+}
+
+#[test]
+fn ctrl_c_during_ask_still_prints_a_result_line() {
+    use std::io::Read;
+    let env = TestEnv::new();
+    let log = env.path("hang.jsonl");
+    let llm = fault_llm("hang", &[("FAULT_LLM_LOG", log.to_str().unwrap())]);
+    let mut child = env
+        .std_cmd()
+        .env("OPENAI_API_KEY", "k")
+        .env("OPENAI_BASE_URL", &llm.url)
+        .args(["ask", "hello"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the request is at the model API.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never arrived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    let lines = lines(&stdout);
+    let result = the_result(&lines);
+    assert_eq!(result["status"], "error");
+    assert_eq!(result["error"]["kind"], "interrupted");
+    assert_eq!(result["error"]["exit_code"], 130);
+}
+
+#[test]
+fn text_format_with_stream_prints_the_answer_as_it_comes() {
+    let env = TestEnv::new();
+    let llm = fakellm();
+    let output = ask(&env, &llm.url)
+        .args(["--stream", "--format", "text", "stream me now"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Streaming works fine.\n"
+    );
+}
