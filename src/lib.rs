@@ -13,6 +13,7 @@ pub mod exit;
 pub mod llm;
 pub mod mcp;
 pub mod oauth;
+pub mod oauth_http;
 pub mod output;
 pub mod redact;
 pub mod report;

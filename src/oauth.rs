@@ -9,8 +9,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rmcp::transport::auth::{
-    AuthClient, AuthError, AuthorizationManager, AuthorizationRequest, AuthorizationSession,
-    ClientCredentialsConfig, OAuthClientConfig, StoredCredentials,
+    AuthorizationManager, AuthorizationRequest, AuthorizationSession, ClientCredentialsConfig,
+    OAuthClientConfig, StoredCredentials,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -144,7 +144,7 @@ pub async fn authorized_client(
     server: &ServerConfig,
     store: &TokenStore,
     http: &reqwest::Client,
-) -> Result<Option<AuthClient<reqwest::Client>>, Failure> {
+) -> Result<Option<crate::oauth_http::OAuthHttp>, Failure> {
     let Some(url) = key(server) else {
         return Ok(None);
     };
@@ -166,7 +166,14 @@ pub async fn authorized_client(
     let Some(manager) = stored_manager(server, store, &entry).await? else {
         return Ok(None);
     };
-    Ok(Some(AuthClient::new(http.clone(), manager)))
+    Ok(Some(crate::oauth_http::OAuthHttp {
+        http: http.clone(),
+        tokens: std::sync::Arc::new(crate::oauth_http::TokenSource {
+            manager,
+            store: store.clone(),
+            key: url.to_string(),
+        }),
+    }))
 }
 
 /// A valid access token for `auth token`, refreshed if needed.
@@ -191,18 +198,25 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             )
             .hint(login_hint(server))
         })?;
-    let token = manager.get_access_token().await.map_err(|e| match e {
-        AuthError::AuthorizationRequired => Failure::new(
-            Kind::Auth,
-            format!(
-                "the stored token for MCP server `{}` has expired and cannot be refreshed",
-                server.name
-            ),
-        )
-        .hint(login_hint(server)),
-        other => auth_failure(server, other),
-    })?;
-    redact::register(&token);
+    let tokens = crate::oauth_http::TokenSource {
+        manager,
+        store: store.clone(),
+        key: url.to_string(),
+    };
+    let token = tokens
+        .token()
+        .await
+        .map_err(|e| auth_failure(server, e))?
+        .ok_or_else(|| {
+            Failure::new(
+                Kind::Auth,
+                format!(
+                    "the stored token for MCP server `{}` has expired and cannot be refreshed",
+                    server.name
+                ),
+            )
+            .hint(login_hint(server))
+        })?;
     Ok(token)
 }
 
@@ -430,20 +444,8 @@ pub async fn login(
             redirect_uri: Some(redirect_uri.clone()),
             source: ClientSource::MetadataDocument,
         }
-    } else if metadata.registration_endpoint.is_some() {
-        let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        let registered = manager
-            .register_client("mcpchat", &redirect_uri, &scope_refs)
-            .await
-            .map_err(|e| {
-                auth_failure(server, format!("dynamic client registration failed: {e}"))
-            })?;
-        Registration {
-            client_id: registered.client_id.clone(),
-            client_secret: registered.client_secret.clone(),
-            redirect_uri: Some(redirect_uri.clone()),
-            source: ClientSource::Dynamic,
-        }
+    } else if let Some(endpoint) = metadata.registration_endpoint.clone() {
+        register(server, http, &endpoint, &metadata, &redirect_uri, &scopes).await?
     } else {
         return Err(auth_failure(server, "the authorization server offers no dynamic client registration")
             .hint("register a client with it and set oauth.client_id (and oauth.client_secret) in the config"));
@@ -501,6 +503,92 @@ pub async fn login(
         entry.resource = None;
     })?;
     Ok(())
+}
+
+/// RFC 7591 dynamic registration as a native app. A confidential client (`client_secret_post`)
+/// when the server supports it, since mcpchat keeps the secret in its 0600 store (and persists
+/// it, unlike rmcp: issue #784); a public client (`none`) otherwise.
+async fn register(
+    server: &ServerConfig,
+    http: &reqwest::Client,
+    endpoint: &str,
+    metadata: &rmcp::transport::auth::AuthorizationMetadata,
+    redirect_uri: &str,
+    scopes: &[String],
+) -> Result<Registration, Failure> {
+    let methods: Vec<String> = metadata
+        .additional_fields
+        .get("token_endpoint_auth_methods_supported")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let method = if methods.iter().any(|m| m == "client_secret_post") {
+        "client_secret_post"
+    } else if methods.is_empty() || methods.iter().any(|m| m == "none") {
+        "none"
+    } else if methods.iter().any(|m| m == "client_secret_basic") {
+        "client_secret_basic"
+    } else {
+        "none"
+    };
+    let mut body = serde_json::json!({
+        "client_name": "mcpchat",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": method,
+        "application_type": "native",
+    });
+    if !scopes.is_empty() {
+        body["scope"] = serde_json::json!(scopes.join(" "));
+    }
+    let response = http
+        .post(endpoint)
+        .json(&body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| auth_failure(server, format!("dynamic client registration failed: {e}")))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(auth_failure(
+            server,
+            format!(
+                "dynamic client registration failed: HTTP {status}: {}",
+                text.trim()
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        auth_failure(
+            server,
+            format!("the registration response is not JSON: {e}"),
+        )
+    })?;
+    let client_id = value
+        .get("client_id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| auth_failure(server, "the registration response has no client_id"))?
+        .to_string();
+    let client_secret = value
+        .get("client_secret")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    if let Some(secret) = &client_secret {
+        redact::register(secret);
+    }
+    tracing::info!(server = %server.name, method, confidential = client_secret.is_some(), "registered a client");
+    Ok(Registration {
+        client_id,
+        client_secret,
+        redirect_uri: Some(redirect_uri.to_string()),
+        source: ClientSource::Dynamic,
+    })
 }
 
 fn port_of(uri: &str) -> Option<u16> {

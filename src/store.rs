@@ -11,9 +11,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use rmcp::transport::auth::{
-    AuthError, AuthorizationMetadata, CredentialRefreshGuard, CredentialStore, StoredCredentials,
-};
+use rmcp::transport::auth::{AuthError, AuthorizationMetadata, CredentialStore, StoredCredentials};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Failure;
@@ -265,13 +263,6 @@ impl CredentialStore for ServerCredentials {
             .map_err(store_error)
     }
 
-    async fn acquire_refresh_guard(&self) -> Result<Option<CredentialRefreshGuard>, AuthError> {
-        let store = self.store.clone();
-        // Waiting for another process's refresh blocks: keep it off the async workers.
-        let lock = tokio::task::spawn_blocking(move || store.refresh_lock())
-            .await
-            .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?
-            .map_err(store_error)?;
-        Ok(Some(CredentialRefreshGuard::new(lock)))
-    }
+    // No guard here: `oauth_http::TokenSource` holds the store's refresh lock around the
+    // whole check-then-refresh, so that a process that waited can use the new token as is.
 }

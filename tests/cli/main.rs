@@ -4,6 +4,7 @@
 mod support;
 
 mod ask;
+mod auth;
 mod config;
 mod faults;
 mod output;

@@ -60,6 +60,11 @@ impl TestEnv {
         self.dir.path().join("home")
     }
 
+    /// Where the token store lands by default (XDG_DATA_HOME is set by `cmd`).
+    pub fn token_store(&self) -> PathBuf {
+        self.home().join(".local/share/mcpchat/tokens.json")
+    }
+
     pub fn cwd(&self) -> PathBuf {
         self.dir.path().join("work")
     }
@@ -94,6 +99,7 @@ impl TestEnv {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("XDG_DATA_HOME", self.home().join(".local/share"))
             .current_dir(self.cwd());
         cmd
     }
@@ -332,6 +338,7 @@ impl TestEnv {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("XDG_DATA_HOME", self.home().join(".local/share"))
             .current_dir(self.cwd());
         cmd.output().unwrap()
     }
@@ -404,4 +411,120 @@ pub fn logged_bodies(log: &Path) -> Vec<Value> {
             }
         })
         .collect()
+}
+
+/// mock-llm with OAuth (DCR, PKCE, rotating refresh tokens) in front of its MCP echo server.
+/// `url` is the MCP endpoint; `base` (without /mcp) has the test controls under /oauth/.
+pub fn mock_llm_oauth() -> Peer {
+    let port_file = tempfile::NamedTempFile::new()
+        .unwrap()
+        .into_temp_path()
+        .to_path_buf();
+    let _ = std::fs::remove_file(&port_file);
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("tests/peers/mock_llm_oauth.cjs"))
+        .arg(node_module("@dwmkerr/mock-llm"))
+        .arg(repo().join("tests/peers/mock-llm-oauth.yaml"))
+        .env("MCPCHAT_PORT_FILE", &port_file);
+    Peer::spawn(cmd, PortFrom::File(port_file), "/mcp")
+}
+
+/// The TypeScript SDK's example server with `--oauth` (confidential DCR clients, no refresh).
+/// It names itself `localhost`, so `url` uses that host.
+pub fn sdk_oauth_server() -> (Peer, u16) {
+    let mcp_port = free_port();
+    let auth_port = free_port();
+    let mut cmd = Command::new("node");
+    cmd.arg("--require")
+        .arg(repo().join("tests/peers/loopback.cjs"))
+        .arg(node_module(
+            "@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js",
+        ))
+        .arg("--oauth")
+        .env("MCP_PORT", mcp_port.to_string())
+        .env("MCP_AUTH_PORT", auth_port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().expect("spawn the sdk example server");
+    wait_for_port(mcp_port);
+    wait_for_port(auth_port);
+    (
+        Peer {
+            child,
+            port: mcp_port,
+            url: format!("http://localhost:{mcp_port}/mcp"),
+        },
+        auth_port,
+    )
+}
+
+/// oauth2-mock-server (OIDC discovery, no registration); `url` is its issuer.
+pub fn oauth2_mock_server() -> Peer {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("tests/peers/oauth2_mock_server.mjs"))
+        .arg(peers().join("npm"));
+    let mut peer = Peer::spawn_first_line_url(cmd);
+    peer.url = peer.url.trim_end_matches('/').to_string();
+    peer
+}
+
+/// A stateless MCP resource server accepting JWTs from `issuer` (tool `whoami`).
+pub fn protected_echo(issuer: &str) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/peers/protected_echo.py"))
+        .args(["--issuer", issuer]);
+    Peer::spawn_first_line_url(cmd)
+}
+
+impl Peer {
+    /// A peer that prints its URL (http://127.0.0.1:PORT...) as the first stdout line.
+    fn spawn_first_line_url(mut cmd: Command) -> Peer {
+        cmd.stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .stdout(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().expect("spawn peer");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line.trim().to_string();
+        let port: u16 = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.port())
+            .unwrap_or_else(|| panic!("no URL printed: {line:?}"));
+        wait_for_port(port);
+        Peer { child, port, url }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// POST a JSON body, returning the status (for peers' test controls).
+pub fn post_json(url: &str, body: &Value) -> u16 {
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(body.to_string())
+        .arg(url)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }

@@ -1,0 +1,274 @@
+//! The HTTP client an OAuth server's transport uses: it adds the stored access token, refreshes
+//! it shortly before expiry, and after a 401 refreshes once and retries.
+//!
+//! Refreshes are serialised across processes by the token store's refresh lock, and a process
+//! that waited for the lock first re-reads the store: when another process has refreshed in the
+//! meantime, its token is used as is. With rotating refresh tokens, N processes starting together
+//! after expiry therefore refresh once between them and all succeed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::stream::BoxStream;
+use reqwest::header::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
+use rmcp::transport::auth::{AuthError, AuthorizationManager};
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+    StreamableHttpResponseLimits,
+};
+
+use crate::store::TokenStore;
+
+/// Refresh when less than this many seconds of validity are left.
+const REFRESH_MARGIN_SECS: u64 = 30;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Hands out the current access token and refreshes it.
+pub struct TokenSource {
+    pub manager: AuthorizationManager,
+    pub store: TokenStore,
+    pub key: String,
+}
+
+impl TokenSource {
+    /// The stored token and whether it is still comfortably valid.
+    fn stored(&self) -> Result<Option<(String, bool)>, AuthError> {
+        use oauth2::TokenResponse;
+        let entry = self
+            .store
+            .get(&self.key)
+            .map_err(|f| AuthError::CredentialStoreError(f.message))?;
+        let Some(credentials) = entry.and_then(|e| e.credentials) else {
+            return Ok(None);
+        };
+        let Some(token) = credentials.token_response.as_ref() else {
+            return Ok(None);
+        };
+        let fresh = match crate::oauth::expires_at(&credentials) {
+            Some(at) => at > now() + REFRESH_MARGIN_SECS,
+            None => true,
+        };
+        let secret = token.access_token().secret().to_string();
+        crate::redact::register(&secret);
+        Ok(Some((secret, fresh)))
+    }
+
+    /// The token to send: the stored one, refreshed first if it is about to expire.
+    pub async fn token(&self) -> Result<Option<String>, AuthError> {
+        match self.stored()? {
+            None => Ok(None),
+            Some((token, true)) => Ok(Some(token)),
+            Some((token, false)) => self.refresh(Some(&token)).await,
+        }
+    }
+
+    /// Refresh, unless another process already replaced `rejected`. `None` means the grant is
+    /// gone (no refresh token, or it was rejected): the caller goes on unauthenticated and the
+    /// server's 401 ends the command with a hint to log in.
+    pub async fn refresh(&self, rejected: Option<&str>) -> Result<Option<String>, AuthError> {
+        let store = self.store.clone();
+        let _lock = tokio::task::spawn_blocking(move || store.refresh_lock())
+            .await
+            .map_err(|e| AuthError::CredentialStoreError(e.to_string()))?
+            .map_err(|f| AuthError::CredentialStoreError(f.message))?;
+        if let Some((token, fresh)) = self.stored()?
+            && fresh
+            && Some(token.as_str()) != rejected
+        {
+            tracing::debug!("another process refreshed the token; using it");
+            return Ok(Some(token));
+        }
+        match self.manager.refresh_token().await {
+            Ok(response) => {
+                use oauth2::TokenResponse;
+                let token = response.access_token().secret().to_string();
+                crate::redact::register(&token);
+                if let Some(refresh) = response.refresh_token() {
+                    crate::redact::register(refresh.secret());
+                }
+                tracing::info!("refreshed the access token");
+                Ok(Some(token))
+            }
+            Err(AuthError::AuthorizationRequired | AuthError::TokenRefreshRejected(_)) => {
+                tracing::warn!(
+                    "the refresh token was rejected or is missing; a new login is needed"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `reqwest::Client` plus a [`TokenSource`].
+#[derive(Clone)]
+pub struct OAuthHttp {
+    pub http: reqwest::Client,
+    pub tokens: Arc<TokenSource>,
+}
+
+type Error = StreamableHttpError<reqwest::Error>;
+
+impl OAuthHttp {
+    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let token = self
+            .tokens
+            .token()
+            .await
+            .map_err(StreamableHttpError::Auth)?;
+        match call(token.clone()).await {
+            Err(StreamableHttpError::AuthRequired(challenge)) if token.is_some() => {
+                let fresh = self
+                    .tokens
+                    .refresh(token.as_deref())
+                    .await
+                    .map_err(StreamableHttpError::Auth)?;
+                match fresh {
+                    Some(fresh) if Some(&fresh) != token.as_ref() => call(Some(fresh)).await,
+                    _ => Err(StreamableHttpError::AuthRequired(challenge)),
+                }
+            }
+            result => result,
+        }
+    }
+}
+
+impl StreamableHttpClient for OAuthHttp {
+    type Error = reqwest::Error;
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_token: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), Error> {
+        self.with_token(|token| {
+            self.http.delete_session(
+                uri.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_token: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, Error> {
+        self.with_token(|token| {
+            self.http.get_stream(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_token: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, Error> {
+        self.with_token(|token| {
+            self.http.get_stream_with_max_sse_event_size(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                token,
+                custom_headers.clone(),
+                max_sse_event_size,
+            )
+        })
+        .await
+    }
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_token: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        self.with_token(|token| {
+            self.http.post_message(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
+        })
+        .await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_token: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        self.with_token(|token| {
+            self.http.post_message_with_max_sse_event_size(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+                max_sse_event_size,
+            )
+        })
+        .await
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_token: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        self.with_token(|token| {
+            self.http.post_message_with_response_limits(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+                limits,
+            )
+        })
+        .await
+    }
+}
