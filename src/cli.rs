@@ -73,6 +73,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// How to answer servers that ask for user input (elicitation): decline, or accept-defaults
+    /// (accept with the requested schema's default values)
+    #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION", default_value_t = crate::mcp::Elicitation::Decline)]
+    pub elicitation: crate::mcp::Elicitation,
+
     /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
     #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,

@@ -94,6 +94,10 @@ pub struct OAuthConfig {
     pub redirect_port: Option<u16>,
     pub auth_url: Option<String>,
     pub token_url: Option<String>,
+    /// client_credentials with private_key_jwt: a PEM private key (RSA or EC).
+    pub private_key_file: Option<String>,
+    /// RS256 (default for RSA keys), RS384, RS512, ES256 (default for EC keys), ES384.
+    pub signing_algorithm: Option<String>,
 }
 
 /// One server picked for a command: resolved, or the reason it could not be.
@@ -446,6 +450,8 @@ impl Config {
                 redirect_port: o.redirect_port,
                 auth_url: o.auth_url.as_deref().map(expand).transpose()?,
                 token_url: o.token_url.as_deref().map(expand).transpose()?,
+                private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
+                signing_algorithm: o.signing_algorithm.clone(),
             }),
             None => None,
         };

@@ -144,12 +144,13 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     };
     let progress = Arc::new(ui::Progress::new(!global.quiet));
     let store = store::TokenStore::locate(global.token_store.clone())?;
-    let context = mcp::Context::new(
+    let mut context = mcp::Context::new(
         progress.clone(),
         config.connect_timeout,
         global.verbose > 0,
         store,
     )?;
+    context.elicitation = global.elicitation;
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),
@@ -173,7 +174,7 @@ fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn,rmcp=off",
-        1 => "info,rmcp=warn",
+        1 => "info,rmcp=off",
         2 => "debug,rmcp=info,hyper_util=info,reqwest=info",
         _ => "trace",
     };

@@ -38,6 +38,19 @@ pub struct Context {
     pub connect_timeout: Duration,
     /// Forward stdio servers' stderr to ours (`-v`).
     pub forward_stderr: bool,
+    /// How server elicitation requests are answered.
+    pub elicitation: Elicitation,
+}
+
+/// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
+/// command-line run has nobody to ask, so it either declines or accepts the schema's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Elicitation {
+    /// Decline every request (the default; the capability is not declared).
+    #[default]
+    Decline,
+    /// Accept form requests with each field's `default` from the requested schema.
+    AcceptDefaults,
 }
 
 impl Context {
@@ -48,6 +61,7 @@ impl Context {
         store: crate::store::TokenStore,
     ) -> Result<Self, Failure> {
         Ok(Context {
+            elicitation: Elicitation::Decline,
             store,
             http: http_client()?,
             progress,
@@ -91,6 +105,7 @@ pub fn http_client() -> Result<reqwest::Client, Failure> {
 struct Handler {
     server: Arc<str>,
     progress: Arc<Progress>,
+    elicitation: Elicitation,
 }
 
 impl ClientHandler for Handler {
@@ -126,9 +141,53 @@ impl ClientHandler for Handler {
         tracing::info!(target: "mcpchat::server", server = %self.server, level = ?params.level, logger, "{}", redact::text(&text));
     }
 
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::{ElicitResult, ElicitationAction};
+        let request = serde_json::to_value(&request).unwrap_or_default();
+        let message = request
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let schema = request.get("requestedSchema").cloned();
+        match (self.elicitation, schema) {
+            (Elicitation::AcceptDefaults, Some(schema)) => {
+                let mut content = serde_json::Map::new();
+                for (name, property) in schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(default) = property.get("default") {
+                        content.insert(name.clone(), default.clone());
+                    }
+                }
+                tracing::info!(server = %self.server, message = %redact::text(&message), "accepted an elicitation request with the schema's defaults");
+                Ok(ElicitResult::new(ElicitationAction::Accept)
+                    .with_content(Value::Object(content)))
+            }
+            _ => {
+                tracing::info!(server = %self.server, message = %redact::text(&message), "declined an elicitation request");
+                Ok(ElicitResult::new(ElicitationAction::Decline))
+            }
+        }
+    }
+
     fn get_info(&self) -> ClientConfig {
+        let capabilities: ClientCapabilities = match self.elicitation {
+            Elicitation::AcceptDefaults => {
+                serde_json::from_value(serde_json::json!({"elicitation": {"form": {}}}))
+                    .unwrap_or_default()
+            }
+            Elicitation::Decline => ClientCapabilities::default(),
+        };
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("mcpchat", env!("CARGO_PKG_VERSION")),
         )
     }
@@ -145,6 +204,7 @@ struct Child {
 /// A live connection to one MCP server.
 pub struct Session {
     pub server: Arc<ServerConfig>,
+    store: crate::store::TokenStore,
     client: RunningService<RoleClient, Handler>,
     child: Option<Child>,
 }
@@ -155,6 +215,7 @@ impl Session {
         let handler = Handler {
             server: Arc::from(server.name.as_str()),
             progress: context.progress.clone(),
+            elicitation: context.elicitation,
         };
         let started = Instant::now();
         let (result, child) = match &server.transport {
@@ -200,7 +261,12 @@ impl Session {
         };
         let outcome = match result {
             Ok(Ok(client)) => Ok(client),
-            Ok(Err(error)) => Err(classify_init(&server, &error, child.as_ref())),
+            Ok(Err(error)) => Err(classify_init(
+                &server,
+                &context.store,
+                &error,
+                child.as_ref(),
+            )),
             Err(_) => Err(Failure::new(
                 Kind::Timeout,
                 format!(
@@ -219,6 +285,7 @@ impl Session {
                 tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
                 Ok(Session {
                     server,
+                    store: context.store.clone(),
                     client,
                     child,
                 })
@@ -290,8 +357,8 @@ impl Session {
     fn classify(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
         use rmcp::service::ServiceError;
         let server = &self.server;
-        if error.auth_challenge().is_some() {
-            return auth_failure(server);
+        if let Some(challenge) = error.auth_challenge() {
+            return challenge_failure(server, &self.store, challenge);
         }
         match error {
             ServiceError::McpError(data) => Failure::new(
@@ -510,13 +577,76 @@ fn auth_failure(server: &ServerConfig) -> Failure {
     }
 }
 
+/// A 401/403 with its `WWW-Authenticate` challenge. For `insufficient_scope`, the scopes the
+/// server wants are remembered so that the next `auth login` asks for them (step-up).
+fn challenge_failure(
+    server: &ServerConfig,
+    store: &crate::store::TokenStore,
+    challenge: &str,
+) -> Failure {
+    let lower = challenge.to_ascii_lowercase();
+    if server.auth_type == AuthType::Oauth && lower.contains("insufficient_scope") {
+        let wanted = challenge_param(challenge, "scope").unwrap_or_default();
+        let scopes: Vec<String> = wanted.split_whitespace().map(str::to_string).collect();
+        if let Transport::Http { url, .. } = &server.transport
+            && !scopes.is_empty()
+        {
+            let _ = store.update(url, |entry| {
+                for scope in &scopes {
+                    if !entry.required_scopes.contains(scope) {
+                        entry.required_scopes.push(scope.clone());
+                    }
+                }
+            });
+        }
+        return Failure::new(
+            Kind::Auth,
+            format!(
+                "MCP server `{}` needs more permissions (scope `{wanted}`) than the login granted",
+                server.name
+            ),
+        )
+        .hint(format!(
+            "run: mcpchat auth login {} (it will ask for `{wanted}` too)",
+            server.name
+        ));
+    }
+    auth_failure(server)
+}
+
+/// A parameter of a `WWW-Authenticate` challenge, e.g. `scope="a b"`.
+fn challenge_param(challenge: &str, name: &str) -> Option<String> {
+    let lower = challenge.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(&format!("{name}=")) {
+        let start = from + pos;
+        let boundary = start == 0
+            || !lower.as_bytes()[start - 1].is_ascii_alphanumeric()
+                && lower.as_bytes()[start - 1] != b'_';
+        let value_start = start + name.len() + 1;
+        if boundary {
+            let rest = &challenge[value_start..];
+            return Some(match rest.strip_prefix('"') {
+                Some(quoted) => quoted.split('"').next().unwrap_or("").to_string(),
+                None => rest.split([',', ' ']).next().unwrap_or("").to_string(),
+            });
+        }
+        from = value_start;
+    }
+    None
+}
+
 fn classify_init(
     server: &ServerConfig,
+    store: &crate::store::TokenStore,
     error: &rmcp::service::ClientInitializeError,
     child: Option<&Child>,
 ) -> Failure {
     use rmcp::service::ClientInitializeError as E;
-    if error.auth_challenge().is_some() || error.is_authorization_required() {
+    if let Some(challenge) = error.auth_challenge() {
+        return challenge_failure(server, store, challenge);
+    }
+    if error.is_authorization_required() {
         return auth_failure(server);
     }
     match error {

@@ -188,6 +188,18 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
         ensure_client_credentials(server, store, false).await?;
     }
     let entry = store.get(url)?.unwrap_or_default();
+    if entry
+        .credentials
+        .as_ref()
+        .and_then(|c| c.token_response.as_ref())
+        .is_none()
+    {
+        return Err(Failure::new(
+            Kind::Auth,
+            format!("not logged in to MCP server `{}`", server.name),
+        )
+        .hint(login_hint(server)));
+    }
     register_secrets(&entry);
     let manager = stored_manager(server, store, &entry)
         .await?
@@ -247,53 +259,65 @@ pub async fn ensure_client_credentials(
         return Ok(());
     }
     let oauth = server.oauth.clone().unwrap_or_default();
-    let (Some(client_id), Some(client_secret)) =
-        (oauth.client_id.clone(), oauth.client_secret.clone())
-    else {
+    let Some(client_id) = oauth.client_id.clone() else {
         return Err(Failure::config(format!(
-            "server `{}` has auth_type client_credentials but no oauth.client_id and oauth.client_secret",
+            "server `{}` has auth_type client_credentials but no oauth.client_id",
             server.name
         )));
     };
+    let config = credentials_config(server, &oauth, &client_id, url)?;
     let _lock = tokio::task::spawn_blocking({
         let store = store.clone();
         move || store.refresh_lock()
     })
     .await
     .map_err(|e| Failure::new(Kind::Internal, e.to_string()))??;
-    let mut manager = AuthorizationManager::new(url)
-        .await
-        .map_err(|e| auth_failure(server, e))?;
-    let resolution = manager
-        .resolve_metadata()
-        .await
-        .map_err(|e| auth_failure(server, e))?;
-    let mut metadata = resolution.metadata;
-    if let Some(token_url) = &oauth.token_url {
-        metadata.token_endpoint = token_url.clone();
-    }
-    let issuer = metadata.issuer.clone();
-    manager.set_metadata(metadata.clone());
-    let config = ClientCredentialsConfig::ClientSecret {
-        client_id: client_id.clone(),
-        client_secret: client_secret.clone(),
-        scopes: oauth.scopes.clone(),
-        resource: Some(url.to_string()),
-    };
-    manager
-        .configure_client_credentials(&config)
-        .map_err(|e| auth_failure(server, e))?;
-    let token = manager
-        .exchange_client_credentials(&config)
-        .await
-        .map_err(|e| auth_failure(server, e))?;
-    let credentials = StoredCredentials::new(
-        client_id.clone(),
-        Some(token),
+    // rmcp's private_key_jwt exchange future is not Send: run the exchange on a thread of its
+    // own with a small runtime, so it works from any task.
+    let (url_owned, token_url, scopes) = (
+        url.to_string(),
+        oauth.token_url.clone(),
         oauth.scopes.clone(),
-        Some(now()),
-    )
-    .with_issuer(issuer.clone());
+    );
+    let exchanged = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async move {
+            let mut manager = AuthorizationManager::new(url_owned.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            let resolution = manager
+                .resolve_metadata()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut metadata = resolution.metadata;
+            if let Some(token_url) = token_url {
+                metadata.token_endpoint = token_url;
+            }
+            manager.set_metadata(metadata.clone());
+            manager
+                .configure_client_credentials(&config)
+                .map_err(|e| e.to_string())?;
+            let token = manager
+                .exchange_client_credentials(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((metadata, token))
+        })
+    })
+    .await
+    .map_err(|e| Failure::new(Kind::Internal, e.to_string()))?;
+    let (metadata, token) = exchanged
+        .map_err(|e| auth_failure(server, format!("the client credentials grant failed: {e}")))?;
+    let issuer = metadata.issuer.clone();
+    let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))
+        .with_issuer(issuer.clone());
+    register_secrets(&Entry {
+        credentials: Some(credentials.clone()),
+        ..Entry::default()
+    });
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());
         entry.issuer = issuer;
@@ -307,6 +331,63 @@ pub async fn ensure_client_credentials(
         entry.credentials = Some(credentials);
     })?;
     Ok(())
+}
+
+/// The client-credentials grant's client authentication: a secret, or a signed JWT.
+fn credentials_config(
+    server: &ServerConfig,
+    oauth: &crate::config::OAuthConfig,
+    client_id: &str,
+    url: &str,
+) -> Result<ClientCredentialsConfig, Failure> {
+    use rmcp::transport::auth::JwtSigningAlgorithm;
+    match (&oauth.client_secret, &oauth.private_key_file) {
+        (_, Some(key_file)) => {
+            let signing_key = std::fs::read(key_file).map_err(|e| {
+                Failure::config(format!(
+                    "server `{}`: cannot read oauth.private_key_file {key_file}: {e}",
+                    server.name
+                ))
+            })?;
+            let pem = String::from_utf8_lossy(&signing_key).to_string();
+            let algorithm = oauth
+                .signing_algorithm
+                .as_deref()
+                .map(str::to_ascii_uppercase);
+            let signing_algorithm = match algorithm.as_deref() {
+                None if pem.contains("EC PRIVATE KEY") => JwtSigningAlgorithm::ES256,
+                None | Some("RS256") => JwtSigningAlgorithm::RS256,
+                Some("RS384") => JwtSigningAlgorithm::RS384,
+                Some("RS512") => JwtSigningAlgorithm::RS512,
+                Some("ES256") => JwtSigningAlgorithm::ES256,
+                Some("ES384") => JwtSigningAlgorithm::ES384,
+                Some(other) => {
+                    return Err(Failure::config(format!(
+                        "server `{}`: oauth.signing_algorithm `{other}` is not one of RS256, RS384, RS512, ES256, ES384",
+                        server.name
+                    )));
+                }
+            };
+            Ok(ClientCredentialsConfig::PrivateKeyJwt {
+                client_id: client_id.to_string(),
+                signing_key,
+                signing_algorithm,
+                token_endpoint_audience: None,
+                scopes: oauth.scopes.clone(),
+                resource: Some(url.to_string()),
+            })
+        }
+        (Some(client_secret), None) => Ok(ClientCredentialsConfig::ClientSecret {
+            client_id: client_id.to_string(),
+            client_secret: client_secret.clone(),
+            scopes: oauth.scopes.clone(),
+            resource: Some(url.to_string()),
+        }),
+        (None, None) => Err(Failure::config(format!(
+            "server `{}` has auth_type client_credentials but neither oauth.client_secret nor oauth.private_key_file",
+            server.name
+        ))),
+    }
 }
 
 /// How `auth login` behaves.
@@ -412,11 +493,28 @@ pub async fn login(
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
 
-    let scopes = if oauth.scopes.is_empty() {
+    let mut scopes = if oauth.scopes.is_empty() {
         manager.select_initial_scopes(&[]).await
     } else {
         oauth.scopes.clone()
     };
+    // Step-up: scopes a server asked for (403 insufficient_scope) since the last login, plus
+    // what was granted before, so that re-authorizing never loses access.
+    if !previous.required_scopes.is_empty() {
+        let granted = previous
+            .credentials
+            .as_ref()
+            .map(|c| c.granted_scopes.clone())
+            .unwrap_or_default();
+        for scope in granted
+            .into_iter()
+            .chain(previous.required_scopes.iter().cloned())
+        {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+    }
     let mut request = AuthorizationRequest::new(redirect_uri.clone())
         .with_client_name("mcpchat")
         .with_scopes(scopes.clone());
@@ -460,11 +558,8 @@ pub async fn login(
     let session = AuthorizationSession::new(manager, request)
         .await
         .map_err(|(_, e)| auth_failure(server, e))?;
-    // Keep the registration even if the user never finishes: it can be reused next time.
-    store.update(url, |entry| {
-        entry.server = Some(server.name.clone());
-        entry.client = Some(registration.clone());
-    })?;
+    // Nothing is written before the login completes: an abandoned attempt must not pair the
+    // stored tokens with a client that did not issue them.
 
     let auth_url = session.get_authorization_url().to_string();
     let state = url::Url::parse(&auth_url)
@@ -498,9 +593,11 @@ pub async fn login(
         .map_err(|e| auth_failure(server, format!("the token exchange failed: {e}")))?;
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());
+        entry.client = Some(registration.clone());
         entry.issuer = issuer.clone();
         entry.metadata = Some(metadata.clone());
         entry.resource = None;
+        entry.required_scopes.clear();
     })?;
     Ok(())
 }
@@ -617,6 +714,45 @@ async fn probe_challenge(
         }
     }
     let response = request.send().await.ok()?;
+    if let Some(challenge) = bearer_challenge(&response) {
+        return Some(challenge);
+    }
+    // Some servers let `initialize` through and challenge the first real request.
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let _ = response.bytes().await;
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}});
+    let mut request = http
+        .post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&list)
+        .timeout(Duration::from_secs(30));
+    if let Some(session) = &session {
+        request = request.header("Mcp-Session-Id", session);
+    }
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("authorization") {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.send().await.ok()?;
+    let challenge = bearer_challenge(&response);
+    if let Some(session) = session {
+        let _ = http
+            .delete(url)
+            .header("Mcp-Session-Id", session)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+    }
+    challenge
+}
+
+fn bearer_challenge(response: &reqwest::Response) -> Option<String> {
     if response.status() != reqwest::StatusCode::UNAUTHORIZED
         && response.status() != reqwest::StatusCode::FORBIDDEN
     {

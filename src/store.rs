@@ -56,6 +56,10 @@ pub struct Entry {
     pub credentials: Option<StoredCredentials>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<AuthorizationMetadata>,
+    /// Scopes the server demanded (403 insufficient_scope) beyond the grant; the next
+    /// `auth login` asks for them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_scopes: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
