@@ -287,8 +287,8 @@ fn a_callback_with_the_wrong_state_is_rejected() {
     );
     assert_eq!(std::fs::read_to_string(&status_file).unwrap(), "400");
     assert!(
-        entry(&env).get("credentials").is_none(),
-        "no token was stored"
+        !env.token_store().exists(),
+        "nothing is stored by a login that did not finish"
     );
 }
 
