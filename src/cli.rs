@@ -78,6 +78,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION", default_value_t = crate::mcp::Elicitation::Decline)]
     pub elicitation: crate::mcp::Elicitation,
 
+    /// MCP protocol revision: auto (detect per server: 2026-07-28 stateless, else initialize),
+    /// or pin one: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05
+    #[arg(long, global = true, env = "MCPCHAT_PROTOCOL_VERSION", value_name = "VERSION",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::config::PROTOCOL_VERSIONS))]
+    pub protocol_version: Option<String>,
+
     /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
     #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,

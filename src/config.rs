@@ -17,6 +17,16 @@ use serde::Deserialize;
 use crate::exit::Failure;
 use crate::redact;
 
+/// Accepted values of `protocol_version` / `--protocol-version`.
+pub const PROTOCOL_VERSIONS: &[&str] = &[
+    "auto",
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    "2026-07-28",
+];
+
 /// Default per-request timeout when neither the config nor `--timeout` sets one.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default bound on connecting and the MCP handshake.
@@ -118,6 +128,8 @@ pub struct ServerConfig {
     pub required: bool,
     pub tools: ToolFilter,
     pub oauth: Option<OAuthConfig>,
+    /// `auto` (None) or a pinned MCP revision.
+    pub protocol_version: Option<String>,
 }
 
 impl ServerConfig {
@@ -199,6 +211,7 @@ struct RawServer {
     required: Option<bool>,
     tools: Option<RawToolFilter>,
     oauth: Option<OAuthConfig>,
+    protocol_version: Option<String>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     description: Option<String>,
@@ -470,6 +483,7 @@ impl Config {
             required: raw.required.unwrap_or(false),
             tools,
             oauth,
+            protocol_version: raw.protocol_version.clone(),
         })
     }
 
@@ -628,6 +642,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 required: None,
                 tools: None,
                 oauth: None,
+                protocol_version: None,
                 description: None,
             },
         });
@@ -678,6 +693,15 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 )));
             }
             _ => {}
+        }
+        if let Some(version) = &raw.protocol_version
+            && !PROTOCOL_VERSIONS.contains(&version.as_str())
+        {
+            return Err(located(format!(
+                "server `{}`: protocol_version `{version}` is not one of {}",
+                raw.name,
+                PROTOCOL_VERSIONS.join(", ")
+            )));
         }
         if let Some(t) = raw.timeout_secs
             && !(t.is_finite() && t > 0.0)
@@ -841,6 +865,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
         required: None,
         tools: None,
         oauth: None,
+        protocol_version: None,
         description: None,
     };
     for spec in &overrides.urls {

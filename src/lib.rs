@@ -151,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         store,
     )?;
     context.elicitation = global.elicitation;
+    context.protocol_version = global.protocol_version.clone();
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),

@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rmcp::ClientHandler;
+use rmcp::model::ProtocolVersion;
 #[allow(deprecated)]
 // logging notifications: deprecated in 2026-07-28, still sent by 2025-era servers
 use rmcp::model::{
@@ -17,10 +19,10 @@ use rmcp::model::{
     LoggingMessageNotificationParam, NumberOrString, ProgressNotificationParam, ProgressToken,
     RequestMetaObject, Tool,
 };
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientHandler, ServiceExt};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 
@@ -40,6 +42,8 @@ pub struct Context {
     pub forward_stderr: bool,
     /// How server elicitation requests are answered.
     pub elicitation: Elicitation,
+    /// `--protocol-version`: `auto` (None) or a pinned revision.
+    pub protocol_version: Option<String>,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
@@ -62,12 +66,33 @@ impl Context {
     ) -> Result<Self, Failure> {
         Ok(Context {
             elicitation: Elicitation::Decline,
+            protocol_version: None,
             store,
             http: http_client()?,
             progress,
             connect_timeout,
             forward_stderr,
         })
+    }
+}
+
+/// The MCP lifecycle for a server: by default probe `server/discover` (the stateless
+/// 2026-07-28 era) and fall back to `initialize` for older servers; a pinned version skips the
+/// probe (`initialize` for the dated revisions up to 2025-11-25).
+fn lifecycle(server: &ServerConfig, context: &Context) -> ClientLifecycleMode {
+    let pinned = server
+        .protocol_version
+        .clone()
+        .or_else(|| context.protocol_version.clone());
+    match pinned.as_deref() {
+        None | Some("auto") => ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        },
+        Some("2026-07-28") => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+        Some(_) => ClientLifecycleMode::Initialize,
     }
 }
 
@@ -106,6 +131,8 @@ struct Handler {
     server: Arc<str>,
     progress: Arc<Progress>,
     elicitation: Elicitation,
+    /// A pinned protocol version (None: automatic).
+    protocol_version: Option<String>,
 }
 
 impl ClientHandler for Handler {
@@ -186,10 +213,16 @@ impl ClientHandler for Handler {
             }
             Elicitation::Decline => ClientCapabilities::default(),
         };
-        ClientConfig::new(
+        let config = ClientConfig::new(
             capabilities,
             Implementation::new("mcpchat", env!("CARGO_PKG_VERSION")),
-        )
+        );
+        match self.protocol_version.as_deref().and_then(|v| {
+            serde_json::from_value::<ProtocolVersion>(Value::String(v.to_string())).ok()
+        }) {
+            Some(version) => config.with_protocol_version(version),
+            None => config,
+        }
     }
 }
 
@@ -216,6 +249,11 @@ impl Session {
             server: Arc::from(server.name.as_str()),
             progress: context.progress.clone(),
             elicitation: context.elicitation,
+            protocol_version: server
+                .protocol_version
+                .clone()
+                .or_else(|| context.protocol_version.clone())
+                .filter(|v| v != "auto"),
         };
         let started = Instant::now();
         let (result, child) = match &server.transport {
@@ -238,24 +276,33 @@ impl Session {
                 let result = match authorized {
                     Some(client) => {
                         let transport = StreamableHttpClientTransport::with_client(client, config);
-                        tokio::time::timeout(context.connect_timeout, handler.serve(transport))
-                            .await
+                        tokio::time::timeout(
+                            context.connect_timeout,
+                            handler.serve_with_lifecycle(transport, lifecycle(&server, context)),
+                        )
+                        .await
                     }
                     None => {
                         let transport = StreamableHttpClientTransport::with_client(
                             context.http.clone(),
                             config,
                         );
-                        tokio::time::timeout(context.connect_timeout, handler.serve(transport))
-                            .await
+                        tokio::time::timeout(
+                            context.connect_timeout,
+                            handler.serve_with_lifecycle(transport, lifecycle(&server, context)),
+                        )
+                        .await
                     }
                 };
                 (result, None)
             }
             Transport::Stdio { .. } => {
                 let (transport, child) = spawn_child(&server, context)?;
-                let result =
-                    tokio::time::timeout(context.connect_timeout, handler.serve(transport)).await;
+                let result = tokio::time::timeout(
+                    context.connect_timeout,
+                    handler.serve_with_lifecycle(transport, lifecycle(&server, context)),
+                )
+                .await;
                 (result, Some(child))
             }
         };
