@@ -184,6 +184,11 @@ pub struct CallArgs {
     #[arg(short, long = "arg", value_name = "KEY=VALUE")]
     pub args: Vec<String>,
 
+    /// Send the arguments without checking them against the tool's input schema first
+    /// (the server still validates them)
+    #[arg(long)]
+    pub no_validate: bool,
+
     /// Read JSONL requests {"id", "tool", "arguments"} from stdin; one result line each
     #[arg(long, conflicts_with_all = ["name", "arguments", "args"])]
     pub batch: bool,

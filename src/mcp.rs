@@ -76,15 +76,19 @@ impl Context {
     }
 }
 
-/// The MCP lifecycle for a server: by default probe `server/discover` (the stateless
-/// 2026-07-28 era) and fall back to `initialize` for older servers; a pinned version skips the
-/// probe (`initialize` for the dated revisions up to 2025-11-25).
-fn lifecycle(server: &ServerConfig, context: &Context) -> ClientLifecycleMode {
+/// The MCP lifecycle for a server: by default, over HTTP, probe `server/discover` (the stateless
+/// 2026-07-28 era) and fall back to `initialize` for older servers; stdio servers start with
+/// `initialize`; a pinned version skips the probe (`initialize` for the dated revisions up to
+/// 2025-11-25).
+fn lifecycle(server: &ServerConfig, context: &Context, stdio: bool) -> ClientLifecycleMode {
     let pinned = server
         .protocol_version
         .clone()
         .or_else(|| context.protocol_version.clone());
     match pinned.as_deref() {
+        // A local child answers initialize at once; probing would only cost time (and a
+        // server that ignores unknown methods would stall the probe).
+        None if stdio => ClientLifecycleMode::Initialize,
         None | Some("auto") => ClientLifecycleMode::Auto {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             legacy_version: Some(ProtocolVersion::V_2025_11_25),
@@ -273,34 +277,67 @@ impl Session {
                     })??,
                     _ => None,
                 };
-                let result = match authorized {
-                    Some(client) => {
-                        let transport = StreamableHttpClientTransport::with_client(client, config);
-                        tokio::time::timeout(
-                            context.connect_timeout,
-                            handler.serve_with_lifecycle(transport, lifecycle(&server, context)),
-                        )
-                        .await
-                    }
-                    None => {
-                        let transport = StreamableHttpClientTransport::with_client(
-                            context.http.clone(),
-                            config,
-                        );
-                        tokio::time::timeout(
-                            context.connect_timeout,
-                            handler.serve_with_lifecycle(transport, lifecycle(&server, context)),
-                        )
-                        .await
+                let attempt = |handler: Handler, mode: ClientLifecycleMode| {
+                    let config = config.clone();
+                    let authorized = authorized.clone();
+                    async move {
+                        match authorized {
+                            Some(client) => {
+                                let transport =
+                                    StreamableHttpClientTransport::with_client(client, config);
+                                tokio::time::timeout(
+                                    context.connect_timeout,
+                                    handler.serve_with_lifecycle(transport, mode),
+                                )
+                                .await
+                            }
+                            None => {
+                                let transport = StreamableHttpClientTransport::with_client(
+                                    context.http.clone(),
+                                    config,
+                                );
+                                tokio::time::timeout(
+                                    context.connect_timeout,
+                                    handler.serve_with_lifecycle(transport, mode),
+                                )
+                                .await
+                            }
+                        }
                     }
                 };
+                let mode = lifecycle(&server, context, false);
+                let auto = matches!(mode, ClientLifecycleMode::Auto { .. });
+                let mut result = attempt(handler.clone(), mode).await;
+                // A server that answers `server/discover` with something other than a discover
+                // result or a clean error is an older server too: start again with initialize.
+                if auto
+                    && let Ok(Err(error)) = &result
+                    && classify_init(&server, &context.store, error, None).kind == Kind::Protocol
+                {
+                    tracing::debug!(server = %server.name, "server/discover failed; retrying with initialize");
+                    let legacy = Handler {
+                        protocol_version: Some("2025-11-25".to_string()),
+                        ..handler.clone()
+                    };
+                    result = attempt(legacy, ClientLifecycleMode::Initialize).await;
+                }
                 (result, None)
             }
             Transport::Stdio { .. } => {
                 let (transport, child) = spawn_child(&server, context)?;
+                let mode = lifecycle(&server, context, true);
+                let handler = match mode {
+                    ClientLifecycleMode::Initialize if handler.protocol_version.is_none() => {
+                        Handler {
+                            protocol_version: Some("2025-11-25".to_string()),
+                            ..handler
+                        }
+                    }
+                    _ => handler,
+                };
                 let result = tokio::time::timeout(
                     context.connect_timeout,
-                    handler.serve_with_lifecycle(transport, lifecycle(&server, context)),
+                    handler.serve_with_lifecycle(transport, mode),
                 )
                 .await;
                 (result, Some(child))
@@ -375,7 +412,7 @@ impl Session {
         )));
         self.bounded(
             &format!("tools/call `{tool}`"),
-            self.client.peer().call_tool(params),
+            self.client.call_tool(params),
         )
         .await
     }

@@ -223,11 +223,13 @@ fn resolve_name(app: &App, name: &str) -> Result<(Arc<ServerConfig>, String), Fa
 /// A connected server with its tools and compiled argument validators.
 struct Ready {
     session: Session,
+    /// Check arguments against the input schema before calling (off with --no-validate).
+    validate: bool,
     tools: HashMap<String, (Tool, ArgsValidator)>,
 }
 
 impl Ready {
-    async fn open(server: Arc<ServerConfig>, app: &App) -> Result<Ready, Failure> {
+    async fn open(server: Arc<ServerConfig>, app: &App, validate: bool) -> Result<Ready, Failure> {
         let session = Session::connect(server, &app.context).await?;
         let tools = match session.list_tools().await {
             Ok(tools) => tools,
@@ -244,7 +246,11 @@ impl Ready {
                 (tool.name.to_string(), (tool, validator))
             })
             .collect();
-        Ok(Ready { session, tools })
+        Ok(Ready {
+            session,
+            validate,
+            tools,
+        })
     }
 
     /// Find the tool and check the arguments, without calling anything.
@@ -272,6 +278,9 @@ impl Ready {
                 "`mcpchat tools list --server {server}` shows its tools"
             )));
         };
+        if !self.validate {
+            return Ok(());
+        }
         let violations = validator.violations(arguments);
         if violations.is_empty() {
             return Ok(());
@@ -316,14 +325,14 @@ impl Ready {
 
 pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     if args.batch {
-        return batch(app, args.jobs.unwrap_or(16) as usize).await;
+        return batch(app, args.jobs.unwrap_or(16) as usize, !args.no_validate).await;
     }
     let Some(name) = args.name.as_deref() else {
         return Err(Failure::usage("tools call needs a tool name (or --batch)").into());
     };
     let arguments = call_arguments(args)?;
     let (server, tool) = resolve_name(app, name)?;
-    let ready = Ready::open(server, app).await?;
+    let ready = Ready::open(server, app, !args.no_validate).await?;
     let outcome = ready.call(None, &tool, arguments).await;
     ready.session.close().await;
     let result = outcome?;
@@ -425,7 +434,7 @@ type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
 
 /// `tools call --batch`: JSONL requests from stdin, one session per server, `jobs` calls at
 /// a time, one line per request in completion order.
-async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
+async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     if std::io::stdin().is_terminal() {
         return Err(Failure::usage("--batch reads JSON Lines requests from stdin, but stdin is a terminal")
             .hint("echo '{\"id\": 1, \"tool\": \"server__tool\", \"arguments\": {}}' | mcpchat tools call --batch")
@@ -461,7 +470,7 @@ async fn batch(app: &App, jobs: usize) -> anyhow::Result<Code> {
         let worst = worst.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            let (id, tool, outcome) = run_line(&app, &servers, &line, line_number).await;
+            let (id, tool, outcome) = run_line(&app, &servers, &line, line_number, validate).await;
             match outcome {
                 Ok(result) => {
                     if result.is_error {
@@ -534,6 +543,7 @@ async fn run_line(
     servers: &std::sync::Mutex<HashMap<String, Shared>>,
     line: &str,
     line_number: usize,
+    validate: bool,
 ) -> (
     Option<Value>,
     Option<(String, String)>,
@@ -570,7 +580,7 @@ async fn run_line(
             map.entry(server.name.clone()).or_default().clone()
         };
         let ready = cell
-            .get_or_init(|| async { Ready::open(server, app).await.map(Arc::new) })
+            .get_or_init(|| async { Ready::open(server, app, validate).await.map(Arc::new) })
             .await
             .clone()?;
         ready.call(id.clone(), &tool, arguments).await
