@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod events;
 pub mod exit;
+pub mod legacy_sse;
 pub mod llm;
 pub mod mcp;
 pub mod oauth;

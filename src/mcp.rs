@@ -321,6 +321,51 @@ impl Session {
                     };
                     result = attempt(legacy, ClientLifecycleMode::Initialize).await;
                 }
+                // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
+                let legacy_pinned = server
+                    .protocol_version
+                    .as_deref()
+                    .or(context.protocol_version.as_deref())
+                    == Some("2024-11-05");
+                let try_legacy = legacy_pinned
+                    || matches!(&result, Ok(Err(error)) if matches!(
+                        classify_init(&server, &context.store, error, None).kind,
+                        Kind::Http | Kind::Protocol
+                    ));
+                if try_legacy && authorized.is_none() {
+                    let legacy = Handler {
+                        protocol_version: Some("2024-11-05".to_string()),
+                        ..handler.clone()
+                    };
+                    let opened = tokio::time::timeout(
+                        context.connect_timeout,
+                        crate::legacy_sse::LegacySse::connect(
+                            context.http.clone(),
+                            url,
+                            header_map(headers),
+                        ),
+                    )
+                    .await;
+                    match opened {
+                        Ok(Ok(transport)) => {
+                            tracing::info!(server = %server.name, "using the legacy HTTP+SSE transport (2024-11-05)");
+                            result = tokio::time::timeout(
+                                context.connect_timeout,
+                                legacy.serve_with_lifecycle(
+                                    transport,
+                                    ClientLifecycleMode::Initialize,
+                                ),
+                            )
+                            .await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(server = %server.name, "no legacy HTTP+SSE endpoint either: {e}")
+                        }
+                        Err(_) => {
+                            tracing::debug!(server = %server.name, "timed out opening a legacy HTTP+SSE stream")
+                        }
+                    }
+                }
                 (result, None)
             }
             Transport::Stdio { .. } => {
@@ -509,6 +554,20 @@ impl Session {
             crate::children::terminate(child.pid, Duration::from_millis(100));
         }
     }
+}
+
+/// The configured headers as a header map (invalid ones were rejected by `http_config`).
+fn header_map(headers: &[(String, String)]) -> reqwest::header::HeaderMap {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+            reqwest::header::HeaderValue::from_str(value),
+        ) {
+            map.insert(name, value);
+        }
+    }
+    map
 }
 
 fn http_config(

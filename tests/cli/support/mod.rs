@@ -528,3 +528,25 @@ pub fn post_json(url: &str, body: &Value) -> u16 {
         .parse()
         .unwrap_or(0)
 }
+
+/// server-everything in its legacy HTTP+SSE mode (2024-11-05); `url` is the `/sse` endpoint.
+pub fn everything_sse() -> Peer {
+    node_peer(
+        &node_module("@modelcontextprotocol/server-everything/dist/index.js"),
+        &["sse"],
+        "/sse",
+        &[],
+    )
+}
+
+/// The TypeScript SDK's server that speaks Streamable HTTP at /mcp and HTTP+SSE at /sse.
+pub fn sdk_compat_server() -> Peer {
+    node_peer(
+        &node_module(
+            "@modelcontextprotocol/sdk/dist/esm/examples/server/sseAndStreamableHttpCompatibleServer.js",
+        ),
+        &[],
+        "",
+        &[("MCPCHAT_LISTEN_PORT_ZERO", "1")],
+    )
+}

@@ -1,0 +1,148 @@
+//! The legacy HTTP+SSE transport of protocol 2024-11-05, for servers that predate Streamable
+//! HTTP (rmcp has no client for it). A GET opens the event stream; its first `endpoint` event
+//! names the URL to POST messages to; every server message then arrives as a `message` event.
+//!
+//! Guarantees: opening the stream is bounded by the caller's connect timeout; a POST that is
+//! not accepted is an error for that message; the reader task ends with the transport.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use rmcp::RoleClient;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::Transport;
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SseError {
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the server answered HTTP {0} to a message")]
+    Status(u16),
+    #[error("the event stream ended before it named an endpoint")]
+    NoEndpoint,
+    #[error("the endpoint URL is invalid: {0}")]
+    Endpoint(String),
+    #[error("the event stream is not text/event-stream (HTTP {0})")]
+    NotSse(u16),
+}
+
+pub struct LegacySse {
+    http: reqwest::Client,
+    endpoint: Arc<str>,
+    headers: reqwest::header::HeaderMap,
+    incoming: mpsc::Receiver<ServerJsonRpcMessage>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl LegacySse {
+    /// Open the event stream at `url` and wait for the `endpoint` event.
+    pub async fn connect(
+        http: reqwest::Client,
+        url: &str,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<LegacySse, SseError> {
+        let response = http
+            .get(url)
+            .headers(headers.clone())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await?;
+        let status = response.status();
+        let is_sse = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !status.is_success() || !is_sse {
+            return Err(SseError::NotSse(status.as_u16()));
+        }
+        let base = response.url().clone();
+        let mut events = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
+        let endpoint = loop {
+            match events.next().await {
+                Some(Ok(event)) if event.event.as_deref() == Some("endpoint") => {
+                    let data = event.data.unwrap_or_default();
+                    break base
+                        .join(data.trim())
+                        .map_err(|e| SseError::Endpoint(e.to_string()))?;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(SseError::NoEndpoint),
+            }
+        };
+        if endpoint.origin() != base.origin() {
+            return Err(SseError::Endpoint(format!(
+                "{} is on another origin than the stream",
+                crate::redact::url(endpoint.as_str())
+            )));
+        }
+        let (sender, incoming) = mpsc::channel(64);
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(event)) = events.next().await {
+                if !matches!(event.event.as_deref(), None | Some("message")) {
+                    continue;
+                }
+                let Some(data) = event.data else { continue };
+                match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
+                    Ok(message) => {
+                        if sender.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!("ignored an SSE message that is not JSON-RPC: {e}"),
+                }
+            }
+        });
+        Ok(LegacySse {
+            http,
+            endpoint: Arc::from(endpoint.as_str()),
+            headers,
+            incoming,
+            reader,
+        })
+    }
+}
+
+impl Transport<RoleClient> for LegacySse {
+    type Error = SseError;
+
+    fn send(
+        &mut self,
+        item: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), SseError>> + Send + 'static {
+        let http = self.http.clone();
+        let endpoint = self.endpoint.clone();
+        let headers = self.headers.clone();
+        async move {
+            let response = http
+                .post(&*endpoint)
+                .headers(headers)
+                .json(&item)
+                .send()
+                .await?;
+            let status = response.status();
+            let _ = response.bytes().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(SseError::Status(status.as_u16()))
+            }
+        }
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<ServerJsonRpcMessage>> + Send {
+        self.incoming.recv()
+    }
+
+    async fn close(&mut self) -> Result<(), SseError> {
+        self.reader.abort();
+        Ok(())
+    }
+}
+
+impl Drop for LegacySse {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
