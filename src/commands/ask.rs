@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Read};
 use std::time::Instant;
 
 use futures::StreamExt;
-use futures::stream::FuturesOrdered;
 
 use crate::agent::{self, Options, Toolbox};
 use crate::cli::AskArgs;
@@ -203,26 +202,7 @@ async fn connect_all(
     }
     let selected = app.config.select(&app.selected)?;
     let total = selected.len();
-    let mut pending: FuturesOrdered<_> = selected
-        .into_iter()
-        .map(|selected| {
-            let context = app.context.clone();
-            async move {
-                let outcome = async {
-                    let session = Session::connect(selected.server?, &context).await?;
-                    match session.list_tools().await {
-                        Ok(tools) => Ok((session, tools)),
-                        Err(failure) => {
-                            session.close().await;
-                            Err(failure)
-                        }
-                    }
-                }
-                .await;
-                (selected.name, selected.required, outcome)
-            }
-        })
-        .collect();
+    let mut pending = super::tools::connect_all(app, selected);
     let mut listed = Vec::new();
     let mut failures = Vec::new();
     while let Some((name, required, outcome)) = pending.next().await {

@@ -31,34 +31,14 @@ pub const SEPARATOR: &str = "__";
 pub async fn list(app: &App) -> anyhow::Result<Code> {
     let selected = app.config.select(&app.selected)?;
     let total = selected.len();
-    let mut pending: FuturesOrdered<_> = selected
-        .into_iter()
-        .map(|selected| {
-            let context = app.context.clone();
-            async move {
-                let outcome = async {
-                    let server = selected.server?;
-                    let session = Session::connect(server, &context).await?;
-                    match session.list_tools().await {
-                        Ok(tools) => Ok((tools, session)),
-                        Err(failure) => {
-                            session.close().await;
-                            Err(failure)
-                        }
-                    }
-                }
-                .await;
-                (selected.name, selected.required, outcome)
-            }
-        })
-        .collect();
+    let mut pending = connect_all(app, selected);
 
     let mut sessions = Vec::new();
     let mut failures: Vec<(bool, Failure)> = Vec::new();
     let mut output_result = Ok(());
     while let Some((name, required, result)) = pending.next().await {
         match result {
-            Ok((tools, session)) => {
+            Ok((session, tools)) => {
                 if output_result.is_ok() {
                     for tool in &tools {
                         if let Err(e) = app.output.emit(&Event::Tool(tool_info(&name, tool))) {
@@ -116,6 +96,38 @@ pub fn servers_failure(total: usize, failures: &[(bool, Failure)]) -> Failure {
     }
     let kind = worst(false).map_or(Kind::Unreachable, |f| f.kind);
     Failure::new(kind, format!("all {total} selected MCP servers failed"))
+}
+
+/// What connecting to one selected server gave: its name, whether it is `required`, and the
+/// session with its tools.
+pub type Connected = (String, bool, Result<(Session, Vec<Tool>), Failure>);
+
+/// Connect to every selected server at once and list its tools; results arrive in config order
+/// as soon as each one (and those before it) is ready.
+pub fn connect_all(
+    app: &App,
+    selected: Vec<crate::config::Selected>,
+) -> FuturesOrdered<impl Future<Output = Connected> + use<>> {
+    selected
+        .into_iter()
+        .map(|selected| {
+            let context = app.context.clone();
+            async move {
+                let outcome = async {
+                    let session = Session::connect(selected.server?, &context).await?;
+                    match session.list_tools().await {
+                        Ok(tools) => Ok((session, tools)),
+                        Err(failure) => {
+                            session.close().await;
+                            Err(failure)
+                        }
+                    }
+                }
+                .await;
+                (selected.name, selected.required, outcome)
+            }
+        })
+        .collect()
 }
 
 /// 0 while at least one server answered and no `required` one failed; else the most severe
