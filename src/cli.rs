@@ -205,12 +205,14 @@ pub enum AuthCommand {
     /// One line per server: logged in, expiry, scopes, refreshable, issuer (never a token)
     Status {
         /// Servers to report (default: all)
-        servers: Vec<String>,
+        #[arg(value_name = "SERVER")]
+        names: Vec<String>,
     },
 
     /// Forget stored tokens (all OAuth servers when none is named)
     Logout {
-        servers: Vec<String>,
+        #[arg(value_name = "SERVER")]
+        names: Vec<String>,
         /// Also forget the client registration
         #[arg(long)]
         forget_client: bool,
@@ -223,7 +225,8 @@ pub enum AuthCommand {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Servers to log in to (default: every server with auth_type oauth or client_credentials)
-    pub servers: Vec<String>,
+    #[arg(value_name = "SERVER")]
+    pub names: Vec<String>,
 
     /// Print the authorization URL on stderr instead of opening a browser
     #[arg(long)]

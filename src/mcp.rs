@@ -305,9 +305,21 @@ impl Session {
                         }
                     }
                 };
+                let pinned = server
+                    .protocol_version
+                    .as_deref()
+                    .or(context.protocol_version.as_deref());
+                let legacy_pinned = pinned == Some("2024-11-05");
                 let mode = lifecycle(&server, context, false);
                 let auto = matches!(mode, ClientLifecycleMode::Auto { .. });
-                let mut result = attempt(handler.clone(), mode).await;
+                let mut result = if legacy_pinned {
+                    // Placeholder failure; the legacy transport below replaces it.
+                    Ok(Err(rmcp::service::ClientInitializeError::ConnectionClosed(
+                        "the legacy HTTP+SSE transport was asked for".to_string(),
+                    )))
+                } else {
+                    attempt(handler.clone(), mode).await
+                };
                 // A server that answers `server/discover` with something other than a discover
                 // result or a clean error is an older server too: start again with initialize.
                 if auto
@@ -322,16 +334,12 @@ impl Session {
                     result = attempt(legacy, ClientLifecycleMode::Initialize).await;
                 }
                 // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
-                let legacy_pinned = server
-                    .protocol_version
-                    .as_deref()
-                    .or(context.protocol_version.as_deref())
-                    == Some("2024-11-05");
                 let try_legacy = legacy_pinned
-                    || matches!(&result, Ok(Err(error)) if matches!(
-                        classify_init(&server, &context.store, error, None).kind,
-                        Kind::Http | Kind::Protocol
-                    ));
+                    || matches!(pinned, None | Some("auto"))
+                        && matches!(&result, Ok(Err(error)) if matches!(
+                            classify_init(&server, &context.store, error, None).kind,
+                            Kind::Http | Kind::Protocol
+                        ));
                 if try_legacy && authorized.is_none() {
                     let legacy = Handler {
                         protocol_version: Some("2024-11-05".to_string()),

@@ -350,12 +350,20 @@ fn credentials_config(
                 ))
             })?;
             let pem = String::from_utf8_lossy(&signing_key).to_string();
+            if pem.contains("BEGIN EC PRIVATE KEY") {
+                return Err(Failure::config(format!(
+                    "server `{}`: oauth.private_key_file is a SEC1 EC key; convert it to PKCS#8: \
+                     openssl pkcs8 -topk8 -nocrypt -in {key_file} -out key.pem",
+                    server.name
+                )));
+            }
             let algorithm = oauth
                 .signing_algorithm
                 .as_deref()
                 .map(str::to_ascii_uppercase);
             let signing_algorithm = match algorithm.as_deref() {
-                None if pem.contains("EC PRIVATE KEY") => JwtSigningAlgorithm::ES256,
+                None if pkcs8_curve(&pem) == Some(384) => JwtSigningAlgorithm::ES384,
+                None if pkcs8_curve(&pem).is_some() => JwtSigningAlgorithm::ES256,
                 None | Some("RS256") => JwtSigningAlgorithm::RS256,
                 Some("RS384") => JwtSigningAlgorithm::RS384,
                 Some("RS512") => JwtSigningAlgorithm::RS512,
@@ -387,6 +395,29 @@ fn credentials_config(
             "server `{}` has auth_type client_credentials but neither oauth.client_secret nor oauth.private_key_file",
             server.name
         ))),
+    }
+}
+
+/// For a PKCS#8 EC private key, the curve size (256 or 384); `None` for other keys.
+fn pkcs8_curve(pem: &str) -> Option<u32> {
+    use base64::Engine;
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    let contains = |needle: &[u8]| der.windows(needle.len()).any(|w| w == needle);
+    // id-ecPublicKey, then the named curve: secp384r1, else prime256v1.
+    if !contains(&[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01]) {
+        return None;
+    }
+    if contains(&[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]) {
+        Some(384)
+    } else {
+        Some(256)
     }
 }
 
@@ -1000,4 +1031,45 @@ pub fn logout(
             entry.issuer = None;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Throwaway keys made for this test with `openssl genpkey`.
+    const P256: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgiiTxTyb/u6uKS6NG
+2gxyfeD+mkOyGCsMhc9Y1Frmk0qhRANCAATyKHU+M5NcPgLIV0EFlAQYyuMUvolZ
+aYD0vXf53EiYG7sKtOungk2XoiHaIMj4cQfoaQGK+aufl+2uAY0smu+D
+-----END PRIVATE KEY-----";
+    const P384: &str = "-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDCm6nEUhssaWDA21zKZ
+Fg8SPgOR8QliYj3HWSDgfrF0PheHEv9mAAtlAucENFXmd2mhZANiAAT1SltlSEmF
+L/YyNk38d0WOmjKBDVGRBA73znbYK6u0kcaguUT3OH+gVrFvh6uuedcm5bx3JfVu
+Bd4hyvChS9qMtftBRsNH+jdWWrnNWjvH3riPSep6oPAxKO9USWn4l8k=
+-----END PRIVATE KEY-----";
+    const RSA: &str = "-----BEGIN PRIVATE KEY-----
+MIICeAIBADANBgkqhkiG9w0BAQEFAASCAmIwggJeAgEAAoGBALD9ANI9DoOwzMCy
+l3JoBoHiBErHfM/tjpOVec6vBjzy9S8yrKVsiye+qKSCgmCuLN8/DrbotY3hsUgb
+wmzdp/371gGCAF9cB2aRJFmHDDIlXRvxUwIlGksr0D2fIFezYIEP5aFcgZlO2YJw
+Q0yxephHpEdnMLV2aeMHzkzp+y11AgMBAAECgYArlbJ9E5IedgyGK7TF9L4dgBZE
+gAnJfpvM1lOPxWRI4B/nBpijiC5glEAdexI2Us40D+hEvNvw27J3qnZfrtouddmv
+YR1yFpWT3SjTlUv7zhv4o6Ri+YwgwSiKPdeSjdyhtVT1xmAbkY4ZzxD0Hw5rF1GJ
+Wtqpgyg8Do08vUyvRQJBANjsUbRONUGMNFH7p8IdiURWVvmygwWnBiEHTonwxhxq
+woFgscVderEcGhWkTEMU07FLQsSftmRL6z4VoILZmacCQQDQ3wogQu99/Xcj8cB4
+uKW0gTrEHznKTOTttG8BXGu0MOa8ejIMNLprhoC3NmdEBWMJ+SLk1qAnfMnq+tBu
+6auDAkEAiEAHIcVt1foGcugqetaqfW3tu3DQsyAxzVUVk7bT+M1l1nWxs1H/2nbY
+O3ezHv9Z6CZpja7zlRPKcniLFSUwSQJBAIplPrBhqY4xg9+tL3rN3f3cIrQQfJou
+mQFnrKWaN0MNo9T+omq0BVF5rY+33HSVnSneieBW1YdUh/XKepEDA0ECQQDFUt8K
+boMnzRTe3GLi1XGk5pi90gps/kkJNDRpBfFpo2hSg+1jSE4154N/C46TKgF92GjR
+xDltmjOZwce3Vntw
+-----END PRIVATE KEY-----";
+
+    #[test]
+    fn finds_the_curve_of_pkcs8_ec_keys() {
+        assert_eq!(pkcs8_curve(P256), Some(256));
+        assert_eq!(pkcs8_curve(P384), Some(384));
+        assert_eq!(pkcs8_curve(RSA), None);
+    }
 }

@@ -19,7 +19,7 @@ const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
     match command {
         AuthCommand::Login(args) => {
-            let servers = oauth_servers(app, &args.servers)?;
+            let servers = oauth_servers(app, &with_selected(app, &args.names))?;
             let options = LoginOptions {
                 open_browser: !args.no_browser,
                 timeout: app.config.request_timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
@@ -47,7 +47,8 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
                 _ => Ok(worst),
             }
         }
-        AuthCommand::Status { servers } => {
+        AuthCommand::Status { names } => {
+            let servers = &with_selected(app, names);
             let names: Vec<String> = if servers.is_empty() {
                 app.config.selected_names(&app.selected)?
             } else {
@@ -61,10 +62,10 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             Ok(Code::Success)
         }
         AuthCommand::Logout {
-            servers,
+            names,
             forget_client,
         } => {
-            for server in oauth_servers(app, servers)? {
+            for server in oauth_servers(app, &with_selected(app, names))? {
                 oauth::logout(&server, &app.context.store, *forget_client)?;
                 app.output
                     .emit(&Event::Auth(oauth::describe(&server, &app.context.store)?))?;
@@ -87,6 +88,15 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             app.output.write_line(&token)?;
             Ok(Code::Success)
         }
+    }
+}
+
+/// Servers named after the subcommand, else those chosen with the global `--server`.
+fn with_selected(app: &App, names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        app.selected.clone()
+    } else {
+        names.to_vec()
     }
 }
 
