@@ -184,8 +184,8 @@ pub struct CallArgs {
     #[arg(short, long = "arg", value_name = "KEY=VALUE")]
     pub args: Vec<String>,
 
-    /// Send the arguments without checking them against the tool's input schema first
-    /// (the server still validates them)
+    /// Send the arguments without checking them against the tool's input schema first (the
+    /// server still validates them); this also skips the tools/list request before the call
     #[arg(long)]
     pub no_validate: bool,
 

@@ -34,7 +34,9 @@ use crate::ui::Progress;
 /// What every connection shares: the pooled HTTP client and the stderr UI.
 #[derive(Clone)]
 pub struct Context {
-    pub http: reqwest::Client,
+    /// Built on first use: loading the system's CA certificates costs a few milliseconds that
+    /// a stdio-only command should not pay.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     pub store: crate::store::TokenStore,
     pub progress: Arc<Progress>,
     pub connect_timeout: Duration,
@@ -58,6 +60,18 @@ pub enum Elicitation {
 }
 
 impl Context {
+    /// The pooled HTTP client (one for everything).
+    pub fn http(&self) -> reqwest::Client {
+        self.http
+            .get_or_init(|| {
+                http_client().unwrap_or_else(|failure| {
+                    tracing::warn!("{}", failure.message);
+                    reqwest::Client::new()
+                })
+            })
+            .clone()
+    }
+
     pub fn new(
         progress: Arc<Progress>,
         connect_timeout: Duration,
@@ -68,7 +82,7 @@ impl Context {
             elicitation: Elicitation::Decline,
             protocol_version: None,
             store,
-            http: http_client()?,
+            http: Arc::default(),
             progress,
             connect_timeout,
             forward_stderr,
@@ -266,7 +280,7 @@ impl Session {
                 let authorized = match server.auth_type {
                     AuthType::Oauth | AuthType::ClientCredentials => tokio::time::timeout(
                         context.connect_timeout,
-                        crate::oauth::authorized_client(&server, &context.store, &context.http),
+                        crate::oauth::authorized_client(&server, &context.store, &context.http()),
                     )
                     .await
                     .map_err(|_| {
@@ -293,7 +307,7 @@ impl Session {
                             }
                             None => {
                                 let transport = StreamableHttpClientTransport::with_client(
-                                    context.http.clone(),
+                                    context.http(),
                                     config,
                                 );
                                 tokio::time::timeout(
@@ -348,7 +362,7 @@ impl Session {
                     let opened = tokio::time::timeout(
                         context.connect_timeout,
                         crate::legacy_sse::LegacySse::connect(
-                            context.http.clone(),
+                            context.http(),
                             url,
                             header_map(headers),
                         ),

@@ -151,7 +151,7 @@ async fn prepare_and_run(
     if toolbox.is_empty() && !listed.is_empty() {
         report::notice("no tools are offered to the model (every tool was filtered out)");
     }
-    let llm = Client::new(app.context.http.clone(), provider);
+    let llm = Client::new(app.context.http(), provider);
     let options = Options {
         system,
         prompt,

@@ -27,7 +27,8 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             let mut worst = Code::Success;
             let mut last = None;
             for server in &servers {
-                match oauth::login(server, &app.context.store, &app.context.http, &options).await {
+                match oauth::login(server, &app.context.store, &app.context.http(), &options).await
+                {
                     Ok(()) => {
                         report::notice(&format!("logged in to MCP server `{}`", server.name));
                         app.output

@@ -243,7 +243,14 @@ struct Ready {
 impl Ready {
     async fn open(server: Arc<ServerConfig>, app: &App, validate: bool) -> Result<Ready, Failure> {
         let session = Session::connect(server, &app.context).await?;
-        let tools = match session.list_tools().await {
+        // Without validation there is nothing to check against: save the tools/list round
+        // trip and let the server judge the call.
+        let listed = if validate {
+            session.list_tools().await
+        } else {
+            Ok(Vec::new())
+        };
+        let tools = match listed {
             Ok(tools) => tools,
             Err(failure) => {
                 session.close().await;
@@ -267,6 +274,19 @@ impl Ready {
 
     /// Find the tool and check the arguments, without calling anything.
     fn check(&self, tool: &str, arguments: &Value) -> Result<(), Failure> {
+        if !self.validate {
+            // The config's allow/deny lists hold whatever the flags say.
+            if !self.session.server.tools.permits(tool) {
+                return Err(Failure::new(
+                    Kind::ToolDenied,
+                    format!(
+                        "tool `{tool}` of MCP server `{}` is not allowed by the config's `tools` allow/deny lists",
+                        self.session.name()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
         let server = self.session.name();
         let Some((_, validator)) = self.tools.get(tool) else {
             let mut failure = Failure::new(
@@ -290,9 +310,6 @@ impl Ready {
                 "`mcpchat tools list --server {server}` shows its tools"
             )));
         };
-        if !self.validate {
-            return Ok(());
-        }
         let violations = validator.violations(arguments);
         if violations.is_empty() {
             return Ok(());
@@ -346,10 +363,16 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     let (server, tool) = resolve_name(app, name)?;
     let ready = Ready::open(server, app, !args.no_validate).await?;
     let outcome = ready.call(None, &tool, arguments).await;
+    // Print first, then end the session: the reader of stdout need not wait for the server
+    // to shut down.
+    app.context.progress.clear();
+    let printed = match &outcome {
+        Ok(result) => app.output.emit(&Event::ToolResult(result.clone())),
+        Err(_) => Ok(()),
+    };
     ready.session.close().await;
-    let result = outcome?;
-    let is_error = result.is_error;
-    app.output.emit(&Event::ToolResult(result))?;
+    let is_error = outcome?.is_error;
+    printed?;
     if is_error {
         report::warning(&Failure::new(
             Kind::ToolError,

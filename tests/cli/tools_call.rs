@@ -313,3 +313,18 @@ fn progress_notifications_do_not_disturb_stdout() {
     // stderr is not a TTY here: no bars, no noise.
     assert_eq!(stderr_of(&output), "");
 }
+
+#[test]
+fn no_validate_sends_the_arguments_as_given_and_the_server_judges() {
+    let env = TestEnv::new();
+    let python = python_http(true);
+    let output = env
+        .cmd()
+        .args(["--url", &format!("py={}", python.url)])
+        .args(["tools", "call", "--no-validate", "py__add", r#"{"a": "two", "b": 3}"#])
+        .output()
+        .unwrap();
+    // The Python SDK rejects it itself, as a tool error.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    assert_eq!(lines(&output.stdout)[0]["is_error"], true);
+}

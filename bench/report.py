@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Turns bench/run's raw measurements into one table of medians and ratios.
+
+    python3 bench/report.py RAW_DIR RESULTS_MD
+
+RAW_DIR holds hyperfine --export-json files (http_list, http_call, stdio_list, stdio_call,
+fanout, batch), ask_step.py files (ask1, ask4), `/usr/bin/time -v` logs (rss_*.txt) and
+meta.json (date, machine, versions, parameters). Prints the table and writes RESULTS_MD.
+Everything compared comes from the same bench/run invocation. Nothing here gates CI.
+"""
+
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+raw, out_path = sys.argv[1], sys.argv[2]
+
+
+def load(name):
+    path = os.path.join(raw, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def hyperfine(group):
+    """Results of every RAW/GROUP.NAME.json (one hyperfine run per command), by NAME."""
+    results = {}
+    for path in sorted(glob.glob(os.path.join(raw, group + ".*.json"))):
+        with open(path) as f:
+            for r in json.load(f)["results"]:
+                results[os.path.basename(path)[len(group) + 1 : -5]] = r
+    return results
+
+
+meta = load("meta") or {}
+rows = []  # (section, item, median, ratio, target, verdict)
+verdicts = []
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def check(ok, what):
+    verdicts.append((what, ok))
+    return "met" if ok else "**missed**"
+
+
+def spread(r):
+    if r.get("stddev") is None:
+        return ""
+    return f" (±{r['stddev'] * 1000:.0f})" if r["median"] < 10 else f" (±{r['stddev']:.1f} s)"
+
+
+# --- single commands: mcpchat vs floor vs other clients --------------------------------------
+for key, title in [
+    ("http_list", "HTTP `tools list` (server-everything)"),
+    ("http_call", "HTTP `tools call get-sum` (server-everything)"),
+    ("stdio_list", "stdio `tools list` (server-memory)"),
+    ("stdio_call", "stdio `tools call read_graph` (server-memory)"),
+]:
+    results = hyperfine(key)
+    if not results:
+        continue
+    floor = results.get("floor")
+    mine = results.get("mcpchat")
+    for name in ["floor", "mcpchat", "mcpchat-onecert", "mcpchat-version", "inspector", "fastmcp"]:
+        r = results.get(name)
+        if r is None:
+            continue
+        label = {
+            "floor": "floor (curl x4)" if key.startswith("http") else "floor (bash coproc)",
+            "mcpchat": "mcpchat",
+            "mcpchat-onecert": "(profiling) mcpchat with a 1-certificate CA store",
+            "mcpchat-version": "(profiling) `mcpchat --version`: process start only",
+            "inspector": f"Inspector CLI {meta.get('inspector', '')}",
+            "fastmcp": f"fastmcp CLI {meta.get('fastmcp', '')}",
+        }[name]
+        ratio = f"{r['median'] / floor['median']:.2f}x floor" if floor else ""
+        target = verdict = ""
+        if name == "mcpchat" and key == "http_list" and floor:
+            target = "<= 1.5x floor"
+            verdict = check(r["median"] / floor["median"] <= 1.5, "HTTP tools list <= 1.5x curl floor")
+        if name in ("inspector", "fastmcp") and mine:
+            ratio += f"; mcpchat {r['median'] / mine['median']:.1f}x faster"
+            if name == "inspector" and key == "http_list":
+                target = "mcpchat >= 8x faster"
+                verdict = check(r["median"] / mine["median"] >= 8, "HTTP tools list >= 8x faster than Inspector CLI")
+        rows.append((title, label, ms(r["median"]) + spread(r), ratio, target, verdict))
+
+# --- fan-out --------------------------------------------------------------------------------
+delay = meta.get("delay_ms", 100)
+for group, title, gated in [
+    ("fanout", f"fan-out `tools list`: N in-repo delay servers (+{delay} ms per request)", True),
+    ("fanout_proxy", f"fan-out `tools list`: N delay proxies (+{delay} ms) in front of one server-everything", False),
+]:
+    fan = hyperfine(group)
+    base = fan.get("1")
+    for n in sorted(fan, key=int):
+        r = fan[n]
+        ratio = f"time({n})/time(1) = {r['median'] / base['median']:.2f}" if base else ""
+        target = verdict = ""
+        if gated and n == max(fan, key=int) and base:
+            target = "<= 1.3"
+            verdict = check(r["median"] / base["median"] <= 1.3, f"fan-out time({n})/time(1) <= 1.3")
+        rows.append((title, f"{n} server(s)", ms(r["median"]) + spread(r), ratio, target, verdict))
+
+# --- batch ----------------------------------------------------------------------------------
+n_calls = meta.get("batch_calls", 1000)
+for group, title, gated in [
+    ("batch", "batch: `get-sum` on server-everything (HTTP)", True),
+    ("batch_fast", "batch: `get-sum` on the in-repo server, no delay (HTTP)", False),
+]:
+    batch = hyperfine(group)
+    if not batch:
+        continue
+    rates = {}
+    for name, label in [
+        ("batch", f"`tools call --batch`, {n_calls} calls"),
+        ("separate", f"{n_calls} separate `tools call` processes, one after another"),
+        ("separate-p16", f"{n_calls} separate processes, 16 at a time (xargs -P16)"),
+    ]:
+        r = batch.get(name)
+        if r is None:
+            continue
+        rates[name] = n_calls / r["median"]
+        rows.append((title, label, ms(r["median"]) + spread(r), f"{rates[name]:.0f} calls/s", "", ""))
+    if "batch" in rates and "separate" in rates:
+        ratio = rates["batch"] / rates["separate"]
+        target = verdict = ""
+        if gated:
+            target = ">= 20x"
+            verdict = check(ratio >= 20, "batch >= 20x the calls/s of separate processes (server-everything)")
+        rows.append((title, "batch vs separate, one after another", "", f"{ratio:.1f}x calls/s", target, verdict))
+    if "batch" in rates and "separate-p16" in rates:
+        rows.append((title, "batch vs separate, 16 at a time", "", f"{rates['batch'] / rates['separate-p16']:.1f}x calls/s", "", ""))
+
+# --- ask ------------------------------------------------------------------------------------
+ask1, ask4 = load("ask1"), load("ask4")
+if ask1 and ask4:
+    tool_ms = meta.get("slow_tool_ms", 500)
+    s1, s4 = statistics.median(ask1["step"]), statistics.median(ask4["step"])
+    w1, w4 = statistics.median(ask1["wall"]), statistics.median(ask4["wall"])
+    title = f"`ask`: one model turn with K tool calls of {tool_ms} ms"
+    rows.append((title, "K=1: tool step", ms(s1), f"{s1 * 1000 / tool_ms:.2f}x {tool_ms} ms", "", ""))
+    rows.append((title, "K=4: tool step", ms(s4), f"{s4 * 1000 / tool_ms:.2f}x {tool_ms} ms; {s4 / s1:.2f}x K=1", "<= 1.3x K=1", check(s4 / s1 <= 1.3, "4-call step <= 1.3x a single call")))
+    rows.append((title, "K=1 / K=4: whole run", f"{ms(w1)} / {ms(w4)}", f"{w4 / w1:.2f}x", "", ""))
+
+# --- peak RSS -------------------------------------------------------------------------------
+for path in sorted(glob.glob(os.path.join(raw, "rss_*.txt"))):
+    name = os.path.basename(path)[4:-4]
+    with open(path) as f:
+        kbs = [int(m) for m in re.findall(r"Maximum resident set size \(kbytes\): (\d+)", f.read())]
+    if not kbs:
+        continue
+    mb = statistics.median(kbs) / 1024
+    label = {
+        "mcpchat_http": "mcpchat `tools list` (HTTP)",
+        "mcpchat_stdio": "mcpchat `tools list` (stdio; max of the process tree, incl. node server)",
+        "inspector_http": "Inspector CLI `tools/list` (HTTP)",
+        "fastmcp_http": "fastmcp CLI `list` (HTTP)",
+    }.get(name, name)
+    target = verdict = ""
+    if name == "mcpchat_http":
+        target = "<= 30 MB"
+        verdict = check(mb <= 30, "peak RSS of tools list <= 30 MB")
+    rows.append(("peak RSS (`/usr/bin/time -v`, median)", label, f"{mb:.1f} MB", f"max {max(kbs) / 1024:.1f} MB of {len(kbs)}", target, verdict))
+
+# --- output ---------------------------------------------------------------------------------
+lines = ["| item | run | median (±stddev ms) | ratio | target | |", "|---|---|---|---|---|---|"]
+last = None
+for section, label, median, ratio, target, verdict in rows:
+    lines.append(f"| {section if section != last else ''} | {label} | {median} | {ratio} | {target} | {verdict} |")
+    last = section
+table = "\n".join(lines)
+missed = [what for what, ok in verdicts if not ok]
+summary = (
+    f"Targets met: {sum(ok for _, ok in verdicts)} of {len(verdicts)}."
+    + (" Missed: " + "; ".join(missed) + "." if missed else "")
+)
+
+header = [
+    "# mcpchat benchmark results",
+    "",
+    "Written by `bench/run` (see `bench/README.md`); every number below comes from one invocation.",
+    "Medians of hyperfine runs (wall time of whole commands, servers already running on 127.0.0.1).",
+    "",
+    f"- date: {meta.get('date', '?')}",
+    f"- machine: {meta.get('machine', '?')}",
+    f"- mcpchat: {meta.get('mcpchat', '?')}",
+    f"- versions: {meta.get('versions', '?')}",
+    f"- parameters: {meta.get('parameters', '?')}",
+    "",
+]
+text = "\n".join(header) + "\n" + table + "\n\n" + summary + "\n"
+with open(out_path, "w") as f:
+    f.write(text)
+print(table)
+print()
+print(summary)
