@@ -185,7 +185,7 @@ pub struct CallArgs {
     pub args: Vec<String>,
 
     /// Send the arguments without checking them against the tool's input schema first (the
-    /// server still validates them); this also skips the tools/list request before the call
+    /// server still validates them)
     #[arg(long)]
     pub no_validate: bool,
 

@@ -243,14 +243,9 @@ struct Ready {
 impl Ready {
     async fn open(server: Arc<ServerConfig>, app: &App, validate: bool) -> Result<Ready, Failure> {
         let session = Session::connect(server, &app.context).await?;
-        // Without validation there is nothing to check against: save the tools/list round
-        // trip and let the server judge the call.
-        let listed = if validate {
-            session.list_tools().await
-        } else {
-            Ok(Vec::new())
-        };
-        let tools = match listed {
+        // Listed even without validation: on 2026-07-28 servers the tool's definition tells
+        // rmcp which arguments to mirror into Mcp-Param-* headers.
+        let tools = match session.list_tools().await {
             Ok(tools) => tools,
             Err(failure) => {
                 session.close().await;

@@ -321,7 +321,13 @@ fn no_validate_sends_the_arguments_as_given_and_the_server_judges() {
     let output = env
         .cmd()
         .args(["--url", &format!("py={}", python.url)])
-        .args(["tools", "call", "--no-validate", "py__add", r#"{"a": "two", "b": 3}"#])
+        .args([
+            "tools",
+            "call",
+            "--no-validate",
+            "py__add",
+            r#"{"a": "two", "b": 3}"#,
+        ])
         .output()
         .unwrap();
     // The Python SDK rejects it itself, as a tool error.
