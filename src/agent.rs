@@ -275,19 +275,21 @@ async fn run_call(
         .get(&call.name)
         .map(|i| &toolbox.functions[*i]);
     let parsed = call.parsed_arguments();
+    // `server__tool`, or what the model asked for when no such tool exists.
+    let display_name = function.map_or_else(
+        || call.name.clone(),
+        |f| {
+            format!(
+                "{}{}{}",
+                f.server,
+                crate::commands::tools::SEPARATOR,
+                f.tool
+            )
+        },
+    );
     output.emit(&Event::ToolCall(ToolCallInfo {
         id: call.id.clone(),
-        name: function.map_or_else(
-            || call.name.clone(),
-            |f| {
-                format!(
-                    "{}{}{}",
-                    f.server,
-                    crate::commands::tools::SEPARATOR,
-                    f.tool
-                )
-            },
-        ),
+        name: display_name.clone(),
         server: function.map(|f| f.server.clone()),
         tool: function.map(|f| f.tool.clone()),
         arguments: parsed.clone().unwrap_or_else(|_| call.arguments.clone()),
@@ -298,17 +300,7 @@ async fn run_call(
         id: Some(json!(call.id)),
         server: function.map(|f| f.server.clone()),
         tool: function.map_or_else(|| call.name.clone(), |f| f.tool.clone()),
-        name: function.map_or_else(
-            || call.name.clone(),
-            |f| {
-                format!(
-                    "{}{}{}",
-                    f.server,
-                    crate::commands::tools::SEPARATOR,
-                    f.tool
-                )
-            },
-        ),
+        name: display_name.clone(),
         is_error: true,
         content: json!([{"type": "text", "text": message}]),
         structured_content: None,

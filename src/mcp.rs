@@ -871,19 +871,14 @@ fn classify_transport(
     use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
-        if let Some(status) = current.downcast_ref::<HttpStatusError>() {
-            return Some(Failure::new(
-                Kind::Http,
-                format!(
-                    "MCP server `{}` ({}) answered HTTP {}",
-                    server.name,
-                    server.describe(),
-                    status.status
-                ),
-            ));
-        }
         let transport = current.downcast_ref::<StreamableHttpError<reqwest::Error>>();
-        if let Some(StreamableHttpError::HttpStatus(status)) = transport {
+        let status = current
+            .downcast_ref::<HttpStatusError>()
+            .or(match transport {
+                Some(StreamableHttpError::HttpStatus(status)) => Some(status),
+                _ => None,
+            });
+        if let Some(status) = status {
             return Some(Failure::new(
                 Kind::Http,
                 format!(
