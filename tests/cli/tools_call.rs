@@ -334,3 +334,50 @@ fn no_validate_sends_the_arguments_as_given_and_the_server_judges() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
     assert_eq!(lines(&output.stdout)[0]["is_error"], true);
 }
+
+#[test]
+fn elicitation_is_answered_with_the_schema_defaults_only_when_asked() {
+    let env = TestEnv::new();
+    let server = format!("ev={}", everything_stdio_cmd());
+    let output = env
+        .cmd()
+        .args(["--elicitation", "accept-defaults", "--stdio", &server])
+        .args(["tools", "call", "ev__trigger-elicitation-request"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let result = &lines(&output.stdout)[0];
+    assert_eq!(
+        result["content"][0]["text"],
+        "✅ User provided the requested information!"
+    );
+    assert!(
+        result["text"]
+            .as_str()
+            .unwrap()
+            .contains("Favorite Integer: 42"),
+        "{result}"
+    );
+    assert!(
+        result["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"action\": \"accept\""),
+        "{result}"
+    );
+
+    // By default the capability is not declared, so the server does not offer the tool.
+    let output = env
+        .cmd()
+        .args([
+            "--stdio",
+            &server,
+            "tools",
+            "call",
+            "ev__trigger-elicitation-request",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr_of(&output).contains("has no tool `trigger-elicitation-request`"));
+}
