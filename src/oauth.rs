@@ -168,11 +168,11 @@ pub async fn authorized_client(
     };
     Ok(Some(crate::oauth_http::OAuthHttp {
         http: http.clone(),
-        tokens: std::sync::Arc::new(crate::oauth_http::TokenSource {
+        tokens: std::sync::Arc::new(crate::oauth_http::TokenSource::new(
             manager,
-            store: store.clone(),
-            key: url.to_string(),
-        }),
+            store.clone(),
+            url.to_string(),
+        )),
     }))
 }
 
@@ -210,11 +210,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             )
             .hint(login_hint(server))
         })?;
-    let tokens = crate::oauth_http::TokenSource {
-        manager,
-        store: store.clone(),
-        key: url.to_string(),
-    };
+    let tokens = crate::oauth_http::TokenSource::new(manager, store.clone(), url.to_string());
     let token = tokens
         .token()
         .await
@@ -593,14 +589,17 @@ pub async fn login(
     // stored tokens with a client that did not issue them.
 
     let auth_url = session.get_authorization_url().to_string();
-    let state = url::Url::parse(&auth_url)
-        .ok()
-        .and_then(|u| {
+    let query_param = |name: &str| {
+        url::Url::parse(&auth_url).ok().and_then(|u| {
             u.query_pairs()
-                .find(|(k, _)| k == "state")
+                .find(|(k, _)| k == name)
                 .map(|(_, v)| v.into_owned())
         })
+    };
+    let state = query_param("state")
         .ok_or_else(|| auth_failure(server, "the authorization URL has no state parameter"))?;
+    // The RFC 8707 resource rmcp discovered (and will send again on refresh).
+    let resource = query_param("resource");
     redact::register(&state);
     present_url(server, &auth_url, options.open_browser);
 
@@ -627,7 +626,7 @@ pub async fn login(
         entry.client = Some(registration.clone());
         entry.issuer = issuer.clone();
         entry.metadata = Some(metadata.clone());
-        entry.resource = None;
+        entry.resource = resource.clone();
         entry.required_scopes.clear();
     })?;
     Ok(())

@@ -33,13 +33,36 @@ fn now() -> u64 {
 
 /// Hands out the current access token and refreshes it.
 pub struct TokenSource {
-    pub manager: AuthorizationManager,
-    pub store: TokenStore,
-    pub key: String,
+    manager: AuthorizationManager,
+    store: TokenStore,
+    key: String,
+    /// The token in use and when it expires, so that requests do not re-read the store;
+    /// the store is read again only when this one is about to expire or was rejected.
+    current: std::sync::Mutex<Option<(String, Option<u64>)>>,
+}
+
+/// Comfortably valid: not expiring within the margin (or of unknown lifetime).
+fn fresh(expires_at: Option<u64>) -> bool {
+    expires_at.is_none_or(|at| at > now() + REFRESH_MARGIN_SECS)
 }
 
 impl TokenSource {
-    /// The stored token and whether it is still comfortably valid.
+    pub fn new(manager: AuthorizationManager, store: TokenStore, key: String) -> Self {
+        TokenSource {
+            manager,
+            store,
+            key,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn remember(&self, token: &str, expires_at: Option<u64>) {
+        crate::redact::register(token);
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((token.to_string(), expires_at));
+    }
+
+    /// The stored token and whether it is still comfortably valid (this reads the store).
     fn stored(&self) -> Result<Option<(String, bool)>, AuthError> {
         use oauth2::TokenResponse;
         let entry = self
@@ -52,17 +75,25 @@ impl TokenSource {
         let Some(token) = credentials.token_response.as_ref() else {
             return Ok(None);
         };
-        let fresh = match crate::oauth::expires_at(&credentials) {
-            Some(at) => at > now() + REFRESH_MARGIN_SECS,
-            None => true,
-        };
+        let expires_at = crate::oauth::expires_at(&credentials);
         let secret = token.access_token().secret().to_string();
-        crate::redact::register(&secret);
-        Ok(Some((secret, fresh)))
+        self.remember(&secret, expires_at);
+        Ok(Some((secret, fresh(expires_at))))
     }
 
-    /// The token to send: the stored one, refreshed first if it is about to expire.
+    /// The token to send: the one in use, else the stored one, refreshed first if it is
+    /// about to expire.
     pub async fn token(&self) -> Result<Option<String>, AuthError> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((token, expires_at)) = current
+            && fresh(expires_at)
+        {
+            return Ok(Some(token));
+        }
         match self.stored()? {
             None => Ok(None),
             Some((token, true)) => Ok(Some(token)),
@@ -90,7 +121,7 @@ impl TokenSource {
             Ok(response) => {
                 use oauth2::TokenResponse;
                 let token = response.access_token().secret().to_string();
-                crate::redact::register(&token);
+                self.remember(&token, response.expires_in().map(|d| now() + d.as_secs()));
                 if let Some(refresh) = response.refresh_token() {
                     crate::redact::register(refresh.secret());
                 }
@@ -98,6 +129,7 @@ impl TokenSource {
                 Ok(Some(token))
             }
             Err(AuthError::AuthorizationRequired | AuthError::TokenRefreshRejected(_)) => {
+                *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 tracing::warn!(
                     "the refresh token was rejected or is missing; a new login is needed"
                 );

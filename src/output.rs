@@ -38,10 +38,6 @@ impl Output {
         }
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     /// In text format, print nothing but `result` answers from now on.
     pub fn set_answer_only(&self) {
         self.answer_only

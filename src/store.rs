@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rmcp::transport::auth::{AuthError, AuthorizationMetadata, CredentialStore, StoredCredentials};
 use serde::{Deserialize, Serialize};
@@ -91,10 +91,6 @@ impl TokenStore {
         Ok(TokenStore { path })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn read(&self) -> Result<StoreFile, Failure> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
@@ -139,11 +135,6 @@ impl TokenStore {
 
     pub fn get(&self, key: &str) -> Result<Option<Entry>, Failure> {
         Ok(self.read()?.servers.remove(key))
-    }
-
-    /// Every stored entry, by server URL.
-    pub fn all(&self) -> Result<BTreeMap<String, Entry>, Failure> {
-        Ok(self.read()?.servers)
     }
 
     /// Read-modify-write one entry under the store's exclusive lock; an entry left empty is

@@ -23,10 +23,6 @@ impl Progress {
         }
     }
 
-    pub fn is_active(&self) -> bool {
-        self.multi.is_some()
-    }
-
     /// A progress notification from `server` for request `token`.
     pub fn update(
         &self,
@@ -66,19 +62,6 @@ impl Progress {
         if let Some(message) = message {
             bar.set_message(message.to_string());
         }
-    }
-
-    /// A spinner for a slow phase (e.g. connecting); `None` when bars are off.
-    pub fn spinner(&self, message: String) -> Option<ProgressBar> {
-        let multi = self.multi.as_ref()?;
-        let bar = multi.add(ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_message(message);
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        Some(bar)
     }
 
     /// Remove every bar (before exit or before printing a final message).

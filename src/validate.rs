@@ -68,8 +68,18 @@ mod tests {
 
     #[test]
     fn never_fetches_remote_refs() {
-        let schema = json!({"$ref": "http://127.0.0.1:9/schema.json"});
+        // A listener that would see the fetch if the validator tried one.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let schema = json!({"$ref": format!("http://127.0.0.1:{port}/schema.json")});
         let validator = ArgsValidator::new("t", &schema);
         assert!(validator.violations(&json!({})).is_empty());
+        assert!(
+            listener.accept().is_err(),
+            "the validator connected to fetch a remote $ref"
+        );
     }
 }

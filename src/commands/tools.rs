@@ -207,6 +207,12 @@ pub fn result_event(
 
 /// Which server owns `name`: `server__tool`, or a bare name when only one server is in play.
 fn resolve_name(app: &App, name: &str) -> Result<(Arc<ServerConfig>, String), Failure> {
+    let (server, tool) = split_name(app, name)?;
+    Ok((app.config.server(&server)?, tool))
+}
+
+/// The server name and tool of `name`, without resolving the server's settings.
+fn split_name(app: &App, name: &str) -> Result<(String, String), Failure> {
     if let Some((server, tool)) = name.split_once(SEPARATOR)
         && !server.is_empty()
         && !tool.is_empty()
@@ -216,11 +222,11 @@ fn resolve_name(app: &App, name: &str) -> Result<(Arc<ServerConfig>, String), Fa
                 "tool `{name}` belongs to server `{server}`, which --server does not select"
             )));
         }
-        return Ok((app.config.server(server)?, tool.to_string()));
+        return Ok((server.to_string(), tool.to_string()));
     }
     let servers = app.config.selected_names(&app.selected)?;
     if servers.len() == 1 {
-        return Ok((app.config.server(&servers[0])?, name.to_string()));
+        return Ok((servers[0].clone(), name.to_string()));
     }
     Err(Failure::usage(format!(
         "tool name `{name}` needs its server prefix: SERVER{SEPARATOR}TOOL"
@@ -598,19 +604,20 @@ async fn run_line(
     let arguments = request
         .arguments
         .unwrap_or_else(|| Value::Object(Map::new()));
-    let resolved = resolve_name(app, &request.tool);
-    let names = resolved
-        .as_ref()
-        .ok()
-        .map(|(server, tool)| (server.name.clone(), tool.clone()));
+    // Only the name is looked at per line; each server is resolved and connected once.
+    let split = split_name(app, &request.tool);
+    let names = split.as_ref().ok().cloned();
     let outcome = async {
-        let (server, tool) = resolved?;
+        let (server, tool) = split?;
         let cell = {
             let mut map = servers.lock().unwrap_or_else(|e| e.into_inner());
-            map.entry(server.name.clone()).or_default().clone()
+            map.entry(server.clone()).or_default().clone()
         };
         let ready = cell
-            .get_or_init(|| async { Ready::open(server, app, validate).await.map(Arc::new) })
+            .get_or_init(|| async {
+                let server = app.config.server(&server)?;
+                Ready::open(server, app, validate).await.map(Arc::new)
+            })
             .await
             .clone()?;
         ready.call(id.clone(), &tool, arguments).await
