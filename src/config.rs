@@ -414,7 +414,7 @@ impl Config {
             let mut headers = Vec::new();
             for (key, value) in &raw.headers {
                 let value = expand(&value.clone().into_string())?;
-                redact::register(&value);
+                redact::register_header(key, &value);
                 headers.push((key.clone(), value));
             }
             Transport::Http { url, headers }
@@ -428,7 +428,13 @@ impl Config {
             let env = raw
                 .env
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), expand(&v.clone().into_string())?)))
+                .map(|(k, v)| {
+                    let value = expand(&v.clone().into_string())?;
+                    if redact::is_secret_name(k) {
+                        redact::register(&value);
+                    }
+                    Ok((k.clone(), value))
+                })
                 .collect::<Result<Vec<_>, Failure>>()?;
             let cwd = raw
                 .cwd
@@ -490,7 +496,17 @@ impl Config {
     /// Expand `${VAR}` and `${VAR:-default}`; an unset variable without default is an error
     /// pointing at where the file uses it.
     pub fn expand(&self, value: &str) -> Result<String, Failure> {
-        expand_vars(value, &|name| std::env::var(name).ok()).map_err(|var| {
+        let lookup = |name: &str| {
+            let value = std::env::var(name).ok();
+            // `${GITHUB_TOKEN}` is a secret wherever the file uses it.
+            if let Some(value) = &value
+                && redact::is_secret_name(name)
+            {
+                redact::register(value);
+            }
+            value
+        };
+        expand_vars(value, &lookup).map_err(|var| {
             self.error_at(
                 &format!("${{{var}"),
                 &format!("environment variable `{var}` is not set"),
@@ -847,7 +863,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
             )));
         };
         let value = value.trim().to_string();
-        redact::register(&value);
+        redact::register_header(key, &value);
         headers.insert(key.trim().to_string(), Scalar::String(value));
     }
     let mut entries: Vec<Entry> = Vec::new();

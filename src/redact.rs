@@ -1,12 +1,35 @@
 //! Keeps secrets out of every message mcpchat prints or logs.
 //!
-//! Two layers: values registered as secret (header values, URL query values, tokens) are
-//! replaced wherever they appear, and anything shaped like a credential (`?token=...`,
-//! `Bearer ...`, `user:pass@`) is masked even when nobody registered it.
+//! Two layers: values registered as secret (header values and their credential part, URL
+//! userinfo and query values, tokens, keys) are replaced wherever they appear, and anything
+//! shaped like a credential (`?token=...`, `Bearer ...`, `user:pass@`) is masked in messages
+//! even when nobody registered it. Stdout only gets the first layer ([`json_line`]): masking
+//! patterns there would rewrite tool results that merely talk about tokens.
+//!
+//! A secret is masked in the forms it travels in: as is, JSON-escaped, Rust-`Debug`-escaped
+//! (what `tracing` prints for `?field`) and percent-encoded (in URLs). Values shorter than
+//! [`MIN_SECRET_LEN`] are not registered: masking every "ab" would make messages unreadable.
 
 use std::sync::{OnceLock, RwLock};
 
+use base64::Engine;
+
 const MASK: &str = "***";
+
+/// Shorter values are never registered (documented in docs/reliability.md).
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Header names whose values are not credentials: masking `application/json` everywhere
+/// would damage tool results and help nobody.
+const PLAIN_HEADERS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "content-type",
+    "mcp-protocol-version",
+    "user-agent",
+];
 
 /// Query parameter names whose values are always masked.
 const SECRET_PARAMS: &[&str] = &[
@@ -26,50 +49,280 @@ const SECRET_PARAMS: &[&str] = &[
     "auth",
 ];
 
-fn registry() -> &'static RwLock<Vec<String>> {
-    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
-    SECRETS.get_or_init(|| RwLock::new(Vec::new()))
+/// Every form of every registered secret: `text` masks these in messages; `json` holds their
+/// JSON-escaped forms, masked inside the string literals of stdout lines. Longest first, so a
+/// secret containing another is masked whole.
+#[derive(Default)]
+struct Registry {
+    originals: Vec<String>,
+    text: Vec<String>,
+    json: Vec<String>,
 }
 
-/// Remember a value that must never be printed. Very short values are ignored: masking
-/// every "a" in a message would make errors unreadable and protects nothing.
+fn registry() -> &'static RwLock<Registry> {
+    static SECRETS: OnceLock<RwLock<Registry>> = OnceLock::new();
+    SECRETS.get_or_init(|| RwLock::new(Registry::default()))
+}
+
+/// Remember a value that must never be printed, in every form it may travel in.
 pub fn register(secret: &str) {
     let secret = secret.trim();
-    if secret.len() < 4 {
+    if secret.len() < MIN_SECRET_LEN {
         return;
     }
-    if let Ok(mut secrets) = registry().write()
-        && !secrets.iter().any(|s| s == secret)
-    {
-        secrets.push(secret.to_string());
-        // Longest first, so a secret containing another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let Ok(mut registry) = registry().write() else {
+        return;
+    };
+    if registry.originals.iter().any(|s| s == secret) {
+        return;
     }
+    registry.originals.push(secret.to_string());
+    for form in forms(secret) {
+        let json = json_escaped(&form);
+        if !registry.text.contains(&form) {
+            registry.text.push(form);
+        }
+        if !registry.json.contains(&json) {
+            registry.json.push(json);
+        }
+    }
+    registry.text.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    registry.json.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-/// Register the secret parts of a URL: query values and the userinfo password.
-pub fn register_url(url: &str) {
-    if let Ok(parsed) = url::Url::parse(url) {
-        for (_, value) in parsed.query_pairs() {
-            register(&value);
-        }
-        if let Some(password) = parsed.password() {
+/// The forms a secret is printed in: as is, JSON-escaped, `Debug`-escaped, percent-encoded.
+fn forms(secret: &str) -> Vec<String> {
+    let debug = format!("{secret:?}");
+    let form_encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut forms = vec![
+        secret.to_string(),
+        json_escaped(secret),
+        debug[1..debug.len() - 1].to_string(),
+        form_encoded.replace('+', "%20"),
+        form_encoded,
+    ];
+    forms.dedup();
+    forms
+}
+
+/// `s` as serde_json writes it inside a string literal (without the quotes).
+fn json_escaped(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(s)
+        .to_string()
+}
+
+/// Register a header value and its credential part: `Bearer XYZ` also masks `XYZ`; `Basic B64`
+/// also masks `B64`, the decoded `user:pass` and `pass`. Values of [`PLAIN_HEADERS`] are left.
+pub fn register_header(name: &str, value: &str) {
+    if PLAIN_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str()) {
+        return;
+    }
+    let value = value.trim();
+    register(value);
+    let Some((scheme, credential)) = value.split_once(' ') else {
+        return;
+    };
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return;
+    }
+    let credential = credential.trim();
+    register(credential);
+    if scheme.eq_ignore_ascii_case("basic")
+        && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credential)
+        && let Ok(decoded) = String::from_utf8(decoded)
+    {
+        register(&decoded);
+        if let Some((_, password)) = decoded.split_once(':') {
             register(password);
         }
     }
 }
 
-/// Mask every secret in `text`.
+/// Register the secret parts of a URL: query values, the userinfo password (or a lone
+/// username, which then is the credential), and the `Basic` header reqwest derives from them.
+pub fn register_url(url: &str) {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return;
+    };
+    for (_, value) in parsed.query_pairs() {
+        register(&value);
+    }
+    for pair in parsed.query().unwrap_or_default().split('&') {
+        if let Some((_, raw)) = pair.split_once('=') {
+            register(raw);
+        }
+    }
+    let user = percent_decode(parsed.username());
+    let password = parsed.password().map(percent_decode);
+    match &password {
+        Some(password) => {
+            register(password);
+            register(parsed.password().unwrap_or_default());
+            register(&format!("{user}:{password}"));
+        }
+        None if !user.is_empty() => {
+            register(&user);
+            register(parsed.username());
+        }
+        None => return,
+    }
+    // reqwest moves userinfo into `Authorization: Basic base64(user:pass)`.
+    let basic = format!("{user}:{}", password.unwrap_or_default());
+    register(&base64::engine::general_purpose::STANDARD.encode(basic));
+}
+
+/// Register every base64 line of a PEM file's body (a private key) and the body whole.
+pub fn register_pem(pem: &str) {
+    let body: Vec<&str> = pem
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("-----"))
+        .collect();
+    for line in &body {
+        register(line);
+    }
+    register(&body.concat());
+}
+
+/// Does a variable or header name say its value is a credential (`GITHUB_TOKEN`, `API_KEY`)?
+pub fn is_secret_name(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PASS",
+        "KEY",
+        "AUTH",
+        "CREDENTIAL",
+        "COOKIE",
+        "SESSION",
+        "PAT",
+    ];
+    name.to_ascii_uppercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| {
+            WORDS
+                .iter()
+                .any(|w| word == *w || word.ends_with(w) && *w != "PAT")
+        })
+}
+
+/// Decode `%XX` escapes (userinfo as the URL parser keeps it); invalid UTF-8 is kept lossy.
+fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mask every secret in `text`, then everything shaped like a credential.
 pub fn text(text: &str) -> String {
+    mask_patterns(&registered(text))
+}
+
+/// Mask only registered secrets (text stdout lines: patterns would rewrite tool results).
+pub fn registered(text: &str) -> String {
     let mut out = text.to_string();
-    if let Ok(secrets) = registry().read() {
-        for secret in secrets.iter() {
+    if let Ok(registry) = registry().read() {
+        for secret in registry.text.iter() {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), MASK);
             }
         }
     }
-    mask_patterns(&out)
+    out
+}
+
+/// Mask registered secrets inside the string literals of one serialised JSON line. The line
+/// stays valid JSON: a match must start on an escape boundary, and numbers, keywords and
+/// punctuation are never touched.
+pub fn json_line(line: &str) -> String {
+    let Ok(registry) = registry().read() else {
+        return line.to_string();
+    };
+    if registry.json.is_empty() {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let literal = &rest[open + 1..];
+        let close = string_end(literal);
+        out.push_str(&mask_literal(&literal[..close], &registry.json));
+        rest = &literal[close..];
+        if let Some(after) = rest.strip_prefix('"') {
+            out.push('"');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Index of the closing quote of a JSON string literal's body (or its length if unterminated).
+fn string_end(literal: &str) -> usize {
+    let bytes = literal.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Replace each escaped secret in a literal's body where it starts on an escape boundary
+/// (an even run of backslashes before it), so `\n` + `abc` never matches a secret `nabc`.
+fn mask_literal(body: &str, secrets: &[String]) -> String {
+    let mut out = body.to_string();
+    for secret in secrets {
+        if !out.contains(secret.as_str()) {
+            continue;
+        }
+        let mut masked = String::with_capacity(out.len());
+        let mut from = 0;
+        while let Some(found) = out[from..].find(secret.as_str()) {
+            let at = from + found;
+            let backslashes = out[..at].bytes().rev().take_while(|&b| b == b'\\').count();
+            if backslashes % 2 == 0 {
+                masked.push_str(&out[from..at]);
+                masked.push_str(MASK);
+                from = at + secret.len();
+            } else {
+                let next = at + out[at..].chars().next().map_or(1, char::len_utf8);
+                masked.push_str(&out[from..next]);
+                from = next;
+            }
+        }
+        masked.push_str(&out[from..]);
+        out = masked;
+    }
+    out
 }
 
 /// A URL fit for messages: query values masked, userinfo dropped.
@@ -200,5 +453,55 @@ mod tests {
     fn registered_secrets_are_masked_anywhere() {
         register("very-secret-header-value");
         assert_eq!(text("sent very-secret-header-value to x"), "sent *** to x");
+    }
+
+    #[test]
+    fn a_basic_header_masks_its_encoded_and_decoded_parts() {
+        register_header("X-Proxy", "Basic dXNyMTpwYXNzd29yZDE=");
+        assert_eq!(
+            registered("got dXNyMTpwYXNzd29yZDE= usr1:password1 and password1"),
+            "got *** *** and ***"
+        );
+    }
+
+    #[test]
+    fn plain_headers_are_not_registered() {
+        register_header("Content-Type", "application/vnd.plain-test");
+        assert_eq!(
+            registered("application/vnd.plain-test"),
+            "application/vnd.plain-test"
+        );
+    }
+
+    #[test]
+    fn url_userinfo_masks_the_basic_header_reqwest_derives() {
+        register_url("https://u%40x:p%23ss-word@h.example/mcp?k=a%20b+c");
+        let basic = base64::engine::general_purpose::STANDARD.encode("u@x:p#ss-word");
+        assert_eq!(registered(&format!("Basic {basic}")), "Basic ***");
+        assert_eq!(registered("u@x:p#ss-word / p%23ss-word"), "*** / ***");
+        assert_eq!(registered("a b c / a%20b+c"), "*** / ***");
+    }
+
+    #[test]
+    fn json_lines_mask_escaped_secrets_and_stay_valid() {
+        register(r#"q"uo\te-secret"#);
+        let line = serde_json::json!({"a": r#"x q"uo\te-secret y"#, "b": 12}).to_string();
+        let masked = json_line(&line);
+        assert_eq!(masked, r#"{"a":"x *** y","b":12}"#);
+        // `\n` followed by the rest of a secret is not the secret.
+        register("nabc-secret");
+        let line = serde_json::json!({"a": "\nabc-secret"}).to_string();
+        assert_eq!(json_line(&line), line);
+    }
+
+    #[test]
+    fn pem_bodies_are_masked_line_by_line() {
+        register_pem(
+            "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\nAgEGCCqGSM49AwEHBG0w\n-----END PRIVATE KEY-----\n",
+        );
+        assert_eq!(
+            registered("key MIGHAgEAMBMGByqGSM49 AgEGCCqGSM49AwEHBG0w"),
+            "key *** ***"
+        );
     }
 }

@@ -254,6 +254,18 @@ pub fn fault_http(mode: &str) -> Peer {
     Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
 }
 
+impl Peer {
+    /// The secret-echoing fake (tests/fakes/echo_secrets.py): mode `""` or `http_error`.
+    pub fn echo_secrets(mode: &str) -> Peer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("tests/fakes/echo_secrets.py"));
+        if !mode.is_empty() {
+            cmd.arg(mode);
+        }
+        Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+    }
+}
+
 pub fn crash_stdio_cmd() -> String {
     format!(
         "python3 {}",
