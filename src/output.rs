@@ -133,9 +133,9 @@ fn text_line(event: &Event) -> Option<String> {
                 text = serde_json::to_string_pretty(structured).unwrap_or_default();
             }
             if let Some(id) = &result.id {
-                let id = match id {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                let id = match serde_json::from_str(id.as_str()) {
+                    Ok(serde_json::Value::String(s)) => s,
+                    _ => id.as_str().to_string(),
                 };
                 text = format!("[{id}] {text}");
             }

@@ -12,12 +12,13 @@ use std::time::Instant;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rmcp::model::{CallToolResult, Tool};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cli::CallArgs;
 use crate::config::ServerConfig;
-use crate::events::{ErrorInfo, Event, ToolInfo, ToolResult};
+use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::mcp::Session;
 use crate::report;
@@ -179,7 +180,7 @@ pub fn tool_info(server: &str, tool: &Tool) -> ToolInfo {
 }
 
 pub fn result_event(
-    id: Option<Value>,
+    id: Option<RawId>,
     server: &str,
     tool: &str,
     result: &CallToolResult,
@@ -330,7 +331,7 @@ impl Ready {
 
     async fn call(
         &self,
-        id: Option<Value>,
+        id: Option<RawId>,
         tool: &str,
         arguments: Value,
     ) -> Result<ToolResult, Failure> {
@@ -458,12 +459,24 @@ fn json_kind(value: &Value) -> &'static str {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Request {
-    #[serde(default)]
-    id: Option<Value>,
+    /// Kept as written, `null` included (`Option` alone would turn `null` into no id).
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
     #[serde(alias = "name")]
     tool: String,
     #[serde(default)]
     arguments: Option<Value>,
+}
+
+fn raw_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// Just the id of a line that is JSON but not a valid request, so its error line carries it.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
 }
 
 type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
@@ -548,7 +561,7 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
 fn record(
     app: &App,
     worst: &std::sync::Mutex<Code>,
-    id: Option<Value>,
+    id: Option<RawId>,
     tool: Option<(String, String)>,
     failure: &Failure,
 ) -> bool {
@@ -581,7 +594,7 @@ async fn run_line(
     line_number: usize,
     validate: bool,
 ) -> (
-    Option<Value>,
+    Option<RawId>,
     Option<(String, String)>,
     Result<ToolResult, Failure>,
 ) {
@@ -589,9 +602,10 @@ async fn run_line(
         Ok(request) => request,
         Err(e) => {
             // Salvage the id if the line is JSON at all, so the caller can match the error.
-            let id = serde_json::from_str::<Value>(line)
+            let id = serde_json::from_str::<IdOnly>(line)
                 .ok()
-                .and_then(|v| v.get("id").cloned());
+                .and_then(|only| only.id)
+                .map(RawId::from);
             return (
                 id,
                 None,
@@ -600,7 +614,7 @@ async fn run_line(
             );
         }
     };
-    let id = request.id.clone();
+    let id = request.id.map(RawId::from);
     let arguments = request
         .arguments
         .unwrap_or_else(|| Value::Object(Map::new()));
