@@ -558,6 +558,11 @@ fn default_locations() -> Vec<PathBuf> {
 fn parse_file(path: &Path) -> Result<Config, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::config(format!("cannot read config file {}: {e}", path.display())))?;
+    // Editors on Windows save a UTF-8 byte order mark; neither parser accepts one.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(stripped) => stripped.to_string(),
+        None => text,
+    };
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
@@ -588,10 +593,18 @@ fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<
         #[serde(default)]
         servers: IndexMap<String, RawMcpServer>,
     }
+    // A file that does not parse at all is reported as such here: swallowing the error would
+    // surface later as a misleading one (an alias-expansion limit as "unknown field").
     let value: serde_json::Value = if is_json {
-        serde_json::from_str(text).unwrap_or_default()
+        serde_json::from_str(text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else if text.trim().is_empty() {
+        serde_json::Value::Null
     } else {
-        serde_yaml::from_str(text).unwrap_or_default()
+        serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            syntax_failure(path, location, &e.to_string())
+        })?
     };
     let is_client_format = value.get("mcpServers").is_some_and(|v| v.is_object())
         || value.get("servers").is_some_and(|v| v.is_object());
@@ -743,9 +756,20 @@ fn syntax_failure(path: &Path, location: Option<(usize, usize)>, message: &str) 
         Some((line, column)) => format!("{}:{line}:{column}", path.display()),
         None => path.display().to_string(),
     };
+    // yaml_serde's guard against alias bombs ("billion laughs") names no alias: say what it is.
+    let message = match message {
+        "repetition limit exceeded" | "recursion limit exceeded" => format!(
+            "YAML alias expansion limit exceeded ({message}): the anchors and aliases (`&name`, \
+             `*name`) expand to too many nodes"
+        ),
+        other => other.to_string(),
+    };
     let mut failure = Failure::config(format!("{place}: {message}"));
-    if let Some(hint) = unknown_key_hint(message) {
+    if let Some(hint) = unknown_key_hint(&message) {
         failure = failure.hint(hint);
+    }
+    if message.starts_with("YAML alias expansion limit") {
+        failure = failure.hint("write the repeated values out, or alias them fewer times");
     }
     failure
 }
@@ -822,14 +846,16 @@ fn locate_nth(text: &str, needle: &str, nth: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// Expand `${VAR}` / `${VAR:-default}`. Returns the name of the first unset variable.
+/// Expand `${VAR}` / `${VAR:-default}`; a default may itself hold references
+/// (`${A:-${B:-x}}`), expanded only when it is used. Returns the name of the first unset
+/// variable.
 pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
+        let Some(end) = closing_brace(after) else {
             // Not a reference: keep the text as written.
             out.push_str(&rest[start..]);
             return Ok(out);
@@ -842,7 +868,7 @@ pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
         match lookup(name).filter(|v| !(v.is_empty() && default.is_some())) {
             Some(v) => out.push_str(&v),
             None => match default {
-                Some(d) => out.push_str(d),
+                Some(d) => out.push_str(&expand_vars(d, lookup)?),
                 None => return Err(name.to_string()),
             },
         }
@@ -850,6 +876,28 @@ pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The `}` that closes a reference whose `${` came just before `text`, skipping nested ones.
+fn closing_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'}' {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Servers from `--url` and `--stdio`.
@@ -1010,6 +1058,24 @@ mod tests {
         assert_eq!(expand_vars("${EMPTY:-d}", &env).as_deref(), Ok("d"));
         assert_eq!(expand_vars("${NOPE}", &env), Err("NOPE".to_string()));
         assert_eq!(expand_vars("cost $5 ${", &env).as_deref(), Ok("cost $5 ${"));
+    }
+
+    #[test]
+    fn expands_nested_defaults_only_when_used() {
+        assert_eq!(expand_vars("${NOPE:-${SET}}", &env).as_deref(), Ok("value"));
+        assert_eq!(
+            expand_vars("<${NOPE:-${NADA:-x}}>", &env).as_deref(),
+            Ok("<x>")
+        );
+        assert_eq!(expand_vars("${SET:-${NADA}}", &env).as_deref(), Ok("value"));
+        assert_eq!(
+            expand_vars("${NOPE:-${NADA}}", &env),
+            Err("NADA".to_string())
+        );
+        assert_eq!(
+            expand_vars("${NOPE:-a${SET}b}c", &env).as_deref(),
+            Ok("avaluebc")
+        );
     }
 
     #[test]
