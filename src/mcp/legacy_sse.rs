@@ -23,6 +23,8 @@ pub enum SseError {
     NoEndpoint,
     #[error("the endpoint URL is invalid: {0}")]
     Endpoint(String),
+    #[error("the endpoint {endpoint} is on another origin than the stream ({stream})")]
+    CrossOrigin { endpoint: String, stream: String },
     #[error("the event stream is not text/event-stream (HTTP {0})")]
     NotSse(u16),
 }
@@ -72,10 +74,10 @@ impl LegacySse {
             }
         };
         if endpoint.origin() != base.origin() {
-            return Err(SseError::Endpoint(format!(
-                "{} is on another origin than the stream",
-                crate::redact::url(endpoint.as_str())
-            )));
+            return Err(SseError::CrossOrigin {
+                endpoint: crate::redact::url(endpoint.as_str()),
+                stream: base.origin().ascii_serialization(),
+            });
         }
         let (sender, incoming) = mpsc::channel(64);
         let reader = tokio::spawn(async move {

@@ -264,6 +264,14 @@ impl Peer {
         }
         Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
     }
+
+    /// A legacy HTTP+SSE fake whose `endpoint` names another origin
+    /// (tests/fakes/legacy_cross_origin.py).
+    pub fn legacy_cross_origin() -> Peer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("tests/fakes/legacy_cross_origin.py"));
+        Peer::spawn(cmd, PortFrom::FirstLine, "/sse")
+    }
 }
 
 pub fn crash_stdio_cmd() -> String {
