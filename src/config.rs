@@ -1117,3 +1117,82 @@ mod tests {
         assert!(!filter.permits("Delete_All"));
     }
 }
+
+/// Property tests over what a config file's author (or a hostile environment) feeds us.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Literal text that holds no reference.
+    fn literal() -> impl Strategy<Value = String> {
+        "[^$]{0,12}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn references_expand_to_their_values_which_are_never_expanded_again(
+            pieces in prop::collection::vec((literal(), "\\PC{0,12}"), 0..5),
+            tail in literal(),
+        ) {
+            let mut template = String::new();
+            let mut expected = String::new();
+            let mut values = HashMap::new();
+            for (i, (text, value)) in pieces.iter().enumerate() {
+                template.push_str(&format!("{text}${{V{i}}}"));
+                expected.push_str(text);
+                expected.push_str(value);
+                values.insert(format!("V{i}"), value.clone());
+            }
+            template.push_str(&tail);
+            expected.push_str(&tail);
+            let lookup = |name: &str| values.get(name).cloned();
+            prop_assert_eq!(expand_vars(&template, &lookup), Ok(expected));
+        }
+
+        #[test]
+        fn nested_defaults_fall_through_to_the_first_set_variable(
+            depth in 1usize..6,
+            set_at in 0usize..7,
+            value in "[^$}]{1,10}",
+            fallback in "[^$}]{0,10}",
+        ) {
+            // ${U0:-${U1:-...${U<depth-1>:-fallback}...}}, where only U<set_at> may be set.
+            let mut template = fallback.clone();
+            for level in (0..depth).rev() {
+                template = format!("${{U{level}:-{template}}}");
+            }
+            let lookup = |name: &str| (name == format!("U{set_at}")).then(|| value.clone());
+            let expected = if set_at < depth { value.clone() } else { fallback.clone() };
+            prop_assert_eq!(expand_vars(&template, &lookup), Ok(expected));
+        }
+
+        #[test]
+        fn any_text_expands_without_panicking(text in "[${}:a-zA-Z_-]{0,40}") {
+            let lookup = |name: &str| name.len().is_multiple_of(2).then(|| name.to_lowercase());
+            let _ = expand_vars(&text, &lookup);
+        }
+
+        #[test]
+        fn a_byte_order_mark_never_changes_how_a_file_parses(
+            text in "[a-z:\\[\\]{}\",&*\\- \n]{0,80}",
+            json in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let name = if json { "c.json" } else { "c.yaml" };
+            let plain = dir.path().join(name);
+            let marked = dir.path().join(format!("bom-{name}"));
+            std::fs::write(&plain, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            std::fs::write(&marked, format!("\u{feff}{text}"))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let outcome = |path: &Path| match parse_file(path) {
+                Ok(config) => Ok(config.server_names().join(",")),
+                Err(failure) => Err(failure.code()),
+            };
+            prop_assert_eq!(outcome(&plain), outcome(&marked));
+        }
+    }
+}

@@ -643,3 +643,75 @@ async fn run_line(
     });
     (id, names, outcome)
 }
+
+/// Property tests over batch lines: any JSON id, however spaced, comes back as written.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn space() -> impl Strategy<Value = String> {
+        "[ \t]{0,2}"
+    }
+
+    /// JSON text with odd spacing, numbers no f64 can hold, and escapes.
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "-?(0|[1-9][0-9]{0,40})(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,4})?",
+            "\\PC{0,10}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            Just(r#""\u00e9\/\ud83d\ude00\"""#.to_string()),
+            Just("true".to_string()),
+            Just("null".to_string()),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec((space(), inner.clone()), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(s, v)| format!("{s}{v}{s}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                prop::collection::vec(("[a-z]{1,4}", space(), inner), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(k, s, v)| format!("{s}\"{k}\"{s}:{s}{v}"))
+                        .collect();
+                    format!("{{{}}}", items.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_id_is_kept_byte_for_byte(id in json_text(), extra in any::<bool>()) {
+            let line = if extra {
+                format!(r#"{{"tool": "s__t", "id":{id} , "bogus": 1}}"#)
+            } else {
+                format!(r#"{{"tool": "s__t", "id":{id} , "arguments": {{}}}}"#)
+            };
+            let raw = if extra {
+                prop_assert!(serde_json::from_str::<Request>(&line).is_err());
+                serde_json::from_str::<IdOnly>(&line).ok().and_then(|only| only.id)
+            } else {
+                serde_json::from_str::<Request>(&line)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {line}")))?
+                    .id
+            };
+            let raw = raw.map(RawId::from);
+            prop_assert_eq!(raw.as_ref().map(RawId::as_str), Some(id.as_str()));
+            // And it is written out as is.
+            let written = serde_json::to_string(&raw).unwrap_or_default();
+            prop_assert_eq!(written, id);
+        }
+
+        #[test]
+        fn any_line_parses_or_fails_without_panicking(line in "[{}\\[\\]\":,a-z0-9. \\\\]{0,60}") {
+            let _ = serde_json::from_str::<Request>(&line);
+            let _ = serde_json::from_str::<IdOnly>(&line);
+        }
+    }
+}
