@@ -155,6 +155,8 @@ impl Provider {
         if let Some(key) = &api_key {
             redact::register(key);
         }
+        // Gateways take keys in the URL too (`?api-key=...`, `https://user:key@host/v1`).
+        redact::register_url(&base_url);
         let timeout = flags
             .timeout
             .or(env_number("MCPCHAT_LLM_TIMEOUT")?)

@@ -13,6 +13,7 @@ const API_KEY: &str = r#"key"with\odd-42"#;
 const BEARER: &str = "tok-bearer-2718";
 const BASIC_PASSWORD: &str = "pw-basic-1618";
 const MODEL_KEY: &str = "sk-model-secret-99";
+const MODEL_URL_PASSWORD: &str = "pw-model-url-5";
 
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -31,6 +32,8 @@ fn forbidden() -> Vec<String> {
         format!("bob:{BASIC_PASSWORD}"),
         b64(&format!("bob:{BASIC_PASSWORD}")),
         MODEL_KEY.to_string(),
+        MODEL_URL_PASSWORD.to_string(),
+        b64(&format!("carol:{MODEL_URL_PASSWORD}")),
     ];
     let escaped: Vec<String> = forms
         .iter()
@@ -197,10 +200,13 @@ fn ad_hoc_bearer_and_basic_headers_are_masked_whole_and_in_parts() {
 }
 
 #[test]
-fn a_model_api_key_echoed_in_the_error_body_is_masked_at_every_verbosity() {
+fn a_model_api_key_and_base_url_password_echoed_in_the_error_body_are_masked_at_every_verbosity() {
     let env = TestEnv::new();
     let server = Peer::echo_secrets("");
-    let base = format!("http://127.0.0.1:{}/v1", server.port);
+    let base = format!(
+        "http://carol:{MODEL_URL_PASSWORD}@127.0.0.1:{}/v1",
+        server.port
+    );
     let outputs = at_every_verbosity(
         &env,
         &[
