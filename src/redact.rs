@@ -495,6 +495,31 @@ mod tests {
     }
 
     #[test]
+    fn credential_names_are_recognised_and_others_are_not() {
+        for name in [
+            "GITHUB_TOKEN",
+            "OPENAI_API_KEY",
+            "DB_PASSWORD",
+            "APIKEY",
+            "gh-pat",
+            "X-Auth",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "HOME",
+            "PATH",
+            "TZ",
+            "PYTHON",
+            "DEMO_SCRIPT",
+            "PATTERN",
+            "LANG",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
     fn pem_bodies_are_masked_line_by_line() {
         register_pem(
             "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\nAgEGCCqGSM49AwEHBG0w\n-----END PRIVATE KEY-----\n",
