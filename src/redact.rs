@@ -31,6 +31,23 @@ const PLAIN_HEADERS: &[&str] = &[
     "user-agent",
 ];
 
+/// Authorization schemes whose credential part is registered in any header.
+const AUTH_SCHEMES: &[&str] = &[
+    "basic",
+    "bearer",
+    "token",
+    "dpop",
+    "digest",
+    "negotiate",
+    "apikey",
+    "api-key",
+    "key",
+    "sso-key",
+    "ssws",
+    "mac",
+    "hmac",
+];
+
 /// Query parameter names whose values are always masked.
 const SECRET_PARAMS: &[&str] = &[
     "token",
@@ -126,11 +143,10 @@ pub fn register_header(name: &str, value: &str) {
     let Some((scheme, credential)) = value.split_once(' ') else {
         return;
     };
-    if scheme.is_empty()
-        || !scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    // `Authorization: <any scheme> <credential>`; elsewhere only well-known schemes, so that
+    // `X-Client: acme testing` does not make the word "testing" a secret.
+    let is_authorization = name.trim().to_ascii_lowercase().ends_with("authorization");
+    if !is_authorization && !AUTH_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
         return;
     }
     let credential = credential.trim();
@@ -462,6 +478,14 @@ mod tests {
             registered("got dXNyMTpwYXNzd29yZDE= usr1:password1 and password1"),
             "got *** *** and ***"
         );
+    }
+
+    #[test]
+    fn only_credential_parts_are_split_off() {
+        register_header("X-Client", "acme widgets-tool");
+        assert_eq!(registered("widgets-tool"), "widgets-tool");
+        register_header("Authorization", "Custom cred-part-77");
+        assert_eq!(registered("x cred-part-77"), "x ***");
     }
 
     #[test]
