@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::events::{Event, Message, ToolCallInfo, ToolResult};
 use crate::exit::{BrokenPipe, Failure, Kind};
-use crate::llm::{Client, ToolCall, Usage};
+use crate::llm::{ChatRequest, Client, ToolCall, Usage};
 use crate::mcp::Session;
 use crate::output::Output;
 use crate::validate::ArgsValidator;
@@ -136,71 +136,128 @@ fn function_name(prefixed: &str, taken: &mut HashSet<String>) -> String {
 }
 
 pub struct Options {
-    pub system: Option<String>,
-    pub prompt: String,
     pub max_steps: u32,
     pub temperature: Option<f64>,
     pub stream: bool,
     /// Cap on the text of one tool result sent to the model, in bytes.
     pub max_tool_output: usize,
+    /// `tool_choice` for the first model request (`required` would loop forever if repeated,
+    /// so later requests of the run get `auto` instead).
+    pub tool_choice: Option<String>,
 }
 
-/// How a run ended.
+/// What the model sees in place of a tool result that never came (Ctrl-C mid-call), so the
+/// stored history stays valid for every provider: each tool call has its answer.
+pub const INTERRUPTED_RESULT: &str =
+    "[tool error] interrupted: mcpchat was stopped before the tool answered";
+
+/// How a tool result that failed is marked for the model.
+pub const TOOL_ERROR_MARK: &str = "[tool error] ";
+
+/// The state of one `ask` run. It lives outside [`run`] so that whoever stops the run (a
+/// signal) still has everything that completed: the messages, the counts and the usage.
+pub struct Run {
+    /// Everything sent to the model: system prompt, the history that fits, this run's messages.
+    pub messages: Vec<Value>,
+    /// Where this run's own messages start in `messages`.
+    first_new: usize,
+    /// Model requests made (one that failed counts).
+    pub steps: u32,
+    /// Tool calls that ran to an answer.
+    pub tool_calls: u32,
+    pub usage: Usage,
+    /// The calls of the current model turn: id and, once it came, the text for the model.
+    pending: Vec<(String, Option<String>)>,
+}
+
+impl Run {
+    pub fn new(system: Option<&str>, history: Vec<Value>, prompt: &str) -> Run {
+        let mut messages = Vec::new();
+        if let Some(system) = system.filter(|s| !s.is_empty()) {
+            messages.push(json!({"role": "system", "content": system}));
+        }
+        messages.extend(history);
+        let first_new = messages.len();
+        messages.push(json!({"role": "user", "content": prompt}));
+        Run {
+            messages,
+            first_new,
+            steps: 0,
+            tool_calls: 0,
+            usage: Usage::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The messages this run added (the prompt first), with unanswered tool calls closed.
+    pub fn new_messages(&mut self) -> &[Value] {
+        self.close_pending();
+        &self.messages[self.first_new..]
+    }
+
+    /// Append the current turn's tool results in call order; a call without an answer gets
+    /// [`INTERRUPTED_RESULT`].
+    fn close_pending(&mut self) {
+        for (id, text) in std::mem::take(&mut self.pending) {
+            let content = text.unwrap_or_else(|| INTERRUPTED_RESULT.to_string());
+            self.messages
+                .push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+        }
+    }
+}
+
+/// How a run ended (the counts are in [`Run`]).
 pub struct Outcome {
     pub status: &'static str,
     pub answer: Option<String>,
-    pub steps: u32,
-    pub tool_calls: u32,
-    pub usage: Usage,
     pub failure: Option<Failure>,
 }
 
+impl Outcome {
+    pub fn failed(failure: Failure) -> Outcome {
+        Outcome {
+            status: "error",
+            answer: None,
+            failure: Some(failure),
+        }
+    }
+}
+
 pub async fn run(
+    state: &mut Run,
     llm: &Client,
     sessions: &[Session],
     toolbox: &Toolbox,
     options: &Options,
     output: &Output,
 ) -> Result<Outcome, BrokenPipe> {
-    let mut messages: Vec<Value> = Vec::new();
-    if let Some(system) = options.system.as_deref().filter(|s| !s.is_empty()) {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    messages.push(json!({"role": "user", "content": options.prompt}));
-    let mut outcome = Outcome {
-        status: "error",
-        answer: None,
-        steps: 0,
-        tool_calls: 0,
-        usage: Usage::default(),
-        failure: None,
-    };
     loop {
-        let step = outcome.steps + 1;
+        let step = state.steps + 1;
         let on_delta = |text: &str| {
             let _ = output.emit(&Event::Delta(Message {
                 content: text.to_string(),
                 step,
             }));
         };
-        let turn = match llm
-            .chat(
-                &messages,
-                &toolbox.specs,
-                options.temperature,
-                options.stream,
-                &on_delta,
-            )
-            .await
-        {
-            Ok(turn) => turn,
-            Err(failure) => {
-                outcome.failure = Some(failure);
-                return Ok(outcome);
-            }
+        let tool_choice = match options.tool_choice.as_deref() {
+            Some("required") if step > 1 => Some("auto"),
+            other => other,
         };
-        outcome.steps = step;
-        outcome.usage.add(turn.usage);
+        let request = ChatRequest {
+            messages: &state.messages,
+            tools: &toolbox.specs,
+            temperature: options.temperature,
+            stream: options.stream,
+            tool_choice,
+            ..ChatRequest::default()
+        };
+        let turn = llm.chat(&request, &on_delta).await;
+        state.steps = step;
+        let turn = match turn {
+            Ok(turn) => turn,
+            Err(failure) => return Ok(Outcome::failed(failure)),
+        };
+        state.usage.add(turn.usage);
         let content = turn.content.clone().filter(|c| !c.is_empty());
         if let Some(content) = &content {
             output.emit(&Event::Message(Message {
@@ -210,28 +267,39 @@ pub async fn run(
         }
         // Honour tool calls whatever the finish_reason says (some servers say "stop").
         if turn.tool_calls.is_empty() {
-            outcome.status = "success";
-            outcome.answer = Some(content.unwrap_or_default());
-            return Ok(outcome);
+            state.messages.push(json!({
+                "role": "assistant",
+                "content": turn.content.clone().unwrap_or_default(),
+            }));
+            return Ok(Outcome {
+                status: "success",
+                answer: Some(content.unwrap_or_default()),
+                failure: None,
+            });
         }
         if step >= options.max_steps {
-            outcome.status = "max_steps";
-            outcome.answer = content;
-            outcome.failure = Some(
-                Failure::new(
-                    Kind::MaxSteps,
-                    format!(
-                        "the model still wanted to call tools after {} steps",
-                        options.max_steps
-                    ),
-                )
-                .hint("raise the limit with --max-steps N"),
-            );
-            return Ok(outcome);
+            let failure = Failure::new(
+                Kind::MaxSteps,
+                format!(
+                    "the model still wanted to call tools after {} steps",
+                    options.max_steps
+                ),
+            )
+            .hint("raise the limit with --max-steps N");
+            // The calls are not run: keep only the text, so the history has no dangling call.
+            if let Some(content) = &content {
+                state
+                    .messages
+                    .push(json!({"role": "assistant", "content": content}));
+            }
+            return Ok(Outcome {
+                status: "max_steps",
+                answer: content,
+                failure: Some(failure),
+            });
         }
-        outcome.tool_calls += turn.tool_calls.len() as u32;
         // Providers differ on null content next to tool calls; "" is accepted everywhere.
-        messages.push(json!({
+        state.messages.push(json!({
             "role": "assistant",
             "content": turn.content.clone().unwrap_or_default(),
             "tool_calls": turn.tool_calls.iter().map(|call| json!({
@@ -240,15 +308,25 @@ pub async fn run(
                 "function": {"name": call.name, "arguments": arguments_text(&call.arguments)},
             })).collect::<Vec<_>>(),
         }));
-        let runs = turn
+        state.pending = turn
             .tool_calls
             .iter()
-            .map(|call| run_call(call, step, sessions, toolbox, options, output));
-        let results = futures::future::join_all(runs).await;
-        for (call, result) in turn.tool_calls.iter().zip(results) {
-            let text = result?;
-            messages.push(json!({"role": "tool", "tool_call_id": call.id, "content": text}));
+            .map(|call| (call.id.clone(), None))
+            .collect();
+        let mut runs: futures::stream::FuturesUnordered<_> = turn
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(index, call)| async move {
+                let text = run_call(call, step, sessions, toolbox, options, output).await;
+                (index, text)
+            })
+            .collect();
+        while let Some((index, text)) = futures::StreamExt::next(&mut runs).await {
+            state.pending[index].1 = Some(text?);
+            state.tool_calls += 1;
         }
+        state.close_pending();
     }
 }
 
@@ -404,7 +482,7 @@ fn model_text(result: &ToolResult, cap: usize) -> String {
         }
     }
     if result.is_error {
-        text = format!("[tool error] {text}");
+        text = format!("{TOOL_ERROR_MARK}{text}");
     }
     if text.len() > cap {
         let total = text.len();

@@ -8,8 +8,10 @@ pub mod children;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conversation;
 pub mod events;
 pub mod exit;
+pub mod interrupt;
 pub mod legacy_sse;
 pub mod llm;
 pub mod mcp;
@@ -81,41 +83,18 @@ pub fn main_entry() -> i32 {
 }
 
 async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
-    let interrupted = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) {
-                (Ok(mut int), Ok(mut term)) => {
-                    tokio::select! {
-                        _ = int.recv() => "interrupted",
-                        _ = term.recv() => "terminated",
-                    }
-                }
-                _ => std::future::pending().await,
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "interrupted"
-        }
-    };
-    let is_ask = matches!(cli.command, Command::Ask(_));
-    let format = cli.global.format;
+    interrupt::install();
+    // These print what they have before exiting 130, so they wait on the signal themselves.
+    let summarises = matches!(
+        &cli.command,
+        Command::Ask(_) | Command::Tools(ToolsCommand::Call(cli::CallArgs { batch: true, .. }))
+    );
+    if summarises {
+        return run(cli).await;
+    }
     tokio::select! {
         result = run(cli) => result,
-        what = interrupted => {
-            let failure = Failure::new(Kind::Interrupted, what);
-            if is_ask {
-                // `ask` promises a `result` line, also when interrupted.
-                let _ = commands::ask::failed_before_start(&Output::new(format), &failure);
-            }
-            Err(failure.into())
-        }
+        what = interrupt::wait() => Err(Failure::new(Kind::Interrupted, what).into()),
     }
 }
 
@@ -164,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
+        Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
         Command::Schema => Ok(Code::Success),
     };
     progress.clear();
