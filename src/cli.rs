@@ -169,7 +169,7 @@ pub struct AskArgs {
     pub session: Option<String>,
 
     /// Continue the most recently used conversation
-    #[arg(short = 'c', long = "continue", conflicts_with = "session")]
+    #[arg(long = "continue", conflicts_with = "session")]
     pub continue_latest: bool,
 
     /// Leave the oldest whole exchanges of a conversation out of the request beyond this many
@@ -289,4 +289,13 @@ pub struct LoginArgs {
     /// Print the authorization URL on stderr instead of opening a browser
     #[arg(long)]
     pub no_browser: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_declarations_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }
