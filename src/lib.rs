@@ -4,23 +4,20 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod agent;
-pub mod children;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conversation;
 pub mod events;
 pub mod exit;
+pub mod human;
 pub mod interrupt;
-pub mod legacy_sse;
 pub mod llm;
 pub mod mcp;
-pub mod oauth;
-pub mod oauth_http;
 pub mod output;
 pub mod redact;
 pub mod report;
-pub mod store;
 pub mod ui;
 pub mod validate;
 
@@ -78,7 +75,7 @@ pub fn main_entry() -> i32 {
     };
     // Don't wait for stray tasks (e.g. a hung server) on the way out.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    children::kill_all();
+    mcp::children::kill_all();
     code
 }
 
@@ -123,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Err(failure) => return Err(failure.into()),
     };
     let progress = Arc::new(ui::Progress::new(!global.quiet));
-    let store = store::TokenStore::locate(global.token_store.clone())?;
+    let store = auth::store::TokenStore::locate(global.token_store.clone())?;
     let mut context = mcp::Context::new(
         progress.clone(),
         config.connect_timeout,

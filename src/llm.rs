@@ -509,7 +509,7 @@ impl Client {
             Kind::Timeout,
             format!(
                 "timed out after {} waiting for the model API at {}",
-                crate::mcp::human(self.provider.timeout),
+                crate::human::duration(self.provider.timeout),
                 redact::url(&self.provider.base_url)
             ),
         )

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::{self, LoginOptions};
 use crate::cli::AuthCommand;
 use crate::config::{AuthType, ServerConfig};
 use crate::events::Event;
 use crate::exit::{Code, Failure};
-use crate::oauth::{self, LoginOptions};
 use crate::report;
 
 use super::App;
@@ -27,12 +27,11 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             let mut worst = Code::Success;
             let mut last = None;
             for server in &servers {
-                match oauth::login(server, &app.context.store, &app.context.http(), &options).await
-                {
+                match auth::login(server, &app.context.store, &app.context.http(), &options).await {
                     Ok(()) => {
                         report::notice(&format!("logged in to MCP server `{}`", server.name));
                         app.output
-                            .emit(&Event::Auth(oauth::describe(server, &app.context.store)?))?;
+                            .emit(&Event::Auth(auth::describe(server, &app.context.store)?))?;
                     }
                     Err(failure) => {
                         worst = worst.max(failure.code());
@@ -58,7 +57,7 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             for name in names {
                 let server = app.config.server(&name)?;
                 app.output
-                    .emit(&Event::Auth(oauth::describe(&server, &app.context.store)?))?;
+                    .emit(&Event::Auth(auth::describe(&server, &app.context.store)?))?;
             }
             Ok(Code::Success)
         }
@@ -67,9 +66,9 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             forget_client,
         } => {
             for server in oauth_servers(app, &with_selected(app, names))? {
-                oauth::logout(&server, &app.context.store, *forget_client)?;
+                auth::logout(&server, &app.context.store, *forget_client)?;
                 app.output
-                    .emit(&Event::Auth(oauth::describe(&server, &app.context.store)?))?;
+                    .emit(&Event::Auth(auth::describe(&server, &app.context.store)?))?;
             }
             Ok(Code::Success)
         }
@@ -85,7 +84,7 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
                 ))
                 .into());
             }
-            let token = oauth::access_token(&server, &app.context.store).await?;
+            let token = auth::access_token(&server, &app.context.store).await?;
             app.output.write_line(&token)?;
             Ok(Code::Success)
         }

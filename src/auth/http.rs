@@ -19,7 +19,7 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpResponseLimits,
 };
 
-use crate::store::TokenStore;
+use crate::auth::store::TokenStore;
 
 /// Refresh when less than this many seconds of validity are left.
 const REFRESH_MARGIN_SECS: u64 = 30;
@@ -75,7 +75,7 @@ impl TokenSource {
         let Some(token) = credentials.token_response.as_ref() else {
             return Ok(None);
         };
-        let expires_at = crate::oauth::expires_at(&credentials);
+        let expires_at = super::store::expires_at(&credentials);
         let secret = token.access_token().secret().to_string();
         self.remember(&secret, expires_at);
         Ok(Some((secret, fresh(expires_at))))

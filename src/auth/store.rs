@@ -258,6 +258,20 @@ impl CredentialStore for ServerCredentials {
             .map_err(store_error)
     }
 
-    // No guard here: `oauth_http::TokenSource` holds the store's refresh lock around the
+    // No guard here: `auth::http::TokenSource` holds the store's refresh lock around the
     // whole check-then-refresh, so that a process that waited can use the new token as is.
+}
+/// When the stored access token expires (seconds since the epoch), if known.
+pub fn expires_at(credentials: &StoredCredentials) -> Option<u64> {
+    use oauth2::TokenResponse;
+    let token = credentials.token_response.as_ref()?;
+    Some(credentials.token_received_at? + token.expires_in()?.as_secs())
+}
+
+pub fn has_refresh_token(credentials: &StoredCredentials) -> bool {
+    use oauth2::TokenResponse;
+    credentials
+        .token_response
+        .as_ref()
+        .is_some_and(|t| t.refresh_token().is_some())
 }

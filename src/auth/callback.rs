@@ -1,0 +1,128 @@
+//! The loopback redirect listener: one callback with the right `state`, a small HTML page
+//! for the browser.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::exit::{Failure, Kind};
+
+pub(super) struct Callback {
+    pub code: String,
+    pub issuer: Option<String>,
+}
+
+/// Serve the loopback redirect until one request carries the expected `state`.
+pub(super) async fn wait_for_callback(
+    listener: &tokio::net::TcpListener,
+    state: &str,
+) -> Result<Callback, Failure> {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") && buffer.len() < 65536 {
+                match socket.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        if read.is_err() {
+            continue;
+        }
+        let head = String::from_utf8_lossy(&buffer);
+        let target = head
+            .lines()
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .unwrap_or("/");
+        let parsed = url::Url::parse(&format!("http://127.0.0.1{target}")).ok();
+        let param = |name: &str| {
+            parsed.as_ref().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            })
+        };
+        if parsed.as_ref().is_none_or(|u| u.path() != "/callback") {
+            respond(
+                &mut socket,
+                404,
+                "Not found",
+                "This is mcpchat's login callback; nothing here.",
+            )
+            .await;
+            continue;
+        }
+        if param("state").as_deref() != Some(state) {
+            tracing::warn!("ignored an authorization callback with a wrong state");
+            respond(&mut socket, 400, "Login failed", "The state parameter does not match this login attempt. Start again with `mcpchat auth login`.").await;
+            continue;
+        }
+        if let Some(error) = param("error") {
+            let description = param("error_description").unwrap_or_default();
+            respond(
+                &mut socket,
+                400,
+                "Login failed",
+                &format!("The authorization server said: {error} {description}"),
+            )
+            .await;
+            return Err(Failure::new(
+                Kind::Auth,
+                format!("the authorization server refused: {error} {description}")
+                    .trim()
+                    .to_string(),
+            ));
+        }
+        let Some(code) = param("code") else {
+            respond(
+                &mut socket,
+                400,
+                "Login failed",
+                "The callback carries no authorization code.",
+            )
+            .await;
+            continue;
+        };
+        respond(
+            &mut socket,
+            200,
+            "Logged in",
+            "mcpchat is logged in. You can close this window.",
+        )
+        .await;
+        return Ok(Callback {
+            code,
+            issuer: param("iss"),
+        });
+    }
+}
+
+pub(super) async fn respond(
+    socket: &mut tokio::net::TcpStream,
+    status: u16,
+    title: &str,
+    text: &str,
+) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        _ => "Not Found",
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p></body></html>"
+    );
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}

@@ -1,0 +1,301 @@
+//! `auth login`: the interactive authorization-code flow with PKCE for one server.
+
+use std::time::Duration;
+
+use rmcp::transport::auth::{
+    AuthorizationManager, AuthorizationMetadata, AuthorizationRequest, AuthorizationSession,
+};
+
+use super::browser::present_url;
+use super::callback::wait_for_callback;
+use super::client_credentials::ensure_client_credentials;
+use super::probe::probe_challenge;
+use super::registration::register;
+use super::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};
+use super::{auth_failure, register_secrets};
+use crate::config::{AuthType, OAuthConfig, ServerConfig, Transport};
+use crate::exit::{Failure, Kind};
+use crate::redact;
+
+/// How `auth login` behaves.
+pub struct LoginOptions {
+    pub open_browser: bool,
+    pub timeout: Duration,
+}
+
+/// The interactive authorization-code flow with PKCE for one server. Nothing is written to
+/// the store before the login completes: an abandoned attempt must not pair the stored tokens
+/// with a client that did not issue them.
+pub async fn login(
+    server: &ServerConfig,
+    store: &TokenStore,
+    http: &reqwest::Client,
+    options: &LoginOptions,
+) -> Result<(), Failure> {
+    if server.auth_type == AuthType::ClientCredentials {
+        return ensure_client_credentials(server, store, true).await;
+    }
+    let Transport::Http { url, headers } = &server.transport else {
+        return Err(Failure::usage(format!(
+            "MCP server `{}` is a stdio server: there is nothing to log in to",
+            server.name
+        )));
+    };
+    let oauth = server.oauth.clone().unwrap_or_default();
+    let mut manager = AuthorizationManager::new(url.as_str())
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    manager.set_credential_store(ServerCredentials {
+        store: store.clone(),
+        key: url.clone(),
+    });
+    let metadata = discover(server, &mut manager, http, url, headers, &oauth).await?;
+    let issuer = metadata.issuer.clone();
+    manager.set_metadata(metadata.clone());
+
+    let previous = store.get(url)?.unwrap_or_default();
+    register_secrets(&previous);
+    // Reuse a dynamic registration when its redirect port can be had again.
+    let reusable = previous.client.clone().filter(|c| {
+        c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
+    });
+    let listener = listen(server, &oauth, reusable.as_ref()).await?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| auth_failure(server, e))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    let scopes = scopes(&manager, &oauth, &previous).await;
+    let registration = client(
+        server,
+        http,
+        &oauth,
+        reusable,
+        &metadata,
+        &redirect_uri,
+        &scopes,
+    )
+    .await?;
+    if let Some(secret) = &registration.client_secret {
+        redact::register(secret);
+    }
+    let mut request = AuthorizationRequest::new(redirect_uri.clone())
+        .with_client_name("mcpchat")
+        .with_scopes(scopes)
+        .with_preregistered_client(registration.client_id.clone());
+    if let Some(secret) = &registration.client_secret {
+        request = request.with_client_secret(secret.clone());
+    }
+    let session = AuthorizationSession::new(manager, request)
+        .await
+        .map_err(|(_, e)| auth_failure(server, e))?;
+    let resource = authorize(server, &session, &listener, options).await?;
+    store.update(url, |entry| {
+        entry.server = Some(server.name.clone());
+        entry.client = Some(registration.clone());
+        entry.issuer = issuer.clone();
+        entry.metadata = Some(metadata.clone());
+        entry.resource = resource.clone();
+        entry.required_scopes.clear();
+    })?;
+    Ok(())
+}
+
+/// RFC 9728 / RFC 8414 discovery from the server's challenge, with the config's endpoint
+/// overrides; refuses an authorization server without PKCE S256.
+async fn discover(
+    server: &ServerConfig,
+    manager: &mut AuthorizationManager,
+    http: &reqwest::Client,
+    url: &str,
+    headers: &[(String, String)],
+    oauth: &OAuthConfig,
+) -> Result<AuthorizationMetadata, Failure> {
+    let challenge = probe_challenge(http, url, headers).await;
+    tracing::info!(server = %server.name, challenge = challenge.is_some(), "starting OAuth discovery");
+    let resolution = manager
+        .resolve_metadata_from_challenge(challenge.as_deref())
+        .await
+        .map_err(|e| auth_failure(server, format!("discovery failed: {e}")))?;
+    let mut metadata = resolution.metadata;
+    if let Some(auth_url) = &oauth.auth_url {
+        metadata.authorization_endpoint = auth_url.clone();
+    }
+    if let Some(token_url) = &oauth.token_url {
+        metadata.token_endpoint = token_url.clone();
+    }
+    if !resolution.source.is_discovered() && oauth.auth_url.is_none() {
+        return Err(auth_failure(
+            server,
+            "the server publishes no OAuth metadata (RFC 9728 / RFC 8414)",
+        )
+        .hint("set oauth.auth_url and oauth.token_url in the config if it uses fixed endpoints"));
+    }
+    let s256 = metadata
+        .code_challenge_methods_supported
+        .as_ref()
+        .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
+    if !s256 && oauth.auth_url.is_none() {
+        return Err(auth_failure(
+            server,
+            "the authorization server does not advertise PKCE S256 (code_challenge_methods_supported); refusing to log in",
+        ));
+    }
+    Ok(metadata)
+}
+
+/// The loopback listener for the redirect: the configured port, else the port of a reusable
+/// registration, else any free port.
+async fn listen(
+    server: &ServerConfig,
+    oauth: &OAuthConfig,
+    reusable: Option<&Registration>,
+) -> Result<tokio::net::TcpListener, Failure> {
+    let wanted_port = oauth.redirect_port.or_else(|| {
+        reusable
+            .and_then(|c| c.redirect_uri.as_deref())
+            .and_then(port_of)
+    });
+    match tokio::net::TcpListener::bind(("127.0.0.1", wanted_port.unwrap_or(0))).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if oauth.redirect_port.is_some() => Err(auth_failure(
+            server,
+            format!(
+                "cannot listen on 127.0.0.1:{} for the callback: {e}",
+                wanted_port.unwrap_or(0)
+            ),
+        )),
+        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| {
+                auth_failure(
+                    server,
+                    format!("cannot listen on 127.0.0.1 for the callback: {e}"),
+                )
+            }),
+    }
+}
+
+/// The scopes to ask for: configured, else rmcp's selection; plus, for step-up, what was
+/// granted before and what a server asked for since (403 insufficient_scope), so that
+/// re-authorizing never loses access.
+async fn scopes(
+    manager: &AuthorizationManager,
+    oauth: &OAuthConfig,
+    previous: &Entry,
+) -> Vec<String> {
+    let mut scopes = if oauth.scopes.is_empty() {
+        manager.select_initial_scopes(&[]).await
+    } else {
+        oauth.scopes.clone()
+    };
+    if !previous.required_scopes.is_empty() {
+        let granted = previous
+            .credentials
+            .as_ref()
+            .map(|c| c.granted_scopes.clone())
+            .unwrap_or_default();
+        for scope in granted
+            .into_iter()
+            .chain(previous.required_scopes.iter().cloned())
+        {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+    }
+    scopes
+}
+
+/// Which client logs in: pre-registered (config) > a reusable dynamic registration > a client
+/// ID metadata document > RFC 7591 dynamic registration.
+async fn client(
+    server: &ServerConfig,
+    http: &reqwest::Client,
+    oauth: &OAuthConfig,
+    reusable: Option<Registration>,
+    metadata: &AuthorizationMetadata,
+    redirect_uri: &str,
+    scopes: &[String],
+) -> Result<Registration, Failure> {
+    if let Some(client_id) = &oauth.client_id {
+        return Ok(Registration {
+            client_id: client_id.clone(),
+            client_secret: oauth.client_secret.clone(),
+            redirect_uri: Some(redirect_uri.to_string()),
+            source: ClientSource::Config,
+        });
+    }
+    if let Some(client) = reusable.filter(|c| c.redirect_uri.as_deref() == Some(redirect_uri)) {
+        return Ok(client);
+    }
+    let metadata_documents = metadata
+        .additional_fields
+        .get("client_id_metadata_document_supported")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if let Some(metadata_url) = oauth
+        .client_metadata_url
+        .clone()
+        .filter(|_| metadata_documents)
+    {
+        return Ok(Registration {
+            client_id: metadata_url,
+            client_secret: None,
+            redirect_uri: Some(redirect_uri.to_string()),
+            source: ClientSource::MetadataDocument,
+        });
+    }
+    match metadata.registration_endpoint.clone() {
+        Some(endpoint) => register(server, http, &endpoint, metadata, redirect_uri, scopes).await,
+        None => Err(auth_failure(server, "the authorization server offers no dynamic client registration")
+            .hint("register a client with it and set oauth.client_id (and oauth.client_secret) in the config")),
+    }
+}
+
+/// The user's part: show the authorization URL, wait for the callback, exchange the code.
+/// Returns the RFC 8707 resource rmcp sent (it sends it again on refresh).
+async fn authorize(
+    server: &ServerConfig,
+    session: &AuthorizationSession,
+    listener: &tokio::net::TcpListener,
+    options: &LoginOptions,
+) -> Result<Option<String>, Failure> {
+    let auth_url = session.get_authorization_url().to_string();
+    let query_param = |name: &str| {
+        url::Url::parse(&auth_url).ok().and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        })
+    };
+    let state = query_param("state")
+        .ok_or_else(|| auth_failure(server, "the authorization URL has no state parameter"))?;
+    let resource = query_param("resource");
+    redact::register(&state);
+    present_url(server, &auth_url, options.open_browser);
+
+    let callback = tokio::time::timeout(options.timeout, wait_for_callback(listener, &state))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                Kind::Auth,
+                format!(
+                    "no authorization callback for MCP server `{}` within {}",
+                    server.name,
+                    crate::human::duration(options.timeout)
+                ),
+            )
+            .hint("finish the login in the browser, or raise the limit with --timeout SECS")
+        })??;
+    redact::register(&callback.code);
+    session
+        .handle_callback_with_issuer(&callback.code, &state, callback.issuer.as_deref())
+        .await
+        .map_err(|e| auth_failure(server, format!("the token exchange failed: {e}")))?;
+    Ok(resource)
+}
+
+fn port_of(uri: &str) -> Option<u16> {
+    url::Url::parse(uri).ok()?.port()
+}

@@ -1,0 +1,95 @@
+//! RFC 7591 dynamic client registration.
+
+use std::time::Duration;
+
+use super::auth_failure;
+use super::store::{ClientSource, Registration};
+use crate::config::ServerConfig;
+use crate::exit::Failure;
+use crate::redact;
+
+/// RFC 7591 dynamic registration as a native app. A confidential client (`client_secret_post`)
+/// when the server supports it, since mcpchat keeps the secret in its 0600 store (and persists
+/// it, unlike rmcp: issue #784); a public client (`none`) otherwise.
+pub(super) async fn register(
+    server: &ServerConfig,
+    http: &reqwest::Client,
+    endpoint: &str,
+    metadata: &rmcp::transport::auth::AuthorizationMetadata,
+    redirect_uri: &str,
+    scopes: &[String],
+) -> Result<Registration, Failure> {
+    let methods: Vec<String> = metadata
+        .additional_fields
+        .get("token_endpoint_auth_methods_supported")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let method = if methods.iter().any(|m| m == "client_secret_post") {
+        "client_secret_post"
+    } else if methods.is_empty() || methods.iter().any(|m| m == "none") {
+        "none"
+    } else if methods.iter().any(|m| m == "client_secret_basic") {
+        "client_secret_basic"
+    } else {
+        "none"
+    };
+    let mut body = serde_json::json!({
+        "client_name": "mcpchat",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": method,
+        "application_type": "native",
+    });
+    if !scopes.is_empty() {
+        body["scope"] = serde_json::json!(scopes.join(" "));
+    }
+    let response = http
+        .post(endpoint)
+        .json(&body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| auth_failure(server, format!("dynamic client registration failed: {e}")))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(auth_failure(
+            server,
+            format!(
+                "dynamic client registration failed: HTTP {status}: {}",
+                text.trim()
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        auth_failure(
+            server,
+            format!("the registration response is not JSON: {e}"),
+        )
+    })?;
+    let client_id = value
+        .get("client_id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| auth_failure(server, "the registration response has no client_id"))?
+        .to_string();
+    let client_secret = value
+        .get("client_secret")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    if let Some(secret) = &client_secret {
+        redact::register(secret);
+    }
+    tracing::info!(server = %server.name, method, confidential = client_secret.is_some(), "registered a client");
+    Ok(Registration {
+        client_id,
+        client_secret,
+        redirect_uri: Some(redirect_uri.to_string()),
+        source: ClientSource::Dynamic,
+    })
+}

@@ -1,0 +1,153 @@
+//! Stored tokens for every command: the refreshing HTTP client for OAuth and
+//! client-credentials servers, and a fresh access token for `auth token`.
+
+use rmcp::transport::auth::{AuthorizationManager, OAuthClientConfig};
+
+use super::client_credentials::ensure_client_credentials;
+use super::http::{OAuthHttp, TokenSource};
+use super::store::{Entry, ServerCredentials, TokenStore};
+use super::{auth_failure, key, login_hint, register_secrets};
+use crate::config::{AuthType, ServerConfig};
+use crate::exit::{Failure, Kind};
+
+/// A manager for `server` that reads and writes the store, configured with the stored client.
+async fn stored_manager(
+    server: &ServerConfig,
+    store: &TokenStore,
+    entry: &Entry,
+) -> Result<Option<AuthorizationManager>, Failure> {
+    let Some(url) = key(server) else {
+        return Ok(None);
+    };
+    let Some(client) = &entry.client else {
+        return Ok(None);
+    };
+    let mut manager = AuthorizationManager::new(url)
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    manager.set_credential_store(ServerCredentials {
+        store: store.clone(),
+        key: url.to_string(),
+    });
+    match (&entry.metadata, &entry.resource) {
+        // The refresh `resource` defaults to the server URL; when the protected resource named
+        // another value, discovery is needed to send it byte for byte.
+        (Some(metadata), resource) if resource.as_deref().is_none_or(|r| r == url) => {
+            manager.set_metadata(metadata.clone())
+        }
+        _ => {
+            let resolution = manager
+                .resolve_metadata()
+                .await
+                .map_err(|e| auth_failure(server, e))?;
+            manager.set_metadata(resolution.metadata);
+        }
+    }
+    let scopes = entry
+        .credentials
+        .as_ref()
+        .map(|c| c.granted_scopes.clone())
+        .unwrap_or_default();
+    let mut config = OAuthClientConfig::new(
+        client.client_id.clone(),
+        client
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1/callback".to_string()),
+    )
+    .with_scopes(scopes);
+    if let Some(secret) = &client.client_secret {
+        config = config.with_client_secret(secret.clone());
+    }
+    manager
+        .configure_client(config)
+        .map_err(|e| auth_failure(server, e))?;
+    Ok(Some(manager))
+}
+
+/// The HTTP client a command uses for an OAuth or client-credentials server: it sends the
+/// stored token, refreshes it shortly before expiry and once after a 401. `None` when there
+/// is nothing stored (the server's 401 then ends the command with exit 3 and a hint).
+pub async fn authorized_client(
+    server: &ServerConfig,
+    store: &TokenStore,
+    http: &reqwest::Client,
+) -> Result<Option<OAuthHttp>, Failure> {
+    let Some(url) = key(server) else {
+        return Ok(None);
+    };
+    if server.auth_type == AuthType::ClientCredentials {
+        ensure_client_credentials(server, store, false).await?;
+    }
+    let Some(entry) = store.get(url)? else {
+        return Ok(None);
+    };
+    if entry
+        .credentials
+        .as_ref()
+        .and_then(|c| c.token_response.as_ref())
+        .is_none()
+    {
+        return Ok(None);
+    }
+    register_secrets(&entry);
+    let Some(manager) = stored_manager(server, store, &entry).await? else {
+        return Ok(None);
+    };
+    Ok(Some(OAuthHttp {
+        http: http.clone(),
+        tokens: std::sync::Arc::new(TokenSource::new(manager, store.clone(), url.to_string())),
+    }))
+}
+
+/// A valid access token for `auth token`, refreshed if needed.
+pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<String, Failure> {
+    let url = key(server).ok_or_else(|| {
+        Failure::usage(format!(
+            "MCP server `{}` is a stdio server: it has no token",
+            server.name
+        ))
+    })?;
+    if server.auth_type == AuthType::ClientCredentials {
+        ensure_client_credentials(server, store, false).await?;
+    }
+    let entry = store.get(url)?.unwrap_or_default();
+    if entry
+        .credentials
+        .as_ref()
+        .and_then(|c| c.token_response.as_ref())
+        .is_none()
+    {
+        return Err(Failure::new(
+            Kind::Auth,
+            format!("not logged in to MCP server `{}`", server.name),
+        )
+        .hint(login_hint(server)));
+    }
+    register_secrets(&entry);
+    let manager = stored_manager(server, store, &entry)
+        .await?
+        .ok_or_else(|| {
+            Failure::new(
+                Kind::Auth,
+                format!("not logged in to MCP server `{}`", server.name),
+            )
+            .hint(login_hint(server))
+        })?;
+    let tokens = TokenSource::new(manager, store.clone(), url.to_string());
+    let token = tokens
+        .token()
+        .await
+        .map_err(|e| auth_failure(server, e))?
+        .ok_or_else(|| {
+            Failure::new(
+                Kind::Auth,
+                format!(
+                    "the stored token for MCP server `{}` has expired and cannot be refreshed",
+                    server.name
+                ),
+            )
+            .hint(login_hint(server))
+        })?;
+    Ok(token)
+}

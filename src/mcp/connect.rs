@@ -1,0 +1,328 @@
+//! Connecting to a server: which protocol era to speak, tried as small steps. Over HTTP the
+//! default is to probe `server/discover` (the stateless 2026-07-28 era), fall back to
+//! `initialize` (2025 era), then to the legacy HTTP+SSE transport (2024-11-05); a pinned version
+//! goes straight to its era. stdio servers start with `initialize`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::model::ProtocolVersion;
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use tokio::time::error::Elapsed;
+
+use super::classify::{classify_init, connect_timeout};
+use super::handler::Handler;
+use super::stdio::{Child, spawn_child};
+use super::{Context, Session};
+use crate::auth::http::OAuthHttp;
+use crate::config::{AuthType, ServerConfig, Transport};
+use crate::exit::{Failure, Kind};
+
+pub(super) type Client = RunningService<RoleClient, Handler>;
+
+/// One handshake attempt: timed out, refused, or a running client.
+type Attempt = Result<Result<Client, ClientInitializeError>, Elapsed>;
+
+/// The revision a 2025-era handshake proposes when nothing is pinned.
+const INITIALIZE_VERSION: &str = "2025-11-25";
+/// The legacy HTTP+SSE transport's revision.
+const LEGACY_VERSION: &str = "2024-11-05";
+
+impl Session {
+    /// Connect and complete the MCP handshake within the connect timeout.
+    pub async fn connect(server: Arc<ServerConfig>, context: &Context) -> Result<Session, Failure> {
+        let handler = Handler {
+            server: Arc::from(server.name.as_str()),
+            progress: context.progress.clone(),
+            elicitation: context.elicitation,
+            protocol_version: context
+                .pinned_version(&server)
+                .filter(|v| *v != "auto")
+                .map(str::to_string),
+        };
+        let started = Instant::now();
+        let (outcome, child) = match &server.transport {
+            Transport::Http { url, headers } => (
+                connect_http(&server, url, headers, handler, context).await,
+                None,
+            ),
+            Transport::Stdio { .. } => {
+                let (transport, child) = spawn_child(&server, context)?;
+                let attempt = connect_stdio(&server, transport, handler, context).await;
+                (settle(&server, context, attempt, Some(&child)), Some(child))
+            }
+        };
+        match outcome {
+            Ok(client) => {
+                tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
+                Ok(Session {
+                    server,
+                    store: context.store.clone(),
+                    client,
+                    child,
+                })
+            }
+            Err(failure) => {
+                if let Some(child) = &child {
+                    super::children::terminate(child.pid, std::time::Duration::from_millis(200));
+                }
+                Err(failure)
+            }
+        }
+    }
+}
+
+/// The MCP lifecycle for a server: by default, over HTTP, probe `server/discover` and fall back
+/// to `initialize` for older servers; stdio servers start with `initialize` (a local child
+/// answers it at once, and a server that ignores unknown methods would stall a probe); a
+/// pinned version skips the probe.
+fn lifecycle(server: &ServerConfig, context: &Context, stdio: bool) -> ClientLifecycleMode {
+    match context.pinned_version(server) {
+        None if stdio => ClientLifecycleMode::Initialize,
+        None | Some("auto") => ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        },
+        Some("2026-07-28") => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+        Some(_) => ClientLifecycleMode::Initialize,
+    }
+}
+
+/// A finished attempt as a client or a classified failure.
+fn settle(
+    server: &ServerConfig,
+    context: &Context,
+    attempt: Attempt,
+    child: Option<&Child>,
+) -> Result<Client, Failure> {
+    match attempt {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(error)) => Err(classify_init(server, &context.store, &error, child)),
+        Err(_) => Err(connect_timeout(server, context.connect_timeout)),
+    }
+}
+
+/// Whether a refused attempt failed with one of `kinds` (the signs of another era).
+fn failed_with(
+    server: &ServerConfig,
+    context: &Context,
+    attempt: &Attempt,
+    kinds: &[Kind],
+) -> bool {
+    matches!(attempt, Ok(Err(error))
+        if kinds.contains(&classify_init(server, &context.store, error, None).kind))
+}
+
+async fn connect_stdio(
+    server: &ServerConfig,
+    transport: rmcp::transport::TokioChildProcess,
+    handler: Handler,
+    context: &Context,
+) -> Attempt {
+    let mode = lifecycle(server, context, true);
+    let handler = match mode {
+        ClientLifecycleMode::Initialize if handler.protocol_version.is_none() => {
+            handler.with_version(INITIALIZE_VERSION)
+        }
+        _ => handler,
+    };
+    tokio::time::timeout(
+        context.connect_timeout,
+        rmcp::service::ClientServiceExt::serve_with_lifecycle(handler, transport, mode),
+    )
+    .await
+}
+
+/// Streamable HTTP in the era the lifecycle picks, then the older eras when the server's
+/// answer says it is older.
+async fn connect_http(
+    server: &ServerConfig,
+    url: &str,
+    headers: &[(String, String)],
+    handler: Handler,
+    context: &Context,
+) -> Result<Client, Failure> {
+    let config = http_config(server, url, headers)?;
+    let authorized = authorize(server, context).await?;
+    let pinned = context.pinned_version(server);
+    let legacy_pinned = pinned == Some(LEGACY_VERSION);
+    let mode = lifecycle(server, context, false);
+    let auto = matches!(mode, ClientLifecycleMode::Auto { .. });
+    let mut attempt = if legacy_pinned {
+        // Placeholder failure; the legacy transport below replaces it.
+        Ok(Err(ClientInitializeError::ConnectionClosed(
+            "the legacy HTTP+SSE transport was asked for".to_string(),
+        )))
+    } else {
+        streamable(&handler, mode, &config, authorized.clone(), context).await
+    };
+    // A server that answers `server/discover` with something other than a discover result or a
+    // clean error is an older server too: start again with initialize.
+    if auto && failed_with(server, context, &attempt, &[Kind::Protocol]) {
+        tracing::debug!(server = %server.name, "server/discover failed; retrying with initialize");
+        let handler = handler.with_version(INITIALIZE_VERSION);
+        attempt = streamable(
+            &handler,
+            ClientLifecycleMode::Initialize,
+            &config,
+            authorized.clone(),
+            context,
+        )
+        .await;
+    }
+    // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
+    let try_legacy = legacy_pinned
+        || matches!(pinned, None | Some("auto"))
+            && failed_with(server, context, &attempt, &[Kind::Http, Kind::Protocol]);
+    if try_legacy
+        && authorized.is_none()
+        && let Some(legacy) = legacy_sse(server, url, headers, &handler, context).await
+    {
+        attempt = legacy;
+    }
+    settle(server, context, attempt, None)
+}
+
+/// The OAuth-aware HTTP client for `oauth` and `client_credentials` servers (None otherwise),
+/// bounded by the connect timeout.
+async fn authorize(server: &ServerConfig, context: &Context) -> Result<Option<OAuthHttp>, Failure> {
+    if !matches!(
+        server.auth_type,
+        AuthType::Oauth | AuthType::ClientCredentials
+    ) {
+        return Ok(None);
+    }
+    tokio::time::timeout(
+        context.connect_timeout,
+        crate::auth::authorized_client(server, &context.store, &context.http()),
+    )
+    .await
+    .map_err(|_| {
+        Failure::new(
+            Kind::Timeout,
+            format!("timed out getting a token for MCP server `{}`", server.name),
+        )
+    })?
+}
+
+/// One Streamable HTTP handshake over our pooled client (or the OAuth wrapper around it).
+async fn streamable(
+    handler: &Handler,
+    mode: ClientLifecycleMode,
+    config: &StreamableHttpClientTransportConfig,
+    authorized: Option<OAuthHttp>,
+    context: &Context,
+) -> Attempt {
+    use rmcp::service::ClientServiceExt;
+    let handler = handler.clone();
+    let config = config.clone();
+    match authorized {
+        Some(client) => {
+            let transport = StreamableHttpClientTransport::with_client(client, config);
+            tokio::time::timeout(
+                context.connect_timeout,
+                handler.serve_with_lifecycle(transport, mode),
+            )
+            .await
+        }
+        None => {
+            let transport = StreamableHttpClientTransport::with_client(context.http(), config);
+            tokio::time::timeout(
+                context.connect_timeout,
+                handler.serve_with_lifecycle(transport, mode),
+            )
+            .await
+        }
+    }
+}
+
+/// The legacy HTTP+SSE transport: None when the server has no such endpoint either (the
+/// Streamable HTTP failure then stands).
+async fn legacy_sse(
+    server: &ServerConfig,
+    url: &str,
+    headers: &[(String, String)],
+    handler: &Handler,
+    context: &Context,
+) -> Option<Attempt> {
+    use rmcp::service::ClientServiceExt;
+    let opened = tokio::time::timeout(
+        context.connect_timeout,
+        super::legacy_sse::LegacySse::connect(context.http(), url, header_map(headers)),
+    )
+    .await;
+    match opened {
+        Ok(Ok(transport)) => {
+            tracing::info!(server = %server.name, "using the legacy HTTP+SSE transport (2024-11-05)");
+            let handler = handler.with_version(LEGACY_VERSION);
+            Some(
+                tokio::time::timeout(
+                    context.connect_timeout,
+                    handler.serve_with_lifecycle(transport, ClientLifecycleMode::Initialize),
+                )
+                .await,
+            )
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(server = %server.name, "no legacy HTTP+SSE endpoint either: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(server = %server.name, "timed out opening a legacy HTTP+SSE stream");
+            None
+        }
+    }
+}
+/// The configured headers as a header map (invalid ones were rejected by `http_config`).
+fn header_map(headers: &[(String, String)]) -> reqwest::header::HeaderMap {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+            reqwest::header::HeaderValue::from_str(value),
+        ) {
+            map.insert(name, value);
+        }
+    }
+    map
+}
+
+fn http_config(
+    server: &ServerConfig,
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<StreamableHttpClientTransportConfig, Failure> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
+        .reinit_on_expired_session(true);
+    let mut custom = std::collections::HashMap::new();
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            // rmcp owns the Authorization header; hand it the bearer token.
+            let token = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .unwrap_or(value);
+            config = config.auth_header(token.to_string());
+            continue;
+        }
+        let header_name =
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Failure::config(format!(
+                    "server `{}`: `{name}` is not a valid HTTP header name",
+                    server.name
+                ))
+            })?;
+        let header_value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+            Failure::config(format!(
+                "server `{}`: the value of header `{name}` is not valid in HTTP",
+                server.name
+            ))
+        })?;
+        custom.insert(header_name, header_value);
+    }
+    Ok(config.custom_headers(custom))
+}
