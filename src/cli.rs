@@ -78,6 +78,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION", default_value_t = crate::mcp::Elicitation::Decline)]
     pub elicitation: crate::mcp::Elicitation,
 
+    /// Servers' requests for a completion (sampling): allow (answered by the configured model)
+    /// or deny [default: llm.sampling, else deny]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "MCPCHAT_SAMPLING",
+        value_name = "allow|deny"
+    )]
+    pub sampling: Option<crate::mcp::sampling::Sampling>,
+
     /// MCP protocol revision: auto (detect per server: 2026-07-28 stateless, else initialize),
     /// or pin one: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05
     #[arg(long, global = true, env = "MCPCHAT_PROTOCOL_VERSION", value_name = "VERSION",

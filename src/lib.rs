@@ -29,6 +29,7 @@ use crate::cli::{Cli, Command, ToolsCommand};
 use crate::commands::App;
 use crate::config::{Config, Overrides};
 use crate::exit::{Code, Failure, Kind};
+use crate::mcp::sampling::Sampling;
 use crate::output::Output;
 
 /// Run mcpchat with the process's arguments; returns the exit code.
@@ -129,6 +130,13 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     )?;
     context.elicitation = global.elicitation;
     context.protocol_version = global.protocol_version.clone();
+    context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
+    // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
+    if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {
+        let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)?;
+        let llm = llm::Client::new(context.http(), provider);
+        context.sampler = Some(Arc::new(mcp::sampling::Sampler::new(llm, None)));
+    }
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),

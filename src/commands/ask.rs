@@ -3,6 +3,7 @@
 //! `--continue` the run continues a stored conversation and appends what it completed.
 
 use std::io::{IsTerminal, Read};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -16,6 +17,7 @@ use crate::events::{Event, RunError, RunResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::llm::{Client, Provider, ProviderFlags, Usage};
 use crate::mcp::Session;
+use crate::mcp::sampling::{Sampler, Sampling};
 use crate::report;
 
 use super::App;
@@ -34,6 +36,8 @@ struct State {
     /// This run's exchange number in the conversation.
     turn: Option<u32>,
     run: Option<agent::Run>,
+    /// Answers servers' sampling requests (`--sampling allow`); its usage joins the run's.
+    sampler: Option<Arc<Sampler>>,
 }
 
 pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
@@ -68,9 +72,13 @@ pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
         (Some(failure), _) => failure.code(),
         (None, _) => Code::TaskFailed,
     };
-    let (steps, tool_calls, usage) = state.run.as_ref().map_or((0, 0, Usage::default()), |run| {
-        (run.steps, run.tool_calls, run.usage)
-    });
+    let (steps, tool_calls, mut usage) =
+        state.run.as_ref().map_or((0, 0, Usage::default()), |run| {
+            (run.steps, run.tool_calls, run.usage)
+        });
+    if let Some(sampler) = &state.sampler {
+        usage.add(sampler.usage());
+    }
     let result = RunResult {
         status: outcome.status,
         answer: outcome.answer.clone(),
@@ -237,6 +245,19 @@ async fn prepare_and_run(
         ));
     }
 
+    // Servers' sampling requests are answered by the same model, reported on stdout.
+    let app = &if app.context.sampling == Sampling::Allow {
+        let sampler = Arc::new(Sampler::new(
+            Client::new(app.context.http(), provider.clone()),
+            Some(app.output.clone()),
+        ));
+        state.sampler = Some(sampler.clone());
+        let mut app = app.clone();
+        app.context.sampler = Some(sampler);
+        app
+    } else {
+        app.clone()
+    };
     let listed = connect_all(app, &mut state.sessions).await?;
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
