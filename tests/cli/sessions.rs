@@ -555,3 +555,67 @@ fn a_provider_that_rejects_required_gets_one_retry_with_auto() {
         "{stderr}"
     );
 }
+
+#[test]
+fn examples_chat_sh_holds_the_seeds_two_question_conversation() {
+    use std::io::Write;
+    let env = TestEnv::new();
+    let llm = fakellm();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: demo\n    command: python3\n    args: [{}]\n",
+            repo().join("examples/demo_server.py").display()
+        ),
+    );
+    let mut child = std::process::Command::new("sh")
+        .arg(repo().join("examples/chat.sh"))
+        .arg("glucose")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("XDG_DATA_HOME", env.home().join(".local/share"))
+        .env("MCPCHAT", assert_cmd::cargo::cargo_bin("mcpchat"))
+        .env("OPENAI_API_KEY", "k")
+        .env("OPENAI_BASE_URL", &llm.url)
+        .current_dir(env.cwd())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"What glucose data do you have available?\nShow me my glucose readings from yesterday\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Assistant: I can show your glucose readings by day.\n\
+         Assistant: Yesterday your glucose was 5.4, 6.1 and 7.2 mmol/L.\n"
+    );
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with("Session glucose. An empty line or Ctrl-D quits.\nYou: You: You: "),
+        "{stderr}"
+    );
+    let (_, messages) = stored(&env, "glucose");
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "user",
+            "assistant"
+        ]
+    );
+}
