@@ -87,7 +87,13 @@ pub fn remember(path: &Path) -> Result<(), Failure> {
     create_dir(&dir)?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let temporary = dir.join(format!(".last.{}", std::process::id()));
-    std::fs::write(&temporary, absolute.to_string_lossy().as_bytes())
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(absolute.to_string_lossy().as_bytes()))
         .and_then(|()| std::fs::rename(&temporary, dir.join(".last")))
         .map_err(|e| Failure::config(format!("cannot write {}: {e}", dir.display())))
 }
