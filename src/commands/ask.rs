@@ -59,6 +59,9 @@ pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
         Ok(outcome) => outcome,
         Err(Stop::BrokenPipe) => {
             let _ = save(&mut state);
+            if let Some(conversation) = &state.conversation {
+                conversation.discard_if_empty();
+            }
             return Err(crate::exit::BrokenPipe.into());
         }
         Err(Stop::Failed(failure)) => agent::Outcome::failed(failure),
@@ -66,6 +69,9 @@ pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
     if let Err(failure) = save(&mut state) {
         outcome.failure.get_or_insert(failure);
         outcome.status = "error";
+    }
+    if let Some(conversation) = &state.conversation {
+        conversation.discard_if_empty();
     }
     let code = match (&outcome.failure, outcome.status) {
         (_, "success") => Code::Success,

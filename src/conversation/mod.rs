@@ -291,6 +291,18 @@ impl Locked {
     }
 }
 
+impl Locked {
+    /// Remove the file if this run created it and stored nothing (e.g. the model never
+    /// answered), so no empty conversation is left behind. Safe under the lock: a process
+    /// waiting for it notices the file is gone and opens a new one.
+    pub fn discard_if_empty(&self) {
+        let empty = self.file.metadata().is_ok_and(|m| m.len() == 0);
+        if empty && self.transcript.header.is_none() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 fn open_file(path: &Path) -> Result<File, Failure> {
     OpenOptions::new()
         .read(true)

@@ -619,3 +619,22 @@ fn examples_chat_sh_holds_the_seeds_two_question_conversation() {
         ]
     );
 }
+
+#[test]
+fn a_run_whose_model_never_answered_stores_nothing() {
+    let env = TestEnv::new();
+    let llm = fault_llm("unauthorized", &[]);
+    let output = ask(&env, &llm.url)
+        .args(["--session", "nothing", "hello"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let result = lines(&output.stdout).last().unwrap().clone();
+    assert_eq!(
+        (&result["session"], &result["turn"]),
+        (&json!("nothing"), &json!(1))
+    );
+    assert!(!sessions_dir(&env).join("nothing.jsonl").exists());
+    let output = env.cmd().args(["sessions", "list"]).output().unwrap();
+    assert_eq!(output.stdout, b"");
+}
