@@ -276,15 +276,14 @@ async fn prepare_and_run(
         fitted.messages,
         &prompt,
     ));
-    Ok(agent::run(
-        run,
-        &llm,
-        &state.sessions,
-        &toolbox,
-        &settings.options,
-        &app.output,
-    )
-    .await?)
+    let with = agent::Tools {
+        llm: &llm,
+        sessions: &state.sessions,
+        toolbox: &toolbox,
+        options: &settings.options,
+        output: &app.output,
+    };
+    Ok(agent::run(run, &with).await?)
 }
 
 /// Lock the conversation named by `--session`/`--continue` (waiting for another process
