@@ -238,32 +238,8 @@ async fn prepare_and_run(
         .map_err(|e| Failure::usage(format!("--deny-tool: {e}")))?;
 
     let history = open_conversation(args, state).await?;
-    let fixed = history::estimate(&serde_json::json!(settings.system))
-        + history::estimate(&serde_json::json!(prompt));
-    let fitted = history::fit(&history, fixed, settings.max_history_tokens);
-    if fitted.left_out > 0 {
-        report::notice(&format!(
-            "the conversation (about {} tokens) is longer than max_history_tokens ({}): the oldest {} of {} exchanges were left out of the request",
-            fitted.estimate,
-            settings.max_history_tokens.unwrap_or_default(),
-            fitted.left_out,
-            fitted.exchanges
-        ));
-    }
-
-    // Servers' sampling requests are answered by the same model, reported on stdout.
-    let app = &if app.context.sampling == Sampling::Allow {
-        let sampler = Arc::new(Sampler::new(
-            Client::new(app.context.http(), provider.clone()),
-            Some(app.output.clone()),
-        ));
-        state.sampler = Some(sampler.clone());
-        let mut app = app.clone();
-        app.context.sampler = Some(sampler);
-        app
-    } else {
-        app.clone()
-    };
+    let history = fitting_history(&history, &settings, &prompt);
+    let app = &with_sampler(app, &provider, state);
     let listed = connect_all(app, &mut state.sessions).await?;
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
@@ -273,7 +249,7 @@ async fn prepare_and_run(
     let llm = Client::new(app.context.http(), provider);
     let run = state.run.insert(agent::Run::new(
         settings.system.as_deref(),
-        fitted.messages,
+        history,
         &prompt,
     ));
     let with = agent::Tools {
@@ -284,6 +260,39 @@ async fn prepare_and_run(
         output: &app.output,
     };
     Ok(agent::run(run, &with).await?)
+}
+
+/// The stored history that fits `--max-history-tokens` with the system prompt and the new
+/// prompt; says once on stderr when exchanges were left out.
+fn fitting_history(history: &[Value], settings: &Settings, prompt: &str) -> Vec<Value> {
+    let fixed = history::estimate(&serde_json::json!(settings.system))
+        + history::estimate(&serde_json::json!(prompt));
+    let fitted = history::fit(history, fixed, settings.max_history_tokens);
+    if fitted.left_out > 0 {
+        report::notice(&format!(
+            "the conversation (about {} tokens) is longer than max_history_tokens ({}): the oldest {} of {} exchanges were left out of the request",
+            fitted.estimate,
+            settings.max_history_tokens.unwrap_or_default(),
+            fitted.left_out,
+            fitted.exchanges
+        ));
+    }
+    fitted.messages
+}
+
+/// With `--sampling allow`, the app whose connections let the run's model answer servers'
+/// sampling requests (reported on stdout, usage kept in `state` for the result line).
+fn with_sampler(app: &App, provider: &Provider, state: &mut State) -> App {
+    let mut app = app.clone();
+    if app.context.sampling == Sampling::Allow {
+        let sampler = Arc::new(Sampler::new(
+            Client::new(app.context.http(), provider.clone()),
+            Some(app.output.clone()),
+        ));
+        state.sampler = Some(sampler.clone());
+        app.context.sampler = Some(sampler);
+    }
+    app
 }
 
 /// Lock the conversation named by `--session`/`--continue` (waiting for another process
