@@ -133,7 +133,10 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
     // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
     if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {
-        let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)?;
+        let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)
+            .map_err(|failure| {
+                failure.hint("--sampling allow answers servers with the model of `llm:` in the config (and its environment variables)")
+            })?;
         let llm = llm::Client::new(context.http(), provider);
         context.sampler = Some(Arc::new(mcp::sampling::Sampler::new(llm, None)));
     }
