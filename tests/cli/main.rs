@@ -13,6 +13,7 @@ mod output;
 mod processes;
 mod sampling;
 mod sessions;
+mod tool_choice;
 mod tools_batch;
 mod tools_call;
 mod tools_list;

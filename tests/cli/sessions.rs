@@ -2,7 +2,6 @@
 //! holds) and server-everything, the stored file, trimming, locking, interruption, and the
 //! `sessions` commands.
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn ask(env: &TestEnv, base_url: &str) -> assert_cmd::Command {
+pub(crate) fn ask(env: &TestEnv, base_url: &str) -> assert_cmd::Command {
     let mut cmd = env.cmd();
     cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
         .env("OPENAI_BASE_URL", base_url)
@@ -20,12 +19,12 @@ fn ask(env: &TestEnv, base_url: &str) -> assert_cmd::Command {
     cmd
 }
 
-fn sessions_dir(env: &TestEnv) -> PathBuf {
+pub(crate) fn sessions_dir(env: &TestEnv) -> PathBuf {
     env.home().join(".local/share/mcpchat/sessions")
 }
 
 /// The stored lines of a session file: the header, then the messages.
-fn stored(env: &TestEnv, name: &str) -> (Value, Vec<Value>) {
+pub(crate) fn stored(env: &TestEnv, name: &str) -> (Value, Vec<Value>) {
     let text = std::fs::read_to_string(sessions_dir(env).join(format!("{name}.jsonl"))).unwrap();
     let mut lines = text
         .lines()
@@ -35,7 +34,7 @@ fn stored(env: &TestEnv, name: &str) -> (Value, Vec<Value>) {
 }
 
 /// Run `ask`, expect exit 0, return the `result` line.
-fn answered(cmd: &mut assert_cmd::Command) -> Value {
+pub(crate) fn answered(cmd: &mut assert_cmd::Command) -> Value {
     let output = cmd.output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let lines = lines(&output.stdout);
@@ -284,127 +283,6 @@ fn two_processes_appending_to_one_session_keep_both_exchanges_in_order() {
     assert_eq!(last, json!(messages[..5]));
 }
 
-/// Start `ask --session NAME "interrupt me softly"`, wait for the fast tool's result line,
-/// send `signal`; returns the exit code, the stdout lines and stderr.
-fn interrupt_ask(
-    env: &TestEnv,
-    llm: &Peer,
-    everything: &Peer,
-    name: &str,
-    signal: i32,
-) -> (Option<i32>, Vec<Value>, String) {
-    let mut child = env
-        .std_cmd()
-        .env("OPENAI_API_KEY", "k")
-        .env("OPENAI_BASE_URL", &llm.url)
-        .args(["--url", &format!("ev={}", everything.url)])
-        .args(["ask", "--session", name, "interrupt me softly"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "stdout ended early: {text}"
-        );
-        text += &line;
-        if line.contains("\"type\":\"tool_result\"") {
-            break;
-        }
-    }
-    unsafe {
-        libc::kill(child.id() as i32, signal);
-    }
-    stdout.read_to_string(&mut text).unwrap();
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status.code(), lines(text.as_bytes()), stderr)
-}
-
-fn assert_interrupted_result(lines: &[Value], message: &str, session: &str) {
-    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["tool_call", "tool_call", "tool_result", "result"]);
-    assert_eq!(lines[2]["text"], "The sum of 1 and 1 is 2.");
-    let mut result = lines[3].clone();
-    let usage = result["usage"].clone();
-    let (prompt, completion) = (
-        usage["prompt_tokens"].as_u64().unwrap(),
-        usage["completion_tokens"].as_u64().unwrap(),
-    );
-    assert!(prompt > 0, "{usage}");
-    assert_eq!(usage["total_tokens"], prompt + completion);
-    result["duration_ms"] = json!(0);
-    result["usage"] = json!(null);
-    assert_eq!(
-        result,
-        json!({"type": "result", "status": "error", "answer": null, "model": "gpt-4o-mini",
-            "steps": 1, "tool_calls": 1, "usage": null, "duration_ms": 0,
-            "error": {"kind": "interrupted", "message": message, "exit_code": 130},
-            "session": session, "turn": 1})
-    );
-}
-
-#[test]
-fn an_interrupted_ask_reports_what_happened_and_leaves_a_session_the_next_ask_continues() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let (code, lines, stderr) = interrupt_ask(&env, &llm, &everything, "slow", libc::SIGINT);
-    assert_eq!(code, Some(130), "{stderr}");
-    assert_interrupted_result(&lines, "interrupted", "slow");
-    assert!(stderr.contains("mcpchat: error: interrupted"), "{stderr}");
-
-    let (_, messages) = stored(&env, "slow");
-    let ids: Vec<&str> = messages[1]["tool_calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(messages.len(), 4);
-    assert_eq!(
-        messages[2],
-        json!({"role": "tool", "tool_call_id": ids[0], "content": "The sum of 1 and 1 is 2."})
-    );
-    assert_eq!(
-        messages[3],
-        json!({"role": "tool", "tool_call_id": ids[1],
-            "content": "[tool error] interrupted: mcpchat was stopped before the tool answered"})
-    );
-    let next = answered(ask(&env, &llm.url).args([
-        "--url",
-        &format!("ev={}", everything.url),
-        "--session",
-        "slow",
-        "what happened to the slow tool?",
-    ]));
-    assert_eq!(
-        next["answer"],
-        "The slow tool was interrupted; 1 and 1 made 2."
-    );
-    assert_eq!(next["turn"], 2);
-}
-
-#[test]
-fn sigterm_during_ask_prints_the_same_summary() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let (code, lines, stderr) = interrupt_ask(&env, &llm, &everything, "term", libc::SIGTERM);
-    assert_eq!(code, Some(130), "{stderr}");
-    assert_interrupted_result(&lines, "terminated", "term");
-}
-
 #[test]
 fn a_corrupt_session_file_exits_2_naming_it_and_is_left_untouched() {
     let env = TestEnv::new();
@@ -509,51 +387,6 @@ fn sessions_list_show_and_rm() {
     );
     let output = env.cmd().args(["sessions", "list"]).output().unwrap();
     assert_eq!(output.stdout, b"");
-}
-
-#[test]
-fn tool_choice_required_goes_on_the_first_request_and_auto_after() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
-    answered(ask(&env, &proxy.url).args([
-        "--url",
-        &format!("ev={}", everything.url),
-        "--tool-choice",
-        "required",
-        "What can you add?",
-    ]));
-    let choices: Vec<Value> = logged_bodies(&log)
-        .iter()
-        .map(|b| b["body"]["tool_choice"].clone())
-        .collect();
-    assert_eq!(choices, vec![json!("required"), json!("auto")]);
-}
-
-#[test]
-fn a_provider_that_rejects_required_gets_one_retry_with_auto() {
-    let env = TestEnv::new();
-    let log = env.path("requests.jsonl");
-    let llm = fault_llm("no_required", &[("FAULT_LLM_LOG", log.to_str().unwrap())]);
-    let output = ask(&env, &llm.url)
-        .args(["--stdio", &format!("demo={}", demo_stdio_cmd())])
-        .args(["--tool-choice", "required", "hello"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    assert_eq!(lines(&output.stdout).last().unwrap()["answer"], "auto ok");
-    let choices: Vec<Value> = logged_bodies(&log)
-        .iter()
-        .map(|b| b["body"]["tool_choice"].clone())
-        .collect();
-    assert_eq!(choices, vec![json!("required"), json!("auto")]);
-    let stderr = stderr_of(&output);
-    assert!(
-        stderr.contains("mcpchat: note: the model API rejected tool_choice \"required\" (HTTP 400"),
-        "{stderr}"
-    );
 }
 
 #[test]
