@@ -143,6 +143,8 @@ pub struct Options {
     pub stream: bool,
     /// Cap on the text of one tool result sent to the model, in bytes.
     pub max_tool_output: usize,
+    /// Where the step and the tools being called are shown (stderr, on a terminal).
+    pub progress: std::sync::Arc<crate::ui::Progress>,
 }
 
 /// How a run ended.
@@ -177,6 +179,9 @@ pub async fn run(
     };
     loop {
         let step = outcome.steps + 1;
+        options
+            .progress
+            .status(format!("step {step}: waiting for the model"));
         let on_delta = |text: &str| {
             let _ = output.emit(&Event::Delta(Message {
                 content: text.to_string(),
@@ -240,6 +245,14 @@ pub async fn run(
                 "function": {"name": call.name, "arguments": arguments_text(&call.arguments)},
             })).collect::<Vec<_>>(),
         }));
+        let calling: Vec<String> = turn
+            .tool_calls
+            .iter()
+            .map(|call| shown_name(call, toolbox))
+            .collect();
+        options
+            .progress
+            .status(format!("step {step}: calling {}", calling.join(", ")));
         let runs = turn
             .tool_calls
             .iter()
@@ -249,6 +262,22 @@ pub async fn run(
             let text = result?;
             messages.push(json!({"role": "tool", "tool_call_id": call.id, "content": text}));
         }
+    }
+}
+
+/// `server__tool` of a call, or the name the model used when no such tool exists.
+fn shown_name(call: &ToolCall, toolbox: &Toolbox) -> String {
+    match toolbox.by_name.get(&call.name) {
+        Some(&i) => {
+            let function = &toolbox.functions[i];
+            format!(
+                "{}{}{}",
+                function.server,
+                crate::commands::tools::SEPARATOR,
+                function.tool
+            )
+        }
+        None => call.name.clone(),
     }
 }
 

@@ -159,6 +159,7 @@ async fn prepare_and_run(
         temperature,
         stream: args.stream,
         max_tool_output: args.max_tool_output.unwrap_or(DEFAULT_MAX_TOOL_OUTPUT),
+        progress: app.context.progress.clone(),
     };
     Ok(agent::run(&llm, sessions, &toolbox, &options, &app.output).await?)
 }

@@ -15,7 +15,7 @@ use rmcp::model::{CallToolResult, Tool};
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::cli::CallArgs;
+use crate::cli::{CallArgs, Shard};
 use crate::config::ServerConfig;
 use crate::events::{ErrorInfo, Event, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
@@ -355,7 +355,14 @@ impl Ready {
 
 pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     if args.batch {
-        return batch(app, args.jobs.unwrap_or(16) as usize, !args.no_validate).await;
+        let jobs = args.jobs.unwrap_or(16) as usize;
+        return batch(app, jobs, args.shard, !args.no_validate).await;
+    }
+    // clap's `requires = "batch"` does not hold against a flag's default (false).
+    if args.shard.is_some() || args.jobs.is_some() {
+        return Err(Failure::usage("--shard and --jobs work only with --batch")
+            .hint("mcpchat tools call --batch --shard K/N < requests.jsonl")
+            .into());
     }
     let Some(name) = args.name.as_deref() else {
         return Err(Failure::usage("tools call needs a tool name (or --batch)").into());
@@ -468,9 +475,14 @@ struct Request {
 
 type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
 
-/// `tools call --batch`: JSONL requests from stdin, one session per server, `jobs` calls at
-/// a time, one line per request in completion order.
-async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
+/// `tools call --batch`: JSONL requests from stdin (only the `shard`'s lines, if given), one
+/// session per server, `jobs` calls at a time, one line per request in completion order.
+async fn batch(
+    app: &App,
+    jobs: usize,
+    shard: Option<Shard>,
+    validate: bool,
+) -> anyhow::Result<Code> {
     if std::io::stdin().is_terminal() {
         return Err(Failure::usage("--batch reads JSON Lines requests from stdin, but stdin is a terminal")
             .hint("echo '{\"id\": 1, \"tool\": \"server__tool\", \"arguments\": {}}' | mcpchat tools call --batch")
@@ -481,6 +493,13 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     let servers: Arc<std::sync::Mutex<HashMap<String, Shared>>> = Arc::default();
     let worst = Arc::new(std::sync::Mutex::new(Code::Success));
     let mut tasks = tokio::task::JoinSet::new();
+    let bar = app.context.progress.batch_bar(
+        app.context
+            .progress
+            .is_drawn()
+            .then(|| requests_in_stdin_file(shard))
+            .flatten(),
+    );
 
     let stdin = tokio::io::stdin();
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
@@ -497,15 +516,18 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
             }
         };
         line_number += 1;
-        if line.trim().is_empty() {
+        // Numbers stay those of the whole input, so ids and `batch line N` match any shard's.
+        if shard.is_some_and(|shard| !shard.owns(line_number - 1)) || line.trim().is_empty() {
             continue;
         }
         let permit = semaphore.clone().acquire_owned().await?;
         let app = app.clone();
         let servers = servers.clone();
         let worst = worst.clone();
+        let bar = bar.clone();
         tasks.spawn(async move {
             let _permit = permit;
+            let _done = IncOnDrop(bar);
             let (id, tool, outcome) = run_line(&app, &servers, &line, line_number, validate).await;
             match outcome {
                 Ok(result) => {
@@ -528,6 +550,7 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     while let Some(done) = tasks.join_next().await {
         broken |= done.unwrap_or(false);
     }
+    bar.finish_and_clear();
     let opened: HashMap<String, Shared> =
         std::mem::take(&mut *servers.lock().unwrap_or_else(|e| e.into_inner()));
     let closing = opened.into_values().filter_map(|cell| {
@@ -542,6 +565,40 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     }
     let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
     Ok(code)
+}
+
+/// Counts a request as done however its task ends.
+struct IncOnDrop(indicatif::ProgressBar);
+
+impl Drop for IncOnDrop {
+    fn drop(&mut self) {
+        self.0.inc(1);
+    }
+}
+
+/// How many requests a batch has, when stdin is a regular file (`< requests.jsonl`): counted
+/// ahead through a duplicate of the descriptor, then rewound, so the bar can show done/total.
+/// None for a pipe, which can be read only once.
+fn requests_in_stdin_file(shard: Option<Shard>) -> Option<u64> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let fd = std::os::fd::AsFd::as_fd(&std::io::stdin())
+        .try_clone_to_owned()
+        .ok()?;
+    let mut file = std::fs::File::from(fd);
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let start = file.stream_position().ok()?;
+    let mut count = 0u64;
+    for (number, line) in std::io::BufReader::new(&mut file).split(b'\n').enumerate() {
+        let line = line.ok()?;
+        if shard.is_none_or(|shard| shard.owns(number)) && !line.trim_ascii().is_empty() {
+            count += 1;
+        }
+    }
+    // The duplicate shares the offset with stdin: put it back where reading starts.
+    file.seek(SeekFrom::Start(start)).ok()?;
+    Some(count)
 }
 
 /// Print an `error` line for one request; returns true when stdout is gone.

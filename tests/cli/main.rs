@@ -14,3 +14,4 @@ mod shell;
 mod tools_batch;
 mod tools_call;
 mod tools_list;
+mod tools_shard;
