@@ -1,5 +1,5 @@
-//! `tools call --batch --shard K/N` (N machines split one JSONL file with no coordinator) and
-//! the batch's progress on stderr, which only a terminal ever sees.
+//! `tools call --batch --shard K/N` (N machines split one JSONL file with no coordinator), and
+//! progress on stderr (the batch's bar, `ask`'s status line), which only a terminal ever sees.
 
 use std::collections::BTreeSet;
 
@@ -181,11 +181,21 @@ fn no_progress_reaches_stderr_when_it_is_not_a_terminal() {
 /// Run `mcpchat ARGS < stdin_file > out` under `script`, which gives it a terminal on stderr;
 /// returns what the terminal saw and the stdout lines.
 fn on_a_terminal(env: &TestEnv, args: &str, stdin_file: &str) -> (String, Vec<Value>) {
+    on_a_terminal_with(env, args, stdin_file, &[])
+}
+
+fn on_a_terminal_with(
+    env: &TestEnv,
+    args: &str,
+    stdin_file: &str,
+    vars: &[(&str, &str)],
+) -> (String, Vec<Value>) {
     let bin = assert_cmd::cargo::cargo_bin("mcpchat");
     let command = format!("{} {args} < {stdin_file} > out.jsonl", bin.display());
     let output = std::process::Command::new("script")
         .args(["-qec", &command, "terminal.log"])
         .env_clear()
+        .envs(vars.iter().copied())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", env.home())
         .env("TERM", "xterm")
@@ -233,4 +243,31 @@ fn on_a_terminal_the_batch_shows_done_of_total_unless_quiet() {
     assert_eq!(results.len(), 4);
     assert!(!terminal.contains("calls"), "{terminal}");
     assert!(!terminal.contains("seconds"), "{terminal}");
+}
+
+#[test]
+fn on_a_terminal_ask_shows_the_step_and_the_tools_it_calls() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let llm = fakellm();
+    env.write("empty", "");
+    let (terminal, lines) = on_a_terminal_with(
+        &env,
+        &format!(
+            "--url ev={} ask 'run two tools at once #terminal'",
+            everything.url
+        ),
+        "empty",
+        &[
+            ("OPENAI_API_KEY", "sk-test-key-123456"),
+            ("OPENAI_BASE_URL", &llm.url),
+        ],
+    );
+    assert_eq!(lines.last().unwrap()["answer"], "Both finished.");
+    assert!(
+        terminal.contains(
+            "step 1: calling ev__trigger-long-running-operation, ev__trigger-long-running-operation"
+        ),
+        "{terminal}"
+    );
 }
