@@ -122,7 +122,7 @@ pub enum Command {
     /// Print a shell completion script (completes commands, flags and configured server names)
     #[command(after_help = "Examples:\n  \
         mcpchat completions bash > ~/.local/share/bash-completion/completions/mcpchat\n  \
-        mcpchat completions zsh > ~/.zfunc/_mcpchat\n  \
+        echo 'source <(mcpchat completions zsh)' >> ~/.zshrc\n  \
         mcpchat completions fish > ~/.config/fish/completions/mcpchat.fish")]
     Completions {
         /// The shell to complete in
