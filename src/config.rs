@@ -282,18 +282,17 @@ pub struct Overrides {
 impl Config {
     /// Find and parse the configuration (PRODUCT.md section 1 lookup order).
     pub fn load(overrides: &Overrides) -> Result<Config, Failure> {
-        let explicit = overrides.config.clone().or_else(|| {
-            std::env::var_os("MCPCHAT_CONFIG")
+        // Where an explicit path came from, so that a missing file names the setting to fix.
+        let explicit = match &overrides.config {
+            Some(path) => Some((path.clone(), "--config")),
+            None => std::env::var_os("MCPCHAT_CONFIG")
                 .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        });
+                .map(|v| (PathBuf::from(v), "$MCPCHAT_CONFIG")),
+        };
         let path = match explicit {
-            Some(path) => {
+            Some((path, from)) => {
                 if !path.is_file() {
-                    return Err(Failure::config(format!(
-                        "config file {} does not exist",
-                        path.display()
-                    )));
+                    return Err(missing_config_file(&path, from));
                 }
                 Some(path)
             }
@@ -335,7 +334,7 @@ impl Config {
     /// other servers can go on without it.
     pub fn select(&self, names: &[String]) -> Result<Vec<Selected>, Failure> {
         if self.entries.is_empty() {
-            return Err(no_servers_failure());
+            return Err(no_servers_failure(self.source.as_deref()));
         }
         let mut chosen: Vec<&Entry> = Vec::new();
         if names.is_empty() {
@@ -367,7 +366,7 @@ impl Config {
     /// Names of the servers [`select`](Self::select) would pick, without resolving them.
     pub fn selected_names(&self, names: &[String]) -> Result<Vec<String>, Failure> {
         if self.entries.is_empty() {
-            return Err(no_servers_failure());
+            return Err(no_servers_failure(self.source.as_deref()));
         }
         if names.is_empty() {
             return Ok(self
@@ -391,7 +390,7 @@ impl Config {
 
     fn entry(&self, name: &str) -> Result<&Entry, Failure> {
         if self.entries.is_empty() {
-            return Err(no_servers_failure());
+            return Err(no_servers_failure(self.source.as_deref()));
         }
         self.entries
             .iter()
@@ -532,9 +531,45 @@ impl Config {
     }
 }
 
-fn no_servers_failure() -> Failure {
-    Failure::config("no MCP servers configured")
-        .hint("create ./mcp_servers.yaml (see mcp_servers.example.yaml), set $MCPCHAT_CONFIG, or pass --config PATH")
+fn missing_config_file(path: &Path, from: &str) -> Failure {
+    let failure = Failure::config(format!(
+        "config file {} (named by {from}) does not exist",
+        path.display()
+    ));
+    if from == "--config" {
+        failure.hint("check the path given to --config (-c)")
+    } else {
+        failure.hint(
+            "point $MCPCHAT_CONFIG at an existing file, or unset it to use ./mcp_servers.yaml",
+        )
+    }
+}
+
+/// The smallest useful config, shown inline: the user may have no checkout with an example.
+const MINIMAL_CONFIG: [&str; 6] = [
+    "servers:",
+    "  - name: docs",
+    "    url: https://example.com/mcp",
+    "  - name: demo",
+    "    command: python3",
+    "    args: [demo_server.py]",
+];
+
+fn no_servers_failure(source: Option<&Path>) -> Failure {
+    let message = match source {
+        Some(path) => format!("no MCP servers configured: {} has none", path.display()),
+        None => "no MCP servers configured (no ./mcp_servers.yaml, ./mcp_servers.json or \
+                 <config dir>/mcpchat/mcp_servers.yaml)"
+            .to_string(),
+    };
+    let file = source.map_or("./mcp_servers.yaml".to_string(), |p| {
+        p.display().to_string()
+    });
+    Failure::config(message)
+        .hint(format!(
+            "list servers in {file}, for example:\n    {}",
+            MINIMAL_CONFIG.join("\n    ")
+        ))
         .hint("or name servers on the command line: --url [NAME=]URL, --stdio \"[NAME=]COMMAND ARGS\"")
 }
 
