@@ -24,6 +24,8 @@ pub(super) fn request_failure(
         return challenge_failure(server, store, challenge);
     }
     match error {
+        ServiceError::McpError(data) if is_fault(data) => fault_failure(server, what, data),
+        ServiceError::Timeout { .. } => request_timeout(server, what),
         ServiceError::McpError(data) => Failure::new(
             Kind::Protocol,
             format!(
@@ -58,6 +60,33 @@ pub(super) fn request_failure(
                 redact::text(&other.to_string())
             ),
         ),
+    }
+}
+
+/// Whether an error is our verdict on an unusable reply (see `framing`), not the server's.
+fn is_fault(data: &rmcp::ErrorData) -> bool {
+    data.data
+        .as_ref()
+        .and_then(|d| d.get(super::framing::FAULT_MARKER))
+        .is_some()
+}
+
+/// An unusable reply: the request fails at once, naming the server and the cause.
+fn fault_failure(server: &ServerConfig, what: &str, data: &rmcp::ErrorData) -> Failure {
+    let failure = Failure::new(
+        Kind::Protocol,
+        format!(
+            "MCP server `{}` sent an unusable reply to {what}: {}",
+            server.name,
+            redact::text(&data.message)
+        ),
+    );
+    if data.message.contains(" cap") {
+        failure.hint(
+            "raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config",
+        )
+    } else {
+        failure
     }
 }
 
@@ -238,6 +267,9 @@ pub(super) fn classify_init(
                 ),
             ),
         },
+        ClientInitializeError::JsonRpcError(data) if is_fault(data) => {
+            fault_failure(server, "initialize", data)
+        }
         ClientInitializeError::JsonRpcError(data) => Failure::new(
             Kind::Protocol,
             format!(

@@ -119,7 +119,7 @@ fn failed_with(
 
 async fn connect_stdio(
     server: &ServerConfig,
-    transport: rmcp::transport::TokioChildProcess,
+    transport: super::stdio::StdioTransport,
     handler: Handler,
     context: &Context,
 ) -> Attempt {
@@ -296,8 +296,11 @@ fn http_config(
     url: &str,
     headers: &[(String, String)],
 ) -> Result<StreamableHttpClientTransportConfig, Failure> {
+    // rmcp enforces the caps on Streamable HTTP bodies and SSE events itself.
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
-        .reinit_on_expired_session(true);
+        .reinit_on_expired_session(true)
+        .max_json_response_size(server.max_message_bytes)
+        .max_sse_event_size(server.max_message_bytes);
     let mut custom = std::collections::HashMap::new();
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("authorization") {

@@ -5,7 +5,8 @@
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
 //! timeout), `handler` (what servers send us), `classify` (errors -> Failure), `stdio` and
-//! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport).
+//! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport),
+//! `framing` (bounded reading: a bad reply fails its request at once).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
@@ -14,8 +15,11 @@
 pub mod children;
 mod classify;
 mod connect;
+mod framing;
 mod handler;
 pub mod legacy_sse;
+mod lenient;
+pub mod paginate;
 mod session;
 mod stdio;
 
@@ -25,6 +29,8 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
+pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
+pub use lenient::CallResult;
 pub use session::Session;
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.
