@@ -93,13 +93,16 @@ fn fault_failure(server: &ServerConfig, what: &str, data: &rmcp::ErrorData) -> F
 fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> Failure {
     match child {
         Some(child) => exited_failure(server, child, &format!("during {what}")),
+        // rmcp ends a Streamable HTTP connection on an SSE event over the cap or not UTF-8,
+        // and logs why only inside itself.
         None => Failure::new(
             Kind::Protocol,
             format!(
                 "MCP server `{}` closed the connection during {what}",
                 server.name
             ),
-        ),
+        )
+        .hint("run with -vv to see the transport's reason (e.g. an SSE event over max_message_bytes, or not UTF-8)"),
     }
 }
 
@@ -384,6 +387,34 @@ fn classify_reqwest(server: &ServerConfig, http: &reqwest::Error) -> Option<Fail
 
 /// Last resort: what the error's text says (some SDK errors carry only text).
 fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
+    // rmcp: "HTTP response body exceeded the maximum size of N bytes" (also for SSE events).
+    if let Some((_, rest)) = text.split_once("exceeded the maximum size of ") {
+        let cap: u64 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        return Some(
+            Failure::new(
+                Kind::Protocol,
+                format!(
+                    "MCP server `{}` sent an unusable reply: reply exceeds the {} cap",
+                    server.name,
+                    super::framing::human_bytes(cap)
+                ),
+            )
+            .hint("raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config"),
+        );
+    }
+    if text.contains("invalid unicode code point") || text.contains("Utf8") {
+        return Some(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{}` sent an unusable reply: reply is not valid UTF-8",
+                server.name
+            ),
+        ));
+    }
     if ["HTTP 401", "HTTP 403", "401 Unauthorized", "403 Forbidden"]
         .iter()
         .any(|s| text.contains(s))

@@ -252,7 +252,12 @@ async fn legacy_sse(
     use rmcp::service::ClientServiceExt;
     let opened = tokio::time::timeout(
         context.connect_timeout,
-        super::legacy_sse::LegacySse::connect(context.http(), url, header_map(headers)),
+        super::legacy_sse::LegacySse::connect(
+            context.http(),
+            url,
+            header_map(headers),
+            server.max_message_bytes,
+        ),
     )
     .await;
     match opened {

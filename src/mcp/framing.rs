@@ -33,7 +33,8 @@ const ENDS: usize = 4096;
 /// Why a reply could not be used.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    TooLarge { size: u64, cap: usize },
+    /// `size` is None where reading stopped at the cap.
+    TooLarge { size: Option<u64>, cap: usize },
     NotUtf8,
     NotJsonRpc(String),
 }
@@ -41,11 +42,17 @@ pub enum Fault {
 impl Fault {
     pub fn describe(&self) -> String {
         match self {
-            Fault::TooLarge { size, cap } => format!(
+            Fault::TooLarge {
+                size: Some(size),
+                cap,
+            } => format!(
                 "reply of {} exceeds the {} cap",
                 human_bytes(*size),
                 human_bytes(*cap as u64)
             ),
+            Fault::TooLarge { size: None, cap } => {
+                format!("reply exceeds the {} cap", human_bytes(*cap as u64))
+            }
             Fault::NotUtf8 => "reply is not valid UTF-8".to_string(),
             Fault::NotJsonRpc(why) => format!("reply is not JSON-RPC: {why}"),
         }
@@ -273,7 +280,10 @@ fn excerpt(text: &str) -> String {
 
 /// The fault for an oversized message, with the request its kept ends name.
 pub fn too_large(size: u64, cap: usize, head: &[u8], tail: &[u8], pending: &mut Pending) -> Frame {
-    let fault = Fault::TooLarge { size, cap };
+    let fault = Fault::TooLarge {
+        size: Some(size),
+        cap,
+    };
     let named = pending.named_in(head).or_else(|| pending.named_in(tail));
     let errors = pending.fail(&fault, named);
     Frame::Failed(fault, errors)

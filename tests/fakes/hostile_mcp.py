@@ -5,6 +5,9 @@
   hostile_mcp.py http [sse]     Streamable HTTP on 127.0.0.1 (free port, printed as the first
                                 stdout line); POST /mcp answers with a JSON body, or with an SSE
                                 stream of one event when `sse` is given. Stateless: no session id.
+  hostile_mcp.py legacy         the 2024-11-05 HTTP+SSE transport: GET /sse opens the stream
+                                (first event `endpoint`), POST /messages gets 202 and its reply
+                                arrives on the stream as a `message` event.
 
 Tools (tools/call by name):
   echo {message}   a normal text result
@@ -29,6 +32,7 @@ Environment:
 
 import json
 import os
+import queue
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -49,6 +53,10 @@ MALFORMED_TOOLS = [
     {"name": "hints_are_strings", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": "yes"}},
     {"name": "newer_than_us", "inputSchema": {"type": "object"}, "x-future": {"anything": [1, 2]}},
 ]
+
+
+SSE = LEGACY = False
+STREAM = queue.Queue()
 
 
 def log(entry):
@@ -162,8 +170,15 @@ class Http(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if LEGACY and not self.path.startswith("/messages"):
+            return self.reply(405, "text/plain", b"legacy transport: POST /messages")
         msg = json.loads(body)
         lines = answer(msg)
+        if LEGACY:
+            self.reply(202, "text/plain", b"")
+            for reply in lines or []:
+                STREAM.put(reply)
+            return
         if lines is None:
             return  # hang: the client gives up
         if not lines:
@@ -175,7 +190,19 @@ class Http(BaseHTTPRequestHandler):
             self.reply(200, "application/json", reply)
 
     def do_GET(self):
-        self.reply(405, "text/plain", b"no stream")
+        if not LEGACY or self.path != "/sse":
+            return self.reply(405, "text/plain", b"no stream")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"event: endpoint\ndata: /messages\n\n")
+        self.wfile.flush()
+        while True:
+            reply = STREAM.get()
+            if not reply.startswith(b"{"):
+                continue  # SSE carries no banners
+            self.wfile.write(b"event: message\ndata: " + reply + b"\n\n")
+            self.wfile.flush()
 
     def do_DELETE(self):
         self.reply(200, "text/plain", b"")
@@ -188,11 +215,12 @@ if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "stdio"
     if mode == "stdio":
         serve_stdio()
-    elif mode == "http":
+    elif mode in ("http", "legacy"):
         SSE = len(sys.argv) > 2 and sys.argv[2] == "sse"
+        LEGACY = mode == "legacy"
         server = ThreadingHTTPServer(("127.0.0.1", 0), Http)
         server.daemon_threads = True
         print(server.server_address[1], flush=True)
         server.serve_forever()
     else:
-        sys.exit("usage: hostile_mcp.py stdio | http [sse]")
+        sys.exit("usage: hostile_mcp.py stdio | http [sse] | legacy")
