@@ -403,7 +403,9 @@ fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
                     super::framing::human_bytes(cap)
                 ),
             )
-            .hint("raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config"),
+            .hint(
+                "raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config",
+            ),
         );
     }
     if text.contains("invalid unicode code point") || text.contains("Utf8") {

@@ -34,7 +34,10 @@ const ENDS: usize = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// `size` is None where reading stopped at the cap.
-    TooLarge { size: Option<u64>, cap: usize },
+    TooLarge {
+        size: Option<u64>,
+        cap: usize,
+    },
     NotUtf8,
     NotJsonRpc(String),
 }

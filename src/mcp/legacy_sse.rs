@@ -114,7 +114,10 @@ async fn read_events(
                 Frame::Failed(fault, errors)
             }
         };
-        let ends = matches!(&frame, Frame::Failed(Fault::TooLarge { .. } | Fault::NotUtf8, _));
+        let ends = matches!(
+            &frame,
+            Frame::Failed(Fault::TooLarge { .. } | Fault::NotUtf8, _)
+        );
         let messages = match frame {
             Frame::Message(message) => vec![message],
             Frame::Failed(_, errors) => errors,

@@ -56,7 +56,7 @@ MALFORMED_TOOLS = [
 
 
 SSE = LEGACY = False
-STREAM = queue.Queue()
+STREAMS = [queue.Queue()]
 
 
 def log(entry):
@@ -177,7 +177,7 @@ class Http(BaseHTTPRequestHandler):
         if LEGACY:
             self.reply(202, "text/plain", b"")
             for reply in lines or []:
-                STREAM.put(reply)
+                STREAMS[-1].put(reply)
             return
         if lines is None:
             return  # hang: the client gives up
@@ -195,10 +195,12 @@ class Http(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        stream = queue.Queue()  # replies go to the newest stream: one client at a time
+        STREAMS.append(stream)
         self.wfile.write(b"event: endpoint\ndata: /messages\n\n")
         self.wfile.flush()
         while True:
-            reply = STREAM.get()
+            reply = stream.get()
             if not reply.startswith(b"{"):
                 continue  # SSE carries no banners
             self.wfile.write(b"event: message\ndata: " + reply + b"\n\n")
