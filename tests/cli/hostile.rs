@@ -370,3 +370,83 @@ fn tools_list_follows_every_page() {
         .collect();
     assert_eq!(cursors, [Value::Null, json!("p1"), json!("p2")]);
 }
+
+#[test]
+fn a_tool_that_never_answers_times_out_with_exit_4() {
+    let env = TestEnv::new();
+    let output = call_stdio(
+        &env,
+        &["--timeout", "1", "--connect-timeout", "60"],
+        "hang",
+        "{}",
+    );
+    assert_fails_with(
+        &output,
+        "timed out after 1s waiting for tools/call `hang` on MCP server `h`",
+    );
+}
+
+#[test]
+fn a_stdio_server_that_ignores_sigterm_and_stdin_closing_is_killed() {
+    let env = TestEnv::new();
+    let pidfile = env.path("server.pid");
+    let output = env
+        .cmd()
+        .env("HOSTILE_IGNORE_TERM", "1")
+        .env("HOSTILE_PIDFILE", &pidfile)
+        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
+        .args(["tools", "call", "h__echo", "{\"message\": \"hi\"}"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(lines(&output.stdout)[0]["text"], "hi");
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // mcpchat has exited; the process group got SIGKILL after the grace period.
+    assert!(!alive(pid), "the server {pid} outlived mcpchat");
+}
+
+#[test]
+fn a_redirect_to_another_origin_is_not_followed_and_the_token_stays_home() {
+    let env = TestEnv::new();
+    let log = env.path("requests.jsonl");
+    let log_text = log.to_str().unwrap().to_string();
+    let server = hostile_http(
+        &["http"],
+        &[("HOSTILE_REDIRECT", "1"), ("HOSTILE_LOG", &log_text)],
+    );
+    let output = env
+        .cmd()
+        .args(["--url", &format!("h={}", server.url)])
+        .args(["-H", "Authorization: Bearer redirect-secret-42"])
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines[0]["type"], "error");
+    assert_eq!(lines[0]["kind"], "protocol");
+    assert!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 307 Temporary Redirect"),
+        "{}",
+        lines[0]["message"]
+    );
+    let hosts: Vec<Value> = logged(&log)
+        .into_iter()
+        .map(|e| e["host"].clone())
+        .collect();
+    assert!(!hosts.is_empty());
+    assert!(
+        hosts
+            .iter()
+            .all(|h| h.as_str().unwrap().starts_with("127.0.0.1:")),
+        "another origin was contacted: {hosts:?}"
+    );
+    assert!(!stderr_of(&output).contains("redirect-secret-42"));
+}

@@ -28,12 +28,18 @@ Environment:
   HOSTILE_PAGES=N          tools/list is split into N pages (cursors p1, p2, ...)
   HOSTILE_BANNER=1         (stdio) a banner line on stdout before anything else
   HOSTILE_LOG=PATH         each request's method (and cursor) is appended to PATH as a JSON line
+  HOSTILE_PIDFILE=PATH     (stdio) the server's pid is written to PATH at start
+  HOSTILE_IGNORE_TERM=1    (stdio) SIGTERM is ignored and stdin closing does not end the server
+  HOSTILE_REDIRECT=1       (http) every POST to 127.0.0.1 gets 307 to the same port on
+                           `localhost` (another origin); each request's Host is logged
 """
 
 import json
 import os
 import queue
+import signal
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 GOOD_TOOLS = [
@@ -146,6 +152,11 @@ def answer(msg):
 
 def serve_stdio():
     out = sys.stdout.buffer
+    if os.environ.get("HOSTILE_PIDFILE"):
+        with open(os.environ["HOSTILE_PIDFILE"], "w") as f:
+            f.write(str(os.getpid()))
+    if os.environ.get("HOSTILE_IGNORE_TERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if os.environ.get("HOSTILE_BANNER"):
         out.write(b"hostile_mcp 1.0 starting (this line is not JSON)\n")
         out.flush()
@@ -156,6 +167,8 @@ def serve_stdio():
         for reply in lines or []:
             out.write(reply + b"\n")
         out.flush()
+    while os.environ.get("HOSTILE_IGNORE_TERM"):
+        time.sleep(1)  # stdin closed: a well-behaved server would exit now
 
 
 class Http(BaseHTTPRequestHandler):
@@ -170,6 +183,15 @@ class Http(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if os.environ.get("HOSTILE_REDIRECT"):
+            host = self.headers.get("Host", "")
+            log({"host": host, "authorization": self.headers.get("Authorization")})
+            if host.startswith("127.0.0.1"):
+                self.send_response(307)
+                self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/mcp")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         if LEGACY and not self.path.startswith("/messages"):
             return self.reply(405, "text/plain", b"legacy transport: POST /messages")
         msg = json.loads(body)
