@@ -222,7 +222,10 @@ async fn streamable(
     let config = config.clone();
     match authorized {
         Some(client) => {
-            let transport = StreamableHttpClientTransport::with_client(client, config);
+            let transport = StreamableHttpClientTransport::with_client(
+                super::guarded_http::Guarded { inner: client },
+                config,
+            );
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),
@@ -230,7 +233,12 @@ async fn streamable(
             .await
         }
         None => {
-            let transport = StreamableHttpClientTransport::with_client(context.http(), config);
+            let transport = StreamableHttpClientTransport::with_client(
+                super::guarded_http::Guarded {
+                    inner: context.http(),
+                },
+                config,
+            );
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),

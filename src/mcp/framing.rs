@@ -1,7 +1,7 @@
 //! Reading what a server sends without dropping anything silently. A reply we cannot use (over
 //! the size cap, not UTF-8, not JSON-RPC) becomes, at once, an error for the request it
 //! answered, instead of a timeout a minute later. Shared by the transports we own (stdio and
-//! legacy HTTP+SSE); Streamable HTTP relies on rmcp's own caps (see `connect`).
+//! legacy HTTP+SSE) and by `guarded_http` (Streamable HTTP, where rmcp enforces the caps).
 //!
 //! Guarantees: a line never grows past the cap in memory; each fault names its cause; a
 //! stray line that is not JSON (a banner) is ignored with a note at `-v`; the results of
@@ -78,6 +78,20 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+/// The error that answers request `id` for an unusable reply, marked as our verdict. `unsure`:
+/// the reply may have answered another pending request.
+pub fn fault_error(id: RequestId, fault: &Fault, unsure: bool) -> ServerJsonRpcMessage {
+    let mut message = fault.describe();
+    if unsure {
+        message.push_str(" (it could be the answer to any pending request)");
+    }
+    let data = serde_json::json!({ FAULT_MARKER: true });
+    ServerJsonRpcMessage::Error(JsonRpcError::new(
+        Some(id),
+        ErrorData::new(ErrorCode::INTERNAL_ERROR, message, Some(data)),
+    ))
+}
+
 /// The requests sent and not yet answered, with their methods.
 #[derive(Debug, Default)]
 pub struct Pending {
@@ -127,15 +141,7 @@ impl Pending {
         ids.into_iter()
             .map(|id| {
                 self.requests.remove(&id);
-                let mut message = fault.describe();
-                if unsure {
-                    message.push_str(" (it could be the answer to any pending request)");
-                }
-                let data = serde_json::json!({ FAULT_MARKER: true });
-                ServerJsonRpcMessage::Error(JsonRpcError::new(
-                    Some(id),
-                    ErrorData::new(ErrorCode::INTERNAL_ERROR, message, Some(data)),
-                ))
+                fault_error(id, fault, unsure)
             })
             .collect()
     }

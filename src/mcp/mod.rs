@@ -6,7 +6,8 @@
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
 //! timeout), `handler` (what servers send us), `classify` (errors -> Failure), `stdio` and
 //! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport),
-//! `framing` (bounded reading: a bad reply fails its request at once).
+//! `framing` (bounded reading: a bad reply fails its request at once), `guarded_http` (the same
+//! for Streamable HTTP).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
@@ -16,6 +17,7 @@ pub mod children;
 mod classify;
 mod connect;
 mod framing;
+mod guarded_http;
 mod handler;
 pub mod legacy_sse;
 mod lenient;

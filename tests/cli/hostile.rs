@@ -181,47 +181,57 @@ fn a_zero_max_message_bytes_in_the_config_is_a_config_error() {
 }
 
 #[test]
-fn a_streamable_http_json_body_over_the_cap_fails_the_call_at_once() {
+fn streamable_http_replies_over_the_cap_or_not_json_rpc_fail_the_call_at_once() {
     let env = TestEnv::new();
-    let server = hostile_http(&["http"], &[]);
-    let output = env
-        .cmd()
-        .args([
-            "--url",
-            &format!("h={}", server.url),
-            "--max-message-bytes",
-            "1048576",
-        ])
-        .args(["tools", "call", "h__big", "{\"mib\": 2}"])
-        .output()
-        .unwrap();
-    assert_fails_with(
-        &output,
-        "MCP server `h` sent an unusable reply: reply exceeds the 1 MiB cap",
-    );
+    // JSON bodies and SSE bodies; rmcp enforces the cap, mcpchat names it.
+    for mode in [&["http"][..], &["http", "sse"][..]] {
+        let server = hostile_http(mode, &[]);
+        let run = |tool: &str, args: &str| {
+            env.cmd()
+                .args(["--url", &format!("h={}", server.url)])
+                .args(["--max-message-bytes", "1048576"])
+                .args(["tools", "call", &format!("h__{tool}"), args])
+                .output()
+                .unwrap()
+        };
+        assert_fails_with(
+            &run("big", "{\"mib\": 2}"),
+            "MCP server `h` sent an unusable reply to tools/call `big`: reply exceeds the 1 MiB cap",
+        );
+        assert_fails_with(
+            &run("badutf8", "{}"),
+            "MCP server `h` sent an unusable reply to tools/call `badutf8`: reply is not valid UTF-8",
+        );
+        assert_fails_with(
+            &run("notjsonrpc", "{}"),
+            "MCP server `h` sent an unusable reply to tools/call `notjsonrpc`: reply is not JSON-RPC: unrecognized JSON-RPC message",
+        );
+    }
 }
 
 #[test]
-fn a_streamable_http_sse_event_over_the_cap_ends_the_call_at_once() {
+fn an_oversized_streamable_http_reply_in_a_batch_fails_only_its_request() {
     let env = TestEnv::new();
     let server = hostile_http(&["http", "sse"], &[]);
+    let input = "{\"id\": 1, \"tool\": \"h__big\", \"arguments\": {\"mib\": 2}}\n{\"id\": 2, \"tool\": \"h__echo\", \"arguments\": {\"message\": \"ok\"}}\n";
     let output = env
         .cmd()
-        .args([
-            "--url",
-            &format!("h={}", server.url),
-            "--max-message-bytes",
-            "1048576",
-        ])
-        .args(["tools", "call", "h__big", "{\"mib\": 2}"])
+        .args(["--url", &format!("h={}", server.url)])
+        .args(["--max-message-bytes", "1048576", "tools", "call", "--batch"])
+        .write_stdin(input)
         .output()
         .unwrap();
-    // rmcp ends the connection and keeps the reason in its own log (shown with -vv).
-    assert_fails_with(
-        &output,
-        "MCP server `h` closed the connection during tools/call `big`",
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 2);
+    let ok = lines.iter().find(|l| l["id"] == 2).unwrap();
+    assert_eq!(ok["text"], "ok");
+    let big = lines.iter().find(|l| l["id"] == 1).unwrap();
+    assert_eq!(big["kind"], "protocol");
+    assert_eq!(
+        big["message"],
+        "batch line 1: MCP server `h` sent an unusable reply to tools/call `big`: reply exceeds the 1 MiB cap"
     );
-    assert!(stderr_of(&output).contains("hint: run with -vv to see the transport's reason"));
 }
 
 #[test]
@@ -405,7 +415,11 @@ fn a_stdio_server_that_ignores_sigterm_and_stdin_closing_is_killed() {
         .trim()
         .parse()
         .unwrap();
-    // mcpchat has exited; the process group got SIGKILL after the grace period.
+    // The group got SIGKILL before mcpchat exited; give the kernel a moment to reap it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(!alive(pid), "the server {pid} outlived mcpchat");
 }
 
