@@ -146,6 +146,17 @@ pub fn call_result(server: &str, tool: &str, result: &Value) -> Result<CallResul
             ),
         ));
     };
+    // A task or an input request (2026-07-28) is not a result to print.
+    if let Some(kind) = object.get("resultType").and_then(Value::as_str)
+        && kind != "complete"
+    {
+        return Err(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{server}` answered tools/call `{tool}` with a `{kind}` result, which mcpchat does not handle here"
+            ),
+        ));
+    }
     let about = format!("MCP server `{server}`: the result of tool `{tool}`");
     let content = match object.get("content") {
         Some(Value::Array(blocks)) => Value::Array(blocks.clone()),
