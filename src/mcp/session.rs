@@ -63,11 +63,29 @@ impl Session {
         arguments: serde_json::Map<String, Value>,
     ) -> Result<CallResult, Failure> {
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let result = self
-            .request(&format!("tools/call `{tool}`"), request)
-            .await?;
+        let what = format!("tools/call `{tool}`");
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
+        let mut result = self.request(&what, request).await?;
+        if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
+            // The server wants input first (SEP-2322): rmcp drives those rounds from the
+            // start (our handler answers them), and its typed result is what we get then.
+            result = self.mrtr_call(&what, params).await?;
+        }
         lenient::call_result(self.name(), tool, &result)
+    }
+
+    async fn mrtr_call(&self, what: &str, params: CallToolRequestParams) -> Result<Value, Failure> {
+        match tokio::time::timeout(self.server.timeout, self.client.call_tool(params)).await {
+            Ok(Ok(result)) => Ok(serde_json::to_value(&result).unwrap_or(Value::Null)),
+            Ok(Err(error)) => Err(request_failure(
+                &self.server,
+                &self.store,
+                self.child.as_ref(),
+                what,
+                &error,
+            )),
+            Err(_) => Err(request_timeout(&self.server, what)),
+        }
     }
 
     /// One request under the server's timeout (rmcp sends the cancellation when it runs out);
