@@ -93,8 +93,8 @@ fn fault_failure(server: &ServerConfig, what: &str, data: &rmcp::ErrorData) -> F
 fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> Failure {
     match child {
         Some(child) => exited_failure(server, child, &format!("during {what}")),
-        // rmcp ends a Streamable HTTP connection on an SSE event over the cap or not UTF-8,
-        // and logs why only inside itself.
+        // rmcp may end a Streamable HTTP connection (a broken event stream, say) and log
+        // why only inside itself.
         None => Failure::new(
             Kind::Protocol,
             format!(
@@ -102,7 +102,7 @@ fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> F
                 server.name
             ),
         )
-        .hint("run with -vv to see the transport's reason (e.g. an SSE event over max_message_bytes, or not UTF-8)"),
+        .hint("run with -vv to see the transport's reason"),
     }
 }
 
