@@ -11,6 +11,7 @@ mod hostile;
 mod legacy;
 mod output;
 mod processes;
+mod secrets;
 mod tools_batch;
 mod tools_call;
 mod tools_list;
