@@ -4,10 +4,11 @@
 //! [`Failure`](crate::exit::Failure).
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
-//! timeout), `handler` (what servers send us), `classify` (errors -> Failure), `stdio` and
-//! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport),
-//! `framing` (bounded reading: a bad reply fails its request at once), `guarded_http` (the same
-//! for Streamable HTTP).
+//! timeout), `handler` (what servers send us), `sampling` (their requests for a completion),
+//! `classify` (errors -> Failure), `stdio` and `children` (child processes that cannot outlive
+//! us), `legacy_sse` (the 2024-11-05 transport), `framing` (bounded reading: a bad reply fails
+//! its request at once), `guarded_http` (the same for Streamable HTTP), `lenient` (results read
+//! from raw JSON), `paginate` (cursors followed, a repeat stopped).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
@@ -22,6 +23,7 @@ mod handler;
 pub mod legacy_sse;
 mod lenient;
 pub mod paginate;
+pub mod sampling;
 mod session;
 mod stdio;
 
@@ -50,6 +52,11 @@ pub struct Context {
     pub elicitation: Elicitation,
     /// `--protocol-version`: `auto` (None) or a pinned revision.
     pub protocol_version: Option<String>,
+    /// `--sampling` / `llm.sampling`, resolved.
+    pub sampling: sampling::Sampling,
+    /// Answers servers' sampling requests (None: refuse them). Set by the command that has
+    /// the model settings when `sampling` is `allow`.
+    pub sampler: Option<Arc<sampling::Sampler>>,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
@@ -85,6 +92,8 @@ impl Context {
         Ok(Context {
             elicitation: Elicitation::Decline,
             protocol_version: None,
+            sampling: sampling::Sampling::Deny,
+            sampler: None,
             store,
             http: Arc::default(),
             progress,
