@@ -70,6 +70,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "SECS")]
     pub connect_timeout: Option<f64>,
 
+    /// Cap in bytes on one message from a server (stdio line, SSE event, HTTP body); over it,
+    /// the request fails at once (overrides max_message_bytes) [default: 16777216, 16 MiB]
+    #[arg(
+        long,
+        global = true,
+        env = "MCPCHAT_MAX_MESSAGE_BYTES",
+        value_name = "BYTES"
+    )]
+    pub max_message_bytes: Option<u64>,
+
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
     pub format: Format,

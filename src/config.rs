@@ -130,6 +130,8 @@ pub struct ServerConfig {
     pub oauth: Option<OAuthConfig>,
     /// `auto` (None) or a pinned MCP revision.
     pub protocol_version: Option<String>,
+    /// Cap on one message from the server (stdio line, SSE event, HTTP body), in bytes.
+    pub max_message_bytes: usize,
 }
 
 impl ServerConfig {
@@ -216,6 +218,7 @@ struct RawServer {
     tools: Option<RawToolFilter>,
     oauth: Option<OAuthConfig>,
     protocol_version: Option<String>,
+    max_message_bytes: Option<u64>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     description: Option<String>,
@@ -266,6 +269,8 @@ pub struct Config {
     pub ad_hoc: bool,
     pub request_timeout: Option<Duration>,
     pub connect_timeout: Duration,
+    /// `--max-message-bytes` / `MCPCHAT_MAX_MESSAGE_BYTES`, over every server's setting.
+    pub max_message_bytes: Option<usize>,
 }
 
 /// Flags that shape the configuration.
@@ -277,6 +282,7 @@ pub struct Overrides {
     pub headers: Vec<String>,
     pub timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
+    pub max_message_bytes: Option<u64>,
 }
 
 impl Config {
@@ -311,6 +317,13 @@ impl Config {
         }
 
         config.request_timeout = seconds("--timeout", overrides.timeout)?;
+        config.max_message_bytes = match overrides.max_message_bytes {
+            Some(0) => {
+                return Err(Failure::usage("--max-message-bytes must be at least 1"));
+            }
+            Some(bytes) => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
+            None => None,
+        };
         config.connect_timeout = seconds("--connect-timeout", overrides.connect_timeout)?
             .or(config
                 .request_timeout
@@ -493,6 +506,12 @@ impl Config {
             tools,
             oauth,
             protocol_version: raw.protocol_version.clone(),
+            max_message_bytes: self
+                .max_message_bytes
+                .or(raw
+                    .max_message_bytes
+                    .map(|b| usize::try_from(b).unwrap_or(usize::MAX)))
+                .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES),
         })
     }
 
@@ -711,6 +730,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 tools: None,
                 oauth: None,
                 protocol_version: None,
+                max_message_bytes: None,
                 description: None,
             },
         });
@@ -769,6 +789,12 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 "server `{}`: protocol_version `{version}` is not one of {}",
                 raw.name,
                 PROTOCOL_VERSIONS.join(", ")
+            )));
+        }
+        if raw.max_message_bytes == Some(0) {
+            return Err(located(format!(
+                "server `{}`: max_message_bytes must be at least 1",
+                raw.name
             )));
         }
         if let Some(t) = raw.timeout_secs
@@ -969,6 +995,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
         tools: None,
         oauth: None,
         protocol_version: None,
+        max_message_bytes: None,
         description: None,
     };
     for spec in &overrides.urls {

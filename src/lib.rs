@@ -122,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         headers: global.headers.clone(),
         timeout: global.timeout,
         connect_timeout: global.connect_timeout,
+        max_message_bytes: global.max_message_bytes,
     };
     let config = match Config::load(&overrides) {
         Ok(config) => config,

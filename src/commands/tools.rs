@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use rmcp::model::{CallToolResult, Tool};
+use rmcp::model::Tool;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
@@ -20,7 +20,7 @@ use crate::cli::{CallArgs, Shard};
 use crate::config::ServerConfig;
 use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
-use crate::mcp::Session;
+use crate::mcp::{CallResult, Session};
 use crate::report;
 use crate::validate::ArgsValidator;
 
@@ -183,25 +183,18 @@ pub fn result_event(
     id: Option<RawId>,
     server: &str,
     tool: &str,
-    result: &CallToolResult,
+    result: &CallResult,
     started: Instant,
 ) -> ToolResult {
-    let content = serde_json::to_value(&result.content).unwrap_or(Value::Array(Vec::new()));
-    let text = result
-        .content
-        .iter()
-        .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
-        .collect::<Vec<_>>()
-        .join("\n");
     ToolResult {
         id,
         server: Some(server.to_string()),
         tool: tool.to_string(),
         name: format!("{server}{SEPARATOR}{tool}"),
-        is_error: result.is_error.unwrap_or(false),
-        content,
+        is_error: result.is_error,
+        content: result.content.clone(),
         structured_content: result.structured_content.clone(),
-        text,
+        text: result.text.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }

@@ -7,6 +7,7 @@ mod ask;
 mod auth;
 mod config;
 mod faults;
+mod hostile;
 mod interrupt;
 mod legacy;
 mod output;
