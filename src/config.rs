@@ -108,6 +108,9 @@ pub struct OAuthConfig {
     pub private_key_file: Option<String>,
     /// RS256 (default for RSA keys), RS384, RS512, ES256 (default for EC keys), ES384.
     pub signing_algorithm: Option<String>,
+    /// How token requests authenticate a pre-registered client: client_secret_post,
+    /// client_secret_basic or none (default: from the server's metadata).
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// One server picked for a command: resolved, or the reason it could not be.
@@ -465,6 +468,7 @@ impl Config {
                 token_url: o.token_url.as_deref().map(expand).transpose()?,
                 private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
                 signing_algorithm: o.signing_algorithm.clone(),
+                token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
             }),
             None => None,
         };

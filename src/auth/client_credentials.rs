@@ -104,6 +104,7 @@ pub async fn ensure_client_credentials(
             client_secret: None,
             redirect_uri: None,
             source: ClientSource::Config,
+            token_endpoint_auth_method: None,
         });
         entry.credentials = Some(credentials);
     })?;

@@ -8,6 +8,7 @@ use rmcp::transport::auth::{
 
 use super::browser::present_url;
 use super::callback::wait_for_callback;
+use super::client_auth::{Method, metadata_for, method_for};
 use super::client_credentials::ensure_client_credentials;
 use super::probe::probe_challenge;
 use super::registration::register;
@@ -66,7 +67,7 @@ pub async fn login(
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
     let scopes = scopes(&manager, &oauth, &previous).await;
-    let registration = client(
+    let mut registration = client(
         server,
         http,
         &oauth,
@@ -79,11 +80,17 @@ pub async fn login(
     if let Some(secret) = &registration.client_secret {
         redact::register(secret);
     }
+    // The code exchange authenticates as the client registered (see client_auth).
+    let method = method_for(server, &registration, &metadata)?;
+    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    manager.set_metadata(metadata_for(&metadata, method));
     let mut request = AuthorizationRequest::new(redirect_uri.clone())
         .with_client_name("mcpchat")
         .with_scopes(scopes)
         .with_preregistered_client(registration.client_id.clone());
-    if let Some(secret) = &registration.client_secret {
+    if method != Method::None
+        && let Some(secret) = &registration.client_secret
+    {
         request = request.with_client_secret(secret.clone());
     }
     let session = AuthorizationSession::new(manager, request)
@@ -224,6 +231,7 @@ async fn client(
             client_secret: oauth.client_secret.clone(),
             redirect_uri: Some(redirect_uri.to_string()),
             source: ClientSource::Config,
+            token_endpoint_auth_method: None,
         });
     }
     if let Some(client) = reusable.filter(|c| c.redirect_uri.as_deref() == Some(redirect_uri)) {
@@ -244,6 +252,7 @@ async fn client(
             client_secret: None,
             redirect_uri: Some(redirect_uri.to_string()),
             source: ClientSource::MetadataDocument,
+            token_endpoint_auth_method: Some(Method::None.name().to_string()),
         });
     }
     match metadata.registration_endpoint.clone() {

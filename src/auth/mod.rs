@@ -12,6 +12,7 @@
 
 mod browser;
 mod callback;
+mod client_auth;
 mod client_credentials;
 pub mod http;
 mod login;
