@@ -135,6 +135,7 @@ pub fn configure(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::{Arc, Mutex};
 
@@ -150,9 +151,12 @@ mod tests {
 
     const URL: &str = "http://127.0.0.1:9/mcp";
 
+    /// A request as sent: its Authorization header and its form body, sorted.
+    type Sent = (Option<String>, Vec<(String, String)>);
+
     /// Records every request rmcp sends and answers each with a token response.
     #[derive(Default, Clone)]
-    struct Recorder(Arc<Mutex<Vec<(Option<String>, Vec<(String, String)>)>>>);
+    struct Recorder(Arc<Mutex<Vec<Sent>>>);
 
     impl OAuthHttpClient for Recorder {
         fn execute(&self, request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {

@@ -4,7 +4,7 @@
 # Idempotent: a stamp file makes reruns a quick no-op. Bump KEY whenever a pin changes.
 set -euo pipefail
 
-KEY=v2
+KEY=v3-auth
 DIR=${MCPCHAT_PEERS_DIR:-$HOME/.cache/mcpchat-peers/$KEY}
 NPM_PINS=(
   @modelcontextprotocol/server-everything@2026.8.31
@@ -14,6 +14,7 @@ NPM_PINS=(
   @modelcontextprotocol/sdk@1.32.2    # dist/esm/examples/server/simpleStreamableHttp.js --oauth
   express@5.3.0                       # the sdk depends on express ^5.2.1 and its examples import it: pinned
   oauth2-mock-server@8.2.3            # OIDC AS, no DCR; 9.x needs Node >= 22.12, the machine has Node 20
+  oidc-provider@9.13.3                # a certified OpenID provider: DCR, device flow, login/consent pages
 )
 PY_PINS=(
   mcp==2.3.0            # Python MCP SDK 2.x: from mcp.server.mcpserver import MCPServer
@@ -44,6 +45,7 @@ fi
   test -f "$DIR/npm/node_modules/@dwmkerr/mock-llm/dist/main.js"
   test -f "$DIR/npm/node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js"
   test -f "$DIR/npm/node_modules/oauth2-mock-server/dist/index.mjs"
+  test -f "$DIR/npm/node_modules/oidc-provider/lib/index.js"
   (cd "$DIR/npm" && node -e 'require("express"); require.resolve("oauth2-mock-server")')
   "$DIR/venv/bin/python" -c 'from mcp.server.mcpserver import MCPServer'
   test -x "$DIR/venv/bin/mcp-server-time" && test -x "$DIR/venv/bin/fakellm"

@@ -11,6 +11,8 @@ header, `none` no secret). Only the provider's storage is ours, in memory, and /
 at once (302 straight back to the redirect URI with code and state), so a browser that just follows
 redirects completes the flow. Tokens rotate on refresh.
 Tool: whoami {} -> "client_id=<id> scopes=<scopes>".
+Test control: POST /test/expire {"token": AT} -> 204; the access token is rejected from then on
+(401), its refresh token still works.
 """
 
 import secrets
@@ -31,6 +33,9 @@ from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, Re
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 SCOPE = "mcp:tools"
 
@@ -113,11 +118,12 @@ def main() -> None:
     sock.listen(128)
     port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
+    provider = MemoryProvider()
     server = MCPServer(
         "mcpchat-python-oauth-peer",
         version="1.0.0",
         log_level="WARNING",
-        auth_server_provider=MemoryProvider(),
+        auth_server_provider=provider,
         auth=AuthSettings(
             issuer_url=base,
             resource_server_url=f"{base}/mcp",
@@ -136,6 +142,13 @@ def main() -> None:
         return f"client_id={token.client_id} scopes={' '.join(token.scopes)}" if token else "anonymous"
 
     app = server.streamable_http_app(host="127.0.0.1")
+
+    async def expire(request: Request) -> Response:
+        token = (await request.json()).get("token")
+        provider.access.pop(token, None)
+        return Response(status_code=204)
+
+    app.router.routes.insert(0, Route("/test/expire", expire, methods=["POST"]))
     if "--port-file" in sys.argv:
         path = sys.argv[sys.argv.index("--port-file") + 1]
         with open(path + ".tmp", "w") as f:

@@ -550,3 +550,20 @@ pub fn sdk_compat_server() -> Peer {
         &[("MCPCHAT_LISTEN_PORT_ZERO", "1")],
     )
 }
+
+/// oidc-provider (tests/peers/oidc_provider.mjs) with `args`; `url` is its issuer (no trailing slash).
+pub fn oidc_provider(args: &[&str]) -> Peer {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("tests/peers/oidc_provider.mjs"))
+        .arg(peers().join("npm"))
+        .args(args);
+    Peer::spawn_first_line_url(cmd)
+}
+
+/// The Python MCP SDK with its built-in OAuth authorization server (tests/peers/python_oauth.py);
+/// `url` is the MCP endpoint, `base()` has the test control /test/expire.
+pub fn python_oauth() -> Peer {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("tests/peers/python_oauth.py"));
+    Peer::spawn_first_line_url(cmd)
+}
