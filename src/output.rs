@@ -142,6 +142,10 @@ fn text_line(event: &Event) -> Option<String> {
                 None => "-",
             }
         )),
-        Event::Error(_) | Event::ToolCall(_) | Event::Message(_) | Event::Delta(_) => None,
+        Event::Error(_)
+        | Event::AuthPrompt(_)
+        | Event::ToolCall(_)
+        | Event::Message(_)
+        | Event::Delta(_) => None,
     }
 }

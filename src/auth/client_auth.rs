@@ -134,6 +134,40 @@ pub fn configure(
         .map_err(|e| auth_failure(server, e))
 }
 
+/// Authenticate one of our own requests to the server's endpoints (the device flow's) as
+/// `client` with `method`: form fields for `client_secret_post` and `none`, the header for
+/// `client_secret_basic` (id and secret form-urlencoded first, RFC 6749 §2.3.1).
+pub fn authenticate(
+    request: reqwest::RequestBuilder,
+    form: &mut Vec<(String, String)>,
+    client: &Registration,
+    method: Method,
+) -> reqwest::RequestBuilder {
+    let secret = client.client_secret.clone().unwrap_or_default();
+    match method {
+        Method::SecretBasic => {
+            let encode =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            use base64::Engine;
+            let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                encode(&client.client_id),
+                encode(&secret)
+            ));
+            request.header("Authorization", format!("Basic {credentials}"))
+        }
+        Method::SecretPost => {
+            form.push(("client_id".to_string(), client.client_id.clone()));
+            form.push(("client_secret".to_string(), secret));
+            request
+        }
+        Method::None => {
+            form.push(("client_id".to_string(), client.client_id.clone()));
+            request
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -364,6 +398,40 @@ mod tests {
                 ("refresh_token", "RT"),
                 ("resource", URL),
             ])
+        );
+    }
+
+    #[test]
+    fn our_own_requests_authenticate_like_rmcps() {
+        let sent = |method: Method| {
+            let mut form = vec![];
+            let request = authenticate(
+                reqwest::Client::new().post("http://127.0.0.1:9/device"),
+                &mut form,
+                &client(Some("s3cr:t"), None),
+                method,
+            )
+            .build()
+            .unwrap();
+            let header = request
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string());
+            (header, form)
+        };
+        assert_eq!(
+            sent(Method::SecretPost),
+            (
+                None,
+                form(&[("client_id", "cid"), ("client_secret", "s3cr:t")])
+            )
+        );
+        assert_eq!(sent(Method::None), (None, form(&[("client_id", "cid")])));
+        use base64::Engine;
+        let expected = base64::engine::general_purpose::STANDARD.encode("cid:s3cr%3At");
+        assert_eq!(
+            sent(Method::SecretBasic),
+            (Some(format!("Basic {expected}")), vec![])
         );
     }
 

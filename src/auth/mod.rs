@@ -14,6 +14,7 @@ mod browser;
 mod callback;
 mod client_auth;
 mod client_credentials;
+mod device;
 pub mod http;
 mod login;
 mod probe;

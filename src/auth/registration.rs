@@ -29,10 +29,15 @@ pub(super) async fn register(
     } else {
         "none"
     };
+    // The device grant too when the server has it, so one client serves both logins.
+    let mut grant_types = vec!["authorization_code", "refresh_token"];
+    if super::device::endpoint(metadata).is_some() {
+        grant_types.push(super::device::GRANT_TYPE);
+    }
     let mut body = serde_json::json!({
         "client_name": "mcpchat",
         "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
         "application_type": "native",

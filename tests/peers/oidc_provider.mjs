@@ -1,6 +1,6 @@
 // Runs oidc-provider (a certified OpenID Provider, independent of any MCP SDK) as the
 // authorization server of an MCP resource server, on 127.0.0.1 with an OS-chosen port:
-//   node tests/peers/oidc_provider.mjs "$DIR/npm" [--access-ttl SECONDS] [--interactive]
+//   node tests/peers/oidc_provider.mjs "$DIR/npm" [--access-ttl SECONDS] [--device-ttl SECONDS] [--interactive]
 // Prints the issuer http://127.0.0.1:PORT (no trailing slash) as the first stdout line; with env
 // MCPCHAT_PORT_FILE=path the port is also written there (atomically).
 //
@@ -32,6 +32,8 @@ if (!npmDir) {
 }
 const ttlAt = args.indexOf('--access-ttl');
 const accessTtl = ttlAt >= 0 ? Number(args[ttlAt + 1]) : 3600;
+const deviceTtlAt = args.indexOf('--device-ttl');
+const deviceTtl = deviceTtlAt >= 0 ? Number(args[deviceTtlAt + 1]) : 600;
 const interactive = args.includes('--interactive');
 
 const require = createRequire(join(npmDir, 'package.json'));
@@ -88,6 +90,7 @@ const provider = new Provider(issuer, {
   },
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
+  ttl: { DeviceCode: deviceTtl },
   pkce: { required: () => true },
   interactions: interactive ? undefined : { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   findAccount: async (_ctx, accountId) => ({ accountId, claims: async () => ({ sub: accountId }) }),
