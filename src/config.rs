@@ -133,6 +133,8 @@ pub struct ServerConfig {
     pub oauth: Option<OAuthConfig>,
     /// `auto` (None) or a pinned MCP revision.
     pub protocol_version: Option<String>,
+    /// PEM file of extra CA certificates trusted for this server and its OAuth endpoints.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -163,6 +165,8 @@ pub struct LlmConfig {
     pub temperature: Option<f64>,
     pub timeout_secs: Option<f64>,
     pub max_retries: Option<u32>,
+    /// PEM file of extra CA certificates trusted for the model API (besides the system's).
+    pub ca_file: Option<String>,
 }
 
 /// A scalar that YAML may write as a number or boolean but we use as a string.
@@ -215,6 +219,7 @@ struct RawServer {
     tools: Option<RawToolFilter>,
     oauth: Option<OAuthConfig>,
     protocol_version: Option<String>,
+    ca_file: Option<String>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     description: Option<String>,
@@ -488,7 +493,21 @@ impl Config {
             tools,
             oauth,
             protocol_version: raw.protocol_version.clone(),
+            ca_file: raw
+                .ca_file
+                .as_deref()
+                .map(|f| self.expand(f).map(|f| self.relative_to_file(&f)))
+                .transpose()?,
         })
+    }
+
+    /// A path from the config file, relative to the file's directory.
+    pub fn relative_to_file(&self, path: &str) -> PathBuf {
+        let path = PathBuf::from(path);
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        }
     }
 
     /// Expand `${VAR}` and `${VAR:-default}`; an unset variable without default is an error
@@ -647,6 +666,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 tools: None,
                 oauth: None,
                 protocol_version: None,
+                ca_file: None,
                 description: None,
             },
         });
@@ -870,6 +890,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
         tools: None,
         oauth: None,
         protocol_version: None,
+        ca_file: None,
         description: None,
     };
     for spec in &overrides.urls {

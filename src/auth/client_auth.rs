@@ -234,6 +234,7 @@ mod tests {
                 ..OAuthConfig::default()
             }),
             protocol_version: None,
+            ca_file: None,
         }
     }
 

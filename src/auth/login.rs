@@ -51,9 +51,7 @@ pub async fn login(
         )));
     };
     let oauth = server.oauth.clone().unwrap_or_default();
-    let mut manager = AuthorizationManager::new(url.as_str())
-        .await
-        .map_err(|e| auth_failure(server, e))?;
+    let mut manager = super::manager(server, url).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.clone(),

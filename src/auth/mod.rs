@@ -41,6 +41,24 @@ pub fn key(server: &ServerConfig) -> Option<&str> {
     }
 }
 
+/// An rmcp authorization manager for `url`. With a `ca_file` its OAuth requests go through a
+/// client that trusts it (rmcp's own client knows only the system's roots).
+pub(super) async fn manager(
+    server: &ServerConfig,
+    url: &str,
+) -> Result<rmcp::transport::auth::AuthorizationManager, Failure> {
+    let mut manager = rmcp::transport::auth::AuthorizationManager::new(url)
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    if server.ca_file.is_some() {
+        let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+        manager
+            .with_client(http)
+            .map_err(|e| auth_failure(server, e))?;
+    }
+    Ok(manager)
+}
+
 pub(super) fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {
     Failure::new(
         Kind::Auth,

@@ -23,9 +23,7 @@ async fn stored_manager(
     let Some(client) = &entry.client else {
         return Ok(None);
     };
-    let mut manager = AuthorizationManager::new(url)
-        .await
-        .map_err(|e| auth_failure(server, e))?;
+    let mut manager = super::manager(server, url).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.to_string(),

@@ -151,7 +151,11 @@ async fn prepare_and_run(
     if toolbox.is_empty() && !listed.is_empty() {
         report::notice("no tools are offered to the model (every tool was filtered out)");
     }
-    let llm = Client::new(app.context.http(), provider);
+    let ca_file = match &llm_config.ca_file {
+        Some(file) => Some(app.config.relative_to_file(&app.config.expand(file)?)),
+        None => None,
+    };
+    let llm = Client::new(app.context.http_for(ca_file.as_deref())?, provider);
     let options = Options {
         system,
         prompt,

@@ -34,7 +34,8 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             let mut worst = Code::Success;
             let mut last = None;
             for server in &servers {
-                match auth::login(server, &app.context.store, &app.context.http(), &options).await {
+                let http = app.context.http_for(server.ca_file.as_deref())?;
+                match auth::login(server, &app.context.store, &http, &options).await {
                     Ok(()) => {
                         report::notice(&format!("logged in to MCP server `{}`", server.name));
                         app.output
