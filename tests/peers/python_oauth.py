@@ -1,7 +1,7 @@
 """MCP test peer: the Python `mcp` SDK 2.x with its built-in OAuth authorization server (run it with
 the venv from install.sh).
 
-    python_oauth.py [--port-file F]
+    python_oauth.py [--port-file F] [--tls CERT KEY]
 
 Binds 127.0.0.1 on a free port, prints http://127.0.0.1:PORT/mcp as the first line of stdout. The
 authorization server is the SDK's own (mcp.server.auth routes: metadata, /register, /authorize,
@@ -117,7 +117,8 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
+    tls = sys.argv[sys.argv.index("--tls") + 1 : sys.argv.index("--tls") + 3] if "--tls" in sys.argv else None
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     provider = MemoryProvider()
     server = MCPServer(
         "mcpchat-python-oauth-peer",
@@ -157,7 +158,8 @@ def main() -> None:
 
         os.replace(path + ".tmp", path)
     print(f"{base}/mcp", flush=True)
-    config = uvicorn.Config(app, log_level="warning")
+    tls_options = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
+    config = uvicorn.Config(app, log_level="warning", **tls_options)
     anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
 
 

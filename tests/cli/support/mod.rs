@@ -567,3 +567,102 @@ pub fn python_oauth() -> Peer {
     cmd.arg(repo().join("tests/peers/python_oauth.py"));
     Peer::spawn_first_line_url(cmd)
 }
+
+/// A private CA made with the openssl CLI in `dir`: (ca.pem, cert.pem, key.pem), the
+/// certificate for 127.0.0.1 and localhost, signed by the CA.
+pub fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr_of(&output)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mcpchat test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "key.pem",
+            "-out",
+            "csr.pem",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "csr.pem",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+/// TLS with `cert`/`key` in front of a plain peer on `upstream_port`; `url` is https://127.0.0.1:PORT.
+pub fn tls_front(cert: &Path, key: &Path, upstream_port: u16) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/peers/tls_front.py"))
+        .arg(cert)
+        .arg(key)
+        .arg(upstream_port.to_string());
+    Peer::spawn_first_line_url(cmd)
+}
+
+/// The Python SDK's OAuth server over HTTPS (its URLs say https).
+pub fn python_oauth_tls(cert: &Path, key: &Path) -> Peer {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("tests/peers/python_oauth.py"))
+        .arg("--tls")
+        .arg(cert)
+        .arg(key);
+    Peer::spawn_first_line_url(cmd)
+}
