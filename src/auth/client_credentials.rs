@@ -58,6 +58,9 @@ pub async fn ensure_client_credentials(
     );
     let trusting = match &server.ca_file {
         Some(file) => Some(crate::mcp::http_client_trusting(Some(file))?),
+        None if crate::mcp::http_proxy_configured() => {
+            Some(crate::mcp::http_client_trusting(None)?)
+        }
         None => None,
     };
     let exchanged = tokio::task::spawn_blocking(move || {

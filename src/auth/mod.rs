@@ -42,7 +42,9 @@ pub fn key(server: &ServerConfig) -> Option<&str> {
 }
 
 /// An rmcp authorization manager for `url`. With a `ca_file` its OAuth requests go through a
-/// client that trusts it (rmcp's own client knows only the system's roots).
+/// client that trusts it (rmcp's own client knows only the system's roots); behind an HTTP
+/// proxy, through ours too (see `http_client_trusting`; rmcp's address checks on discovered
+/// hosts mean nothing there anyway, as the proxy resolves the names).
 pub(super) async fn manager(
     server: &ServerConfig,
     url: &str,
@@ -50,7 +52,7 @@ pub(super) async fn manager(
     let mut manager = rmcp::transport::auth::AuthorizationManager::new(url)
         .await
         .map_err(|e| auth_failure(server, e))?;
-    if server.ca_file.is_some() {
+    if server.ca_file.is_some() || crate::mcp::http_proxy_configured() {
         let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
         manager
             .with_client(http)

@@ -128,6 +128,13 @@ impl Context {
     }
 }
 
+/// Whether plain-HTTP requests go through a proxy (reqwest honours these variables).
+pub fn http_proxy_configured() -> bool {
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
 /// The certificates of a `ca_file`; a missing, unreadable or certificate-less file is a
 /// config error naming it.
 fn ca_certificates(file: &Path) -> Result<Vec<reqwest::Certificate>, Failure> {
@@ -178,6 +185,12 @@ pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<reqwest::Client, F
         .pool_idle_timeout(Duration::from_secs(30));
     if let Some(file) = ca_file {
         builder = builder.tls_certs_merge(ca_certificates(file)?);
+    }
+    if http_proxy_configured() {
+        // Forward proxies such as tinyproxy close the connection after each plain-HTTP request
+        // without saying so (HTTP/1.1, no `Connection: close`); reusing it then fails the next
+        // request at random. One connection per request to a (local) proxy costs little.
+        builder = builder.pool_max_idle_per_host(0);
     }
     builder
         .build()

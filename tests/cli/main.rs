@@ -12,6 +12,7 @@ mod faults;
 mod legacy;
 mod output;
 mod processes;
+mod proxy;
 mod tls;
 mod tools_batch;
 mod tools_call;

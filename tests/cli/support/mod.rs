@@ -666,3 +666,48 @@ pub fn python_oauth_tls(cert: &Path, key: &Path) -> Peer {
         .arg(key);
     Peer::spawn_first_line_url(cmd)
 }
+
+/// Debian's tinyproxy on a free loopback port, logging every request line to `log`; `url` is
+/// http://127.0.0.1:PORT.
+pub fn tinyproxy(log: &Path) -> Peer {
+    let port = free_port();
+    let conf = log.with_extension("conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\nLogFile \"{}\"\nLogLevel Info\nMaxClients 100\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("tinyproxy");
+    cmd.arg("-d").arg("-c").arg(&conf);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd
+        .spawn()
+        .expect("spawn tinyproxy (apt-get install tinyproxy)");
+    wait_for_port(port);
+    Peer {
+        child,
+        port,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// The request lines tinyproxy logged ("POST http://127.0.0.1:P/mcp", "CONNECT 127.0.0.1:P").
+pub fn proxied_requests(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once("): ").map(|(_, request)| request))
+        .filter_map(|request| {
+            request
+                .strip_suffix(" HTTP/1.1")
+                .or(request.strip_suffix(" HTTP/1.0"))
+        })
+        .map(str::to_string)
+        .collect()
+}
