@@ -5,6 +5,7 @@ mod support;
 
 mod ask;
 mod auth;
+mod auth_browser;
 mod auth_device;
 mod auth_servers;
 mod config;
