@@ -215,3 +215,37 @@ fn a_pre_registered_client_set_to_basic_sends_the_header() {
         stderr_of(&output)
     );
 }
+
+#[test]
+fn eight_processes_refreshing_at_oidc_provider_never_reuse_a_rotated_refresh_token() {
+    // Tokens live 10 s, so every process refreshes; oidc-provider rotates refresh tokens and
+    // revokes the whole grant when a used one comes back, so one reuse fails everything after.
+    let env = TestEnv::new();
+    let issuer = oidc_provider(&["--access-ttl", "10"]);
+    let resource = protected_echo(&issuer.url);
+    config(&env, &resource.url, "");
+    let output = login(&env);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            env.std_cmd()
+                .args(["tools", "call", "s__whoami"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "process {i}: {}",
+            stderr_of(&output)
+        );
+    }
+    // The grant is still alive: one more refresh and call work.
+    let result = call(&env, "s__whoami");
+    assert_eq!(result["structured_content"]["sub"], "user");
+}
