@@ -14,6 +14,7 @@ mod legacy;
 mod output;
 mod processes;
 mod proxy;
+mod secrets;
 mod tls;
 mod tools_batch;
 mod tools_call;
