@@ -165,6 +165,10 @@ pub struct LlmConfig {
     pub temperature: Option<f64>,
     pub timeout_secs: Option<f64>,
     pub max_retries: Option<u32>,
+    /// `ask --session`: leave the oldest exchanges out beyond this many tokens (estimated).
+    pub max_history_tokens: Option<u64>,
+    /// Whether servers' sampling requests are answered by this model (`allow`) or refused.
+    pub sampling: Option<crate::mcp::sampling::Sampling>,
     /// PEM file of extra CA certificates trusted for the model API (besides the system's).
     pub ca_file: Option<String>,
 }
@@ -505,6 +509,14 @@ impl Config {
                 .map(|f| self.expand(f).map(|f| self.relative_to_file(&f)))
                 .transpose()?,
         })
+    }
+
+    /// `llm.ca_file`, `${VAR}`-expanded and relative to the config file.
+    pub fn llm_ca_file(&self) -> Result<Option<PathBuf>, Failure> {
+        match &self.llm.ca_file {
+            Some(file) => Ok(Some(self.relative_to_file(&self.expand(file)?))),
+            None => Ok(None),
+        }
     }
 
     /// A path from the config file, relative to the file's directory.

@@ -41,6 +41,7 @@ impl Session {
                 .pinned_version(&server)
                 .filter(|v| *v != "auto")
                 .map(str::to_string),
+            sampler: context.sampler.clone(),
         };
         let started = Instant::now();
         let (outcome, child) = match &server.transport {
