@@ -405,6 +405,11 @@ pub struct LoginArgs {
     /// Print the authorization URL on stderr instead of opening a browser
     #[arg(long)]
     pub no_browser: bool,
+
+    /// Log in with a code entered on another device (RFC 8628 device authorization); also
+    /// used when no browser can be opened and the server offers it
+    #[arg(long, conflicts_with = "no_browser")]
+    pub device: bool,
 }
 
 #[cfg(test)]

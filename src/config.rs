@@ -108,6 +108,9 @@ pub struct OAuthConfig {
     pub private_key_file: Option<String>,
     /// RS256 (default for RSA keys), RS384, RS512, ES256 (default for EC keys), ES384.
     pub signing_algorithm: Option<String>,
+    /// How token requests authenticate a pre-registered client: client_secret_post,
+    /// client_secret_basic or none (default: from the server's metadata).
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// One server picked for a command: resolved, or the reason it could not be.
@@ -130,6 +133,8 @@ pub struct ServerConfig {
     pub oauth: Option<OAuthConfig>,
     /// `auto` (None) or a pinned MCP revision.
     pub protocol_version: Option<String>,
+    /// PEM file of extra CA certificates trusted for this server and its OAuth endpoints.
+    pub ca_file: Option<PathBuf>,
     /// Cap on one message from the server (stdio line, SSE event, HTTP body), in bytes.
     pub max_message_bytes: usize,
 }
@@ -166,6 +171,8 @@ pub struct LlmConfig {
     pub max_history_tokens: Option<u64>,
     /// Whether servers' sampling requests are answered by this model (`allow`) or refused.
     pub sampling: Option<crate::mcp::sampling::Sampling>,
+    /// PEM file of extra CA certificates trusted for the model API (besides the system's).
+    pub ca_file: Option<String>,
 }
 
 /// A scalar that YAML may write as a number or boolean but we use as a string.
@@ -218,6 +225,7 @@ struct RawServer {
     tools: Option<RawToolFilter>,
     oauth: Option<OAuthConfig>,
     protocol_version: Option<String>,
+    ca_file: Option<String>,
     max_message_bytes: Option<u64>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
@@ -487,6 +495,7 @@ impl Config {
                 token_url: o.token_url.as_deref().map(expand).transpose()?,
                 private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
                 signing_algorithm: o.signing_algorithm.clone(),
+                token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
             }),
             None => None,
         };
@@ -506,6 +515,11 @@ impl Config {
             tools,
             oauth,
             protocol_version: raw.protocol_version.clone(),
+            ca_file: raw
+                .ca_file
+                .as_deref()
+                .map(|f| self.expand(f).map(|f| self.relative_to_file(&f)))
+                .transpose()?,
             max_message_bytes: self
                 .max_message_bytes
                 .or(raw
@@ -513,6 +527,23 @@ impl Config {
                     .map(|b| usize::try_from(b).unwrap_or(usize::MAX)))
                 .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES),
         })
+    }
+
+    /// `llm.ca_file`, `${VAR}`-expanded and relative to the config file.
+    pub fn llm_ca_file(&self) -> Result<Option<PathBuf>, Failure> {
+        match &self.llm.ca_file {
+            Some(file) => Ok(Some(self.relative_to_file(&self.expand(file)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// A path from the config file, relative to the file's directory.
+    pub fn relative_to_file(&self, path: &str) -> PathBuf {
+        let path = PathBuf::from(path);
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        }
     }
 
     /// Expand `${VAR}` and `${VAR:-default}`; an unset variable without default is an error
@@ -730,6 +761,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 tools: None,
                 oauth: None,
                 protocol_version: None,
+                ca_file: None,
                 max_message_bytes: None,
                 description: None,
             },
@@ -995,6 +1027,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
         tools: None,
         oauth: None,
         protocol_version: None,
+        ca_file: None,
         max_message_bytes: None,
         description: None,
     };

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.3.0";
+pub const SCHEMA_VERSION: &str = "1.4.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -22,6 +22,7 @@ pub enum Event {
     Delta(Message),
     Result(RunResult),
     Auth(AuthStatus),
+    AuthPrompt(AuthPrompt),
     Error(ErrorInfo),
     Session(SessionInfo),
     Prompt(PromptText),
@@ -72,6 +73,21 @@ pub struct SamplingInfo {
     pub duration_ms: u64,
     /// Null when answered; the reason otherwise.
     pub error: Option<String>,
+}
+
+/// What the user must do to finish a device login (RFC 8628), for scripts that relay it:
+/// open `verification_uri` and enter `user_code`. Printed before polling starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthPrompt {
+    pub server: String,
+    /// `device` (the only kind so far).
+    pub flow: &'static str,
+    pub verification_uri: String,
+    /// The same page with the code filled in, when the server offers one.
+    pub verification_uri_complete: Option<String>,
+    pub user_code: String,
+    /// Seconds until the code expires.
+    pub expires_in: u64,
 }
 
 /// One server's authentication state (`auth login|status|logout`). Never carries a token.

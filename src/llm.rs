@@ -386,6 +386,10 @@ impl Client {
             let retry_after = match sent {
                 Err(_) => return Ok(Err(self.timeout_failure())),
                 Ok(Err(error)) if error.is_timeout() => return Ok(Err(self.timeout_failure())),
+                // Retrying cannot make a certificate trusted.
+                Ok(Err(error)) if crate::mcp::classify::untrusted_certificate(&error).is_some() => {
+                    return Ok(Err(self.unreachable(&error)));
+                }
                 Ok(Err(error)) => {
                     if attempt >= self.provider.max_retries {
                         return Ok(Err(self.unreachable(&error)));
@@ -512,6 +516,16 @@ impl Client {
     }
 
     fn unreachable(&self, error: &reqwest::Error) -> Failure {
+        if let Some(why) = crate::mcp::classify::untrusted_certificate(error) {
+            return Failure::new(
+                Kind::Unreachable,
+                format!(
+                    "the TLS certificate of the model API at {} is not trusted: {why}",
+                    redact::url(&self.provider.base_url)
+                ),
+            )
+            .hint(crate::mcp::classify::CA_HINT);
+        }
         let mut source: &dyn std::error::Error = error;
         while let Some(next) = source.source() {
             source = next;

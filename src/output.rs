@@ -161,6 +161,10 @@ fn text_line(event: &Event) -> Option<String> {
         // `sessions show --format text` reads like the chat it was.
         Event::Prompt(prompt) => Some(format!("You: {}", prompt.content)),
         Event::Message(message) => Some(format!("Assistant: {}", message.content)),
-        Event::Error(_) | Event::ToolCall(_) | Event::Delta(_) | Event::Sampling(_) => None,
+        Event::Error(_)
+        | Event::AuthPrompt(_)
+        | Event::ToolCall(_)
+        | Event::Delta(_)
+        | Event::Sampling(_) => None,
     }
 }

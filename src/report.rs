@@ -44,3 +44,24 @@ pub fn notice(message: &str) {
     }
     eprintln!("mcpchat: note: {}", crate::redact::text(message));
 }
+
+/// What the user must do to finish a device login. Printed even with `--quiet`: the login
+/// cannot finish without it.
+pub fn device_prompt(prompt: &crate::events::AuthPrompt) {
+    eprintln!(
+        "To log in to MCP server `{}`, open\n\n  {}\n\nand enter the code: {}\n",
+        prompt.server,
+        crate::redact::text(&prompt.verification_uri),
+        prompt.user_code
+    );
+    if let Some(complete) = &prompt.verification_uri_complete {
+        eprintln!(
+            "(or open {} with the code filled in)\n",
+            crate::redact::text(complete)
+        );
+    }
+    eprintln!(
+        "Waiting for the login to be approved (the code expires in {}).",
+        crate::human::duration(std::time::Duration::from_secs(prompt.expires_in))
+    );
+}

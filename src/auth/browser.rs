@@ -3,6 +3,14 @@
 
 use crate::config::ServerConfig;
 
+/// Whether a browser can be opened here: `$BROWSER` is set, or a desktop session is (macOS
+/// always has one; elsewhere DISPLAY or WAYLAND_DISPLAY). Without one, `auth login` prefers
+/// the device flow when the server offers it.
+pub(super) fn can_open() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    set("BROWSER") || cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
+}
+
 /// Open the browser (`$BROWSER`, else the platform opener), or print the URL.
 pub(super) fn present_url(server: &ServerConfig, auth_url: &str, open: bool) {
     #[allow(clippy::print_stderr)]

@@ -94,7 +94,7 @@ pub(super) async fn wait_for_callback(
             &mut socket,
             200,
             "Logged in",
-            "mcpchat is logged in. You can close this window.",
+            "mcpchat is logged in. You can close this window and go back to the terminal.",
         )
         .await;
         return Ok(Callback {
@@ -115,6 +115,12 @@ pub(super) async fn respond(
         400 => "Bad Request",
         _ => "Not Found",
     };
+    // The text may carry what the authorization server said: escape it.
+    let text = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p></body></html>"

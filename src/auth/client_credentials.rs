@@ -56,6 +56,13 @@ pub async fn ensure_client_credentials(
         oauth.token_url.clone(),
         oauth.scopes.clone(),
     );
+    let trusting = match &server.ca_file {
+        Some(file) => Some(crate::mcp::http_client_trusting(Some(file))?),
+        None if crate::mcp::http_proxy_configured() => {
+            Some(crate::mcp::http_client_trusting(None)?)
+        }
+        None => None,
+    };
     let exchanged = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -65,6 +72,9 @@ pub async fn ensure_client_credentials(
             let mut manager = AuthorizationManager::new(url_owned.as_str())
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Some(http) = trusting {
+                manager.with_client(http).map_err(|e| e.to_string())?;
+            }
             let resolution = manager
                 .resolve_metadata()
                 .await
@@ -104,6 +114,7 @@ pub async fn ensure_client_credentials(
             client_secret: None,
             redirect_uri: None,
             source: ClientSource::Config,
+            token_endpoint_auth_method: None,
         });
         entry.credentials = Some(credentials);
     })?;

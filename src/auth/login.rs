@@ -1,5 +1,6 @@
 //! `auth login`: the interactive authorization-code flow with PKCE for one server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::transport::auth::{
@@ -8,19 +9,27 @@ use rmcp::transport::auth::{
 
 use super::browser::present_url;
 use super::callback::wait_for_callback;
+use super::client_auth::{Method, metadata_for, method_for};
 use super::client_credentials::ensure_client_credentials;
+use super::device::{self, DeviceRequest};
 use super::probe::probe_challenge;
 use super::registration::register;
 use super::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};
 use super::{auth_failure, register_secrets};
 use crate::config::{AuthType, OAuthConfig, ServerConfig, Transport};
+use crate::events::AuthPrompt;
 use crate::exit::{Failure, Kind};
 use crate::redact;
 
 /// How `auth login` behaves.
 pub struct LoginOptions {
     pub open_browser: bool,
+    /// The device authorization grant instead of a browser (also chosen when no browser can
+    /// be opened and the server offers it).
+    pub device: bool,
     pub timeout: Duration,
+    /// Shows the user what to do in a device login (stderr and an `auth_prompt` line).
+    pub prompt: Arc<dyn Fn(&AuthPrompt) + Send + Sync>,
 }
 
 /// The interactive authorization-code flow with PKCE for one server. Nothing is written to
@@ -42,9 +51,7 @@ pub async fn login(
         )));
     };
     let oauth = server.oauth.clone().unwrap_or_default();
-    let mut manager = AuthorizationManager::new(url.as_str())
-        .await
-        .map_err(|e| auth_failure(server, e))?;
+    let mut manager = super::manager(server, url).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.clone(),
@@ -59,6 +66,16 @@ pub async fn login(
     let reusable = previous.client.clone().filter(|c| {
         c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
     });
+    let no_browser = options.open_browser && !super::browser::can_open();
+    if options.device || (no_browser && device::endpoint(&metadata).is_some()) {
+        let found = Discovered {
+            url,
+            oauth: &oauth,
+            metadata: &metadata,
+            previous: &previous,
+        };
+        return login_device(server, store, http, options, manager, &found, reusable).await;
+    }
     let listener = listen(server, &oauth, reusable.as_ref()).await?;
     let port = listener
         .local_addr()
@@ -66,7 +83,7 @@ pub async fn login(
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
     let scopes = scopes(&manager, &oauth, &previous).await;
-    let registration = client(
+    let mut registration = client(
         server,
         http,
         &oauth,
@@ -79,11 +96,17 @@ pub async fn login(
     if let Some(secret) = &registration.client_secret {
         redact::register(secret);
     }
+    // The code exchange authenticates as the client registered (see client_auth).
+    let method = method_for(server, &registration, &metadata)?;
+    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    manager.set_metadata(metadata_for(&metadata, method));
     let mut request = AuthorizationRequest::new(redirect_uri.clone())
         .with_client_name("mcpchat")
         .with_scopes(scopes)
         .with_preregistered_client(registration.client_id.clone());
-    if let Some(secret) = &registration.client_secret {
+    if method != Method::None
+        && let Some(secret) = &registration.client_secret
+    {
         request = request.with_client_secret(secret.clone());
     }
     let session = AuthorizationSession::new(manager, request)
@@ -99,6 +122,107 @@ pub async fn login(
         entry.required_scopes.clear();
     })?;
     Ok(())
+}
+
+/// What discovery found, for the device flow.
+struct Discovered<'a> {
+    url: &'a str,
+    oauth: &'a OAuthConfig,
+    metadata: &'a AuthorizationMetadata,
+    previous: &'a Entry,
+}
+
+/// `auth login --device`: RFC 8628 with the same client choice as the browser flow; the
+/// tokens and the client are stored like the browser flow's.
+async fn login_device(
+    server: &ServerConfig,
+    store: &TokenStore,
+    http: &reqwest::Client,
+    options: &LoginOptions,
+    mut manager: AuthorizationManager,
+    found: &Discovered<'_>,
+    reusable: Option<Registration>,
+) -> Result<(), Failure> {
+    let Discovered {
+        url,
+        oauth,
+        metadata,
+        previous,
+    } = *found;
+    // Before registering anything.
+    device::require_endpoint(server, metadata)?;
+    let mut scopes = scopes(&manager, oauth, previous).await;
+    let offline = metadata
+        .scopes_supported
+        .as_ref()
+        .is_some_and(|s| s.iter().any(|s| s == "offline_access"));
+    if offline && !scopes.iter().any(|s| s == "offline_access") {
+        scopes.push("offline_access".to_string());
+    }
+    // No callback in this flow: a reusable registration keeps its redirect URI.
+    let redirect_uri = reusable
+        .as_ref()
+        .and_then(|c| c.redirect_uri.clone())
+        .unwrap_or_else(|| "http://127.0.0.1/callback".to_string());
+    let mut registration = client(
+        server,
+        http,
+        oauth,
+        reusable,
+        metadata,
+        &redirect_uri,
+        &scopes,
+    )
+    .await?;
+    if let Some(secret) = &registration.client_secret {
+        redact::register(secret);
+    }
+    let method = method_for(server, &registration, metadata)?;
+    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    super::client_auth::configure(
+        server,
+        &mut manager,
+        metadata,
+        &registration,
+        scopes.clone(),
+    )?;
+    // The RFC 8707 resource exactly as rmcp sends it in the browser flow (and on refresh).
+    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let resource = manager
+        .get_authorization_url(&scope_refs)
+        .await
+        .ok()
+        .and_then(|auth_url| {
+            url::Url::parse(&auth_url).ok().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "resource")
+                    .map(|(_, v)| v.into_owned())
+            })
+        })
+        .unwrap_or_else(|| url.to_string());
+    let request = DeviceRequest {
+        server,
+        http,
+        metadata,
+        client: &registration,
+        scopes: &scopes,
+        resource: &resource,
+        timeout: options.timeout,
+    };
+    let tokens = device::device_login(&request, options.prompt.as_ref()).await?;
+    register_secrets(&Entry {
+        credentials: Some(tokens.credentials.clone()),
+        ..Entry::default()
+    });
+    store.update(url, |entry| {
+        entry.server = Some(server.name.clone());
+        entry.client = Some(registration.clone());
+        entry.issuer = metadata.issuer.clone();
+        entry.metadata = Some(metadata.clone());
+        entry.resource = Some(resource.clone());
+        entry.credentials = Some(tokens.credentials.clone());
+        entry.required_scopes.clear();
+    })
 }
 
 /// RFC 9728 / RFC 8414 discovery from the server's challenge, with the config's endpoint
@@ -224,6 +348,7 @@ async fn client(
             client_secret: oauth.client_secret.clone(),
             redirect_uri: Some(redirect_uri.to_string()),
             source: ClientSource::Config,
+            token_endpoint_auth_method: None,
         });
     }
     if let Some(client) = reusable.filter(|c| c.redirect_uri.as_deref() == Some(redirect_uri)) {
@@ -244,6 +369,7 @@ async fn client(
             client_secret: None,
             redirect_uri: Some(redirect_uri.to_string()),
             source: ClientSource::MetadataDocument,
+            token_endpoint_auth_method: Some(Method::None.name().to_string()),
         });
     }
     match metadata.registration_endpoint.clone() {

@@ -12,7 +12,9 @@
 
 mod browser;
 mod callback;
+mod client_auth;
 mod client_credentials;
+mod device;
 pub mod http;
 mod login;
 mod probe;
@@ -37,6 +39,26 @@ pub fn key(server: &ServerConfig) -> Option<&str> {
         Transport::Http { url, .. } => Some(url.as_str()),
         Transport::Stdio { .. } => None,
     }
+}
+
+/// An rmcp authorization manager for `url`. With a `ca_file` its OAuth requests go through a
+/// client that trusts it (rmcp's own client knows only the system's roots); behind an HTTP
+/// proxy, through ours too (see `http_client_trusting`; rmcp's address checks on discovered
+/// hosts mean nothing there anyway, as the proxy resolves the names).
+pub(super) async fn manager(
+    server: &ServerConfig,
+    url: &str,
+) -> Result<rmcp::transport::auth::AuthorizationManager, Failure> {
+    let mut manager = rmcp::transport::auth::AuthorizationManager::new(url)
+        .await
+        .map_err(|e| auth_failure(server, e))?;
+    if server.ca_file.is_some() || crate::mcp::http_proxy_configured() {
+        let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+        manager
+            .with_client(http)
+            .map_err(|e| auth_failure(server, e))?;
+    }
+    Ok(manager)
 }
 
 pub(super) fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {

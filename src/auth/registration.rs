@@ -19,16 +19,7 @@ pub(super) async fn register(
     redirect_uri: &str,
     scopes: &[String],
 ) -> Result<Registration, Failure> {
-    let methods: Vec<String> = metadata
-        .additional_fields
-        .get("token_endpoint_auth_methods_supported")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let methods = super::client_auth::supported(metadata);
     let method = if methods.iter().any(|m| m == "client_secret_post") {
         "client_secret_post"
     } else if methods.is_empty() || methods.iter().any(|m| m == "none") {
@@ -38,10 +29,15 @@ pub(super) async fn register(
     } else {
         "none"
     };
+    // The device grant too when the server has it, so one client serves both logins.
+    let mut grant_types = vec!["authorization_code", "refresh_token"];
+    if super::device::endpoint(metadata).is_some() {
+        grant_types.push(super::device::GRANT_TYPE);
+    }
     let mut body = serde_json::json!({
         "client_name": "mcpchat",
         "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
         "application_type": "native",
@@ -85,11 +81,19 @@ pub(super) async fn register(
     if let Some(secret) = &client_secret {
         redact::register(secret);
     }
-    tracing::info!(server = %server.name, method, confidential = client_secret.is_some(), "registered a client");
+    // RFC 7591 §3.2.1: the response holds the registered metadata; some servers leave out
+    // what they accepted as asked, so the requested method stands then.
+    let registered = value
+        .get("token_endpoint_auth_method")
+        .and_then(|v| v.as_str())
+        .unwrap_or(method)
+        .to_string();
+    tracing::info!(server = %server.name, method = %registered, confidential = client_secret.is_some(), "registered a client");
     Ok(Registration {
         client_id,
         client_secret,
         redirect_uri: Some(redirect_uri.to_string()),
         source: ClientSource::Dynamic,
+        token_endpoint_auth_method: Some(registered),
     })
 }

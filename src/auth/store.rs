@@ -37,6 +37,10 @@ pub struct Registration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
     pub source: ClientSource,
+    /// How token requests authenticate this client (RFC 7591 `token_endpoint_auth_method`),
+    /// as the registration returned it or as chosen at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// Everything stored for one server URL.

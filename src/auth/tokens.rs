@@ -1,8 +1,9 @@
 //! Stored tokens for every command: the refreshing HTTP client for OAuth and
 //! client-credentials servers, and a fresh access token for `auth token`.
 
-use rmcp::transport::auth::{AuthorizationManager, OAuthClientConfig};
+use rmcp::transport::auth::AuthorizationManager;
 
+use super::client_auth;
 use super::client_credentials::ensure_client_credentials;
 use super::http::{OAuthHttp, TokenSource};
 use super::store::{Entry, ServerCredentials, TokenStore};
@@ -22,46 +23,31 @@ async fn stored_manager(
     let Some(client) = &entry.client else {
         return Ok(None);
     };
-    let mut manager = AuthorizationManager::new(url)
-        .await
-        .map_err(|e| auth_failure(server, e))?;
+    let mut manager = super::manager(server, url).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.to_string(),
     });
-    match (&entry.metadata, &entry.resource) {
+    let metadata = match (&entry.metadata, &entry.resource) {
         // The refresh `resource` defaults to the server URL; when the protected resource named
         // another value, discovery is needed to send it byte for byte.
         (Some(metadata), resource) if resource.as_deref().is_none_or(|r| r == url) => {
-            manager.set_metadata(metadata.clone())
+            metadata.clone()
         }
         _ => {
-            let resolution = manager
+            manager
                 .resolve_metadata()
                 .await
-                .map_err(|e| auth_failure(server, e))?;
-            manager.set_metadata(resolution.metadata);
+                .map_err(|e| auth_failure(server, e))?
+                .metadata
         }
-    }
+    };
     let scopes = entry
         .credentials
         .as_ref()
         .map(|c| c.granted_scopes.clone())
         .unwrap_or_default();
-    let mut config = OAuthClientConfig::new(
-        client.client_id.clone(),
-        client
-            .redirect_uri
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1/callback".to_string()),
-    )
-    .with_scopes(scopes);
-    if let Some(secret) = &client.client_secret {
-        config = config.with_client_secret(secret.clone());
-    }
-    manager
-        .configure_client(config)
-        .map_err(|e| auth_failure(server, e))?;
+    client_auth::configure(server, &mut manager, &metadata, client, scopes)?;
     Ok(Some(manager))
 }
 

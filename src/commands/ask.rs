@@ -240,14 +240,15 @@ async fn prepare_and_run(
 
     let history = open_conversation(args, state).await?;
     let history = fitting_history(&history, &settings, &prompt);
-    let app = &with_sampler(app, &provider, state);
+    let app = &with_sampler(app, &provider, state)?;
     let listed = connect_all(app, &mut state.sessions).await?;
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
     if toolbox.is_empty() && !listed.is_empty() {
         report::notice("no tools are offered to the model (every tool was filtered out)");
     }
-    let llm = Client::new(app.context.http(), provider);
+    let http = app.context.http_for(app.config.llm_ca_file()?.as_deref())?;
+    let llm = Client::new(http, provider);
     let run = state.run.insert(agent::Run::new(
         settings.system.as_deref(),
         history,
@@ -283,17 +284,18 @@ fn fitting_history(history: &[Value], settings: &Settings, prompt: &str) -> Vec<
 
 /// With `--sampling allow`, the app whose connections let the run's model answer servers'
 /// sampling requests (reported on stdout, usage kept in `state` for the result line).
-fn with_sampler(app: &App, provider: &Provider, state: &mut State) -> App {
+fn with_sampler(app: &App, provider: &Provider, state: &mut State) -> Result<App, Failure> {
     let mut app = app.clone();
     if app.context.sampling == Sampling::Allow {
+        let http = app.context.http_for(app.config.llm_ca_file()?.as_deref())?;
         let sampler = Arc::new(Sampler::new(
-            Client::new(app.context.http(), provider.clone()),
+            Client::new(http, provider.clone()),
             Some(app.output.clone()),
         ));
         state.sampler = Some(sampler.clone());
         app.context.sampler = Some(sampler);
     }
-    app
+    Ok(app)
 }
 
 /// Lock the conversation named by `--session`/`--continue` (waiting for another process

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::auth::{self, LoginOptions};
 use crate::cli::AuthCommand;
 use crate::config::{AuthType, ServerConfig};
-use crate::events::Event;
+use crate::events::{AuthPrompt, Event};
 use crate::exit::{Code, Failure};
 use crate::report;
 
@@ -20,14 +20,22 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
     match command {
         AuthCommand::Login(args) => {
             let servers = oauth_servers(app, &with_selected(app, &args.names))?;
+            let output = app.output.clone();
             let options = LoginOptions {
                 open_browser: !args.no_browser,
+                device: args.device,
                 timeout: app.config.request_timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
+                prompt: Arc::new(move |prompt: &AuthPrompt| {
+                    report::device_prompt(prompt);
+                    // A closed stdout must not stop the login: the prompt is on stderr too.
+                    let _ = output.emit(&Event::AuthPrompt(prompt.clone()));
+                }),
             };
             let mut worst = Code::Success;
             let mut last = None;
             for server in &servers {
-                match auth::login(server, &app.context.store, &app.context.http(), &options).await {
+                let http = app.context.http_for(server.ca_file.as_deref())?;
+                match auth::login(server, &app.context.store, &http, &options).await {
                     Ok(()) => {
                         report::notice(&format!("logged in to MCP server `{}`", server.name));
                         app.output

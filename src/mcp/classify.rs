@@ -358,6 +358,19 @@ fn http_status(server: &ServerConfig, status: impl std::fmt::Display) -> Failure
 }
 
 fn classify_reqwest(server: &ServerConfig, http: &reqwest::Error) -> Option<Failure> {
+    if let Some(why) = untrusted_certificate(http) {
+        return Some(
+            Failure::new(
+                Kind::Unreachable,
+                format!(
+                    "the TLS certificate of MCP server `{}` at {} is not trusted: {why}",
+                    server.name,
+                    server.describe()
+                ),
+            )
+            .hint(CA_HINT),
+        );
+    }
     if http.is_connect() {
         let mut failure = Failure::new(
             Kind::Unreachable,
@@ -445,6 +458,23 @@ fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
                 server.describe()
             ),
         ));
+    }
+    None
+}
+
+/// What to do about a certificate we do not trust.
+pub const CA_HINT: &str = "if the server uses a private CA, trust it with `ca_file: /path/to/ca.pem` (per server, or llm.ca_file for the model API) or SSL_CERT_FILE";
+
+/// Why the TLS handshake rejected the server's certificate, when that is what failed (rustls
+/// says "invalid peer certificate: UnknownIssuer", "...: NotValidForName", ...).
+pub fn untrusted_certificate(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+            return Some(redact::text(&text));
+        }
+        current = e.source();
     }
     None
 }

@@ -147,6 +147,7 @@ async fn connect_http(
     handler: Handler,
     context: &Context,
 ) -> Result<Client, Failure> {
+    let context = &context.for_server(server)?;
     let config = http_config(server, url, headers)?;
     let authorized = authorize(server, context).await?;
     let pinned = context.pinned_version(server);

@@ -15,7 +15,7 @@
 //! `-v` (the last lines are kept for error messages).
 
 pub mod children;
-mod classify;
+pub mod classify;
 mod connect;
 mod framing;
 mod guarded_http;
@@ -27,6 +27,7 @@ pub mod sampling;
 mod session;
 mod stdio;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ pub struct Context {
     /// Built on first use: loading the system's CA certificates costs a few milliseconds that
     /// a stdio-only command should not pay.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// Clients that also trust a `ca_file`, one per file.
+    trusting: Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, reqwest::Client>>>,
     pub store: crate::auth::store::TokenStore,
     pub progress: Arc<Progress>,
     pub connect_timeout: Duration,
@@ -71,6 +74,33 @@ pub enum Elicitation {
 }
 
 impl Context {
+    /// The pooled client for `server`: the shared one, or with a `ca_file` one per file.
+    pub fn http_for(&self, ca_file: Option<&Path>) -> Result<reqwest::Client, Failure> {
+        let Some(file) = ca_file else {
+            return Ok(self.http());
+        };
+        let mut clients = self.trusting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(file) {
+            return Ok(client.clone());
+        }
+        let client = http_client_trusting(Some(file))?;
+        clients.insert(file.to_path_buf(), client.clone());
+        Ok(client)
+    }
+
+    /// This context for one server: its `http()` is the client that trusts the server's
+    /// `ca_file` (the same context when it has none).
+    pub fn for_server(&self, server: &crate::config::ServerConfig) -> Result<Context, Failure> {
+        if server.ca_file.is_none() {
+            return Ok(self.clone());
+        }
+        let http = self.http_for(server.ca_file.as_deref())?;
+        Ok(Context {
+            http: Arc::new(std::sync::OnceLock::from(http)),
+            ..self.clone()
+        })
+    }
+
     /// The pooled HTTP client (one for everything).
     pub fn http(&self) -> reqwest::Client {
         self.http
@@ -96,6 +126,7 @@ impl Context {
             sampler: None,
             store,
             http: Arc::default(),
+            trusting: Arc::default(),
             progress,
             connect_timeout,
             forward_stderr,
@@ -114,9 +145,39 @@ impl Context {
     }
 }
 
+/// Whether plain-HTTP requests go through a proxy (reqwest honours these variables).
+pub fn http_proxy_configured() -> bool {
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// The certificates of a `ca_file`; a missing, unreadable or certificate-less file is a
+/// config error naming it.
+fn ca_certificates(file: &Path) -> Result<Vec<reqwest::Certificate>, Failure> {
+    let pem = std::fs::read(file)
+        .map_err(|e| Failure::config(format!("cannot read the CA file {}: {e}", file.display())))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(certificates),
+        Ok(_) => Err(Failure::config(format!(
+            "the CA file {} holds no PEM certificate",
+            file.display()
+        ))),
+        Err(e) => Err(Failure::config(format!(
+            "the CA file {} is not valid PEM: {e}",
+            file.display()
+        ))),
+    }
+}
+
 /// One pooled HTTP client for everything. Same-origin 307/308 redirects only: a 301/302/303
 /// would turn the POST into a bodyless GET, and another origin must not see our headers.
 pub fn http_client() -> Result<reqwest::Client, Failure> {
+    http_client_trusting(None)
+}
+
+/// The same, also trusting the CA certificates in `ca_file` (PEM), besides the system's.
+pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<reqwest::Client, Failure> {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let keeps_body = matches!(
             attempt.status(),
@@ -134,11 +195,21 @@ pub fn http_client() -> Result<reqwest::Client, Failure> {
             attempt.follow()
         }
     });
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("mcpchat/", env!("CARGO_PKG_VERSION")))
         .redirect(policy)
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(30));
+    if let Some(file) = ca_file {
+        builder = builder.tls_certs_merge(ca_certificates(file)?);
+    }
+    if http_proxy_configured() {
+        // Forward proxies such as tinyproxy close the connection after each plain-HTTP request
+        // without saying so (HTTP/1.1, no `Connection: close`); reusing it then fails the next
+        // request at random. One connection per request to a (local) proxy costs little.
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder
         .build()
         .map_err(|e| Failure::new(Kind::Internal, format!("cannot build the HTTP client: {e}")))
 }

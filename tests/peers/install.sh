@@ -9,7 +9,7 @@ set -euo pipefail
 export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_AUDIT=false NPM_CONFIG_FUND=false \
   NPM_CONFIG_PROGRESS=false NPM_CONFIG_LOGLEVEL=error
 
-KEY=v2
+KEY=v3-auth
 DIR=${MCPCHAT_PEERS_DIR:-$HOME/.cache/mcpchat-peers/$KEY}
 NPM_PINS=(
   @modelcontextprotocol/server-everything@2026.8.31
@@ -19,6 +19,8 @@ NPM_PINS=(
   @modelcontextprotocol/sdk@1.32.2    # dist/esm/examples/server/simpleStreamableHttp.js --oauth
   express@5.3.0                       # the sdk depends on express ^5.2.1 and its examples import it: pinned
   oauth2-mock-server@8.2.3            # OIDC AS, no DCR; 9.x needs Node >= 22.12, the machine has Node 20
+  oidc-provider@9.13.3                # a certified OpenID provider: DCR, device flow, login/consent pages
+  puppeteer-core@24.8.2               # drives Debian's chromium (puppeteer-core never downloads a browser)
 )
 PY_PINS=(
   mcp==2.3.0            # Python MCP SDK 2.x: from mcp.server.mcpserver import MCPServer
@@ -49,6 +51,8 @@ fi
   test -f "$DIR/npm/node_modules/@dwmkerr/mock-llm/dist/main.js"
   test -f "$DIR/npm/node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js"
   test -f "$DIR/npm/node_modules/oauth2-mock-server/dist/index.mjs"
+  test -f "$DIR/npm/node_modules/oidc-provider/lib/index.js"
+  (cd "$DIR/npm" && node -e 'require("puppeteer-core")')
   (cd "$DIR/npm" && node -e 'require("express"); require.resolve("oauth2-mock-server")')
   "$DIR/venv/bin/python" -c 'from mcp.server.mcpserver import MCPServer'
   test -x "$DIR/venv/bin/mcp-server-time" && test -x "$DIR/venv/bin/fakellm"

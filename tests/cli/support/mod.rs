@@ -571,6 +571,167 @@ pub fn sdk_compat_server() -> Peer {
     )
 }
 
+/// oidc-provider (tests/peers/oidc_provider.mjs) with `args`; `url` is its issuer (no trailing slash).
+pub fn oidc_provider(args: &[&str]) -> Peer {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("tests/peers/oidc_provider.mjs"))
+        .arg(peers().join("npm"))
+        .args(args);
+    Peer::spawn_first_line_url(cmd)
+}
+
+/// The Python MCP SDK with its built-in OAuth authorization server (tests/peers/python_oauth.py);
+/// `url` is the MCP endpoint, `base()` has the test control /test/expire.
+pub fn python_oauth() -> Peer {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("tests/peers/python_oauth.py"));
+    Peer::spawn_first_line_url(cmd)
+}
+
+/// A private CA made with the openssl CLI in `dir`: (ca.pem, cert.pem, key.pem), the
+/// certificate for 127.0.0.1 and localhost, signed by the CA.
+pub fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr_of(&output)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mcpchat test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "key.pem",
+            "-out",
+            "csr.pem",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "csr.pem",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+/// TLS with `cert`/`key` in front of a plain peer on `upstream_port`; `url` is https://127.0.0.1:PORT.
+pub fn tls_front(cert: &Path, key: &Path, upstream_port: u16) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/peers/tls_front.py"))
+        .arg(cert)
+        .arg(key)
+        .arg(upstream_port.to_string());
+    Peer::spawn_first_line_url(cmd)
+}
+
+/// The Python SDK's OAuth server over HTTPS (its URLs say https).
+pub fn python_oauth_tls(cert: &Path, key: &Path) -> Peer {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("tests/peers/python_oauth.py"))
+        .arg("--tls")
+        .arg(cert)
+        .arg(key);
+    Peer::spawn_first_line_url(cmd)
+}
+
+/// Debian's tinyproxy on a free loopback port, logging every request line to `log`; `url` is
+/// http://127.0.0.1:PORT.
+pub fn tinyproxy(log: &Path) -> Peer {
+    let port = free_port();
+    let conf = log.with_extension("conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\nLogFile \"{}\"\nLogLevel Info\nMaxClients 100\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("tinyproxy");
+    cmd.arg("-d").arg("-c").arg(&conf);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd
+        .spawn()
+        .expect("spawn tinyproxy (apt-get install tinyproxy)");
+    wait_for_port(port);
+    Peer {
+        child,
+        port,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// The request lines tinyproxy logged ("POST http://127.0.0.1:P/mcp", "CONNECT 127.0.0.1:P").
+pub fn proxied_requests(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once("): ").map(|(_, request)| request))
+        .filter_map(|request| {
+            request
+                .strip_suffix(" HTTP/1.1")
+                .or(request.strip_suffix(" HTTP/1.0"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The hostile MCP fake over stdio (see tests/fakes/hostile_mcp.py for its tools and knobs).
 pub fn hostile_stdio_cmd() -> String {
     format!(

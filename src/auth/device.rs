@@ -1,0 +1,308 @@
+//! `auth login --device`: the OAuth device authorization grant (RFC 8628), for machines without
+//! a browser. The user opens the verification URI elsewhere and enters the user code; mcpchat
+//! polls the token endpoint, honouring `interval` and `slow_down`, and stores the tokens like
+//! the browser flow does.
+//!
+//! Guarantees: the device code never reaches a message; `access_denied`, `expired_token` and
+//! the login timeout end the login with an auth failure (exit 3); nothing is stored before the
+//! tokens arrive.
+
+use std::time::{Duration, Instant};
+
+use oauth2::TokenResponse;
+use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse, StoredCredentials};
+use serde::Deserialize;
+
+use super::client_auth::{self, Method};
+use super::store::Registration;
+use super::{auth_failure, now};
+use crate::config::ServerConfig;
+use crate::events::AuthPrompt;
+use crate::exit::{Failure, Kind};
+use crate::redact;
+
+/// RFC 8628 §3.4: the grant type of the token requests.
+pub(super) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// RFC 8628 §3.2: poll every 5 seconds when the server names no interval.
+const DEFAULT_INTERVAL_SECS: u64 = 5;
+
+/// The server's device authorization endpoint, when it has one.
+pub(super) fn endpoint(metadata: &AuthorizationMetadata) -> Option<String> {
+    metadata
+        .additional_fields
+        .get("device_authorization_endpoint")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// The device authorization endpoint, or the failure that says the server has none.
+pub(super) fn require_endpoint(
+    server: &ServerConfig,
+    metadata: &AuthorizationMetadata,
+) -> Result<String, Failure> {
+    endpoint(metadata).ok_or_else(|| {
+        auth_failure(
+            server,
+            "the authorization server offers no device authorization (no device_authorization_endpoint)",
+        )
+        .hint(format!("log in with a browser: mcpchat auth login {}", server.name))
+    })
+}
+
+/// RFC 8628 §3.2 device authorization response.
+#[derive(Debug, Deserialize)]
+struct DeviceAuthorization {
+    device_code: String,
+    user_code: String,
+    #[serde(alias = "verification_url")]
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    expires_in: u64,
+    interval: Option<u64>,
+}
+
+/// What one poll of the token endpoint said.
+#[derive(Debug)]
+pub(super) enum Poll {
+    Tokens(Box<OAuthTokenResponse>),
+    Pending,
+    SlowDown,
+    /// `access_denied`, `expired_token` or any other error: the login is over.
+    Failed(String),
+}
+
+/// Read a token endpoint answer (RFC 8628 §3.5).
+pub(super) fn read_poll(status: u16, body: &str) -> Poll {
+    if (200..300).contains(&status) {
+        return match serde_json::from_str::<OAuthTokenResponse>(body) {
+            Ok(tokens) => Poll::Tokens(Box::new(tokens)),
+            Err(e) => Poll::Failed(format!("the token response is not valid: {e}")),
+        };
+    }
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let error = value.get("error").and_then(|v| v.as_str()).unwrap_or("");
+    let description = value
+        .get("error_description")
+        .and_then(|v| v.as_str())
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    match error {
+        "authorization_pending" => Poll::Pending,
+        "slow_down" => Poll::SlowDown,
+        "access_denied" => {
+            Poll::Failed(format!("the login was denied (access_denied{description})"))
+        }
+        "expired_token" => Poll::Failed(format!(
+            "the user code expired before the login was approved (expired_token{description})"
+        )),
+        "" => Poll::Failed(format!("the token endpoint answered HTTP {status}")),
+        other => Poll::Failed(format!("{other}{description}")),
+    }
+}
+
+/// The next wait after a poll: RFC 8628 §3.5 adds 5 seconds on `slow_down`.
+pub(super) fn next_interval(interval: Duration, poll: &Poll) -> Duration {
+    match poll {
+        Poll::SlowDown => interval + Duration::from_secs(5),
+        _ => interval,
+    }
+}
+
+/// A completed device login: the tokens and what they were asked for.
+pub(super) struct DeviceTokens {
+    pub credentials: StoredCredentials,
+}
+
+/// Everything the device flow needs about the server and the client.
+pub(super) struct DeviceRequest<'a> {
+    pub server: &'a ServerConfig,
+    pub http: &'a reqwest::Client,
+    pub metadata: &'a AuthorizationMetadata,
+    pub client: &'a Registration,
+    pub scopes: &'a [String],
+    pub resource: &'a str,
+    pub timeout: Duration,
+}
+
+/// Run the device flow: ask for a code, show it (`prompt`), poll until the user approves.
+pub(super) async fn device_login(
+    request: &DeviceRequest<'_>,
+    prompt: &(dyn Fn(&AuthPrompt) + Send + Sync),
+) -> Result<DeviceTokens, Failure> {
+    let server = request.server;
+    let endpoint = require_endpoint(server, request.metadata)?;
+    let method = client_auth::method_for(server, request.client, request.metadata)?;
+    let mut form = vec![("resource".to_string(), request.resource.to_string())];
+    if !request.scopes.is_empty() {
+        form.push(("scope".to_string(), request.scopes.join(" ")));
+    }
+    let (status, body) = post(request, &endpoint, method, form).await?;
+    if !(200..300).contains(&status) {
+        return Err(auth_failure(
+            server,
+            format!(
+                "the device authorization request failed: HTTP {status}: {}",
+                body.trim()
+            ),
+        ));
+    }
+    let device: DeviceAuthorization = serde_json::from_str(&body).map_err(|e| {
+        auth_failure(
+            server,
+            format!("the device authorization response is not valid: {e}"),
+        )
+    })?;
+    redact::register(&device.device_code);
+    prompt(&AuthPrompt {
+        server: server.name.clone(),
+        flow: "device",
+        verification_uri: device.verification_uri.clone(),
+        verification_uri_complete: device.verification_uri_complete.clone(),
+        user_code: device.user_code.clone(),
+        expires_in: device.expires_in,
+    });
+    let tokens = poll(request, method, &device).await?;
+    let granted = tokens
+        .scopes()
+        .map(|s| s.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_else(|| request.scopes.to_vec());
+    let credentials = StoredCredentials::new(
+        request.client.client_id.clone(),
+        Some(*tokens),
+        granted,
+        Some(now()),
+    )
+    .with_issuer(request.metadata.issuer.clone());
+    Ok(DeviceTokens { credentials })
+}
+
+/// Poll the token endpoint until the user approves, denies, or the code expires.
+async fn poll(
+    request: &DeviceRequest<'_>,
+    method: Method,
+    device: &DeviceAuthorization,
+) -> Result<Box<OAuthTokenResponse>, Failure> {
+    let server = request.server;
+    let lifetime = Duration::from_secs(device.expires_in).min(request.timeout);
+    let deadline = Instant::now() + lifetime;
+    let mut interval = Duration::from_secs(device.interval.unwrap_or(DEFAULT_INTERVAL_SECS).max(1));
+    loop {
+        if Instant::now() + interval > deadline {
+            return Err(Failure::new(
+                Kind::Auth,
+                format!(
+                    "the device login for MCP server `{}` was not approved within {}",
+                    server.name,
+                    crate::human::duration(lifetime)
+                ),
+            )
+            .hint(format!(
+                "run it again: mcpchat auth login --device {}",
+                server.name
+            )));
+        }
+        tokio::time::sleep(interval).await;
+        let form = vec![
+            ("grant_type".to_string(), GRANT_TYPE.to_string()),
+            ("device_code".to_string(), device.device_code.clone()),
+            ("resource".to_string(), request.resource.to_string()),
+        ];
+        let (status, body) = post(request, &request.metadata.token_endpoint, method, form).await?;
+        let answer = read_poll(status, &body);
+        interval = next_interval(interval, &answer);
+        match answer {
+            Poll::Tokens(tokens) => return Ok(tokens),
+            Poll::Pending | Poll::SlowDown => {
+                tracing::debug!(interval = interval.as_secs(), "device login pending");
+            }
+            Poll::Failed(why) => {
+                return Err(
+                    auth_failure(server, format!("device login failed: {why}")).hint(format!(
+                        "run it again: mcpchat auth login --device {}",
+                        server.name
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// POST a form to one of the server's endpoints, authenticated as the client.
+async fn post(
+    request: &DeviceRequest<'_>,
+    endpoint: &str,
+    method: Method,
+    mut form: Vec<(String, String)>,
+) -> Result<(u16, String), Failure> {
+    let builder = request
+        .http
+        .post(endpoint)
+        .header("Accept", "application/json")
+        .timeout(Duration::from_secs(30));
+    let builder = client_auth::authenticate(builder, &mut form, request.client, method);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let response = builder
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| auth_failure(request.server, format!("cannot reach {endpoint}: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    Ok((status, body))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_read_pending_slow_down_denial_expiry_and_tokens() {
+        let error = |e: &str| format!(r#"{{"error":"{e}","error_description":"why"}}"#);
+        assert!(matches!(
+            read_poll(400, &error("authorization_pending")),
+            Poll::Pending
+        ));
+        assert!(matches!(
+            read_poll(400, &error("slow_down")),
+            Poll::SlowDown
+        ));
+        match read_poll(400, &error("access_denied")) {
+            Poll::Failed(why) => assert_eq!(why, "the login was denied (access_denied: why)"),
+            other => panic!("{other:?}"),
+        }
+        match read_poll(400, &error("expired_token")) {
+            Poll::Failed(why) => assert!(why.starts_with("the user code expired"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        match read_poll(502, "<html>") {
+            Poll::Failed(why) => assert_eq!(why, "the token endpoint answered HTTP 502"),
+            other => panic!("{other:?}"),
+        }
+        match read_poll(
+            200,
+            r#"{"access_token":"a","token_type":"bearer","expires_in":60}"#,
+        ) {
+            Poll::Tokens(tokens) => assert_eq!(tokens.access_token().secret(), "a"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn slow_down_adds_five_seconds_and_nothing_else_changes_the_interval() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            next_interval(five, &Poll::SlowDown),
+            Duration::from_secs(10)
+        );
+        assert_eq!(next_interval(five, &Poll::Pending), five);
+        assert_eq!(
+            next_interval(Duration::from_secs(10), &Poll::SlowDown),
+            Duration::from_secs(15)
+        );
+    }
+}
