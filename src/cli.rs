@@ -87,6 +87,15 @@ pub struct GlobalArgs {
     /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
     #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,
+
+    /// Neither read nor write the cache of servers' protocol eras and tools lists
+    /// (<cache dir>/mcpchat/); env MCPCHAT_NO_CACHE=1
+    #[arg(long, global = true, env = "MCPCHAT_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_cache: bool,
+
+    /// Fetch tools lists again instead of using cached ones (and cache what was fetched)
+    #[arg(long, global = true, conflicts_with = "no_cache")]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +113,16 @@ pub enum Command {
 
     /// Print the JSON Schema of the stdout lines
     Schema,
+
+    /// Manage the cache of servers' protocol eras and tools lists
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached entry
+    Clear,
 }
 
 #[derive(Debug, Args)]
@@ -164,10 +183,18 @@ pub struct AskArgs {
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
     /// List the tools of every selected server, one `tool` line each
-    List,
+    List(ListArgs),
 
     /// Call one tool, or many with --batch
     Call(CallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Answer from the cache without connecting (exit 4 naming the servers without a fresh
+    /// cache entry)
+    #[arg(long)]
+    pub cached: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -123,6 +124,21 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         output.write_line(events::SCHEMA.trim_end())?;
         return Ok(Code::Success);
     }
+    if let Command::Cache(cli::CacheCommand::Clear) = cli.command {
+        // Needs no config: the cache is the user's, not a server's.
+        let cache = cache::Cache::locate(cache::Mode::Normal, std::time::Duration::ZERO);
+        let removed = cache.clear().map_err(|e| {
+            Failure::new(
+                Kind::Internal,
+                format!(
+                    "cannot clear the cache in {}: {e}",
+                    cache.dir().map_or("?".into(), |d| d.display().to_string())
+                ),
+            )
+        })?;
+        tracing::info!("removed {removed} cache entries");
+        return Ok(Code::Success);
+    }
     let overrides = Overrides {
         config: global.config.clone(),
         urls: global.urls.clone(),
@@ -150,6 +166,14 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     )?;
     context.elicitation = global.elicitation;
     context.protocol_version = global.protocol_version.clone();
+    let cache_mode = if global.no_cache {
+        cache::Mode::Off
+    } else if global.refresh {
+        cache::Mode::Refresh
+    } else {
+        cache::Mode::Normal
+    };
+    context.cache = cache::Cache::locate(cache_mode, config.cache_ttl);
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),
@@ -157,11 +181,14 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         selected: global.servers.clone(),
     };
     let result = match &cli.command {
-        Command::Tools(ToolsCommand::List) => commands::tools::list(&app).await,
+        Command::Tools(ToolsCommand::List(args)) if args.cached => {
+            commands::tools::list_cached(&app)
+        }
+        Command::Tools(ToolsCommand::List(_)) => commands::tools::list(&app).await,
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
-        Command::Schema => Ok(Code::Success),
+        Command::Schema | Command::Cache(_) => Ok(Code::Success),
     };
     progress.clear();
     result

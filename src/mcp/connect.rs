@@ -2,6 +2,11 @@
 //! default is to probe `server/discover` (the stateless 2026-07-28 era), fall back to
 //! `initialize` (2025 era), then to the legacy HTTP+SSE transport (2024-11-05); a pinned version
 //! goes straight to its era. stdio servers start with `initialize`.
+//!
+//! The era a server answered in is remembered in the cache: the next run starts with that
+//! handshake (no `server/discover` probe for a 2025-era server; for a 2026-07-28 server, no
+//! request at all: the remembered discover answer is handed to rmcp locally). When the
+//! remembered era fails in a way that says "another era", detection starts afresh once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,8 +20,10 @@ use tokio::time::error::Elapsed;
 use super::classify::{classify_init, connect_timeout};
 use super::handler::Handler;
 use super::stdio::{Child, spawn_child};
+use super::wire::{Primed, Wire};
 use super::{Context, Session};
 use crate::auth::http::OAuthHttp;
+use crate::cache::{Era, Key};
 use crate::config::{AuthType, ServerConfig, Transport};
 use crate::exit::{Failure, Kind};
 
@@ -43,25 +50,39 @@ impl Session {
                 .map(str::to_string),
         };
         let started = Instant::now();
+        let key = Key::of(&server, &context.store);
+        let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
         let (outcome, child) = match &server.transport {
-            Transport::Http { url, headers } => (
-                connect_http(&server, url, headers, handler, context).await,
-                None,
-            ),
+            Transport::Http { url, headers } => {
+                let target = Target {
+                    server: &server,
+                    url,
+                    headers,
+                    context,
+                    primed: &primed,
+                };
+                (connect_http(&target, &key, handler).await, None)
+            }
             Transport::Stdio { .. } => {
                 let (transport, child) = spawn_child(&server, context)?;
                 let attempt = connect_stdio(&server, transport, handler, context).await;
-                (settle(&server, context, attempt, Some(&child)), Some(child))
+                (
+                    settle(&server, context, attempt, Some(&child)).map(|c| (c, None)),
+                    Some(child),
+                )
             }
         };
         match outcome {
-            Ok(client) => {
+            Ok((client, era)) => {
                 tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
                 Ok(Session {
                     server,
                     store: context.store.clone(),
                     client,
                     child,
+                    cache: context.cache.clone(),
+                    key,
+                    primed: child_free(&primed, era),
                 })
             }
             Err(failure) => {
@@ -72,6 +93,27 @@ impl Session {
             }
         }
     }
+}
+
+/// The primed answers are usable only when the session runs over our [`Wire`] (Streamable
+/// HTTP): `era` is Some exactly then.
+fn child_free(
+    primed: &Arc<std::sync::Mutex<Primed>>,
+    era: Option<Era>,
+) -> Option<Arc<std::sync::Mutex<Primed>>> {
+    match era {
+        Some(Era::Stateless { .. } | Era::Initialize) => Some(primed.clone()),
+        _ => None,
+    }
+}
+
+/// One HTTP server to connect to, and what the connection shares.
+struct Target<'a> {
+    server: &'a ServerConfig,
+    url: &'a str,
+    headers: &'a [(String, String)],
+    context: &'a Context,
+    primed: &'a Arc<std::sync::Mutex<Primed>>,
 }
 
 /// The MCP lifecycle for a server: by default, over HTTP, probe `server/discover` and fall back
@@ -137,17 +179,119 @@ async fn connect_stdio(
     .await
 }
 
+/// Over HTTP: the remembered era first (unless a version is pinned), then detection afresh
+/// when it fails in a way that says "another era"; the era that worked is remembered.
+async fn connect_http(
+    target: &Target<'_>,
+    key: &Key,
+    handler: Handler,
+) -> Result<(Client, Option<Era>), Failure> {
+    let Target {
+        server, context, ..
+    } = *target;
+    // Invalid headers are a config error before anything is sent.
+    http_config(server, target.url, target.headers)?;
+    let authorized = authorize(server, context).await?;
+    let remembered = match context.pinned_version(server) {
+        None | Some("auto") => context.cache.era(key),
+        Some(_) => None,
+    };
+    if let Some(era) = remembered {
+        match remembered_era(target, &era, &handler, authorized.clone()).await {
+            Ok(client) => return Ok((client, Some(era))),
+            Err(failure) if matches!(failure.kind, Kind::Http | Kind::Protocol) => {
+                tracing::info!(server = %server.name, "the remembered protocol era failed ({}); detecting it again", failure.message);
+                context.cache.remember_era(key, None);
+            }
+            Err(failure) => return Err(failure),
+        }
+    }
+    let (client, era) = detect(target, handler, authorized).await?;
+    context.cache.remember_era(key, Some(era.clone()));
+    Ok((client, Some(era)))
+}
+
+/// Connect in the era `era` that the server answered in last time.
+async fn remembered_era(
+    target: &Target<'_>,
+    era: &Era,
+    handler: &Handler,
+    authorized: Option<OAuthHttp>,
+) -> Result<Client, Failure> {
+    let Target {
+        server,
+        url,
+        headers,
+        context,
+        ..
+    } = *target;
+    let attempt = match era {
+        Era::Stateless { peer } => {
+            target
+                .primed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .discover = discover_answer(peer);
+            let mode = ClientLifecycleMode::Discover {
+                preferred_versions: vec![peer.protocol_version.clone()],
+            };
+            streamable(handler, mode, target, authorized).await
+        }
+        Era::Initialize => {
+            let handler = handler.with_version(INITIALIZE_VERSION);
+            let mode = ClientLifecycleMode::Initialize;
+            streamable(&handler, mode, target, authorized).await
+        }
+        Era::LegacySse => match legacy_sse(server, url, headers, handler, context).await {
+            Some(attempt) => attempt,
+            None => {
+                return Err(Failure::new(
+                    Kind::Http,
+                    "the legacy HTTP+SSE endpoint is gone",
+                ));
+            }
+        },
+    };
+    settle(server, context, attempt, None)
+}
+
+/// The remembered `server/discover` answer, rebuilt from the server's info.
+fn discover_answer(peer: &rmcp::model::ServerPeerInfo) -> Option<rmcp::model::DiscoverResult> {
+    let mut meta = peer.meta.clone().map(|m| m.0).unwrap_or_default();
+    if let Some(info) = &peer.server_info {
+        meta.insert(
+            "io.modelcontextprotocol/serverInfo".to_string(),
+            serde_json::to_value(info).ok()?,
+        );
+    }
+    let mut answer = serde_json::json!({
+        "resultType": "complete",
+        "supportedVersions": [peer.protocol_version],
+        "capabilities": peer.capabilities,
+        "ttlMs": 0,
+        "cacheScope": "private",
+        "_meta": meta,
+    });
+    if let Some(instructions) = &peer.instructions {
+        answer["instructions"] = serde_json::Value::String(instructions.clone());
+    }
+    serde_json::from_value(answer).ok()
+}
+
 /// Streamable HTTP in the era the lifecycle picks, then the older eras when the server's
 /// answer says it is older.
-async fn connect_http(
-    server: &ServerConfig,
-    url: &str,
-    headers: &[(String, String)],
+async fn detect(
+    target: &Target<'_>,
     handler: Handler,
-    context: &Context,
-) -> Result<Client, Failure> {
-    let config = http_config(server, url, headers)?;
-    let authorized = authorize(server, context).await?;
+    authorized: Option<OAuthHttp>,
+) -> Result<(Client, Era), Failure> {
+    let Target {
+        server,
+        url,
+        headers,
+        context,
+        ..
+    } = *target;
     let pinned = context.pinned_version(server);
     let legacy_pinned = pinned == Some(LEGACY_VERSION);
     let mode = lifecycle(server, context, false);
@@ -158,7 +302,7 @@ async fn connect_http(
             "the legacy HTTP+SSE transport was asked for".to_string(),
         )))
     } else {
-        streamable(&handler, mode, &config, authorized.clone(), context).await
+        streamable(&handler, mode, target, authorized.clone()).await
     };
     // A server that answers `server/discover` with something other than a discover result or a
     // clean error is an older server too: start again with initialize.
@@ -168,9 +312,8 @@ async fn connect_http(
         attempt = streamable(
             &handler,
             ClientLifecycleMode::Initialize,
-            &config,
+            target,
             authorized.clone(),
-            context,
         )
         .await;
     }
@@ -178,13 +321,26 @@ async fn connect_http(
     let try_legacy = legacy_pinned
         || matches!(pinned, None | Some("auto"))
             && failed_with(server, context, &attempt, &[Kind::Http, Kind::Protocol]);
+    let mut legacy = false;
     if try_legacy
         && authorized.is_none()
-        && let Some(legacy) = legacy_sse(server, url, headers, &handler, context).await
+        && let Some(answer) = legacy_sse(server, url, headers, &handler, context).await
     {
-        attempt = legacy;
+        attempt = answer;
+        legacy = true;
     }
-    settle(server, context, attempt, None)
+    let client = settle(server, context, attempt, None)?;
+    let era = if legacy {
+        Era::LegacySse
+    } else {
+        match client.peer().peer_info() {
+            Some(info) if !info.protocol_version.has_initialize() => Era::Stateless {
+                peer: Box::new((*info).clone()),
+            },
+            _ => Era::Initialize,
+        }
+    };
+    Ok((client, era))
 }
 
 /// The OAuth-aware HTTP client for `oauth` and `client_credentials` servers (None otherwise),
@@ -209,20 +365,29 @@ async fn authorize(server: &ServerConfig, context: &Context) -> Result<Option<OA
     })?
 }
 
-/// One Streamable HTTP handshake over our pooled client (or the OAuth wrapper around it).
+/// One Streamable HTTP handshake over our pooled client (or the OAuth wrapper around it),
+/// through the [`Wire`] that answers primed requests locally.
 async fn streamable(
     handler: &Handler,
     mode: ClientLifecycleMode,
-    config: &StreamableHttpClientTransportConfig,
+    target: &Target<'_>,
     authorized: Option<OAuthHttp>,
-    context: &Context,
 ) -> Attempt {
     use rmcp::service::ClientServiceExt;
     let handler = handler.clone();
-    let config = config.clone();
+    let context = target.context;
+    let config = http_config(target.server, target.url, target.headers)
+        .map_err(|f| ClientInitializeError::ConnectionClosed(f.message));
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => return Ok(Err(error)),
+    };
+    let primed = target.primed.clone();
+    let standalone = context.standalone_stream;
     match authorized {
         Some(client) => {
-            let transport = StreamableHttpClientTransport::with_client(client, config);
+            let wire = Wire::new(client, primed, standalone);
+            let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),
@@ -230,7 +395,8 @@ async fn streamable(
             .await
         }
         None => {
-            let transport = StreamableHttpClientTransport::with_client(context.http(), config);
+            let wire = Wire::new(context.http(), primed, standalone);
+            let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),

@@ -18,6 +18,7 @@ mod handler;
 pub mod legacy_sse;
 mod session;
 mod stdio;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,12 @@ pub struct Context {
     pub elicitation: Elicitation,
     /// `--protocol-version`: `auto` (None) or a pinned revision.
     pub protocol_version: Option<String>,
+    /// Remembered eras and lists (`--no-cache` turns it off).
+    pub cache: crate::cache::Cache,
+    /// Open the optional standalone GET stream of Streamable HTTP sessions: only commands
+    /// that wait for server-initiated messages outside a request need it (a second
+    /// connection otherwise).
+    pub standalone_stream: bool,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
@@ -77,6 +84,8 @@ impl Context {
         Ok(Context {
             elicitation: Elicitation::Decline,
             protocol_version: None,
+            cache: crate::cache::Cache::off(),
+            standalone_stream: false,
             store,
             http: Arc::default(),
             progress,
@@ -95,6 +104,32 @@ impl Context {
             .as_deref()
             .or(self.protocol_version.as_deref())
     }
+}
+
+/// Whether the server refused a call as an unknown tool (-32601/-32602 with "tool") or with
+/// invalid parameters (-32602): the sign that a cached tools list is stale.
+pub fn rejected_as_stale(failure: &Failure) -> bool {
+    failure.kind == Kind::Protocol
+        && (failure.message.ends_with("(code -32602)")
+            || failure.message.ends_with("(code -32601)")
+                && failure.message.to_lowercase().contains("tool"))
+}
+
+/// The same sign in an `isError` result: SDKs that report input validation errors as tool
+/// results (the TypeScript SDK) put the JSON-RPC code or a fixed phrase in the text.
+pub fn result_rejected_as_stale(result: &rmcp::model::CallToolResult) -> bool {
+    if result.is_error != Some(true) {
+        return false;
+    }
+    result.content.iter().any(|block| {
+        block.as_text().is_some_and(|t| {
+            let text = t.text.to_lowercase();
+            text.contains("-32602")
+                || text.contains("input validation error")
+                || text.contains("unknown tool")
+                || text.contains("tool") && text.contains("not found")
+        })
+    })
 }
 
 /// One pooled HTTP client for everything. Same-origin 307/308 redirects only: a 301/302/303

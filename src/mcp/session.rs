@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::classify::{request_failure, request_timeout};
 use super::connect::Client;
 use super::stdio::Child;
+use super::wire::Primed;
 use crate::auth::store::TokenStore;
+use crate::cache::{Cache, Key};
 use crate::config::ServerConfig;
 use crate::exit::Failure;
 
@@ -22,6 +24,10 @@ pub struct Session {
     pub(super) store: TokenStore,
     pub(super) client: Client,
     pub(super) child: Option<Child>,
+    pub(super) cache: Cache,
+    pub(super) key: Key,
+    /// Answers rmcp gets locally (HTTP sessions only).
+    pub(super) primed: Option<Arc<std::sync::Mutex<Primed>>>,
 }
 
 impl Session {
@@ -29,15 +35,48 @@ impl Session {
         &self.server.name
     }
 
-    /// All tools (every page), filtered by the server's allow/deny globs.
+    /// All tools (every page) as the server lists them now, filtered by the server's
+    /// allow/deny globs. The unfiltered list goes to the cache with the server's hints.
     pub async fn list_tools(&self) -> Result<Vec<Tool>, Failure> {
-        let tools = self
-            .bounded("tools/list", self.client.peer().list_all_tools())
+        let listed = self
+            .bounded(
+                "tools/list",
+                self.client.peer().list_all_tools_with_cache_hint(),
+            )
             .await?;
-        Ok(tools
+        self.cache
+            .store_tools(&self.key, &listed.items, listed.ttl_ms, listed.cache_scope);
+        Ok(self.permitted(listed.items))
+    }
+
+    /// The tools from the cache when it has a fresh list (no `tools/list` is sent), else
+    /// from the server. The flag says whether they came from the cache.
+    pub async fn tools(&self) -> Result<(Vec<Tool>, bool), Failure> {
+        let Some(cached) = self.cache.tools(&self.key) else {
+            return Ok((self.list_tools().await?, false));
+        };
+        if let Some(primed) = &self.primed {
+            // rmcp learns the definitions (for Mcp-Param-* headers) from a tools/list it
+            // sees: answer one locally.
+            primed.lock().unwrap_or_else(|e| e.into_inner()).tools = Some(cached.clone());
+            let local = self
+                .bounded("tools/list", self.client.peer().list_all_tools())
+                .await?;
+            return Ok((self.permitted(local), true));
+        }
+        Ok((self.permitted(cached), true))
+    }
+
+    /// Drop the cached list (the server rejected a call made from it).
+    pub fn forget_tools(&self) {
+        self.cache.forget_tools(&self.key);
+    }
+
+    fn permitted(&self, tools: Vec<Tool>) -> Vec<Tool> {
+        tools
             .into_iter()
             .filter(|t| self.server.tools.permits(&t.name))
-            .collect())
+            .collect()
     }
 
     /// Call a tool; `isError` results are `Ok` (the caller decides what they mean).
