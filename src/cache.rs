@@ -175,7 +175,12 @@ impl Cache {
         if self.mode == Mode::Off {
             return None;
         }
-        Some(self.dir.as_ref()?.join("servers").join(format!("{}.json", key.file)))
+        Some(
+            self.dir
+                .as_ref()?
+                .join("servers")
+                .join(format!("{}.json", key.file)),
+        )
     }
 
     fn load(&self, key: &Key) -> Option<File> {
@@ -313,7 +318,14 @@ fn write_atomically(path: &Path, file: &File) -> std::io::Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
         std::process::id()
     ));
-    std::fs::write(&temp, text)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    std::io::Write::write_all(&mut options.open(&temp)?, &text)?;
     std::fs::rename(&temp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })
@@ -359,11 +371,24 @@ mod tests {
     fn private_lists_stay_with_their_identity_and_public_ones_are_shared() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let cache = cache(dir.path());
-        cache.store_tools(&key("a"), &[tool("x")], Some(60_000), Some(CacheScope::Private));
+        cache.store_tools(
+            &key("a"),
+            &[tool("x")],
+            Some(60_000),
+            Some(CacheScope::Private),
+        );
         assert!(cache.tools(&key("b")).is_none());
         assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
-        cache.store_tools(&key("a"), &[tool("y")], Some(60_000), Some(CacheScope::Public));
-        assert_eq!(cache.tools(&key("b")).map(|t| t[0].name.to_string()), Some("y".into()));
+        cache.store_tools(
+            &key("a"),
+            &[tool("y")],
+            Some(60_000),
+            Some(CacheScope::Public),
+        );
+        assert_eq!(
+            cache.tools(&key("b")).map(|t| t[0].name.to_string()),
+            Some("y".into())
+        );
     }
 
     #[test]

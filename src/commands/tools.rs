@@ -87,10 +87,7 @@ pub fn list_cached(app: &App) -> anyhow::Result<Code> {
         let Some((server, tools)) = cached else {
             let failure = Failure::new(
                 Kind::Unreachable,
-                format!(
-                    "no cached tools list for MCP server `{}`",
-                    selected.name
-                ),
+                format!("no cached tools list for MCP server `{}`", selected.name),
             );
             app.output
                 .emit(&Event::Error(server_error(&selected.name, &failure)))?;
@@ -327,14 +324,14 @@ impl Ready {
         })
     }
 
-    fn from_cache(&self) -> bool {
+    fn uses_cached_list(&self) -> bool {
         self.tools.read().unwrap_or_else(|e| e.into_inner()).1
     }
 
     /// The cached list proved stale: forget it and list the tools from the server (once).
     async fn relist(&self) -> Result<(), Failure> {
         let _one = self.relisting.lock().await;
-        if !self.from_cache() {
+        if !self.uses_cached_list() {
             return Ok(());
         }
         tracing::info!(server = %self.session.name(), "the cached tools list looks stale; listing the tools again");
@@ -410,7 +407,7 @@ impl Ready {
         match self.check(tool, &arguments) {
             // A tool or schema the cached list does not know yet: ask the server.
             Err(failure)
-                if self.from_cache()
+                if self.uses_cached_list()
                     && matches!(failure.kind, Kind::UnknownTool | Kind::InvalidArguments) =>
             {
                 self.relist().await?;
@@ -430,7 +427,7 @@ impl Ready {
             Err(failure) => crate::mcp::rejected_as_stale(failure),
             Ok(result) => crate::mcp::result_rejected_as_stale(result),
         };
-        if rejected && self.from_cache() {
+        if rejected && self.uses_cached_list() {
             // Validated against a stale schema: list again and report against the new one.
             self.relist().await?;
             self.check(tool, &arguments)?;

@@ -116,7 +116,9 @@ pub fn rejected_as_stale(failure: &Failure) -> bool {
 }
 
 /// The same sign in an `isError` result: SDKs that report input validation errors as tool
-/// results (the TypeScript SDK) put the JSON-RPC code or a fixed phrase in the text.
+/// results put the JSON-RPC code or a fixed phrase in the text (TypeScript: "Input validation
+/// error", Python: "validation error for ...", "Unknown tool: ..."). A false alarm costs one
+/// `tools/list`: re-validation then passes and the result is reported as it came.
 pub fn result_rejected_as_stale(result: &rmcp::model::CallToolResult) -> bool {
     if result.is_error != Some(true) {
         return false;
@@ -125,7 +127,7 @@ pub fn result_rejected_as_stale(result: &rmcp::model::CallToolResult) -> bool {
         block.as_text().is_some_and(|t| {
             let text = t.text.to_lowercase();
             text.contains("-32602")
-                || text.contains("input validation error")
+                || text.contains("validation error")
                 || text.contains("unknown tool")
                 || text.contains("tool") && text.contains("not found")
         })

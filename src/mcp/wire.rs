@@ -61,16 +61,11 @@ impl<C> Wire<C> {
             ClientRequest::ListToolsRequest(list)
                 if list.params.as_ref().is_none_or(|p| p.cursor.is_none()) =>
             {
-                ServerResult::ListToolsResult(ListToolsResult::with_all_items(
-                    primed.tools.take()?,
-                ))
+                ServerResult::ListToolsResult(ListToolsResult::with_all_items(primed.tools.take()?))
             }
             _ => return None,
         };
-        tracing::debug!(
-            method = request.request.method(),
-            "answered from the cache"
-        );
+        tracing::debug!(method = request.request.method(), "answered from the cache");
         Some(StreamableHttpPostResponse::Json(
             ServerJsonRpcMessage::response(result, request.id.clone()),
             None,

@@ -10,6 +10,7 @@ mod faults;
 mod legacy;
 mod output;
 mod processes;
+mod speed;
 mod tools_batch;
 mod tools_call;
 mod tools_list;
