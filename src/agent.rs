@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::events::{Event, Message, ToolCallInfo, ToolResult};
 use crate::exit::{BrokenPipe, Failure, Kind};
 use crate::llm::{Client, ToolCall, Usage};
-use crate::mcp::Session;
+use crate::mcp::lazy::Slot;
 use crate::output::Output;
 use crate::validate::ArgsValidator;
 
@@ -157,7 +157,7 @@ pub struct Outcome {
 
 pub async fn run(
     llm: &Client,
-    sessions: &[Session],
+    sessions: &[Slot],
     toolbox: &Toolbox,
     options: &Options,
     output: &Output,
@@ -265,7 +265,7 @@ fn arguments_text(arguments: &Value) -> String {
 async fn run_call(
     call: &ToolCall,
     step: u32,
-    sessions: &[Session],
+    sessions: &[Slot],
     toolbox: &Toolbox,
     options: &Options,
     output: &Output,
@@ -326,10 +326,7 @@ async fn run_call(
                     violations.join("\n")
                 ))
             } else if let Value::Object(map) = arguments {
-                match sessions[function.session]
-                    .call_tool(&function.tool, map)
-                    .await
-                {
+                match call_on(&sessions[function.session], &function.tool, map).await {
                     Ok(result) => crate::commands::tools::result_event(
                         Some(json!(call.id)),
                         &function.server,
@@ -349,6 +346,25 @@ async fn run_call(
     let text = model_text(&result, options.max_tool_output);
     output.emit(&Event::ToolResult(result))?;
     Ok(text)
+}
+
+/// Call `tool` once its server is connected. A rejection that says the cached tools list is
+/// stale drops that list, so that the next run lists the tools again.
+async fn call_on(
+    slot: &Slot,
+    tool: &str,
+    arguments: serde_json::Map<String, Value>,
+) -> Result<rmcp::model::CallToolResult, Failure> {
+    let session = slot.session().await?;
+    let outcome = session.call_tool(tool, arguments).await;
+    let stale = match &outcome {
+        Err(failure) => crate::mcp::rejected_as_stale(failure),
+        Ok(result) => crate::mcp::result_rejected_as_stale(result),
+    };
+    if stale {
+        session.forget_tools();
+    }
+    outcome
 }
 
 /// What the model sees of a tool result: text parts joined, structured content as JSON,

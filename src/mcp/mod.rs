@@ -15,6 +15,7 @@ pub mod children;
 mod classify;
 mod connect;
 mod handler;
+pub mod lazy;
 pub mod legacy_sse;
 mod session;
 mod stdio;

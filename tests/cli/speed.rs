@@ -289,3 +289,43 @@ fn no_cache_neither_reads_nor_writes_the_cache() {
     }
     assert_eq!(cache_files(&env), Vec::<std::path::PathBuf>::new());
 }
+
+#[test]
+fn ask_with_a_warm_cache_asks_the_model_without_waiting_for_a_server_that_never_answers() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--stateless-json", "--tools-ttl-ms", "600000"]);
+    let listed = run(&env, "py", &python.url, &["tools", "list"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr_of(&listed));
+    // The server now accepts connections but never answers.
+    unsafe {
+        libc::kill(python.pid() as i32, libc::SIGSTOP);
+    }
+    let llm = fakellm();
+    let log = env.path("llm.jsonl");
+    let proxy = record_proxy(&llm, &log, "");
+    let output = env
+        .cmd()
+        .env("OPENAI_API_KEY", "sk-test-key-123456")
+        .env("OPENAI_BASE_URL", &proxy.url)
+        .args([
+            "--url",
+            &format!("py={}", python.url),
+            "--connect-timeout",
+            "120",
+        ])
+        .args(["ask", "what tools do you have #warm"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.last().unwrap()["answer"], "I have tools.");
+    let bodies = logged_bodies(&log);
+    assert_eq!(bodies.len(), 1);
+    let offered: Vec<&str> = bodies[0]["body"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, vec!["py__add", "py__shout", "py__fail"]);
+}
