@@ -82,6 +82,7 @@ impl Session {
                     child,
                     cache: context.cache.clone(),
                     key,
+                    era_unconfirmed: primed.lock().is_ok_and(|p| p.remembered),
                     primed: child_free(&primed, era),
                 })
             }
@@ -227,11 +228,11 @@ async fn remembered_era(
     } = *target;
     let attempt = match era {
         Era::Stateless { peer } => {
-            target
-                .primed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .discover = discover_answer(peer);
+            {
+                let mut primed = target.primed.lock().unwrap_or_else(|e| e.into_inner());
+                primed.discover = discover_answer(peer);
+                primed.remembered = true;
+            }
             let mode = ClientLifecycleMode::Discover {
                 preferred_versions: vec![peer.protocol_version.clone()],
             };

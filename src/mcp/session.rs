@@ -28,6 +28,9 @@ pub struct Session {
     pub(super) key: Key,
     /// Answers rmcp gets locally (HTTP sessions only).
     pub(super) primed: Option<Arc<std::sync::Mutex<Primed>>>,
+    /// Connected as a 2026-07-28 server from memory, without asking it: a request failing at
+    /// the HTTP or protocol level may mean it speaks another era now.
+    pub(super) era_unconfirmed: bool,
 }
 
 impl Session {
@@ -91,11 +94,24 @@ impl Session {
         params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
             NumberOrString::Number(token),
         )));
-        self.bounded(
-            &format!("tools/call `{tool}`"),
-            self.client.call_tool(params),
-        )
-        .await
+        let outcome = self
+            .bounded(
+                &format!("tools/call `{tool}`"),
+                self.client.call_tool(params),
+            )
+            .await;
+        if let Err(failure) = &outcome
+            && self.era_unconfirmed
+            && matches!(
+                failure.kind,
+                crate::exit::Kind::Http | crate::exit::Kind::Protocol
+            )
+            && !super::rejected_as_stale(failure)
+        {
+            // Detect the era afresh next time.
+            self.cache.remember_era(&self.key, None);
+        }
+        outcome
     }
 
     /// Run one request under the server's timeout and classify its failure.

@@ -27,6 +27,8 @@ use rmcp::transport::streamable_http_client::{
 pub struct Primed {
     pub discover: Option<DiscoverResult>,
     pub tools: Option<Vec<Tool>>,
+    /// The discover answer came from memory: the server has not confirmed its era yet.
+    pub remembered: bool,
 }
 
 /// Wraps the real HTTP client (`reqwest::Client` or the OAuth one).
