@@ -16,7 +16,7 @@ use super::wire::Primed;
 use crate::auth::store::TokenStore;
 use crate::cache::{Cache, Key};
 use crate::config::ServerConfig;
-use crate::exit::Failure;
+use crate::exit::{Failure, Kind};
 
 /// A live connection to one MCP server.
 pub struct Session {
@@ -122,13 +122,19 @@ impl Session {
     ) -> Result<T, Failure> {
         match tokio::time::timeout(self.server.timeout, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(request_failure(
-                &self.server,
-                &self.store,
-                self.child.as_ref(),
-                what,
-                &error,
-            )),
+            Ok(Err(error)) => {
+                let failure =
+                    request_failure(&self.server, &self.store, self.child.as_ref(), what, &error);
+                if self.era_unconfirmed
+                    && matches!(failure.kind, Kind::Http | Kind::Protocol)
+                    && !super::rejected_as_stale(&failure)
+                {
+                    // Connected from memory without asking the server: it may speak another
+                    // era now. Detect it afresh next time.
+                    self.cache.remember_era(&self.key, None);
+                }
+                Err(failure)
+            }
             Err(_) => Err(request_timeout(&self.server, what)),
         }
     }
