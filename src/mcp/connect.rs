@@ -384,7 +384,10 @@ async fn streamable(
         Err(error) => return Ok(Err(error)),
     };
     let primed = target.primed.clone();
-    let standalone = context.standalone_stream;
+    // Servers may send their own requests (elicitation) on the standalone stream rather than
+    // on the request's: open it when we declared a capability that invites them.
+    let standalone =
+        context.standalone_stream || context.elicitation == super::Elicitation::AcceptDefaults;
     match authorized {
         Some(client) => {
             let wire = Wire::new(client, primed, standalone);
