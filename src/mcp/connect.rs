@@ -160,6 +160,12 @@ fn failed_with(
         if kinds.contains(&classify_init(server, &context.store, error, None).kind))
 }
 
+/// An `initialize` refused with the 2026-07-28 header-mismatch code.
+fn rejected_as_modern(attempt: &Attempt) -> bool {
+    matches!(attempt, Ok(Err(ClientInitializeError::JsonRpcError(data)))
+        if data.code == rmcp::model::ErrorCode::HEADER_MISMATCH)
+}
+
 async fn connect_stdio(
     server: &ServerConfig,
     transport: rmcp::transport::TokioChildProcess,
@@ -317,6 +323,16 @@ async fn detect(
             authorized.clone(),
         )
         .await;
+    }
+    // rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a 2026-07-28
+    // server that was merely slow then rejects it for lacking 2026 headers (-32020): it is a
+    // modern server after all, so ask it again without the fallback.
+    if auto && rejected_as_modern(&attempt) {
+        tracing::debug!(server = %server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
+        let mode = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        attempt = streamable(&handler, mode, target, authorized.clone()).await;
     }
     // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
     let try_legacy = legacy_pinned
