@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.2.0";
+pub const SCHEMA_VERSION: &str = "1.3.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -23,6 +23,55 @@ pub enum Event {
     Result(RunResult),
     Auth(AuthStatus),
     Error(ErrorInfo),
+    Session(SessionInfo),
+    Prompt(PromptText),
+    Sampling(SamplingInfo),
+}
+
+/// Token counts, summed over a run, as the model API reported them.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// One stored conversation (`sessions list`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub name: String,
+    pub path: String,
+    /// User prompts in the conversation.
+    pub turns: u32,
+    /// Chat messages stored (user, assistant and tool messages).
+    pub messages: u32,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    /// RFC 3339, UTC.
+    pub created: Option<String>,
+    /// When the file last changed, RFC 3339, UTC.
+    pub updated: Option<String>,
+}
+
+/// A user prompt of a stored conversation (`sessions show`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptText {
+    pub content: String,
+    /// 1 for the conversation's first prompt.
+    pub turn: u32,
+}
+
+/// A server's `sampling/createMessage` request answered by the configured model.
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplingInfo {
+    pub server: String,
+    pub model: String,
+    /// The model the server hinted at (logged, not obeyed).
+    pub model_hints: Vec<String>,
+    pub usage: Usage,
+    pub duration_ms: u64,
+    /// Null when answered; the reason otherwise.
+    pub error: Option<String>,
 }
 
 /// One server's authentication state (`auth login|status|logout`). Never carries a token.
@@ -70,13 +119,17 @@ pub struct RunResult {
     pub status: &'static str,
     pub answer: Option<String>,
     pub model: Option<String>,
-    /// Model requests made.
+    /// Model requests made (a request that failed counts).
     pub steps: u32,
-    /// Tool calls the model asked for.
+    /// Tool calls run (an interrupted call does not count).
     pub tool_calls: u32,
-    pub usage: crate::llm::Usage,
+    pub usage: Usage,
     pub duration_ms: u64,
     pub error: Option<RunError>,
+    /// The conversation this run continued (`--session`/`--continue`), else null.
+    pub session: Option<String>,
+    /// This run's exchange number in the conversation (1 for the first), else null.
+    pub turn: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,7 +162,7 @@ pub struct ToolInfo {
 pub struct ToolResult {
     /// The request id from `--batch` input (absent for single calls).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
+    pub id: Option<RawId>,
     /// Null when the model named a tool that does not exist.
     pub server: Option<String>,
     pub tool: String,
@@ -127,7 +180,7 @@ pub struct ToolResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
+    pub id: Option<RawId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,5 +202,41 @@ impl ErrorInfo {
             message: crate::redact::text(&failure.message),
             exit_code: failure.code().as_i32(),
         }
+    }
+}
+
+/// A request id echoed exactly as the caller wrote it: the JSON text of the `id` value, byte
+/// for byte (big integers, `1.0`, `1e400`, escapes and the spacing inside objects all kept).
+/// Parsing it into a `Value` would round numbers and reformat the rest.
+#[derive(Debug, Clone)]
+pub struct RawId(Box<serde_json::value::RawValue>);
+
+impl RawId {
+    /// The id's JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl From<Value> for RawId {
+    fn from(value: Value) -> Self {
+        let text = value.to_string();
+        match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => RawId(raw),
+            // A serialised `Value` is always valid JSON; keep a valid id if not.
+            Err(_) => RawId(Box::<serde_json::value::RawValue>::default()),
+        }
+    }
+}
+
+impl From<Box<serde_json::value::RawValue>> for RawId {
+    fn from(raw: Box<serde_json::value::RawValue>) -> Self {
+        RawId(raw)
+    }
+}
+
+impl Serialize for RawId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod auth;
+pub mod sessions;
 pub mod tools;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! an `error` line and a warning while the others go on. Arguments are validated against the
 //! tool's `inputSchema` before any call.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,12 +12,13 @@ use std::time::Instant;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rmcp::model::{CallToolResult, Tool};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cli::CallArgs;
 use crate::config::ServerConfig;
-use crate::events::{ErrorInfo, Event, ToolInfo, ToolResult};
+use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::mcp::Session;
 use crate::report;
@@ -220,7 +221,7 @@ pub fn tool_info(server: &str, tool: &Tool) -> ToolInfo {
 }
 
 pub fn result_event(
-    id: Option<Value>,
+    id: Option<RawId>,
     server: &str,
     tool: &str,
     result: &CallToolResult,
@@ -400,7 +401,7 @@ impl Ready {
 
     async fn call(
         &self,
-        id: Option<Value>,
+        id: Option<RawId>,
         tool: &str,
         arguments: Value,
     ) -> Result<ToolResult, Failure> {
@@ -547,12 +548,24 @@ fn json_kind(value: &Value) -> &'static str {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Request {
-    #[serde(default)]
-    id: Option<Value>,
+    /// Kept as written, `null` included (`Option` alone would turn `null` into no id).
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
     #[serde(alias = "name")]
     tool: String,
     #[serde(default)]
     arguments: Option<Value>,
+}
+
+fn raw_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// Just the id of a line that is JSON but not a valid request, so its error line carries it.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
 }
 
 type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
@@ -569,54 +582,131 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     let semaphore = Arc::new(Semaphore::new(jobs));
     let servers: Arc<std::sync::Mutex<HashMap<String, Shared>>> = Arc::default();
     let worst = Arc::new(std::sync::Mutex::new(Code::Success));
+    let outstanding: Outstanding = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
     let mut tasks = tokio::task::JoinSet::new();
-
-    let stdin = tokio::io::stdin();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
-    let mut line_number = 0usize;
     let mut broken = false;
-    loop {
-        let line = match lines.next_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
-            Err(e) => {
-                let failure = Failure::usage(format!("cannot read batch requests from stdin: {e}"));
-                record(&app, &worst, None, None, &failure);
+    let work = async {
+        let stdin = tokio::io::stdin();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
+        let mut line_number = 0usize;
+        loop {
+            let line = match lines.next_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    let failure =
+                        Failure::usage(format!("cannot read batch requests from stdin: {e}"));
+                    record(&app, &worst, None, None, &failure);
+                    break;
+                }
+            };
+            line_number += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            accept(&outstanding, line_number, &line);
+            let permit = semaphore.clone().acquire_owned().await?;
+            let app = app.clone();
+            let servers = servers.clone();
+            let worst = worst.clone();
+            let outstanding = outstanding.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let (id, tool, outcome) =
+                    run_line(&app, &servers, &line, line_number, validate).await;
+                // Answered and printed under the lock, so an interruption never reports a
+                // request twice or misses one.
+                let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(waiting) = open.as_mut() else {
+                    return false;
+                };
+                waiting.remove(&line_number);
+                match outcome {
+                    Ok(result) => {
+                        if result.is_error {
+                            raise(&worst, Code::TaskFailed);
+                        }
+                        app.output.emit(&Event::ToolResult(result)).is_err()
+                    }
+                    Err(failure) => record(&app, &worst, id, tool, &failure),
+                }
+            });
+            // Reap finished tasks as we go so memory stays flat on long inputs.
+            while let Some(done) = tasks.try_join_next() {
+                broken |= done.unwrap_or(false);
+            }
+            if broken {
                 break;
             }
-        };
-        line_number += 1;
-        if line.trim().is_empty() {
-            continue;
         }
-        let permit = semaphore.clone().acquire_owned().await?;
-        let app = app.clone();
-        let servers = servers.clone();
-        let worst = worst.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            let (id, tool, outcome) = run_line(&app, &servers, &line, line_number, validate).await;
-            match outcome {
-                Ok(result) => {
-                    if result.is_error {
-                        raise(&worst, Code::TaskFailed);
-                    }
-                    app.output.emit(&Event::ToolResult(result)).is_err()
-                }
-                Err(failure) => record(&app, &worst, id, tool, &failure),
-            }
-        });
-        // Reap finished tasks as we go so memory stays flat on long inputs.
-        while let Some(done) = tasks.try_join_next() {
+        while let Some(done) = tasks.join_next().await {
             broken |= done.unwrap_or(false);
         }
+        anyhow::Ok(())
+    };
+    let interrupted = tokio::select! {
+        done = work => { done?; None }
+        what = crate::interrupt::wait() => Some(what),
+    };
+    if let Some(what) = interrupted {
+        broken |= report_unanswered(&app, &outstanding);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        close_all(&servers).await;
         if broken {
-            break;
+            return Err(crate::exit::BrokenPipe.into());
+        }
+        return Err(Failure::new(Kind::Interrupted, what).into());
+    }
+    close_all(&servers).await;
+    if broken {
+        return Err(crate::exit::BrokenPipe.into());
+    }
+    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(code)
+}
+
+/// Batch requests read but not answered yet: line number -> the request's `id`, if it has
+/// one. `None` once the batch was interrupted and the rest were reported.
+type Outstanding = Arc<std::sync::Mutex<Option<BTreeMap<usize, Option<RawId>>>>>;
+
+fn accept(outstanding: &Outstanding, line_number: usize, line: &str) {
+    // The id as written, like every other line of the batch.
+    let id = serde_json::from_str::<IdOnly>(line)
+        .ok()
+        .and_then(|only| only.id)
+        .map(RawId::from);
+    if let Some(waiting) = outstanding
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        waiting.insert(line_number, id);
+    }
+}
+
+/// After a signal: an `interrupted` error line for every request still without an answer, in
+/// input order, so the caller can re-run exactly those. Returns true when stdout is gone.
+fn report_unanswered(app: &App, outstanding: &Outstanding) -> bool {
+    let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
+    let waiting = open.take().unwrap_or_default();
+    for (line_number, id) in waiting {
+        let failure = Failure::new(
+            Kind::Interrupted,
+            format!("batch line {line_number}: interrupted before an answer arrived"),
+        );
+        let event = ErrorInfo {
+            id,
+            ..ErrorInfo::from_failure(&failure)
+        };
+        if app.output.emit(&Event::Error(event)).is_err() {
+            return true;
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        broken |= done.unwrap_or(false);
-    }
+    false
+}
+
+async fn close_all(servers: &std::sync::Mutex<HashMap<String, Shared>>) {
     let opened: HashMap<String, Shared> =
         std::mem::take(&mut *servers.lock().unwrap_or_else(|e| e.into_inner()));
     let closing = opened.into_values().filter_map(|cell| {
@@ -626,18 +716,13 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
             .map(|ready| ready.session.close())
     });
     futures::future::join_all(closing).await;
-    if broken {
-        return Err(crate::exit::BrokenPipe.into());
-    }
-    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(code)
 }
 
 /// Print an `error` line for one request; returns true when stdout is gone.
 fn record(
     app: &App,
     worst: &std::sync::Mutex<Code>,
-    id: Option<Value>,
+    id: Option<RawId>,
     tool: Option<(String, String)>,
     failure: &Failure,
 ) -> bool {
@@ -670,7 +755,7 @@ async fn run_line(
     line_number: usize,
     validate: bool,
 ) -> (
-    Option<Value>,
+    Option<RawId>,
     Option<(String, String)>,
     Result<ToolResult, Failure>,
 ) {
@@ -678,9 +763,10 @@ async fn run_line(
         Ok(request) => request,
         Err(e) => {
             // Salvage the id if the line is JSON at all, so the caller can match the error.
-            let id = serde_json::from_str::<Value>(line)
+            let id = serde_json::from_str::<IdOnly>(line)
                 .ok()
-                .and_then(|v| v.get("id").cloned());
+                .and_then(|only| only.id)
+                .map(RawId::from);
             return (
                 id,
                 None,
@@ -689,7 +775,7 @@ async fn run_line(
             );
         }
     };
-    let id = request.id.clone();
+    let id = request.id.map(RawId::from);
     let arguments = request
         .arguments
         .unwrap_or_else(|| Value::Object(Map::new()));
@@ -717,4 +803,76 @@ async fn run_line(
         failure
     });
     (id, names, outcome)
+}
+
+/// Property tests over batch lines: any JSON id, however spaced, comes back as written.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn space() -> impl Strategy<Value = String> {
+        "[ \t]{0,2}"
+    }
+
+    /// JSON text with odd spacing, numbers no f64 can hold, and escapes.
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "-?(0|[1-9][0-9]{0,40})(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,4})?",
+            "\\PC{0,10}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            Just(r#""\u00e9\/\ud83d\ude00\"""#.to_string()),
+            Just("true".to_string()),
+            Just("null".to_string()),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec((space(), inner.clone()), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(s, v)| format!("{s}{v}{s}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                prop::collection::vec(("[a-z]{1,4}", space(), inner), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(k, s, v)| format!("{s}\"{k}\"{s}:{s}{v}"))
+                        .collect();
+                    format!("{{{}}}", items.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_id_is_kept_byte_for_byte(id in json_text(), extra in any::<bool>()) {
+            let line = if extra {
+                format!(r#"{{"tool": "s__t", "id":{id} , "bogus": 1}}"#)
+            } else {
+                format!(r#"{{"tool": "s__t", "id":{id} , "arguments": {{}}}}"#)
+            };
+            let raw = if extra {
+                prop_assert!(serde_json::from_str::<Request>(&line).is_err());
+                serde_json::from_str::<IdOnly>(&line).ok().and_then(|only| only.id)
+            } else {
+                serde_json::from_str::<Request>(&line)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {line}")))?
+                    .id
+            };
+            let raw = raw.map(RawId::from);
+            prop_assert_eq!(raw.as_ref().map(RawId::as_str), Some(id.as_str()));
+            // And it is written out as is.
+            let written = serde_json::to_string(&raw).unwrap_or_default();
+            prop_assert_eq!(written, id);
+        }
+
+        #[test]
+        fn any_line_parses_or_fails_without_panicking(line in "[{}\\[\\]\":,a-z0-9. \\\\]{0,60}") {
+            let _ = serde_json::from_str::<Request>(&line);
+            let _ = serde_json::from_str::<IdOnly>(&line);
+        }
+    }
 }

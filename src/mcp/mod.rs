@@ -4,7 +4,8 @@
 //! [`Failure`](crate::exit::Failure).
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
-//! timeout), `handler` (what servers send us), `classify` (errors -> Failure), `stdio` and
+//! timeout), `handler` (what servers send us), `sampling` (their requests for a completion),
+//! `classify` (errors -> Failure), `stdio` and
 //! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
@@ -17,6 +18,7 @@ mod connect;
 mod handler;
 pub mod lazy;
 pub mod legacy_sse;
+pub mod sampling;
 mod session;
 mod stdio;
 mod wire;
@@ -50,6 +52,11 @@ pub struct Context {
     /// that wait for server-initiated messages outside a request need it (a second
     /// connection otherwise).
     pub standalone_stream: bool,
+    /// `--sampling` / `llm.sampling`, resolved.
+    pub sampling: sampling::Sampling,
+    /// Answers servers' sampling requests (None: refuse them). Set by the command that has
+    /// the model settings when `sampling` is `allow`.
+    pub sampler: Option<Arc<sampling::Sampler>>,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
@@ -87,6 +94,8 @@ impl Context {
             protocol_version: None,
             cache: crate::cache::Cache::off(),
             standalone_stream: false,
+            sampling: sampling::Sampling::Deny,
+            sampler: None,
             store,
             http: Arc::default(),
             progress,
