@@ -151,6 +151,53 @@ if ask1 and ask4:
     rows.append((title, "K=4: tool step", ms(s4), f"{s4 * 1000 / tool_ms:.2f}x {tool_ms} ms; {s4 / s1:.2f}x K=1", "<= 1.3x K=1", check(s4 / s1 <= 1.3, "4-call step <= 1.3x a single call")))
     rows.append((title, "K=1 / K=4: whole run", f"{ms(w1)} / {ms(w4)}", f"{w4 / w1:.2f}x", "", ""))
 
+# --- round trips: through latency_proxy.py, cold and warm cache ------------------------------
+rtt = load("rtt")
+if rtt:
+    r = rtt["rtt_ms"] / 1000
+    title = f"round trips through the latency proxy (RTT {rtt['rtt_ms']:.0f} ms; time to the result line, in RTT)"
+    # (row, label, protocol minimum in RTT incl. the connection, target in RTT)
+    plan = [
+        ("call_2025_cold", "`tools call`, 2025-11-25 (server-everything), first run ever", 6, 6.3),
+        ("call_2025_warm", "`tools call`, 2025-11-25, warm cache", 4, 4.3),
+        ("call_floor", "curl floor: `tools call` as 4 curl calls (4 connections)", 4, None),
+        ("call_inspector", "Inspector CLI `tools/call`", 4, None),
+        ("call_2026_cold", "`tools call`, 2026-07-28 stateless (Python SDK), first run ever", 3, None),
+        ("call_2026_warm", "`tools call`, 2026-07-28 stateless, warm cache", 2, 2.3),
+        ("list_2025_cold", "`tools list`, 2025-11-25, first run ever", 4, None),
+        ("list_2025_warm", "`tools list`, 2025-11-25, warm (live: it is discovery)", 4, None),
+        ("list_2025_cached", "`tools list --cached`", 0, None),
+        ("list_floor", "curl floor: `tools list` as 4 curl calls", 4, None),
+    ]
+    for key, label, minimum, target_rtt in plan:
+        row = rtt["rows"].get(key)
+        if not row:
+            continue
+        t = row["to_result"]
+        sent = row.get("requests") or []
+        ratio = f"{t / r:.1f} RTT (exit {row['to_exit'] / r:.1f}); minimum {minimum}; {len(sent)} requests: {', '.join(sent) or 'none'}"
+        target = verdict = ""
+        if target_rtt is not None:
+            target = f"<= {target_rtt} RTT"
+            verdict = check(t / r <= target_rtt, f"{label} <= {target_rtt} RTT")
+        rows.append((title, label, ms(t), ratio, target, verdict))
+    expected = {
+        "call_2025_warm": ["POST initialize", "POST notifications/initialized", "POST tools/call", "DELETE"],
+        "call_2026_warm": ["POST tools/call"],
+    }
+    for key, want in expected.items():
+        if key in rtt["rows"]:
+            ok = rtt["rows"][key]["requests"] == want
+            rows.append((title, f"requests of {key}", "", ", ".join(want), "exactly these", check(ok, f"requests of {key}")))
+    for key, label in (("ask_cold", "`ask`, 16 servers each +100 ms, cold cache: first model request after"),
+                       ("ask_warm", "`ask`, 16 servers each +100 ms, warm cache: first model request after")):
+        row = rtt["rows"].get(key)
+        if row:
+            t = row["to_first_request"]
+            target = "<= 20 ms" if key == "ask_warm" else ""
+            verdict = check(t <= 0.020, "ask warm: first model request <= 20 ms") if key == "ask_warm" else ""
+            rows.append((title, label, ms(t) if t >= 0.01 else f"{t * 1000:.1f} ms", "", target, verdict))
+
 # --- peak RSS -------------------------------------------------------------------------------
 for path in sorted(glob.glob(os.path.join(raw, "rss_*.txt"))):
     name = os.path.basename(path)[4:-4]

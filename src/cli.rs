@@ -117,6 +117,15 @@ pub struct GlobalArgs {
     /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
     #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,
+
+    /// Neither read nor write the cache of servers' protocol eras and tools lists
+    /// (<cache dir>/mcpchat/); env MCPCHAT_NO_CACHE=1
+    #[arg(long, global = true, env = "MCPCHAT_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_cache: bool,
+
+    /// Fetch tools lists again instead of using cached ones (and cache what was fetched)
+    #[arg(long, global = true, conflicts_with = "no_cache")]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +153,10 @@ pub enum Command {
                             mcpchat schema > events.schema.json")]
     Schema,
 
+    /// Manage the cache of servers' protocol eras and tools lists
+    #[command(subcommand, after_help = "Examples:\n  mcpchat cache clear")]
+    Cache(CacheCommand),
+
     /// Print a shell completion script (completes commands, flags and configured server names)
     #[command(after_help = "Examples:\n  \
         mcpchat completions bash > ~/.local/share/bash-completion/completions/mcpchat\n  \
@@ -168,6 +181,13 @@ pub enum CompletionShell {
     Fish,
     Powershell,
     Elvish,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached entry
+    #[command(after_help = "Examples:\n  mcpchat cache clear")]
+    Clear,
 }
 
 #[derive(Debug, Args)]
@@ -291,14 +311,23 @@ pub enum SessionsCommand {
 pub enum ToolsCommand {
     /// List the tools of every selected server, one `tool` line each
     #[command(after_help = "Examples:\n  mcpchat tools list | jq -r .name\n  \
-        mcpchat tools list --server demo --format text")]
-    List,
+        mcpchat tools list --server demo --format text\n  \
+        mcpchat tools list --cached | jq -r .name")]
+    List(ListArgs),
 
     /// Call one tool, or many with --batch
     #[command(after_help = "Examples:\n  \
         mcpchat tools call demo__add -a a=2 -a b=3 | jq .structured_content\n  \
         mcpchat tools call --batch --jobs 8 --shard 0/4 < requests.jsonl > results.jsonl")]
     Call(CallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Answer from the cache without connecting (exit 4 naming the servers without a fresh
+    /// cache entry)
+    #[arg(long)]
+    pub cached: bool,
 }
 
 #[derive(Debug, Args)]

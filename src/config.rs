@@ -257,6 +257,8 @@ struct RawFile {
     #[serde(default, rename = "mcpServers")]
     mcp_servers: IndexMap<String, RawMcpServer>,
     llm: Option<LlmConfig>,
+    /// How long a tools list without the server's own `ttlMs` stays cached.
+    cache_ttl_secs: Option<u64>,
 }
 
 /// A configured server before `${VAR}` expansion.
@@ -279,7 +281,12 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `--max-message-bytes` / `MCPCHAT_MAX_MESSAGE_BYTES`, over every server's setting.
     pub max_message_bytes: Option<usize>,
+    /// `cache_ttl_secs` (default 300).
+    pub cache_ttl: Duration,
 }
+
+/// How long a tools list stays cached when its server gives no `ttlMs`.
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
 
 /// Flags that shape the configuration.
 #[derive(Debug, Default, Clone)]
@@ -315,7 +322,10 @@ impl Config {
 
         let mut config = match &path {
             Some(path) => parse_file(path)?,
-            None => Config::default(),
+            None => Config {
+                cache_ttl: Duration::from_secs(DEFAULT_CACHE_TTL_SECS),
+                ..Config::default()
+            },
         };
         config.source = path;
 
@@ -725,6 +735,7 @@ fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<
         servers: Vec::new(),
         mcp_servers,
         llm,
+        cache_ttl_secs: None,
     }))
 }
 
@@ -733,6 +744,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
         source: Some(path.to_path_buf()),
         text,
         llm: raw.llm.clone().unwrap_or_default(),
+        cache_ttl: Duration::from_secs(raw.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS)),
         ..Config::default()
     };
     let mut entries: Vec<Entry> = Vec::new();

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -115,6 +116,21 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         output.write_line(text.trim_end())?;
         return Ok(Code::Success);
     }
+    if let Command::Cache(cli::CacheCommand::Clear) = cli.command {
+        // Needs no config: the cache is the user's, not a server's.
+        let cache = cache::Cache::locate(cache::Mode::Normal, std::time::Duration::ZERO);
+        let removed = cache.clear().map_err(|e| {
+            Failure::new(
+                Kind::Internal,
+                format!(
+                    "cannot clear the cache in {}: {e}",
+                    cache.dir().map_or("?".into(), |d| d.display().to_string())
+                ),
+            )
+        })?;
+        tracing::info!("removed {removed} cache entries");
+        return Ok(Code::Success);
+    }
     let overrides = Overrides {
         config: global.config.clone(),
         urls: global.urls.clone(),
@@ -143,6 +159,14 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     )?;
     context.elicitation = global.elicitation;
     context.protocol_version = global.protocol_version.clone();
+    let cache_mode = if global.no_cache {
+        cache::Mode::Off
+    } else if global.refresh {
+        cache::Mode::Refresh
+    } else {
+        cache::Mode::Normal
+    };
+    context.cache = cache::Cache::locate(cache_mode, config.cache_ttl);
     context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
     // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
     if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {
@@ -163,12 +187,17 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         selected: global.servers.clone(),
     };
     let result = match &cli.command {
-        Command::Tools(ToolsCommand::List) => commands::tools::list(&app).await,
+        Command::Tools(ToolsCommand::List(args)) if args.cached => {
+            commands::tools::list_cached(&app)
+        }
+        Command::Tools(ToolsCommand::List(_)) => commands::tools::list(&app).await,
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
         Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
-        Command::Schema | Command::Completions { .. } | Command::Man => Ok(Code::Success),
+        Command::Schema | Command::Completions { .. } | Command::Man | Command::Cache(_) => {
+            Ok(Code::Success)
+        }
     };
     progress.clear();
     result

@@ -9,15 +9,36 @@ use super::toolbox::Toolbox;
 use super::{Options, TOOL_ERROR_MARK};
 use crate::events::{Event, ToolCallInfo, ToolResult};
 use crate::exit::BrokenPipe;
+use crate::exit::Failure;
 use crate::llm::ToolCall;
-use crate::mcp::Session;
+use crate::mcp::lazy::Slot;
 use crate::output::Output;
+
+/// Call `tool` once its server is connected (with a warm cache the model may ask before the
+/// connection is up). A rejection that says the cached tools list is stale drops that list,
+/// so that the next run lists the tools again.
+async fn call_on(
+    slot: &Slot,
+    tool: &str,
+    arguments: serde_json::Map<String, Value>,
+) -> Result<crate::mcp::lenient::CallResult, Failure> {
+    let session = slot.session().await?;
+    let outcome = session.call_tool(tool, arguments).await;
+    let stale = match &outcome {
+        Err(failure) => crate::mcp::rejected_as_stale(failure),
+        Ok(result) => crate::mcp::result_rejected_as_stale(result),
+    };
+    if stale {
+        session.forget_tools();
+    }
+    outcome
+}
 
 /// Run one call: validate, call the server, print events; returns the text for the model.
 pub(super) async fn run_call(
     call: &ToolCall,
     step: u32,
-    sessions: &[Session],
+    sessions: &[Slot],
     toolbox: &Toolbox,
     options: &Options,
     output: &Output,
@@ -78,10 +99,7 @@ pub(super) async fn run_call(
                     violations.join("\n")
                 ))
             } else if let Value::Object(map) = arguments {
-                match sessions[function.session]
-                    .call_tool(&function.tool, map)
-                    .await
-                {
+                match call_on(&sessions[function.session], &function.tool, map).await {
                     Ok(result) => crate::commands::tools::result_event(
                         Some(json!(call.id).into()),
                         &function.server,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::events::{Event, Message};
 use crate::exit::{BrokenPipe, Failure, Kind};
 use crate::llm::{ChatRequest, Client, Turn, Usage};
-use crate::mcp::Session;
+use crate::mcp::lazy::Slot;
 use crate::output::Output;
 
 pub use toolbox::Toolbox;
@@ -115,7 +115,7 @@ impl Outcome {
 /// Everything a run needs besides its state.
 pub struct Tools<'a> {
     pub llm: &'a Client,
-    pub sessions: &'a [Session],
+    pub sessions: &'a [Slot],
     pub toolbox: &'a Toolbox,
     pub options: &'a Options,
     pub output: &'a Output,

@@ -79,6 +79,11 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
+    /// The store's file (part of a server's auth identity in the cache key).
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// `--token-store` > `$MCPCHAT_TOKEN_STORE` > `<data dir>/mcpchat/tokens.json`.
     pub fn locate(flag: Option<PathBuf>) -> Result<TokenStore, Failure> {
         let path = flag

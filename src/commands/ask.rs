@@ -6,8 +6,6 @@ use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
-
 use serde_json::Value;
 
 use crate::agent::{self, Options, Toolbox};
@@ -16,7 +14,7 @@ use crate::conversation::{self, Header, Locked, history};
 use crate::events::{Event, RunError, RunResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::llm::{Client, Provider, ProviderFlags, Usage};
-use crate::mcp::Session;
+use crate::mcp::lazy::Slot;
 use crate::mcp::sampling::{Sampler, Sampling};
 use crate::report;
 
@@ -30,7 +28,7 @@ const DEFAULT_MAX_TOOL_OUTPUT: usize = 16 * 1024;
 #[derive(Default)]
 struct State {
     model: Option<String>,
-    sessions: Vec<Session>,
+    sessions: Vec<Slot>,
     conversation: Option<Locked>,
     header: Header,
     /// This run's exchange number in the conversation.
@@ -48,12 +46,8 @@ pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
         outcome = prepare_and_run(app, args, &mut state) => outcome,
         what = crate::interrupt::wait() => Err(Failure::new(Kind::Interrupted, what).into()),
     };
-    futures::future::join_all(
-        std::mem::take(&mut state.sessions)
-            .into_iter()
-            .map(Session::close),
-    )
-    .await;
+    // A closed stdout shows again when the result line is written.
+    let _ = close_all(app, std::mem::take(&mut state.sessions)).await;
     app.context.progress.clear();
     let mut outcome = match outcome {
         Ok(outcome) => outcome,
@@ -359,32 +353,59 @@ fn non_empty(prompt: String) -> Result<String, Failure> {
     Ok(prompt.trim_end_matches(['\n', '\r']).to_string())
 }
 
-/// Connect to every selected server at once and list its tools. A failing server gives an
-/// `error` line and a warning; it is fatal only if it is `required` or all of them fail.
-/// No servers configured at all is fine: the model is asked without tools.
+/// Start connecting to every selected server at once. Servers whose tools are cached are not
+/// waited for (the model is asked at once; a tool call waits only for its own server); the
+/// others are listed concurrently. A failing server gives an `error` line and a warning; it is
+/// fatal only if it is `required` or all of them fail (as far as known before the model is
+/// asked). No servers configured at all is fine: the model is asked without tools.
 async fn connect_all(
     app: &App,
-    sessions: &mut Vec<Session>,
+    slots: &mut Vec<Slot>,
 ) -> Result<Vec<(usize, String, Vec<rmcp::model::Tool>)>, Stop> {
     if !app.config.has_servers() && app.selected.is_empty() {
         return Ok(Vec::new());
     }
     let selected = app.config.select(&app.selected)?;
     let total = selected.len();
-    let mut pending = super::tools::connect_all(app, selected);
-    let mut listed = Vec::new();
-    let mut failures = Vec::new();
-    while let Some((name, required, outcome)) = pending.next().await {
-        match outcome {
-            Ok((session, tools)) => {
-                listed.push((sessions.len(), name, tools));
-                sessions.push(session);
+    let mut cached = Vec::new();
+    for selected in selected {
+        match selected.server {
+            Ok(server) => {
+                let key = crate::cache::Key::of(&server, &app.context.store);
+                cached.push(app.context.cache.tools(&key).map(|tools| {
+                    tools
+                        .into_iter()
+                        .filter(|t| server.tools.permits(&t.name))
+                        .collect::<Vec<_>>()
+                }));
+                slots.push(Slot::start(
+                    selected.name,
+                    selected.required,
+                    server,
+                    &app.context,
+                ));
             }
             Err(failure) => {
-                report::warning(&failure);
-                app.output
-                    .emit(&Event::Error(server_error(&name, &failure)))?;
-                failures.push((required, failure));
+                cached.push(None);
+                slots.push(Slot::failed(selected.name, selected.required, failure));
+            }
+        }
+    }
+    let waits = slots.iter().zip(cached).map(|(slot, cached)| async move {
+        match cached {
+            Some(tools) => Ok(tools),
+            None => slot.wait_for_tools().await,
+        }
+    });
+    let outcomes = futures::future::join_all(waits).await;
+    let mut listed = Vec::new();
+    let mut failures = Vec::new();
+    for (index, (slot, outcome)) in slots.iter().zip(outcomes).enumerate() {
+        match outcome {
+            Ok(tools) => listed.push((index, slot.name.clone(), tools)),
+            Err(failure) => {
+                report_failure(app, slot, &failure)?;
+                failures.push((slot.required, failure));
             }
         }
     }
@@ -393,4 +414,41 @@ async fn connect_all(
         return Err(Failure::new(failure.kind, failure.message).into());
     }
     Ok(listed)
+}
+
+/// The `error` line and warning for a server that failed (once per server).
+fn report_failure(
+    app: &App,
+    slot: &Slot,
+    failure: &Failure,
+) -> Result<(), crate::exit::BrokenPipe> {
+    if slot
+        .reported
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(());
+    }
+    report::warning(failure);
+    app.output
+        .emit(&Event::Error(server_error(&slot.name, failure)))
+}
+
+/// End every session; a server whose background connection failed unnoticed is reported now.
+async fn close_all(app: &App, slots: Vec<Slot>) -> Result<(), crate::exit::BrokenPipe> {
+    let grace = std::time::Duration::from_secs(1);
+    let closing = slots.into_iter().map(|slot| async move {
+        let reported = slot.reported.load(std::sync::atomic::Ordering::Relaxed);
+        let name = slot.name.clone();
+        (name, reported, slot.close(grace).await)
+    });
+    for (name, reported, failure) in futures::future::join_all(closing).await {
+        if let Some(failure) = failure
+            && !reported
+        {
+            report::warning(&failure);
+            app.output
+                .emit(&Event::Error(server_error(&name, &failure)))?;
+        }
+    }
+    Ok(())
 }

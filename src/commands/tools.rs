@@ -75,6 +75,47 @@ pub async fn list(app: &App) -> anyhow::Result<Code> {
     Ok(code)
 }
 
+/// `tools list --cached`: the cached lists, without connecting. Servers without a fresh
+/// entry get an `error` line and make the command exit 4.
+pub fn list_cached(app: &App) -> anyhow::Result<Code> {
+    let selected = app.config.select(&app.selected)?;
+    let mut missing = Vec::new();
+    for selected in selected {
+        let cached = selected.server.as_ref().ok().and_then(|server| {
+            let key = crate::cache::Key::of(server, &app.context.store);
+            app.context.cache.tools(&key).map(|tools| (server, tools))
+        });
+        let Some((server, tools)) = cached else {
+            let failure = Failure::new(
+                Kind::Unreachable,
+                format!("no cached tools list for MCP server `{}`", selected.name),
+            );
+            app.output
+                .emit(&Event::Error(server_error(&selected.name, &failure)))?;
+            missing.push(selected.name);
+            continue;
+        };
+        for tool in tools.iter().filter(|t| server.tools.permits(&t.name)) {
+            app.output
+                .emit(&Event::Tool(tool_info(&selected.name, tool)))?;
+        }
+    }
+    if missing.is_empty() {
+        return Ok(Code::Success);
+    }
+    let names = missing
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Failure::new(
+        Kind::Unreachable,
+        format!("no cached tools list (or only a stale one) for MCP server(s) {names}"),
+    )
+    .hint("`mcpchat tools list` lists them live and fills the cache")
+    .into())
+}
+
 /// The error that ends a command when its servers failed (see [`exit_for_servers`]).
 pub fn servers_failure(total: usize, failures: &[(bool, Failure)]) -> Failure {
     let worst = |required_only: bool| {
@@ -232,39 +273,66 @@ fn split_name(app: &App, name: &str) -> Result<(String, String), Failure> {
     .hint("`mcpchat tools list` shows every tool's full name"))
 }
 
+/// A tool's definition and its compiled argument validator, by tool name.
+type Validators = HashMap<String, (Tool, ArgsValidator)>;
+
 /// A connected server with its tools and compiled argument validators.
 struct Ready {
     session: Session,
     /// Check arguments against the input schema before calling (off with --no-validate).
     validate: bool,
-    tools: HashMap<String, (Tool, ArgsValidator)>,
+    /// From the cache until the server rejects a call made from it; then listed again.
+    tools: std::sync::RwLock<(Validators, bool)>,
+    /// Serialises re-listing (a batch may see several rejections at once).
+    relisting: tokio::sync::Mutex<()>,
+}
+
+fn validators(tools: Vec<Tool>) -> Validators {
+    tools
+        .into_iter()
+        .map(|tool| {
+            let validator =
+                ArgsValidator::new(&tool.name, &Value::Object((*tool.input_schema).clone()));
+            (tool.name.to_string(), (tool, validator))
+        })
+        .collect()
 }
 
 impl Ready {
     async fn open(server: Arc<ServerConfig>, app: &App, validate: bool) -> Result<Ready, Failure> {
         let session = Session::connect(server, &app.context).await?;
-        // Listed even without validation: on 2026-07-28 servers the tool's definition tells
-        // rmcp which arguments to mirror into Mcp-Param-* headers.
-        let tools = match session.list_tools().await {
+        // Listed (or taken from the cache) even without validation: on 2026-07-28 servers the
+        // tool's definition tells rmcp which arguments to mirror into Mcp-Param-* headers.
+        let (tools, cached) = match session.tools().await {
             Ok(tools) => tools,
             Err(failure) => {
                 session.close().await;
                 return Err(failure);
             }
         };
-        let tools = tools
-            .into_iter()
-            .map(|tool| {
-                let validator =
-                    ArgsValidator::new(&tool.name, &Value::Object((*tool.input_schema).clone()));
-                (tool.name.to_string(), (tool, validator))
-            })
-            .collect();
         Ok(Ready {
             session,
             validate,
-            tools,
+            tools: std::sync::RwLock::new((validators(tools), cached)),
+            relisting: tokio::sync::Mutex::new(()),
         })
+    }
+
+    fn uses_cached_list(&self) -> bool {
+        self.tools.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// The cached list proved stale: forget it and list the tools from the server (once).
+    async fn relist(&self) -> Result<(), Failure> {
+        let _one = self.relisting.lock().await;
+        if !self.uses_cached_list() {
+            return Ok(());
+        }
+        tracing::info!(server = %self.session.name(), "the cached tools list looks stale; listing the tools again");
+        self.session.forget_tools();
+        let tools = self.session.list_tools().await?;
+        *self.tools.write().unwrap_or_else(|e| e.into_inner()) = (validators(tools), false);
+        Ok(())
     }
 
     /// Find the tool and check the arguments, without calling anything.
@@ -283,13 +351,15 @@ impl Ready {
             return Ok(());
         }
         let server = self.session.name();
-        let Some((_, validator)) = self.tools.get(tool) else {
+        let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
+        let tools = &tools.0;
+        let Some((_, validator)) = tools.get(tool) else {
             let mut failure = Failure::new(
                 Kind::UnknownTool,
                 format!("MCP server `{server}` has no tool `{tool}`"),
             );
             if self.session.server.tools.permits(tool) {
-                let names: Vec<&str> = self.tools.keys().map(String::as_str).collect();
+                let names: Vec<&str> = tools.keys().map(String::as_str).collect();
                 if let Some(best) = crate::config::suggest(tool, &names) {
                     failure = failure.hint(format!("did you mean `{server}{SEPARATOR}{best}`?"));
                 }
@@ -328,20 +398,39 @@ impl Ready {
         tool: &str,
         arguments: Value,
     ) -> Result<ToolResult, Failure> {
-        self.check(tool, &arguments)?;
-        let Value::Object(map) = arguments else {
+        match self.check(tool, &arguments) {
+            // A tool or schema the cached list does not know yet: ask the server.
+            Err(failure)
+                if self.uses_cached_list()
+                    && matches!(failure.kind, Kind::UnknownTool | Kind::InvalidArguments) =>
+            {
+                self.relist().await?;
+                self.check(tool, &arguments)?;
+            }
+            checked => checked?,
+        }
+        let Value::Object(map) = arguments.clone() else {
             return Err(Failure::new(
                 Kind::InvalidArguments,
                 "arguments must be a JSON object",
             ));
         };
         let started = Instant::now();
-        let result = self.session.call_tool(tool, map).await?;
+        let outcome = self.session.call_tool(tool, map).await;
+        let rejected = match &outcome {
+            Err(failure) => crate::mcp::rejected_as_stale(failure),
+            Ok(result) => crate::mcp::result_rejected_as_stale(result),
+        };
+        if rejected && self.uses_cached_list() {
+            // Validated against a stale schema: list again and report against the new one.
+            self.relist().await?;
+            self.check(tool, &arguments)?;
+        }
         Ok(result_event(
             id,
             self.session.name(),
             tool,
-            &result,
+            &outcome?,
             started,
         ))
     }

@@ -2,6 +2,11 @@
 //! default is to probe `server/discover` (the stateless 2026-07-28 era), fall back to
 //! `initialize` (2025 era), then to the legacy HTTP+SSE transport (2024-11-05); a pinned version
 //! goes straight to its era. stdio servers start with `initialize`.
+//!
+//! The era a server answered in is remembered in the cache: the next run starts with that
+//! handshake (no `server/discover` probe for a 2025-era server; for a 2026-07-28 server, no
+//! request at all: the remembered discover answer is handed to rmcp locally). When the
+//! remembered era fails in a way that says "another era", detection starts afresh once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,8 +20,10 @@ use tokio::time::error::Elapsed;
 use super::classify::{classify_init, connect_timeout};
 use super::handler::Handler;
 use super::stdio::{Child, spawn_child};
+use super::wire::{Primed, Wire};
 use super::{Context, Session};
 use crate::auth::http::OAuthHttp;
+use crate::cache::{Era, Key};
 use crate::config::{AuthType, ServerConfig, Transport};
 use crate::exit::{Failure, Kind};
 
@@ -44,25 +51,42 @@ impl Session {
             sampler: context.sampler.clone(),
         };
         let started = Instant::now();
+        let key = Key::of(&server, &context.store);
+        let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
         let (outcome, child) = match &server.transport {
-            Transport::Http { url, headers } => (
-                connect_http(&server, url, headers, handler, context).await,
-                None,
-            ),
+            Transport::Http { url, headers } => {
+                // A context whose HTTP client trusts the server's `ca_file`.
+                let context = &context.for_server(&server)?;
+                let target = Target {
+                    server: &server,
+                    url,
+                    headers,
+                    context,
+                    primed: &primed,
+                };
+                (connect_http(&target, &key, handler).await, None)
+            }
             Transport::Stdio { .. } => {
                 let (transport, child) = spawn_child(&server, context)?;
                 let attempt = connect_stdio(&server, transport, handler, context).await;
-                (settle(&server, context, attempt, Some(&child)), Some(child))
+                (
+                    settle(&server, context, attempt, Some(&child)).map(|c| (c, None)),
+                    Some(child),
+                )
             }
         };
         match outcome {
-            Ok(client) => {
+            Ok((client, era)) => {
                 tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
                 Ok(Session {
                     server,
                     store: context.store.clone(),
                     client,
                     child,
+                    cache: context.cache.clone(),
+                    key,
+                    era_unconfirmed: primed.lock().is_ok_and(|p| p.remembered),
+                    primed: child_free(&primed, era),
                 })
             }
             Err(failure) => {
@@ -73,6 +97,27 @@ impl Session {
             }
         }
     }
+}
+
+/// The primed answers are usable only when the session runs over our [`Wire`] (Streamable
+/// HTTP): `era` is Some exactly then.
+fn child_free(
+    primed: &Arc<std::sync::Mutex<Primed>>,
+    era: Option<Era>,
+) -> Option<Arc<std::sync::Mutex<Primed>>> {
+    match era {
+        Some(Era::Stateless { .. } | Era::Initialize) => Some(primed.clone()),
+        _ => None,
+    }
+}
+
+/// One HTTP server to connect to, and what the connection shares.
+struct Target<'a> {
+    server: &'a ServerConfig,
+    url: &'a str,
+    headers: &'a [(String, String)],
+    context: &'a Context,
+    primed: &'a Arc<std::sync::Mutex<Primed>>,
 }
 
 /// The MCP lifecycle for a server: by default, over HTTP, probe `server/discover` and fall back
@@ -118,6 +163,12 @@ fn failed_with(
         if kinds.contains(&classify_init(server, &context.store, error, None).kind))
 }
 
+/// An `initialize` refused with the 2026-07-28 header-mismatch code.
+fn rejected_as_modern(attempt: &Attempt) -> bool {
+    matches!(attempt, Ok(Err(ClientInitializeError::JsonRpcError(data)))
+        if data.code == rmcp::model::ErrorCode::HEADER_MISMATCH)
+}
+
 async fn connect_stdio(
     server: &ServerConfig,
     transport: super::stdio::StdioTransport,
@@ -138,18 +189,119 @@ async fn connect_stdio(
     .await
 }
 
+/// Over HTTP: the remembered era first (unless a version is pinned), then detection afresh
+/// when it fails in a way that says "another era"; the era that worked is remembered.
+async fn connect_http(
+    target: &Target<'_>,
+    key: &Key,
+    handler: Handler,
+) -> Result<(Client, Option<Era>), Failure> {
+    let Target {
+        server, context, ..
+    } = *target;
+    // Invalid headers are a config error before anything is sent.
+    http_config(server, target.url, target.headers)?;
+    let authorized = authorize(server, context).await?;
+    let remembered = match context.pinned_version(server) {
+        None | Some("auto") => context.cache.era(key),
+        Some(_) => None,
+    };
+    if let Some(era) = remembered {
+        match remembered_era(target, &era, &handler, authorized.clone()).await {
+            Ok(client) => return Ok((client, Some(era))),
+            Err(failure) if matches!(failure.kind, Kind::Http | Kind::Protocol) => {
+                tracing::info!(server = %server.name, "the remembered protocol era failed ({}); detecting it again", failure.message);
+                context.cache.remember_era(key, None);
+            }
+            Err(failure) => return Err(failure),
+        }
+    }
+    let (client, era) = detect(target, handler, authorized).await?;
+    context.cache.remember_era(key, Some(era.clone()));
+    Ok((client, Some(era)))
+}
+
+/// Connect in the era `era` that the server answered in last time.
+async fn remembered_era(
+    target: &Target<'_>,
+    era: &Era,
+    handler: &Handler,
+    authorized: Option<OAuthHttp>,
+) -> Result<Client, Failure> {
+    let Target {
+        server,
+        url,
+        headers,
+        context,
+        ..
+    } = *target;
+    let attempt = match era {
+        Era::Stateless { peer } => {
+            {
+                let mut primed = target.primed.lock().unwrap_or_else(|e| e.into_inner());
+                primed.discover = discover_answer(peer);
+                primed.remembered = true;
+            }
+            let mode = ClientLifecycleMode::Discover {
+                preferred_versions: vec![peer.protocol_version.clone()],
+            };
+            streamable(handler, mode, target, authorized).await
+        }
+        Era::Initialize => {
+            let handler = handler.with_version(INITIALIZE_VERSION);
+            let mode = ClientLifecycleMode::Initialize;
+            streamable(&handler, mode, target, authorized).await
+        }
+        Era::LegacySse => match legacy_sse(server, url, headers, handler, context).await? {
+            Some(attempt) => attempt,
+            None => {
+                return Err(Failure::new(
+                    Kind::Http,
+                    "the legacy HTTP+SSE endpoint is gone",
+                ));
+            }
+        },
+    };
+    settle(server, context, attempt, None)
+}
+
+/// The remembered `server/discover` answer, rebuilt from the server's info.
+fn discover_answer(peer: &rmcp::model::ServerPeerInfo) -> Option<rmcp::model::DiscoverResult> {
+    let mut meta = peer.meta.clone().map(|m| m.0).unwrap_or_default();
+    if let Some(info) = &peer.server_info {
+        meta.insert(
+            "io.modelcontextprotocol/serverInfo".to_string(),
+            serde_json::to_value(info).ok()?,
+        );
+    }
+    let mut answer = serde_json::json!({
+        "resultType": "complete",
+        "supportedVersions": [peer.protocol_version],
+        "capabilities": peer.capabilities,
+        "ttlMs": 0,
+        "cacheScope": "private",
+        "_meta": meta,
+    });
+    if let Some(instructions) = &peer.instructions {
+        answer["instructions"] = serde_json::Value::String(instructions.clone());
+    }
+    serde_json::from_value(answer).ok()
+}
+
 /// Streamable HTTP in the era the lifecycle picks, then the older eras when the server's
 /// answer says it is older.
-async fn connect_http(
-    server: &ServerConfig,
-    url: &str,
-    headers: &[(String, String)],
+async fn detect(
+    target: &Target<'_>,
     handler: Handler,
-    context: &Context,
-) -> Result<Client, Failure> {
-    let context = &context.for_server(server)?;
-    let config = http_config(server, url, headers)?;
-    let authorized = authorize(server, context).await?;
+    authorized: Option<OAuthHttp>,
+) -> Result<(Client, Era), Failure> {
+    let Target {
+        server,
+        url,
+        headers,
+        context,
+        ..
+    } = *target;
     let pinned = context.pinned_version(server);
     let legacy_pinned = pinned == Some(LEGACY_VERSION);
     let mode = lifecycle(server, context, false);
@@ -160,7 +312,7 @@ async fn connect_http(
             "the legacy HTTP+SSE transport was asked for".to_string(),
         )))
     } else {
-        streamable(&handler, mode, &config, authorized.clone(), context).await
+        streamable(&handler, mode, target, authorized.clone()).await
     };
     // A server that answers `server/discover` with something other than a discover result or a
     // clean error is an older server too: start again with initialize.
@@ -170,23 +322,45 @@ async fn connect_http(
         attempt = streamable(
             &handler,
             ClientLifecycleMode::Initialize,
-            &config,
+            target,
             authorized.clone(),
-            context,
         )
         .await;
+    }
+    // rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a 2026-07-28
+    // server that was merely slow then rejects it for lacking 2026 headers (-32020): it is a
+    // modern server after all, so ask it again without the fallback.
+    if auto && rejected_as_modern(&attempt) {
+        tracing::debug!(server = %server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
+        let mode = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        attempt = streamable(&handler, mode, target, authorized.clone()).await;
     }
     // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
     let try_legacy = legacy_pinned
         || matches!(pinned, None | Some("auto"))
             && failed_with(server, context, &attempt, &[Kind::Http, Kind::Protocol]);
+    let mut legacy = false;
     if try_legacy
         && authorized.is_none()
-        && let Some(legacy) = legacy_sse(server, url, headers, &handler, context).await?
+        && let Some(answer) = legacy_sse(server, url, headers, &handler, context).await?
     {
-        attempt = legacy;
+        attempt = answer;
+        legacy = true;
     }
-    settle(server, context, attempt, None)
+    let client = settle(server, context, attempt, None)?;
+    let era = if legacy {
+        Era::LegacySse
+    } else {
+        match client.peer().peer_info() {
+            Some(info) if !info.protocol_version.has_initialize() => Era::Stateless {
+                peer: Box::new((*info).clone()),
+            },
+            _ => Era::Initialize,
+        }
+    };
+    Ok((client, era))
 }
 
 /// The OAuth-aware HTTP client for `oauth` and `client_credentials` servers (None otherwise),
@@ -211,23 +385,36 @@ async fn authorize(server: &ServerConfig, context: &Context) -> Result<Option<OA
     })?
 }
 
-/// One Streamable HTTP handshake over our pooled client (or the OAuth wrapper around it).
+/// One Streamable HTTP handshake over our pooled client (or the OAuth wrapper around it),
+/// through the [`Wire`] that answers primed requests locally.
 async fn streamable(
     handler: &Handler,
     mode: ClientLifecycleMode,
-    config: &StreamableHttpClientTransportConfig,
+    target: &Target<'_>,
     authorized: Option<OAuthHttp>,
-    context: &Context,
 ) -> Attempt {
     use rmcp::service::ClientServiceExt;
     let handler = handler.clone();
-    let config = config.clone();
+    let context = target.context;
+    let config = http_config(target.server, target.url, target.headers)
+        .map_err(|f| ClientInitializeError::ConnectionClosed(f.message));
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => return Ok(Err(error)),
+    };
+    let primed = target.primed.clone();
+    // Servers may send their own requests (elicitation) on the standalone stream rather than
+    // on the request's: open it when we declared a capability that invites them.
+    let standalone =
+        context.standalone_stream || context.elicitation == super::Elicitation::AcceptDefaults;
     match authorized {
         Some(client) => {
-            let transport = StreamableHttpClientTransport::with_client(
+            let wire = Wire::new(
                 super::guarded_http::Guarded { inner: client },
-                config,
+                primed,
+                standalone,
             );
+            let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),
@@ -235,12 +422,14 @@ async fn streamable(
             .await
         }
         None => {
-            let transport = StreamableHttpClientTransport::with_client(
+            let wire = Wire::new(
                 super::guarded_http::Guarded {
                     inner: context.http(),
                 },
-                config,
+                primed,
+                standalone,
             );
+            let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),

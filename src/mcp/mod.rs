@@ -20,12 +20,14 @@ mod connect;
 mod framing;
 mod guarded_http;
 mod handler;
+pub mod lazy;
 pub mod legacy_sse;
-mod lenient;
+pub mod lenient;
 pub mod paginate;
 pub mod sampling;
 mod session;
 mod stdio;
+mod wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,6 +57,12 @@ pub struct Context {
     pub elicitation: Elicitation,
     /// `--protocol-version`: `auto` (None) or a pinned revision.
     pub protocol_version: Option<String>,
+    /// Remembered eras and lists (`--no-cache` turns it off).
+    pub cache: crate::cache::Cache,
+    /// Open the optional standalone GET stream of Streamable HTTP sessions: only commands
+    /// that wait for server-initiated messages outside a request need it (a second
+    /// connection otherwise).
+    pub standalone_stream: bool,
     /// `--sampling` / `llm.sampling`, resolved.
     pub sampling: sampling::Sampling,
     /// Answers servers' sampling requests (None: refuse them). Set by the command that has
@@ -122,6 +130,8 @@ impl Context {
         Ok(Context {
             elicitation: Elicitation::Decline,
             protocol_version: None,
+            cache: crate::cache::Cache::off(),
+            standalone_stream: false,
             sampling: sampling::Sampling::Deny,
             sampler: None,
             store,
@@ -168,6 +178,30 @@ fn ca_certificates(file: &Path) -> Result<Vec<reqwest::Certificate>, Failure> {
             file.display()
         ))),
     }
+}
+
+/// Whether the server refused a call as an unknown tool (-32601/-32602 with "tool") or with
+/// invalid parameters (-32602): the sign that a cached tools list is stale.
+pub fn rejected_as_stale(failure: &Failure) -> bool {
+    failure.kind == Kind::Protocol
+        && (failure.message.ends_with("(code -32602)")
+            || failure.message.ends_with("(code -32601)")
+                && failure.message.to_lowercase().contains("tool"))
+}
+
+/// The same sign in an `isError` result: SDKs that report input validation errors as tool
+/// results put the JSON-RPC code or a fixed phrase in the text (TypeScript: "Input validation
+/// error", Python: "validation error for ...", "Unknown tool: ..."). A false alarm costs one
+/// `tools/list`: re-validation then passes and the result is reported as it came.
+pub fn result_rejected_as_stale(result: &lenient::CallResult) -> bool {
+    if !result.is_error {
+        return false;
+    }
+    let text = result.text.to_lowercase();
+    text.contains("-32602")
+        || text.contains("validation error")
+        || text.contains("unknown tool")
+        || text.contains("tool") && text.contains("not found")
 }
 
 /// One pooled HTTP client for everything. Same-origin 307/308 redirects only: a 301/302/303

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, ClientRequest, ListToolsRequest,
-    PaginatedRequestParams, ServerResult, Tool,
+    CacheScope, CallToolRequest, CallToolRequestParams, ClientRequest, ListToolsRequest,
+    NumberOrString, PaginatedRequestParams, ProgressToken, RequestMetaObject, ServerResult, Tool,
 };
 use rmcp::service::PeerRequestOptions;
 use serde_json::Value;
@@ -15,9 +15,11 @@ use super::classify::{request_failure, request_timeout};
 use super::connect::Client;
 use super::lenient::{self, CallResult};
 use super::stdio::Child;
+use super::wire::Primed;
 use crate::auth::store::TokenStore;
+use crate::cache::{Cache, Key};
 use crate::config::ServerConfig;
-use crate::exit::Failure;
+use crate::exit::{Failure, Kind};
 
 /// A live connection to one MCP server.
 pub struct Session {
@@ -25,6 +27,45 @@ pub struct Session {
     pub(super) store: TokenStore,
     pub(super) client: Client,
     pub(super) child: Option<Child>,
+    pub(super) cache: Cache,
+    pub(super) key: Key,
+    /// Answers rmcp gets locally (HTTP sessions only).
+    pub(super) primed: Option<Arc<std::sync::Mutex<Primed>>>,
+    /// Connected as a 2026-07-28 server from memory, without asking it: a request failing at
+    /// the HTTP or protocol level may mean it speaks another era now.
+    pub(super) era_unconfirmed: bool,
+}
+
+/// The cache hints of a list's pages merged: the shortest `ttlMs` (none if a page has none),
+/// and private if any page is.
+#[derive(Default)]
+struct Hints {
+    pages: usize,
+    ttl_ms: Option<u64>,
+    scope: Option<CacheScope>,
+}
+
+impl Hints {
+    fn add(&mut self, page: &Value) {
+        let ttl = page
+            .get("ttlMs")
+            .and_then(Value::as_i64)
+            .map(|t| t.max(0) as u64);
+        self.ttl_ms = match (self.pages, self.ttl_ms, ttl) {
+            (0, _, ttl) => ttl,
+            (_, Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+        let scope = match page.get("cacheScope").and_then(Value::as_str) {
+            Some("private") => Some(CacheScope::Private),
+            Some("public") => Some(CacheScope::Public),
+            _ => None,
+        };
+        if self.pages == 0 || scope == Some(CacheScope::Private) {
+            self.scope = scope.or(self.scope.take());
+        }
+        self.pages += 1;
+    }
 }
 
 impl Session {
@@ -32,10 +73,13 @@ impl Session {
         &self.server.name
     }
 
-    /// All tools (every page), filtered by the server's allow/deny globs. A malformed tool is
-    /// reported and skipped; a repeated cursor is a protocol error.
+    /// All tools (every page) as the server lists them now, filtered by the server's
+    /// allow/deny globs; the unfiltered list goes to the cache with the server's hints. A
+    /// malformed tool is reported and skipped; a repeated cursor is a protocol error.
     pub async fn list_tools(&self) -> Result<Vec<Tool>, Failure> {
         let name = self.name();
+        let hints = std::sync::Mutex::new(Hints::default());
+        let hints_ref = &hints;
         let tools = super::paginate::all_pages(name, "tools/list", |cursor| async move {
             let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
             let request = ListToolsRequest {
@@ -46,13 +90,54 @@ impl Session {
             let result = self
                 .request("tools/list", ClientRequest::ListToolsRequest(request))
                 .await?;
+            hints_ref
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&result);
             lenient::tools_page(name, &result)
         })
         .await?;
-        Ok(tools
+        let hints = hints.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.cache
+            .store_tools(&self.key, &tools, hints.ttl_ms, hints.scope);
+        Ok(self.permitted(tools))
+    }
+
+    /// The tools from the cache when it has a fresh list (no `tools/list` is sent), else
+    /// from the server. The flag says whether they came from the cache.
+    pub async fn tools(&self) -> Result<(Vec<Tool>, bool), Failure> {
+        let Some(cached) = self.cache.tools(&self.key) else {
+            return Ok((self.list_tools().await?, false));
+        };
+        if let Some(primed) = &self.primed {
+            // rmcp learns the definitions (for Mcp-Param-* headers) from a tools/list it
+            // sees: answer one locally.
+            primed.lock().unwrap_or_else(|e| e.into_inner()).tools = Some(cached.clone());
+            let local = match tokio::time::timeout(
+                self.server.timeout,
+                self.client.peer().list_all_tools(),
+            )
+            .await
+            {
+                Ok(Ok(local)) => local,
+                Ok(Err(error)) => return Err(self.failed("tools/list", &error)),
+                Err(_) => return Err(request_timeout(&self.server, "tools/list")),
+            };
+            return Ok((self.permitted(local), true));
+        }
+        Ok((self.permitted(cached), true))
+    }
+
+    /// Drop the cached list (the server rejected a call made from it).
+    pub fn forget_tools(&self) {
+        self.cache.forget_tools(&self.key);
+    }
+
+    fn permitted(&self, tools: Vec<Tool>) -> Vec<Tool> {
+        tools
             .into_iter()
             .filter(|t| self.server.tools.permits(&t.name))
-            .collect())
+            .collect()
     }
 
     /// Call a tool; `isError` results are `Ok` (the caller decides what they mean). The
@@ -62,7 +147,13 @@ impl Session {
         tool: &str,
         arguments: serde_json::Map<String, Value>,
     ) -> Result<CallResult, Failure> {
-        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        static NEXT_TOKEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+        let token = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        // A progress token, so progress notifications reach stderr.
+        params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+            NumberOrString::Number(token),
+        )));
         let what = format!("tools/call `{tool}`");
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
         let mut result = self.request(&what, request).await?;
@@ -77,15 +168,23 @@ impl Session {
     async fn mrtr_call(&self, what: &str, params: CallToolRequestParams) -> Result<Value, Failure> {
         match tokio::time::timeout(self.server.timeout, self.client.call_tool(params)).await {
             Ok(Ok(result)) => Ok(serde_json::to_value(&result).unwrap_or(Value::Null)),
-            Ok(Err(error)) => Err(request_failure(
-                &self.server,
-                &self.store,
-                self.child.as_ref(),
-                what,
-                &error,
-            )),
+            Ok(Err(error)) => Err(self.failed(what, &error)),
             Err(_) => Err(request_timeout(&self.server, what)),
         }
+    }
+
+    /// A request's error as a Failure. Connected from memory without asking the server, a
+    /// failure at the HTTP or protocol level may mean it speaks another era now: detect it
+    /// afresh next time.
+    fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
+        let failure = request_failure(&self.server, &self.store, self.child.as_ref(), what, error);
+        if self.era_unconfirmed
+            && matches!(failure.kind, Kind::Http | Kind::Protocol)
+            && !super::rejected_as_stale(&failure)
+        {
+            self.cache.remember_era(&self.key, None);
+        }
+        failure
     }
 
     /// One request under the server's timeout (rmcp sends the cancellation when it runs out);
@@ -104,15 +203,7 @@ impl Session {
             Ok(Err(rmcp::service::ServiceError::Timeout { .. })) | Err(_) => {
                 return Err(request_timeout(&self.server, what));
             }
-            Ok(Err(error)) => {
-                return Err(request_failure(
-                    &self.server,
-                    &self.store,
-                    self.child.as_ref(),
-                    what,
-                    &error,
-                ));
-            }
+            Ok(Err(error)) => return Err(self.failed(what, &error)),
         };
         Ok(match result {
             ServerResult::CustomResult(raw) => raw.0,

@@ -22,6 +22,7 @@ mod secrets;
 mod sessions;
 mod shards_and_progress;
 mod shell;
+mod speed;
 mod tls;
 mod tool_choice;
 mod tools_batch;

@@ -141,6 +141,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT SESSIONS SHOW\"",
             ".SH \"MCPCHAT SESSIONS RM\"",
             ".SH \"MCPCHAT SCHEMA\"",
+            ".SH \"MCPCHAT CACHE CLEAR\"",
             ".SH \"MCPCHAT COMPLETIONS\"",
             ".SH \"MCPCHAT MAN\"",
         ]
@@ -160,7 +161,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
 #[test]
 fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
     let env = TestEnv::new();
-    let commands: [&[&str]; 13] = [
+    let commands: [&[&str]; 14] = [
         &["tools", "list"],
         &["tools", "call"],
         &["ask"],
@@ -172,6 +173,7 @@ fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
         &["sessions", "show"],
         &["sessions", "rm"],
         &["schema"],
+        &["cache", "clear"],
         &["completions"],
         &["man"],
     ];

@@ -1,28 +1,51 @@
 """MCP test peer built with the Python `mcp` SDK 2.x (run it with the venv from install.sh).
 
-    python_server.py PORT [--stateless-json]
+    python_server.py PORT [--stateless-json] [--tools-ttl-ms N] [--tools-scope public|private]
+                          [--add-needs-c]
 
 Serves streamable HTTP at http://127.0.0.1:PORT/mcp. PORT may be 0: the socket is bound before the
 server starts and the real port is printed as the first line of stdout (flushed), so callers can
 read it. --stateless-json: stateless mode with plain JSON response bodies and no Mcp-Session-Id.
 Tools: add {a, b} -> "5" (plus structuredContent {"result": 5}), shout {text} -> upper-cased text,
 fail {} -> isError result with the text "this tool always fails".
+--tools-ttl-ms / --tools-scope: the `ttlMs` / `cacheScope` hints of tools/list (2026-07-28; the
+SDK's default is ttlMs 0, private). --add-needs-c: `add` takes {a, b, c} (all required) and
+returns a + b + c, to play a server whose tool schema changed.
 """
 
 import socket
 import sys
+
+from mcp.server.caching import CacheHint
 
 import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent
 
-server = MCPServer("mcpchat-python-peer", version="1.0.0", log_level="WARNING")
 
 
-@server.tool(description="Add two integers and return the sum.")
-def add(a: int, b: int) -> int:
-    return a + b
+def option(name: str, default: str) -> str:
+    args = sys.argv[2:]
+    return args[args.index(name) + 1] if name in args else default
+
+
+hint = CacheHint(ttl_ms=int(option("--tools-ttl-ms", "0")), scope=option("--tools-scope", "private"))
+server = MCPServer(
+    "mcpchat-python-peer", version="1.0.0", log_level="WARNING", cache_hints={"tools/list": hint}
+)
+
+if "--add-needs-c" in sys.argv[2:]:
+
+    @server.tool(description="Add three integers and return the sum.")
+    def add(a: int, b: int, c: int) -> int:
+        return a + b + c
+
+else:
+
+    @server.tool(description="Add two integers and return the sum.")
+    def add(a: int, b: int) -> int:
+        return a + b
 
 
 @server.tool(description="Return the text in upper case.", structured_output=False)

@@ -87,6 +87,7 @@ impl TestEnv {
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_DATA_HOME", self.home().join(".local/share"))
+            .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .current_dir(self.cwd())
             .timeout(Duration::from_secs(120));
         cmd
@@ -100,6 +101,7 @@ impl TestEnv {
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_DATA_HOME", self.home().join(".local/share"))
+            .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .current_dir(self.cwd());
         cmd
     }
@@ -247,6 +249,46 @@ pub fn python_http(stateless_json: bool) -> Peer {
     Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
 }
 
+/// The Python SDK server with extra `python_server.py` options (e.g. `--tools-ttl-ms 60000`),
+/// on `port` (0: a free one).
+pub fn python_http_with(port: u16, args: &[&str]) -> Peer {
+    let mut cmd = Command::new(venv_bin("python"));
+    cmd.arg(repo().join("tests/peers/python_server.py"))
+        .arg(port.to_string())
+        .args(args);
+    Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+}
+
+/// A recording proxy in front of an MCP server: `url` is the same endpoint through the proxy,
+/// and [`requests`] reads what it forwarded.
+pub fn mcp_record_proxy(upstream: &Peer, log: &Path) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/record_proxy.py"))
+        .arg(format!("http://127.0.0.1:{}", upstream.port))
+        .arg(log);
+    let path = upstream.url.splitn(4, '/').nth(3).unwrap_or("");
+    Peer::spawn(cmd, PortFrom::FirstLine, &format!("/{path}"))
+}
+
+/// The requests a recording proxy forwarded, as "HTTP-METHOD json-rpc-method" (e.g.
+/// "POST tools/call", "DELETE"), in order; the log is emptied for the next command.
+pub fn requests(log: &Path) -> Vec<String> {
+    let seen = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let entry: Value = serde_json::from_str(l).unwrap();
+            let method = entry["method"].as_str().unwrap_or("?").to_string();
+            match entry["body"]["method"].as_str() {
+                Some(rpc) => format!("{method} {rpc}"),
+                None => method,
+            }
+        })
+        .collect();
+    std::fs::write(log, "").unwrap();
+    seen
+}
+
 /// An in-repo fake for faults: `hang`, `http500` or `badjson`.
 pub fn fault_http(mode: &str) -> Peer {
     let mut cmd = Command::new("python3");
@@ -359,6 +401,7 @@ impl TestEnv {
             .env("HOME", self.home())
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_DATA_HOME", self.home().join(".local/share"))
+            .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .current_dir(self.cwd());
         cmd.output().unwrap()
     }

@@ -1,0 +1,406 @@
+//! What mcpchat remembers about servers between runs, to save round trips: the protocol era a
+//! server spoke and its tools list, in `<cache dir>/mcpchat/servers/` (0700).
+//!
+//! One file per server location (URL without its query, or command and arguments), named by a
+//! hash. Inside, `public` lists are shared by every auth identity and each identity (a hash of
+//! the URL's query, the headers, and the token store entry) has its own era and `private`
+//! lists. Lists honour the server's `ttlMs`/`cacheScope` hints (`ttlMs: 0` is never stored);
+//! lists without hints are private and live `cache_ttl_secs`. Files are written atomically; a
+//! corrupt file, or one of another format version, reads as empty and is replaced on the next
+//! write. Nothing here is ever an error for the command: the cache only saves time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rmcp::model::{CacheScope, ServerPeerInfo, Tool};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{ServerConfig, Transport};
+
+/// Bump when the file layout changes: older files are then ignored and replaced.
+const FORMAT: u32 = 1;
+
+/// The protocol era a server answered in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Era {
+    /// 2026-07-28 and later: no handshake; the server's `server/discover` answer is kept so
+    /// that it need not be asked again.
+    Stateless { peer: Box<ServerPeerInfo> },
+    /// The 2025 era: `initialize` straight away (no `server/discover` probe).
+    Initialize,
+    /// The 2024-11-05 HTTP+SSE transport.
+    LegacySse,
+}
+
+/// A cached list and until when it is fresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Listed {
+    items: Vec<serde_json::Value>,
+    /// Unix time in milliseconds after which the list is stale.
+    fresh_until_ms: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Identity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    era: Option<Era>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tools: Option<Listed>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    format: u32,
+    /// For people looking at the file: the server, secrets masked.
+    server: String,
+    #[serde(default)]
+    public: Identity,
+    #[serde(default)]
+    identities: BTreeMap<String, Identity>,
+}
+
+/// Where one server's entries live: the file and the identity inside it.
+#[derive(Debug, Clone)]
+pub struct Key {
+    file: String,
+    identity: String,
+    describe: String,
+}
+
+/// How a command uses the cache (`--no-cache`, `--refresh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Read and write.
+    Normal,
+    /// Do not read lists (fetch them again) but write what was fetched.
+    Refresh,
+    /// Neither read nor write.
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+    pub mode: Mode,
+    /// For lists whose server gave no `ttlMs`.
+    default_ttl: Duration,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Key {
+    /// The location (URL without query, or the command line) and the auth identity (the
+    /// URL's query, the headers, the environment, the token store) of `server`.
+    pub fn of(server: &ServerConfig, store: &crate::auth::store::TokenStore) -> Key {
+        let (location, identity) = match &server.transport {
+            Transport::Http { url, headers } => {
+                let (base, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+                let mut headers: Vec<String> =
+                    headers.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                headers.sort();
+                let auth = format!("{:?}", server.auth_type);
+                let store = format!("{:?}", store.path());
+                (
+                    hash(&["http", base]),
+                    hash(&[query, &headers.join("\n"), &auth, &store]),
+                )
+            }
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
+                let mut parts = vec!["stdio", command.as_str()];
+                parts.extend(args.iter().map(String::as_str));
+                let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let cwd = format!("{cwd:?}");
+                (hash(&parts), hash(&[&env.join("\n"), &cwd]))
+            }
+        };
+        Key {
+            file: location,
+            identity,
+            describe: format!("{} ({})", server.name, server.describe()),
+        }
+    }
+}
+
+impl Cache {
+    /// The cache in the user's cache dir (`$XDG_CACHE_HOME` or `~/.cache` on Linux).
+    pub fn locate(mode: Mode, default_ttl: Duration) -> Cache {
+        Cache {
+            dir: dirs::cache_dir().map(|d| d.join("mcpchat")),
+            mode,
+            default_ttl,
+        }
+    }
+
+    /// A cache that remembers nothing.
+    pub fn off() -> Cache {
+        Cache {
+            dir: None,
+            mode: Mode::Off,
+            default_ttl: Duration::ZERO,
+        }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    fn path(&self, key: &Key) -> Option<PathBuf> {
+        if self.mode == Mode::Off {
+            return None;
+        }
+        Some(
+            self.dir
+                .as_ref()?
+                .join("servers")
+                .join(format!("{}.json", key.file)),
+        )
+    }
+
+    fn load(&self, key: &Key) -> Option<File> {
+        let text = std::fs::read(self.path(key)?).ok()?;
+        match serde_json::from_slice::<File>(&text) {
+            Ok(file) if file.format == FORMAT => Some(file),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(server = %key.describe, "ignoring an unreadable cache file: {e}");
+                None
+            }
+        }
+    }
+
+    /// Read-modify-write of one server's file (a missing or unreadable file starts empty).
+    fn update(&self, key: &Key, change: impl FnOnce(&mut File)) {
+        let Some(path) = self.path(key) else {
+            return;
+        };
+        let mut file = self.load(key).unwrap_or_default();
+        file.format = FORMAT;
+        file.server = key.describe.clone();
+        change(&mut file);
+        if let Err(e) = write_atomically(&path, &file) {
+            tracing::debug!(server = %key.describe, "cannot write the cache: {e}");
+        }
+    }
+
+    /// The era `key` answered in last time.
+    pub fn era(&self, key: &Key) -> Option<Era> {
+        self.load(key)?.identities.remove(&key.identity)?.era
+    }
+
+    pub fn remember_era(&self, key: &Key, era: Option<Era>) {
+        if self.era(key) == era {
+            return;
+        }
+        self.update(key, |file| {
+            file.identities.entry(key.identity.clone()).or_default().era = era;
+        });
+    }
+
+    /// The cached tools of `key`, if fresh (never with `--refresh`).
+    pub fn tools(&self, key: &Key) -> Option<Vec<Tool>> {
+        if self.mode != Mode::Normal {
+            return None;
+        }
+        let mut file = self.load(key)?;
+        let now = now_ms();
+        let fresh = |listed: Option<Listed>| listed.filter(|l| l.fresh_until_ms > now);
+        let listed = fresh(
+            file.identities
+                .remove(&key.identity)
+                .and_then(|identity| identity.tools),
+        )
+        .or_else(|| fresh(file.public.tools))?;
+        listed
+            .items
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<Vec<Tool>, _>>()
+            .ok()
+    }
+
+    /// Remember a freshly listed tools list with the server's hints.
+    pub fn store_tools(
+        &self,
+        key: &Key,
+        tools: &[Tool],
+        ttl_ms: Option<u64>,
+        scope: Option<CacheScope>,
+    ) {
+        let ttl_ms = ttl_ms.unwrap_or(self.default_ttl.as_millis() as u64);
+        let listed = (ttl_ms > 0).then(|| Listed {
+            items: tools
+                .iter()
+                .filter_map(|t| serde_json::to_value(t).ok())
+                .collect(),
+            fresh_until_ms: now_ms().saturating_add(ttl_ms),
+        });
+        self.update(key, |file| {
+            let mine = file.identities.entry(key.identity.clone()).or_default();
+            if scope == Some(CacheScope::Public) {
+                mine.tools = None;
+                file.public.tools = listed;
+            } else {
+                mine.tools = listed;
+            }
+        });
+    }
+
+    /// Drop the cached tools of `key` (the server rejected a call made from them).
+    pub fn forget_tools(&self, key: &Key) {
+        self.update(key, |file| {
+            if let Some(mine) = file.identities.get_mut(&key.identity) {
+                mine.tools = None;
+            }
+            file.public.tools = None;
+        });
+    }
+
+    /// Remove every cache file; returns how many there were.
+    pub fn clear(&self) -> std::io::Result<usize> {
+        let Some(dir) = &self.dir else {
+            return Ok(0);
+        };
+        let servers = dir.join("servers");
+        let entries = match std::fs::read_dir(&servers) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Write to a temporary file in the same directory and rename it over the old one, so that a
+/// reader never sees half a file. The directories are created 0700.
+fn write_atomically(path: &Path, file: &File) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    create_private_dir(dir)?;
+    let text = serde_json::to_vec(file).map_err(std::io::Error::other)?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("cache"),
+        std::process::id()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    std::io::Write::write_all(&mut options.open(&temp)?, &text)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(dir: &Path) -> Cache {
+        Cache {
+            dir: Some(dir.to_path_buf()),
+            mode: Mode::Normal,
+            default_ttl: Duration::from_secs(300),
+        }
+    }
+
+    fn key(identity: &str) -> Key {
+        Key {
+            file: "f".into(),
+            identity: identity.into(),
+            describe: "s".into(),
+        }
+    }
+
+    fn tool(name: &str) -> Tool {
+        serde_json::from_value(serde_json::json!({"name": name, "inputSchema": {"type": "object"}}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn private_lists_stay_with_their_identity_and_public_ones_are_shared() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = cache(dir.path());
+        cache.store_tools(
+            &key("a"),
+            &[tool("x")],
+            Some(60_000),
+            Some(CacheScope::Private),
+        );
+        assert!(cache.tools(&key("b")).is_none());
+        assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
+        cache.store_tools(
+            &key("a"),
+            &[tool("y")],
+            Some(60_000),
+            Some(CacheScope::Public),
+        );
+        assert_eq!(
+            cache.tools(&key("b")).map(|t| t[0].name.to_string()),
+            Some("y".into())
+        );
+    }
+
+    #[test]
+    fn a_zero_ttl_is_never_stored_and_a_corrupt_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = cache(dir.path());
+        cache.store_tools(&key("a"), &[tool("x")], Some(0), None);
+        assert!(cache.tools(&key("a")).is_none());
+        let path = dir.path().join("servers/f.json");
+        std::fs::write(&path, "{not json").unwrap_or_else(|e| panic!("{e}"));
+        assert!(cache.tools(&key("a")).is_none());
+        cache.store_tools(&key("a"), &[tool("x")], None, None);
+        assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
+    }
+}
