@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ToolsCommand};
+use crate::cli::{Cli, Command, ResourcesCommand, ToolsCommand};
 use crate::commands::App;
 use crate::config::{Config, Overrides};
 use crate::exit::{Code, Failure, Kind};
@@ -77,35 +77,42 @@ pub fn main_entry() -> i32 {
     code
 }
 
-async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
-    let interrupted = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) {
-                (Ok(mut int), Ok(mut term)) => {
-                    tokio::select! {
-                        _ = int.recv() => "interrupted",
-                        _ = term.recv() => "terminated",
-                    }
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM with what happened; never on platforms or setups
+/// without signal handling.
+pub(crate) async fn signal_received() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => "interrupted",
+                    _ = term.recv() => "terminated",
                 }
-                _ => std::future::pending().await,
             }
+            _ => std::future::pending().await,
         }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "interrupted"
-        }
-    };
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
+}
+
+async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
+    // `resources watch` handles signals itself: it must remove its subscriptions first.
+    if matches!(cli.command, Command::Resources(ResourcesCommand::Watch(_))) {
+        return run(cli).await;
+    }
     let is_ask = matches!(cli.command, Command::Ask(_));
     let format = cli.global.format;
     tokio::select! {
         result = run(cli) => result,
-        what = interrupted => {
+        what = signal_received() => {
             let failure = Failure::new(Kind::Interrupted, what);
             if is_ask {
                 // `ask` promises a `result` line, also when interrupted.
@@ -161,6 +168,17 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
+        Command::Resources(ResourcesCommand::List) => commands::resources::list(&app).await,
+        Command::Resources(ResourcesCommand::Templates) => {
+            commands::resources::templates(&app).await
+        }
+        Command::Resources(ResourcesCommand::Read(args)) => {
+            commands::resources::read(&app, args).await
+        }
+        Command::Resources(ResourcesCommand::Watch(args)) => {
+            commands::watch::watch(&app, args).await
+        }
+        Command::Servers => commands::servers::servers(&app).await,
         Command::Schema => Ok(Code::Success),
     };
     progress.clear();

@@ -146,6 +146,7 @@ async fn prepare_and_run(
         .map_err(|e| Failure::usage(format!("--deny-tool: {e}")))?;
 
     let listed = connect_all(app, sessions).await?;
+    let prompt = super::resources::attach(prompt, sessions, &args.resources).await?;
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
     if toolbox.is_empty() && !listed.is_empty() {

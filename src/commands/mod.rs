@@ -2,7 +2,12 @@
 
 pub mod ask;
 pub mod auth;
+mod each;
+mod owners;
+pub mod resources;
+pub mod servers;
 pub mod tools;
+pub mod watch;
 
 use std::sync::Arc;
 

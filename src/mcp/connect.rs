@@ -41,7 +41,9 @@ impl Session {
                 .pinned_version(&server)
                 .filter(|v| *v != "auto")
                 .map(str::to_string),
+            resource_updates: tokio::sync::broadcast::channel(64).0,
         };
+        let resource_updates = handler.resource_updates.clone();
         let started = Instant::now();
         let (outcome, child) = match &server.transport {
             Transport::Http { url, headers } => (
@@ -62,6 +64,8 @@ impl Session {
                     store: context.store.clone(),
                     client,
                     child,
+                    resource_updates,
+                    connect_ms: started.elapsed().as_millis() as u64,
                 })
             }
             Err(failure) => {

@@ -15,7 +15,9 @@ pub mod children;
 mod classify;
 mod connect;
 mod handler;
+mod inventory;
 pub mod legacy_sse;
+mod resources;
 mod session;
 mod stdio;
 
@@ -25,6 +27,7 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
+pub use resources::{Updates, template_matches};
 pub use session::Session;
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.

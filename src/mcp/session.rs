@@ -22,6 +22,10 @@ pub struct Session {
     pub(super) store: TokenStore,
     pub(super) client: Client,
     pub(super) child: Option<Child>,
+    /// URIs of `notifications/resources/updated`, as the handler receives them.
+    pub(super) resource_updates: tokio::sync::broadcast::Sender<String>,
+    /// How long connecting (and the handshake) took.
+    pub connect_ms: u64,
 }
 
 impl Session {
@@ -60,7 +64,7 @@ impl Session {
     }
 
     /// Run one request under the server's timeout and classify its failure.
-    async fn bounded<T>(
+    pub(super) async fn bounded<T>(
         &self,
         what: &str,
         request: impl Future<Output = Result<T, rmcp::service::ServiceError>>,
