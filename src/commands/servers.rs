@@ -49,7 +49,7 @@ async fn report(app: &App, session: &Session) -> Result<ServerReport, Failure> {
     let mut auth = serde_json::to_value(crate::auth::describe(server, &app.context.store)?)
         .unwrap_or(Value::Null);
     if let Some(object) = auth.as_object_mut() {
-        object.remove("server");
+        object.shift_remove("server");
     }
     Ok(ServerReport {
         server: session.name().to_string(),

@@ -4,12 +4,16 @@
 mod support;
 
 mod ask;
+mod ask_resources;
 mod auth;
 mod config;
 mod faults;
 mod legacy;
 mod output;
 mod processes;
+mod resources;
+mod resources_watch;
+mod servers;
 mod tools_batch;
 mod tools_call;
 mod tools_list;

@@ -1,0 +1,374 @@
+//! `resources list|templates|read` against server-everything (Streamable HTTP and stdio) and
+//! the Python SDK peer (stateless JSON HTTP and stdio), alone and together.
+
+use base64::Engine;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn everything_docs() -> Vec<String> {
+    let dir = node_module("@modelcontextprotocol/server-everything/dist/docs");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| format!("demo://resource/static/document/{n}"))
+        .collect()
+}
+
+fn run(env: &TestEnv, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    let output = env.cmd().args(args).output().unwrap();
+    let stderr = stderr_of(&output);
+    (output.status.code(), lines(&output.stdout), stderr)
+}
+
+fn uris(lines: &[Value], field: &str) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| l[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn resources_list_prints_every_static_document_of_server_everything_over_http_and_stdio() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let http = format!("ev={}", everything.url);
+    let stdio = format!("ev={}", everything_stdio_cmd());
+    for server in [["--url", http.as_str()], ["--stdio", stdio.as_str()]] {
+        let (code, lines, stderr) = run(&env, &[server[0], server[1], "resources", "list"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["type"] == "resource" && l["server"] == "ev")
+        );
+        let mut listed = uris(&lines, "uri");
+        listed.sort();
+        assert_eq!(listed, everything_docs());
+        let features = lines
+            .iter()
+            .find(|l| l["uri"] == "demo://resource/static/document/features.md")
+            .unwrap();
+        assert_eq!(features["name"], "features.md");
+        assert_eq!(features["mime_type"], "text/markdown");
+    }
+}
+
+#[test]
+fn resources_templates_lists_the_dynamic_text_and_blob_templates() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let (code, lines, stderr) = run(
+        &env,
+        &[
+            "--url",
+            &format!("ev={}", everything.url),
+            "resources",
+            "templates",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        uris(&lines, "uri_template"),
+        vec![
+            "demo://resource/dynamic/text/{resourceId}",
+            "demo://resource/dynamic/blob/{resourceId}"
+        ]
+    );
+    assert!(lines.iter().all(|l| l["type"] == "resource_template"));
+}
+
+/// server-everything's blob is "Resource N: This is a base64 blob created at <time of day>";
+/// the time differs between two runs, so each is checked against that form. (The Python peer's
+/// test checks byte-exactness over all 256 byte values.)
+#[test]
+fn a_blob_read_with_o_writes_the_base64_decoded_bytes_over_http_and_stdio() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let http = format!("ev={}", everything.url);
+    let stdio = format!("ev={}", everything_stdio_cmd());
+    let uri = "demo://resource/dynamic/blob/7";
+    let file = env.path("blob.bin");
+    for server in [["--url", http.as_str()], ["--stdio", stdio.as_str()]] {
+        let (code, json_lines, stderr) =
+            run(&env, &[server[0], server[1], "resources", "read", uri]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(json_lines.len(), 1);
+        let line = &json_lines[0];
+        assert_eq!(
+            (
+                line["type"].as_str(),
+                line["server"].as_str(),
+                line["uri"].as_str()
+            ),
+            (Some("resource_contents"), Some("ev"), Some(uri))
+        );
+        let blob = line["contents"][0]["blob"].as_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .unwrap();
+        assert_blob_text(&decoded);
+
+        let (code, o_lines, stderr) = run(
+            &env,
+            &[
+                server[0],
+                server[1],
+                "resources",
+                "read",
+                uri,
+                "-o",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        let written = std::fs::read(&file).unwrap();
+        assert_blob_text(&written);
+        assert_eq!(
+            o_lines,
+            vec![
+                json!({"type": "resource_contents", "server": "ev", "uri": uri,
+                "contents": [{"uri": uri, "mimeType": "text/plain", "bytes": written.len()}],
+                "file": file.to_str().unwrap()})
+            ]
+        );
+    }
+}
+
+/// "Resource 7: This is a base64 blob created at 4:09:20 PM", and nothing else.
+fn assert_blob_text(bytes: &[u8]) {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let time = text
+        .strip_prefix("Resource 7: This is a base64 blob created at ")
+        .unwrap_or_else(|| panic!("{text:?}"));
+    let (clock, half) = time.split_once(' ').unwrap_or_else(|| panic!("{text:?}"));
+    assert!(["AM", "PM"].contains(&half), "{text:?}");
+    let parts: Vec<&str> = clock.split(':').collect();
+    assert_eq!(parts.len(), 3, "{text:?}");
+    assert!(
+        parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn the_python_peer_serves_its_resource_template_and_binary_blob_over_stateless_json_http_and_stdio()
+{
+    let env = TestEnv::new();
+    let python = python_http(true);
+    let http = format!("py={}", python.url);
+    let stdio = format!("py={}", python_stdio_cmd());
+    let file = env.path("all.bin");
+    for server in [["--url", http.as_str()], ["--stdio", stdio.as_str()]] {
+        let (code, lines, stderr) = run(&env, &[server[0], server[1], "resources", "list"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(
+            lines,
+            vec![
+                json!({"type": "resource", "server": "py", "uri": "notes://welcome", "name": "welcome",
+                    "title": null, "description": "A fixed greeting.", "mime_type": "text/plain",
+                    "size": null, "annotations": null}),
+                json!({"type": "resource", "server": "py", "uri": "bytes://all", "name": "all-bytes",
+                    "title": null, "description": "Every byte value once.",
+                    "mime_type": "application/octet-stream", "size": null, "annotations": null}),
+            ]
+        );
+        let (code, lines, _) = run(&env, &[server[0], server[1], "resources", "templates"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(uris(&lines, "uri_template"), vec!["notes://{name}"]);
+
+        let (code, lines, stderr) = run(
+            &env,
+            &[
+                server[0],
+                server[1],
+                "resources",
+                "read",
+                "notes://welcome",
+                "notes://groceries",
+            ],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(
+            lines,
+            vec![
+                json!({"type": "resource_contents", "server": "py", "uri": "notes://welcome",
+                    "contents": [{"uri": "notes://welcome", "mimeType": "text/plain",
+                        "text": "Welcome to the Python peer.\n"}]}),
+                json!({"type": "resource_contents", "server": "py", "uri": "notes://groceries",
+                    "contents": [{"uri": "notes://groceries", "mimeType": "text/plain",
+                        "text": "Note groceries."}]}),
+            ]
+        );
+
+        let output = env
+            .cmd()
+            .args([
+                server[0],
+                server[1],
+                "--format",
+                "text",
+                "resources",
+                "read",
+                "notes://welcome",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(output.stdout, b"Welcome to the Python peer.\n");
+
+        let (code, _, stderr) = run(
+            &env,
+            &[
+                server[0],
+                server[1],
+                "resources",
+                "read",
+                "bytes://all",
+                "-o",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            (0..=255u8).collect::<Vec<u8>>()
+        );
+    }
+}
+
+#[test]
+fn a_resource_the_server_does_not_have_is_exit_2_naming_the_uri() {
+    let env = TestEnv::new();
+    let (code, lines, stderr) = run(
+        &env,
+        &[
+            "--stdio",
+            &format!("py={}", python_stdio_cmd()),
+            "resources",
+            "read",
+            "nope://x",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(lines.is_empty());
+    assert!(
+        stderr.contains("mcpchat: error: MCP server `py` cannot read resource `nope://x`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn with_two_servers_each_uri_is_read_from_the_server_that_lists_or_templates_it() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let ev = format!("ev={}", everything.url);
+    let py = format!("py={}", python_stdio_cmd());
+    let (code, lines, stderr) = run(&env, &["--url", &ev, "--stdio", &py, "resources", "list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let servers: Vec<&str> = lines
+        .iter()
+        .map(|l| l["server"].as_str().unwrap())
+        .collect();
+    let mut expected = vec!["ev"; everything_docs().len()];
+    expected.extend(["py", "py"]);
+    assert_eq!(servers, expected, "config order, every resource of both");
+
+    let (code, lines, stderr) = run(
+        &env,
+        &[
+            "--url",
+            &ev,
+            "--stdio",
+            &py,
+            "resources",
+            "read",
+            "notes://welcome",
+            "demo://resource/static/document/features.md",
+            "notes://from-a-template",
+            "demo://resource/dynamic/text/3",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let read: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["server"].as_str().unwrap(), l["uri"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            ("py", "notes://welcome"),
+            ("ev", "demo://resource/static/document/features.md"),
+            ("py", "notes://from-a-template"),
+            ("ev", "demo://resource/dynamic/text/3"),
+        ]
+    );
+    assert_eq!(lines[2]["contents"][0]["text"], "Note from-a-template.");
+}
+
+#[test]
+fn a_uri_read_from_the_wrong_server_is_exit_2_naming_the_server_that_lists_it() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let config = format!(
+        "servers:\n  - name: ev\n    url: {}\n  - name: py\n    command: {}\n    args: [{}, stdio]\n",
+        everything.url,
+        venv_bin("python").display(),
+        repo().join("tests/peers/python_server.py").display()
+    );
+    env.write("mcp_servers.yaml", &config);
+    let (code, lines, stderr) = run(
+        &env,
+        &["--server", "ev", "resources", "read", "notes://welcome"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(lines.is_empty());
+    assert!(
+        stderr.contains(
+            "mcpchat: error: resource `notes://welcome` is listed by MCP server `py`, not by `ev`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "hint: read it from there: mcpchat resources read --server py notes://welcome"
+        ),
+        "{stderr}"
+    );
+
+    // Without --server, neither server is wrong: py lists it.
+    let (code, lines, stderr) = run(&env, &["resources", "read", "notes://welcome"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines[0]["server"], "py");
+}
+
+#[test]
+fn o_with_several_uris_is_a_usage_error_before_any_connection() {
+    let env = TestEnv::new();
+    let port = closed_port();
+    let (code, _, stderr) = run(
+        &env,
+        &[
+            "--url",
+            &format!("x=http://127.0.0.1:{port}/mcp"),
+            "resources",
+            "read",
+            "a://1",
+            "a://2",
+            "-o",
+            "f",
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("mcpchat: error: -o FILE takes one URI"),
+        "{stderr}"
+    );
+}
