@@ -106,7 +106,7 @@ impl Session {
             .and_then(|i| i.capabilities.resources.as_ref())
             .and_then(|r| r.subscribe)
             .unwrap_or(false);
-        if !subscribe && !era_2026 {
+        if !subscribe {
             return Err(Failure::usage(format!(
                 "MCP server `{}` does not offer resource subscriptions (no resources.subscribe capability)",
                 self.name()

@@ -201,3 +201,36 @@ fn watching_a_server_without_subscriptions_is_exit_2_before_any_subscribe() {
         "{stderr}"
     );
 }
+
+#[test]
+fn on_a_2026_era_server_watch_opens_one_subscriptions_listen_stream_for_its_uris() {
+    let env = TestEnv::new();
+    let python = python_http(true);
+    let log = env.path("mcp.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let output = env
+        .cmd()
+        .args(["--url", &format!("py={}", proxy.url), "resources", "watch"])
+        .args(["notes://welcome", "notes://groceries", "--for", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(output.stdout.is_empty());
+    let bodies = logged_bodies(&log);
+    let listens: Vec<&Value> = bodies
+        .iter()
+        .map(|e| &e["body"])
+        .filter(|b| b["method"] == "subscriptions/listen")
+        .collect();
+    assert_eq!(listens.len(), 1, "{bodies:?}");
+    assert_eq!(
+        listens[0]["params"]["notifications"]["resourceSubscriptions"],
+        serde_json::json!(["notes://welcome", "notes://groceries"])
+    );
+    assert!(
+        !bodies
+            .iter()
+            .any(|e| e["body"]["method"] == "resources/subscribe"),
+        "no 2025-era subscribe on a 2026-07-28 server"
+    );
+}

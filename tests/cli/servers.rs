@@ -121,3 +121,27 @@ fn a_dead_required_server_makes_servers_exit_4() {
     assert_eq!(of_type(&lines, "server").len(), 1);
     assert_eq!(of_type(&lines, "error").len(), 1);
 }
+
+#[test]
+fn servers_reports_the_negotiated_2026_era_of_the_stateless_python_peer() {
+    let env = TestEnv::new();
+    let python = python_http(true);
+    let output = env
+        .cmd()
+        .args(["--url", &format!("py={}", python.url), "servers"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["protocol_version"], "2026-07-28");
+    assert_eq!(lines[0]["transport"], "http");
+    assert_eq!(
+        (
+            lines[0]["tools"].as_u64(),
+            lines[0]["resources"].as_u64(),
+            lines[0]["resource_templates"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+}
