@@ -44,6 +44,11 @@ impl Owners {
         self.owner.iter().map(|&i| &self.sessions[i])
     }
 
+    /// The index (in `sessions`) of each URI's session, in the order the URIs were given.
+    pub fn indices(&self) -> &[usize] {
+        &self.owner
+    }
+
     /// A read that failed as bad input: say so with the servers that do list `uri`.
     pub async fn explain(&self, app: &App, uri: &str, failure: Failure) -> Failure {
         if failure.code() != Code::Usage {

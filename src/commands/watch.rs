@@ -12,7 +12,7 @@ use futures::FutureExt;
 use crate::cli::WatchArgs;
 use crate::events::{Event, ResourceUpdated};
 use crate::exit::{BrokenPipe, Code, Failure, Kind};
-use crate::mcp::{Session, Updates};
+use crate::mcp::Updates;
 use crate::report;
 
 use super::App;
@@ -53,8 +53,7 @@ async fn subscribe(
     watches: &mut Vec<(usize, Updates)>,
 ) -> Result<(), Failure> {
     let mut by_session: Vec<(usize, Vec<String>)> = Vec::new();
-    for (uri, session) in uris.iter().zip(owners.each()) {
-        let index = index_of(owners, session);
+    for (uri, &index) in uris.iter().zip(owners.indices()) {
         match by_session.iter_mut().find(|(i, _)| *i == index) {
             Some((_, list)) => list.push(uri.clone()),
             None => by_session.push((index, vec![uri.clone()])),
@@ -67,14 +66,6 @@ async fn subscribe(
     Ok(())
 }
 
-fn index_of(owners: &Owners, session: &Session) -> usize {
-    owners
-        .sessions
-        .iter()
-        .position(|s| std::ptr::eq(s, session))
-        .unwrap_or(0)
-}
-
 async fn run(
     app: &App,
     args: &WatchArgs,
@@ -83,6 +74,9 @@ async fn run(
 ) -> End {
     if let Err(failure) = call_tools(args, owners).await {
         return End::Failed(failure);
+    }
+    if watches.is_empty() {
+        return End::Done;
     }
     let deadline = args
         .duration

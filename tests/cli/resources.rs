@@ -372,3 +372,53 @@ fn o_with_several_uris_is_a_usage_error_before_any_connection() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_tool_result_with_resource_links_keeps_them_as_the_server_sent_them() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let (code, lines, stderr) = run(
+        &env,
+        &[
+            "--url",
+            &format!("ev={}", everything.url),
+            "tools",
+            "call",
+            "ev__get-resource-links",
+            "--arg",
+            "count=2",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let content = lines[0]["content"].as_array().unwrap();
+    let links: Vec<(&str, &str, &str)> = content
+        .iter()
+        .filter(|c| c["type"] == "resource_link")
+        .map(|c| {
+            (
+                c["uri"].as_str().unwrap(),
+                c["name"].as_str().unwrap(),
+                c["mimeType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        links,
+        vec![
+            (
+                "demo://resource/dynamic/blob/1",
+                "Blob Resource 1",
+                "application/octet-stream"
+            ),
+            (
+                "demo://resource/dynamic/text/2",
+                "Text Resource 2",
+                "text/plain"
+            ),
+        ]
+    );
+    assert_eq!(
+        lines[0]["text"],
+        "Here are 2 resource links to resources available in this server:"
+    );
+}
