@@ -408,7 +408,7 @@ fn a_tool_result_with_resource_links_keeps_them_as_the_server_sent_them() {
             (
                 "demo://resource/dynamic/blob/1",
                 "Blob Resource 1",
-                "application/octet-stream"
+                "text/plain"
             ),
             (
                 "demo://resource/dynamic/text/2",
