@@ -77,29 +77,35 @@ pub fn main_entry() -> i32 {
     code
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM with what happened; never on platforms or setups
-/// without signal handling.
-pub(crate) async fn signal_received() -> &'static str {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM with what happened. The handlers are installed when
+/// this is called (inside the runtime), so a signal that comes before the future is first
+/// polled is not lost, and does not kill the process unhandled.
+pub(crate) fn signals() -> impl Future<Output = &'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let streams = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => "interrupted",
-                    _ = term.recv() => "terminated",
+        );
+        async move {
+            match streams {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => "interrupted",
+                        _ = term.recv() => "terminated",
+                    }
                 }
+                _ => std::future::pending().await,
             }
-            _ => std::future::pending().await,
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupted"
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
+        }
     }
 }
 
@@ -112,7 +118,7 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
     let format = cli.global.format;
     tokio::select! {
         result = run(cli) => result,
-        what = signal_received() => {
+        what = signals() => {
             let failure = Failure::new(Kind::Interrupted, what);
             if is_ask {
                 // `ask` promises a `result` line, also when interrupted.

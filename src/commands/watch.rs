@@ -27,10 +27,22 @@ enum End {
 }
 
 pub async fn watch(app: &App, args: &WatchArgs) -> anyhow::Result<Code> {
-    let owners = Owners::connect(app, &args.uris).await?;
+    // Installed first: a signal during the setup below is seen once the watch runs, after
+    // the subscriptions exist, and so they are removed.
+    let mut signal = std::pin::pin!(crate::signals());
+    let duration = match args.duration.map(Duration::try_from_secs_f64).transpose() {
+        Ok(duration) => duration,
+        Err(_) => {
+            return Err(Failure::usage("--for takes a number of seconds, like 30 or 0.5").into());
+        }
+    };
+    let owners = tokio::select! {
+        owners = Owners::connect(app, &args.uris) => owners?,
+        what = &mut signal => return Err(Failure::new(Kind::Interrupted, what).into()),
+    };
     let mut watches: Vec<(usize, Updates)> = Vec::new();
     let end = match subscribe(&owners, &args.uris, &mut watches).await {
-        Ok(()) => run(app, args, &owners, &mut watches).await,
+        Ok(()) => run(app, args, duration, signal, &owners, &mut watches).await,
         Err(failure) => End::Failed(failure),
     };
     app.context.progress.clear();
@@ -69,6 +81,8 @@ async fn subscribe(
 async fn run(
     app: &App,
     args: &WatchArgs,
+    duration: Option<Duration>,
+    mut signal: std::pin::Pin<&mut impl Future<Output = &'static str>>,
     owners: &Owners,
     watches: &mut [(usize, Updates)],
 ) -> End {
@@ -78,10 +92,7 @@ async fn run(
     if watches.is_empty() {
         return End::Done;
     }
-    let deadline = args
-        .duration
-        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
-    let mut signal = std::pin::pin!(crate::signal_received());
+    let deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
     let mut seen = 0;
     loop {
         if args.count.is_some_and(|count| seen >= count) {
@@ -100,7 +111,7 @@ async fn run(
         let (session, update) = tokio::select! {
             ((session, update), _, _) = next => (session, update),
             () = expired => return End::Done,
-            what = &mut signal => return End::Failed(Failure::new(Kind::Interrupted, what)),
+            what = signal.as_mut() => return End::Failed(Failure::new(Kind::Interrupted, what)),
         };
         let uri = match update {
             Ok(Some(uri)) => uri,
