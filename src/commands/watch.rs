@@ -46,10 +46,17 @@ pub async fn watch(app: &App, args: &WatchArgs) -> anyhow::Result<Code> {
         Err(failure) => End::Failed(failure),
     };
     app.context.progress.clear();
-    for (index, updates) in watches {
-        owners.sessions[index].unwatch(updates).await;
+    let cleanup = async {
+        for (index, updates) in watches {
+            owners.sessions[index].unwatch(updates).await;
+        }
+        owners.close().await;
+    };
+    // Each step is bounded by the server's timeout; a second Ctrl-C does not wait for them.
+    tokio::select! {
+        () = cleanup => {}
+        _ = crate::signals() => report::notice("interrupted again: subscriptions may remain on the servers"),
     }
-    owners.close().await;
     match end {
         End::Done => Ok(Code::Success),
         End::Failed(failure) => Err(failure.into()),

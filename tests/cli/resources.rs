@@ -140,6 +140,44 @@ fn a_blob_read_with_o_writes_the_base64_decoded_bytes_over_http_and_stdio() {
     }
 }
 
+/// Over HTTP two reads usually fall in the same second, so the `-o` file must then equal the
+/// JSON read's decoded blob byte for byte (a few tries, in case the clock's second turns).
+#[test]
+fn over_http_the_o_file_equals_the_decoded_blob_of_a_json_read_in_the_same_second() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let server = format!("ev={}", everything.url);
+    let uri = "demo://resource/dynamic/blob/3";
+    let file = env.path("blob.bin");
+    let mut last = None;
+    let equal = (0..5).any(|_| {
+        let (code, lines, stderr) = run(&env, &["--url", &server, "resources", "read", uri]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let blob = lines[0]["contents"][0]["blob"].as_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .unwrap();
+        let (code, _, stderr) = run(
+            &env,
+            &[
+                "--url",
+                &server,
+                "resources",
+                "read",
+                uri,
+                "-o",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        let written = std::fs::read(&file).unwrap();
+        let same = written == decoded;
+        last = Some((decoded, written));
+        same
+    });
+    assert!(equal, "never equal: {last:?}");
+}
+
 /// "Resource 7: This is a base64 blob created at 4:09:20 PM", and nothing else.
 fn assert_blob_text(bytes: &[u8]) {
     let text = std::str::from_utf8(bytes).unwrap();
