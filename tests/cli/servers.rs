@@ -145,3 +145,60 @@ fn servers_reports_the_negotiated_2026_era_of_the_stateless_python_peer() {
         (Some(3), Some(2), Some(1))
     );
 }
+
+#[test]
+fn servers_on_an_oauth_server_is_exit_3_before_login_and_reports_the_login_after() {
+    let env = TestEnv::new();
+    let ml = mock_llm_oauth();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: ml\n    url: {}\n    auth_type: oauth\n",
+            ml.url
+        ),
+    );
+    let output = env
+        .cmd()
+        .env("BROWSER", "false")
+        .arg("servers")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    let before = lines(&output.stdout);
+    assert_eq!(
+        (before[0]["type"].as_str(), before[0]["kind"].as_str()),
+        (Some("error"), Some("auth"))
+    );
+
+    let login = env
+        .cmd()
+        .env("BROWSER", "curl -s -L -o /dev/null")
+        .args(["auth", "login", "ml", "--timeout", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0), "{}", stderr_of(&login));
+
+    let output = env.cmd().arg("servers").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1);
+    let auth = &lines[0]["auth"];
+    assert_eq!(auth["auth_type"], "oauth");
+    assert_eq!(auth["logged_in"], true);
+    assert_eq!(auth["refreshable"], true);
+    assert_eq!(auth["expired"], false);
+    assert!(auth.get("server").is_none());
+    let store: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.token_store()).unwrap()).unwrap();
+    let token = store["servers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["credentials"]["token_response"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!text.contains(&token), "the token never reaches stdout");
+}
