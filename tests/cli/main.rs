@@ -12,6 +12,7 @@ mod legacy;
 mod output;
 mod processes;
 mod resources;
+mod resources_owners;
 mod resources_watch;
 mod servers;
 mod tools_batch;

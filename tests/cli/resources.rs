@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn everything_docs() -> Vec<String> {
+pub(crate) fn everything_docs() -> Vec<String> {
     let dir = node_module("@modelcontextprotocol/server-everything/dist/docs");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -20,13 +20,13 @@ fn everything_docs() -> Vec<String> {
         .collect()
 }
 
-fn run(env: &TestEnv, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+pub(crate) fn run(env: &TestEnv, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     let output = env.cmd().args(args).output().unwrap();
     let stderr = stderr_of(&output);
     (output.status.code(), lines(&output.stdout), stderr)
 }
 
-fn uris(lines: &[Value], field: &str) -> Vec<String> {
+pub(crate) fn uris(lines: &[Value], field: &str) -> Vec<String> {
     lines
         .iter()
         .map(|l| l[field].as_str().unwrap().to_string())
@@ -299,114 +299,6 @@ fn a_resource_the_server_does_not_have_is_exit_2_naming_the_uri() {
     assert!(lines.is_empty());
     assert!(
         stderr.contains("mcpchat: error: MCP server `py` cannot read resource `nope://x`"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn with_two_servers_each_uri_is_read_from_the_server_that_lists_or_templates_it() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let ev = format!("ev={}", everything.url);
-    let py = format!("py={}", python_stdio_cmd());
-    let (code, lines, stderr) = run(&env, &["--url", &ev, "--stdio", &py, "resources", "list"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let servers: Vec<&str> = lines
-        .iter()
-        .map(|l| l["server"].as_str().unwrap())
-        .collect();
-    let mut expected = vec!["ev"; everything_docs().len()];
-    expected.extend(["py", "py"]);
-    assert_eq!(servers, expected, "config order, every resource of both");
-
-    let (code, lines, stderr) = run(
-        &env,
-        &[
-            "--url",
-            &ev,
-            "--stdio",
-            &py,
-            "resources",
-            "read",
-            "notes://welcome",
-            "demo://resource/static/document/features.md",
-            "notes://from-a-template",
-            "demo://resource/dynamic/text/3",
-        ],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
-    let read: Vec<(&str, &str)> = lines
-        .iter()
-        .map(|l| (l["server"].as_str().unwrap(), l["uri"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        read,
-        vec![
-            ("py", "notes://welcome"),
-            ("ev", "demo://resource/static/document/features.md"),
-            ("py", "notes://from-a-template"),
-            ("ev", "demo://resource/dynamic/text/3"),
-        ]
-    );
-    assert_eq!(lines[2]["contents"][0]["text"], "Note from-a-template.");
-}
-
-#[test]
-fn a_uri_read_from_the_wrong_server_is_exit_2_naming_the_server_that_lists_it() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let config = format!(
-        "servers:\n  - name: ev\n    url: {}\n  - name: py\n    command: {}\n    args: [{}, stdio]\n",
-        everything.url,
-        venv_bin("python").display(),
-        repo().join("tests/peers/python_server.py").display()
-    );
-    env.write("mcp_servers.yaml", &config);
-    let (code, lines, stderr) = run(
-        &env,
-        &["--server", "ev", "resources", "read", "notes://welcome"],
-    );
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(lines.is_empty());
-    assert!(
-        stderr.contains(
-            "mcpchat: error: resource `notes://welcome` is listed by MCP server `py`, not by `ev`"
-        ),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(
-            "hint: read it from there: mcpchat resources read --server py notes://welcome"
-        ),
-        "{stderr}"
-    );
-
-    // Without --server, neither server is wrong: py lists it.
-    let (code, lines, stderr) = run(&env, &["resources", "read", "notes://welcome"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(lines[0]["server"], "py");
-}
-
-#[test]
-fn o_with_several_uris_is_a_usage_error_before_any_connection() {
-    let env = TestEnv::new();
-    let port = closed_port();
-    let (code, _, stderr) = run(
-        &env,
-        &[
-            "--url",
-            &format!("x=http://127.0.0.1:{port}/mcp"),
-            "resources",
-            "read",
-            "a://1",
-            "a://2",
-            "-o",
-            "f",
-        ],
-    );
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("mcpchat: error: -o FILE takes one URI"),
         "{stderr}"
     );
 }
