@@ -113,3 +113,32 @@ fn o_with_several_uris_is_a_usage_error_before_any_connection() {
         "{stderr}"
     );
 }
+
+#[test]
+fn with_one_server_a_read_sends_no_listing_request_only_the_read() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("mcp.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    let uri = "demo://resource/static/document/features.md";
+    let (code, lines, stderr) = run(
+        &env,
+        &[
+            "--url",
+            &format!("ev={}", proxy.url),
+            "resources",
+            "read",
+            uri,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines.len(), 1);
+    let resource_requests: Vec<(String, Option<String>)> = logged_methods(&log)
+        .into_iter()
+        .filter(|(method, _)| method.starts_with("resources/"))
+        .collect();
+    assert_eq!(
+        resource_requests,
+        vec![("resources/read".to_string(), Some(uri.to_string()))]
+    );
+}
