@@ -202,3 +202,35 @@ fn servers_on_an_oauth_server_is_exit_3_before_login_and_reports_the_login_after
         .to_string();
     assert!(!text.contains(&token), "the token never reaches stdout");
 }
+
+#[test]
+fn a_legacy_http_sse_server_shows_protocol_2024_11_05_and_its_resources_read_alike() {
+    let env = TestEnv::new();
+    let everything = everything_sse();
+    let server = format!("ev={}", everything.url);
+    let output = env
+        .cmd()
+        .args(["--url", &server, "servers"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let described = lines(&output.stdout);
+    assert_eq!(described[0]["protocol_version"], "2024-11-05");
+    assert_eq!(described[0]["transport"], "http");
+    assert_eq!(described[0]["resource_templates"], 2);
+
+    let uri = "demo://resource/dynamic/text/5";
+    let output = env
+        .cmd()
+        .args(["--url", &server, "resources", "read", uri])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert!(
+        lines[0]["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Resource 5: This is a plaintext resource created at ")
+    );
+}
