@@ -14,6 +14,7 @@ mod processes;
 mod resources;
 mod resources_owners;
 mod resources_watch;
+mod secrets;
 mod servers;
 mod tools_batch;
 mod tools_call;
