@@ -83,16 +83,16 @@ fn resources_templates_lists_the_dynamic_text_and_blob_templates() {
     assert!(lines.iter().all(|l| l["type"] == "resource_template"));
 }
 
-/// server-everything's blob is "Resource N: This is a base64 blob created at <time of day>";
-/// the time differs between two runs, so each is checked against that form. (The Python peer's
-/// test checks byte-exactness over all 256 byte values.)
+/// The blob embeds the server's time of day; tests/peers/fixed_clock.cjs pins it, so every
+/// read has the same bytes and the `-o` file must equal the JSON read's decoded blob exactly.
 #[test]
-fn a_blob_read_with_o_writes_the_base64_decoded_bytes_over_http_and_stdio() {
+fn a_blob_read_with_o_writes_exactly_the_base64_decoded_bytes_over_http_and_stdio() {
     let env = TestEnv::new();
-    let everything = everything_http();
+    let everything = everything_http_fixed_clock();
     let http = format!("ev={}", everything.url);
-    let stdio = format!("ev={}", everything_stdio_cmd());
+    let stdio = format!("ev={}", everything_stdio_fixed_clock_cmd());
     let uri = "demo://resource/dynamic/blob/7";
+    let expected: &[u8] = b"Resource 7: This is a base64 blob created at 4:09:20 PM";
     let file = env.path("blob.bin");
     for server in [["--url", http.as_str()], ["--stdio", stdio.as_str()]] {
         let (code, json_lines, stderr) =
@@ -112,7 +112,7 @@ fn a_blob_read_with_o_writes_the_base64_decoded_bytes_over_http_and_stdio() {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(blob)
             .unwrap();
-        assert_blob_text(&decoded);
+        assert_eq!(decoded, expected);
 
         let (code, o_lines, stderr) = run(
             &env,
@@ -127,73 +127,16 @@ fn a_blob_read_with_o_writes_the_base64_decoded_bytes_over_http_and_stdio() {
             ],
         );
         assert_eq!(code, Some(0), "{stderr}");
-        let written = std::fs::read(&file).unwrap();
-        assert_blob_text(&written);
+        assert_eq!(std::fs::read(&file).unwrap(), decoded);
         assert_eq!(
             o_lines,
             vec![
                 json!({"type": "resource_contents", "server": "ev", "uri": uri,
-                "contents": [{"uri": uri, "mimeType": "text/plain", "bytes": written.len()}],
+                "contents": [{"uri": uri, "mimeType": "text/plain", "bytes": expected.len()}],
                 "file": file.to_str().unwrap()})
             ]
         );
     }
-}
-
-/// Over HTTP two reads usually fall in the same second, so the `-o` file must then equal the
-/// JSON read's decoded blob byte for byte (a few tries, in case the clock's second turns).
-#[test]
-fn over_http_the_o_file_equals_the_decoded_blob_of_a_json_read_in_the_same_second() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let server = format!("ev={}", everything.url);
-    let uri = "demo://resource/dynamic/blob/3";
-    let file = env.path("blob.bin");
-    let mut last = None;
-    let equal = (0..5).any(|_| {
-        let (code, lines, stderr) = run(&env, &["--url", &server, "resources", "read", uri]);
-        assert_eq!(code, Some(0), "{stderr}");
-        let blob = lines[0]["contents"][0]["blob"].as_str().unwrap();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(blob)
-            .unwrap();
-        let (code, _, stderr) = run(
-            &env,
-            &[
-                "--url",
-                &server,
-                "resources",
-                "read",
-                uri,
-                "-o",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code, Some(0), "{stderr}");
-        let written = std::fs::read(&file).unwrap();
-        let same = written == decoded;
-        last = Some((decoded, written));
-        same
-    });
-    assert!(equal, "never equal: {last:?}");
-}
-
-/// "Resource 7: This is a base64 blob created at 4:09:20 PM", and nothing else.
-fn assert_blob_text(bytes: &[u8]) {
-    let text = std::str::from_utf8(bytes).unwrap();
-    let time = text
-        .strip_prefix("Resource 7: This is a base64 blob created at ")
-        .unwrap_or_else(|| panic!("{text:?}"));
-    let (clock, half) = time.split_once(' ').unwrap_or_else(|| panic!("{text:?}"));
-    assert!(["AM", "PM"].contains(&half), "{text:?}");
-    let parts: Vec<&str> = clock.split(':').collect();
-    assert_eq!(parts.len(), 3, "{text:?}");
-    assert!(
-        parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
-        "{text:?}"
-    );
 }
 
 #[test]

@@ -601,3 +601,30 @@ pub fn logged_methods(log: &Path) -> Vec<(String, Option<String>)> {
         })
         .collect()
 }
+
+/// `NODE_OPTIONS` that make a node peer's clock say 4:09:20 PM (tests/peers/fixed_clock.cjs).
+pub fn fixed_clock_node_options() -> String {
+    format!(
+        "--require {}",
+        repo().join("tests/peers/fixed_clock.cjs").display()
+    )
+}
+
+/// server-everything over Streamable HTTP whose time of day is always 4:09:20 PM.
+pub fn everything_http_fixed_clock() -> Peer {
+    node_peer(
+        &node_module("@modelcontextprotocol/server-everything/dist/index.js"),
+        &["streamableHttp"],
+        "/mcp",
+        &[("NODE_OPTIONS", &fixed_clock_node_options())],
+    )
+}
+
+/// The stdio command line of server-everything with the same fixed clock.
+pub fn everything_stdio_fixed_clock_cmd() -> String {
+    format!(
+        "env 'NODE_OPTIONS={}' {}",
+        fixed_clock_node_options(),
+        everything_stdio_cmd()
+    )
+}
