@@ -180,6 +180,15 @@ fn text_line(event: &Event) -> Option<String> {
                 ))
                 .unwrap_or_default()
         )),
-        Event::Error(_) | Event::ToolCall(_) | Event::Message(_) | Event::Delta(_) => None,
+        Event::Session(session) => Some(format!(
+            "{}\t{} turns\t{}",
+            session.name,
+            session.turns,
+            session.updated.as_deref().unwrap_or("-")
+        )),
+        // `sessions show --format text` reads like the chat it was.
+        Event::Prompt(prompt) => Some(format!("You: {}", prompt.content)),
+        Event::Message(message) => Some(format!("Assistant: {}", message.content)),
+        Event::Error(_) | Event::ToolCall(_) | Event::Delta(_) | Event::Sampling(_) => None,
     }
 }

@@ -6,6 +6,7 @@ mod each;
 mod owners;
 pub mod resources;
 pub mod servers;
+pub mod sessions;
 pub mod tools;
 pub mod watch;
 

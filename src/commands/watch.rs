@@ -27,9 +27,9 @@ enum End {
 }
 
 pub async fn watch(app: &App, args: &WatchArgs) -> anyhow::Result<Code> {
-    // Installed first: a signal during the setup below is seen once the watch runs, after
-    // the subscriptions exist, and so they are removed.
-    let mut signal = std::pin::pin!(crate::signals());
+    // `main` installed the handlers first: a signal during the setup below is seen once the
+    // watch runs, after the subscriptions exist, and so they are removed.
+    let mut signal = std::pin::pin!(crate::interrupt::wait());
     let duration = match args.duration.map(Duration::try_from_secs_f64).transpose() {
         Ok(duration) => duration,
         Err(_) => {
@@ -55,7 +55,7 @@ pub async fn watch(app: &App, args: &WatchArgs) -> anyhow::Result<Code> {
     // Each step is bounded by the server's timeout; a second Ctrl-C does not wait for them.
     tokio::select! {
         () = cleanup => {}
-        _ = crate::signals() => report::notice("interrupted again: subscriptions may remain on the servers"),
+        () = another_signal() => report::notice("interrupted again: subscriptions may remain on the servers"),
     }
     match end {
         End::Done => Ok(Code::Success),
@@ -175,4 +175,28 @@ async fn call_tools(args: &WatchArgs, owners: &Owners) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A SIGINT or SIGTERM that arrives from now on (the first one is already in `interrupt`).
+async fn another_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -42,6 +42,7 @@ impl Session {
                 .filter(|v| *v != "auto")
                 .map(str::to_string),
             resource_updates: tokio::sync::broadcast::channel(64).0,
+            sampler: context.sampler.clone(),
         };
         let resource_updates = handler.resource_updates.clone();
         let started = Instant::now();
