@@ -167,7 +167,7 @@ async fn call_tools(args: &WatchArgs, owners: &Owners) -> Result<(), Failure> {
             )));
         };
         let result = session.call_tool(tool, serde_json::Map::new()).await?;
-        if result.is_error == Some(true) {
+        if result.is_error {
             report::warning(&Failure::new(
                 Kind::ToolError,
                 format!("--call: tool `{name}` returned an error (isError)"),

@@ -124,7 +124,7 @@ fn failed_with(
 
 async fn connect_stdio(
     server: &ServerConfig,
-    transport: rmcp::transport::TokioChildProcess,
+    transport: super::stdio::StdioTransport,
     handler: Handler,
     context: &Context,
 ) -> Attempt {
@@ -227,7 +227,10 @@ async fn streamable(
     let config = config.clone();
     match authorized {
         Some(client) => {
-            let transport = StreamableHttpClientTransport::with_client(client, config);
+            let transport = StreamableHttpClientTransport::with_client(
+                super::guarded_http::Guarded { inner: client },
+                config,
+            );
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),
@@ -235,7 +238,12 @@ async fn streamable(
             .await
         }
         None => {
-            let transport = StreamableHttpClientTransport::with_client(context.http(), config);
+            let transport = StreamableHttpClientTransport::with_client(
+                super::guarded_http::Guarded {
+                    inner: context.http(),
+                },
+                config,
+            );
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),
@@ -257,7 +265,12 @@ async fn legacy_sse(
     use rmcp::service::ClientServiceExt;
     let opened = tokio::time::timeout(
         context.connect_timeout,
-        super::legacy_sse::LegacySse::connect(context.http(), url, header_map(headers)),
+        super::legacy_sse::LegacySse::connect(
+            context.http(),
+            url,
+            header_map(headers),
+            server.max_message_bytes,
+        ),
     )
     .await;
     match opened {
@@ -315,8 +328,11 @@ fn http_config(
     url: &str,
     headers: &[(String, String)],
 ) -> Result<StreamableHttpClientTransportConfig, Failure> {
+    // rmcp enforces the caps on Streamable HTTP bodies and SSE events itself.
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
-        .reinit_on_expired_session(true);
+        .reinit_on_expired_session(true)
+        .max_json_response_size(server.max_message_bytes)
+        .max_sse_event_size(server.max_message_bytes);
     let mut custom = std::collections::HashMap::new();
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("authorization") {

@@ -22,8 +22,19 @@ impl Session {
 
     /// How many prompts the server lists (every page).
     pub async fn count_prompts(&self) -> Result<usize, Failure> {
-        self.bounded("prompts/list", self.client.peer().list_all_prompts())
-            .await
-            .map(|prompts| prompts.len())
+        let prompts =
+            super::paginate::all_pages(self.name(), "prompts/list", |cursor| async move {
+                let page = self
+                    .bounded(
+                        "prompts/list",
+                        self.client
+                            .peer()
+                            .list_prompts(super::resources::page_params(cursor)),
+                    )
+                    .await?;
+                Ok((page.prompts, page.next_cursor))
+            })
+            .await?;
+        Ok(prompts.len())
     }
 }

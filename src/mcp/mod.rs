@@ -5,8 +5,10 @@
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
 //! timeout), `handler` (what servers send us), `sampling` (their requests for a completion),
-//! `classify` (errors -> Failure), `stdio` and
-//! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport).
+//! `classify` (errors -> Failure), `stdio` and `children` (child processes that cannot outlive
+//! us), `legacy_sse` (the 2024-11-05 transport), `framing` (bounded reading: a bad reply fails
+//! its request at once), `guarded_http` (the same for Streamable HTTP), `lenient` (results read
+//! from raw JSON), `paginate` (cursors followed, a repeat stopped).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
@@ -15,9 +17,13 @@
 pub mod children;
 mod classify;
 mod connect;
+mod framing;
+mod guarded_http;
 mod handler;
 mod inventory;
 pub mod legacy_sse;
+mod lenient;
+pub mod paginate;
 mod resources;
 pub mod sampling;
 mod session;
@@ -29,6 +35,8 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
+pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
+pub use lenient::CallResult;
 pub use resources::{Updates, template_matches};
 pub use session::Session;
 

@@ -43,8 +43,17 @@ impl Session {
         if !self.has_resources() {
             return Ok(Vec::new());
         }
-        self.bounded("resources/list", self.client.peer().list_all_resources())
-            .await
+        // rmcp's list_all_* would loop on a server that repeats a cursor; this stops.
+        super::paginate::all_pages(self.name(), "resources/list", |cursor| async move {
+            let page = self
+                .bounded(
+                    "resources/list",
+                    self.client.peer().list_resources(page_params(cursor)),
+                )
+                .await?;
+            Ok((page.resources, page.next_cursor))
+        })
+        .await
     }
 
     /// All resource templates (every page); empty for a server without the capability.
@@ -52,9 +61,20 @@ impl Session {
         if !self.has_resources() {
             return Ok(Vec::new());
         }
-        self.bounded(
+        super::paginate::all_pages(
+            self.name(),
             "resources/templates/list",
-            self.client.peer().list_all_resource_templates(),
+            |cursor| async move {
+                let page = self
+                    .bounded(
+                        "resources/templates/list",
+                        self.client
+                            .peer()
+                            .list_resource_templates(page_params(cursor)),
+                    )
+                    .await?;
+                Ok((page.resource_templates, page.next_cursor))
+            },
         )
         .await
     }
@@ -222,6 +242,11 @@ impl Session {
             }
         }
     }
+}
+
+/// The request parameters for one page (None: the first).
+pub(super) fn page_params(cursor: Option<String>) -> Option<rmcp::model::PaginatedRequestParams> {
+    cursor.map(|c| rmcp::model::PaginatedRequestParams::default().with_cursor(Some(c)))
 }
 
 /// Whether `uri` is one of the URIs an RFC 6570 template describes. Simple expressions
