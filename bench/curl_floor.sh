@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Streamable HTTP floor: the JSON-RPC exchange an MCP client needs, as separate curl calls
-# (initialize, notifications/initialized, tools/list or tools/call, DELETE of the session).
+# (initialize, notifications/initialized, tools/list, tools/call or resources/read, DELETE of the
+# session).
 #   bench/curl_floor.sh URL list
 #   bench/curl_floor.sh URL call TOOL 'ARGS_JSON'
-# Prints the tools/list or tools/call response body (SSE) on stdout. Only bash builtins besides
+#   bench/curl_floor.sh URL read URI
+# Prints the response body (SSE) of the middle request on stdout. Only bash builtins besides
 # curl, so the floor is 4 curl processes and one bash.
 set -euo pipefail
 url=$1 what=$2
@@ -26,6 +28,9 @@ common+=(-H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-11-25')
 curl "${common[@]}" -o /dev/null "$url" --data-binary '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 if [[ $what == list ]]; then
   curl "${common[@]}" "$url" --data-binary '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+elif [[ $what == read ]]; then
+  curl "${common[@]}" "$url" --data-binary \
+    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"$3\"}}"
 else
   curl "${common[@]}" "$url" --data-binary \
     "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\",\"arguments\":$4}}"

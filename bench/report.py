@@ -4,7 +4,7 @@
     python3 bench/report.py RAW_DIR RESULTS_MD
 
 RAW_DIR holds hyperfine --export-json files (http_list, http_call, stdio_list, stdio_call,
-fanout, batch), ask_step.py files (ask1, ask4), `/usr/bin/time -v` logs (rss_*.txt) and
+http_read, fanout, batch), ask_step.py files (ask1, ask4), `/usr/bin/time -v` logs (rss_*.txt) and
 meta.json (date, machine, versions, parameters). Prints the table and writes RESULTS_MD.
 Everything compared comes from the same bench/run invocation. Nothing here gates CI.
 """
@@ -61,6 +61,7 @@ def spread(r):
 for key, title in [
     ("http_list", "HTTP `tools list` (server-everything)"),
     ("http_call", "HTTP `tools call get-sum` (server-everything)"),
+    ("http_read", "HTTP `resources read` of a static document (server-everything)"),
     ("stdio_list", "stdio `tools list` (server-memory)"),
     ("stdio_call", "stdio `tools call read_graph` (server-memory)"),
 ]:

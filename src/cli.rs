@@ -128,6 +128,8 @@ pub struct GlobalArgs {
     pub refresh: bool,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List and call the tools of MCP servers
@@ -143,6 +145,16 @@ pub enum Command {
     /// Log in to OAuth servers, and inspect or remove stored tokens
     #[command(subcommand)]
     Auth(AuthCommand),
+
+    /// List, read and watch the resources of MCP servers
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
+
+    /// One line per selected server: transport, protocol version, server info, capabilities,
+    /// counts, connect time, auth state (a CI smoke test)
+    #[command(after_help = "Examples:\n  mcpchat servers | jq '{server, protocol_version, tools}'\n  \
+        mcpchat servers --server dexcom || echo 'dexcom is down'")]
+    Servers,
 
     /// List, replay and delete the conversations of `ask --session`
     #[command(subcommand)]
@@ -188,6 +200,68 @@ pub enum CacheCommand {
     /// Remove every cached entry
     #[command(after_help = "Examples:\n  mcpchat cache clear")]
     Clear,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourcesCommand {
+    /// List the resources of every selected server, one `resource` line each
+    #[command(after_help = "Examples:\n  mcpchat resources list | jq -r .uri\n  \
+        mcpchat resources list --server docs --format text")]
+    List,
+
+    /// List the resource templates of every selected server, one `resource_template` line each
+    #[command(after_help = "Examples:\n  mcpchat resources templates | jq -r .uri_template")]
+    Templates,
+
+    /// Read resources: one `resource_contents` line per URI. The server is the one that lists
+    /// the URI (or has a matching template), else the one --server selects
+    #[command(after_help = "Examples:\n  \
+        mcpchat resources read demo://resource/static/document/architecture.md --format text\n  \
+        mcpchat resources read demo://resource/dynamic/blob/1 -o blob.bin")]
+    Read(ReadArgs),
+
+    /// Subscribe to resources and print a `resource_updated` line per update, until --count,
+    /// --for or Ctrl-C; the subscription is removed on the way out
+    #[command(after_help = "Examples:\n  \
+        mcpchat resources watch demo://resource/dynamic/text/1 --count 2\n  \
+        mcpchat resources watch file:///var/log/app.log --read | while read -r line; do ...; done")]
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Resource URIs
+    #[arg(required = true, value_name = "URI")]
+    pub uris: Vec<String>,
+
+    /// Write the contents (text as UTF-8, blobs base64-decoded) to FILE, byte-exact. The
+    /// `resource_contents` line then carries `file` and byte counts, not the data
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Resource URIs to watch
+    #[arg(required = true, value_name = "URI")]
+    pub uris: Vec<String>,
+
+    /// Read the resource again on each update and add its `contents` to the line
+    #[arg(long)]
+    pub read: bool,
+
+    /// Stop (exit 0) after N updates
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Stop (exit 0) after SECS seconds
+    #[arg(long = "for", value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// After subscribing, call this tool (no arguments) in the same session, e.g. one that makes
+    /// the server start sending updates; `server__tool` or a bare name (repeatable)
+    #[arg(long = "call", value_name = "TOOL")]
+    pub calls: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -243,6 +317,11 @@ pub struct AskArgs {
     /// Cap, in bytes, on one tool result's text sent back to the model [default: 16384]
     #[arg(long, value_name = "BYTES")]
     pub max_tool_output: Option<usize>,
+
+    /// Attach a resource's text to the prompt (binary contents are named, not inlined);
+    /// repeatable
+    #[arg(long = "resource", value_name = "URI")]
+    pub resources: Vec<String>,
 
     /// Continue (or start) a stored conversation: a NAME in the data dir, or a file PATH (with a /)
     #[arg(long, value_name = "NAME|PATH")]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.4.0";
+pub const SCHEMA_VERSION: &str = "1.5.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -24,9 +24,87 @@ pub enum Event {
     Auth(AuthStatus),
     AuthPrompt(AuthPrompt),
     Error(ErrorInfo),
+    Resource(ResourceInfo),
+    ResourceTemplate(ResourceTemplateInfo),
+    ResourceContents(ResourceContents),
+    ResourceUpdated(ResourceUpdated),
+    Server(ServerReport),
     Session(SessionInfo),
     Prompt(PromptText),
     Sampling(SamplingInfo),
+}
+
+/// One resource a server lists (`resources list`); fields the server left out are null.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceInfo {
+    pub server: String,
+    pub uri: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+    pub size: Option<u64>,
+    pub annotations: Option<Value>,
+}
+
+/// One resource template a server lists (`resources templates`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceTemplateInfo {
+    pub server: String,
+    /// The RFC 6570 URI template, e.g. `demo://resource/dynamic/text/{resourceId}`.
+    pub uri_template: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+    pub annotations: Option<Value>,
+}
+
+/// What `resources read` got for one URI: `contents` as the server sent them (`text`, or
+/// base64 `blob`, with `mimeType`). With `-o FILE` the decoded bytes went to `file` instead,
+/// and each item keeps its `uri` and `mimeType` and gains `bytes` (what was written).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceContents {
+    pub server: String,
+    pub uri: String,
+    pub contents: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// A `notifications/resources/updated` from a watched server (`resources watch`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceUpdated {
+    pub server: String,
+    pub uri: String,
+    /// The fresh contents (`--read`), as the server sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contents: Option<Value>,
+}
+
+/// What a server is (`servers`): how we reach it and what it said about itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    pub server: String,
+    /// `http` or `stdio`.
+    pub transport: &'static str,
+    /// The URL with secrets masked (HTTP servers).
+    pub url: Option<String>,
+    /// The command line with secrets masked (stdio servers).
+    pub command: Option<String>,
+    pub protocol_version: Option<String>,
+    /// `name`, `version`, `title` as the server sent them.
+    pub server_info: Option<Value>,
+    pub capabilities: Value,
+    pub instructions: Option<String>,
+    /// Counts; null when the server does not declare the capability.
+    pub tools: Option<usize>,
+    pub resources: Option<usize>,
+    pub resource_templates: Option<usize>,
+    pub prompts: Option<usize>,
+    pub connect_ms: u64,
+    /// The auth state, as `auth status` reports it (never a token).
+    pub auth: Value,
 }
 
 /// Token counts, summed over a run, as the model API reported them.

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ToolsCommand};
+use crate::cli::{Cli, Command, ResourcesCommand, ToolsCommand};
 use crate::commands::App;
 use crate::config::{Config, Overrides};
 use crate::exit::{Code, Failure, Kind};
@@ -91,7 +91,10 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
     // These print what they have before exiting 130, so they wait on the signal themselves.
     let summarises = matches!(
         &cli.command,
-        Command::Ask(_) | Command::Tools(ToolsCommand::Call(cli::CallArgs { batch: true, .. }))
+        Command::Ask(_)
+            | Command::Tools(ToolsCommand::Call(cli::CallArgs { batch: true, .. }))
+            // `resources watch` removes its subscriptions before it exits.
+            | Command::Resources(ResourcesCommand::Watch(_))
     );
     if summarises {
         return run(cli).await;
@@ -194,6 +197,17 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
+        Command::Resources(ResourcesCommand::List) => commands::resources::list(&app).await,
+        Command::Resources(ResourcesCommand::Templates) => {
+            commands::resources::templates(&app).await
+        }
+        Command::Resources(ResourcesCommand::Read(args)) => {
+            commands::resources::read(&app, args).await
+        }
+        Command::Resources(ResourcesCommand::Watch(args)) => {
+            commands::watch::watch(&app, args).await
+        }
+        Command::Servers => commands::servers::servers(&app).await,
         Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
         Command::Schema | Command::Completions { .. } | Command::Man | Command::Cache(_) => {
             Ok(Code::Success)

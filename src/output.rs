@@ -80,8 +80,12 @@ impl Output {
         self.write_line(&line)
     }
 
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     /// Print text as is, flushed, without a newline.
-    fn write_raw(&self, text: &str) -> Result<(), BrokenPipe> {
+    pub fn write_raw(&self, text: &str) -> Result<(), BrokenPipe> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut stdout = std::io::stdout().lock();
         stdout
@@ -151,6 +155,30 @@ fn text_line(event: &Event) -> Option<String> {
                 Some(false) => "not logged in",
                 None => "-",
             }
+        )),
+        Event::Resource(resource) => Some(format!("{}\t{}", resource.uri, resource.name)),
+        Event::ResourceTemplate(template) => {
+            Some(format!("{}\t{}", template.uri_template, template.name))
+        }
+        Event::ResourceContents(contents) => Some(match &contents.file {
+            Some(file) => format!("{}\t{file}", contents.uri),
+            None => contents.uri.clone(),
+        }),
+        Event::ResourceUpdated(update) => Some(update.uri.clone()),
+        Event::Server(server) => Some(format!(
+            "{}\t{}\t{}\t{}",
+            server.server,
+            server.transport,
+            server.protocol_version.as_deref().unwrap_or("-"),
+            server
+                .server_info
+                .as_ref()
+                .map(|i| format!(
+                    "{} {}",
+                    i["name"].as_str().unwrap_or("?"),
+                    i["version"].as_str().unwrap_or("")
+                ))
+                .unwrap_or_default()
         )),
         Event::Session(session) => Some(format!(
             "{}\t{} turns\t{}",

@@ -233,9 +233,11 @@ async fn prepare_and_run(
         .map_err(|e| Failure::usage(format!("--deny-tool: {e}")))?;
 
     let history = open_conversation(args, state).await?;
-    let history = fitting_history(&history, &settings, &prompt);
     let app = &with_sampler(app, &provider, state)?;
     let listed = connect_all(app, &mut state.sessions).await?;
+    // Attached before the history is fitted, so the estimate counts the resources' text.
+    let prompt = super::resources::attach(prompt, &state.sessions, &args.resources).await?;
+    let history = fitting_history(&history, &settings, &prompt);
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
     if toolbox.is_empty() && !listed.is_empty() {

@@ -2,8 +2,13 @@
 
 pub mod ask;
 pub mod auth;
+mod each;
+mod owners;
+pub mod resources;
+pub mod servers;
 pub mod sessions;
 pub mod tools;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -48,8 +48,10 @@ impl Session {
                 .pinned_version(&server)
                 .filter(|v| *v != "auto")
                 .map(str::to_string),
+            resource_updates: tokio::sync::broadcast::channel(64).0,
             sampler: context.sampler.clone(),
         };
+        let resource_updates = handler.resource_updates.clone();
         let started = Instant::now();
         let key = Key::of(&server, &context.store);
         let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
@@ -87,6 +89,8 @@ impl Session {
                     key,
                     era_unconfirmed: primed.lock().is_ok_and(|p| p.remembered),
                     primed: child_free(&primed, era),
+                    resource_updates,
+                    connect_ms: started.elapsed().as_millis() as u64,
                 })
             }
             Err(failure) => {

@@ -10,6 +10,7 @@ use rmcp::model::LoggingMessageNotificationParam;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
     Implementation, NumberOrString, ProgressNotificationParam, ProtocolVersion,
+    ResourceUpdatedNotificationParam,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use serde_json::Value;
@@ -27,6 +28,8 @@ pub(super) struct Handler {
     pub elicitation: Elicitation,
     /// A pinned protocol version (None: automatic).
     pub protocol_version: Option<String>,
+    /// Where `notifications/resources/updated` URIs go (`resources watch` listens here).
+    pub resource_updates: tokio::sync::broadcast::Sender<String>,
     /// Answers sampling requests (None: `--sampling deny`).
     pub sampler: Option<Arc<Sampler>>,
 }
@@ -58,6 +61,15 @@ impl ClientHandler for Handler {
             params.total,
             params.message.as_deref(),
         );
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        // Nobody listening (no watch running) is not an error.
+        let _ = self.resource_updates.send(params.uri);
     }
 
     #[allow(deprecated)]

@@ -20,10 +20,12 @@ mod connect;
 mod framing;
 mod guarded_http;
 mod handler;
+mod inventory;
 pub mod lazy;
 pub mod legacy_sse;
 pub mod lenient;
 pub mod paginate;
+mod resources;
 pub mod sampling;
 mod session;
 mod stdio;
@@ -38,6 +40,7 @@ use crate::ui::Progress;
 
 pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
 pub use lenient::CallResult;
+pub use resources::{Updates, template_matches};
 pub use session::Session;
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.

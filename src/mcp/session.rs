@@ -34,6 +34,10 @@ pub struct Session {
     /// Connected as a 2026-07-28 server from memory, without asking it: a request failing at
     /// the HTTP or protocol level may mean it speaks another era now.
     pub(super) era_unconfirmed: bool,
+    /// URIs of `notifications/resources/updated`, as the handler receives them.
+    pub(super) resource_updates: tokio::sync::broadcast::Sender<String>,
+    /// How long connecting (and the handshake) took.
+    pub connect_ms: u64,
 }
 
 /// The cache hints of a list's pages merged: the shortest `ttlMs` (none if a page has none),
@@ -163,6 +167,25 @@ impl Session {
             result = self.mrtr_call(&what, params).await?;
         }
         lenient::call_result(self.name(), tool, &result)
+    }
+
+    /// Run one request under the server's timeout and classify its failure.
+    pub(super) async fn bounded<T>(
+        &self,
+        what: &str,
+        request: impl Future<Output = Result<T, rmcp::service::ServiceError>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(self.server.timeout, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(request_failure(
+                &self.server,
+                &self.store,
+                self.child.as_ref(),
+                what,
+                &error,
+            )),
+            Err(_) => Err(request_timeout(&self.server, what)),
+        }
     }
 
     async fn mrtr_call(&self, what: &str, params: CallToolRequestParams) -> Result<Value, Failure> {

@@ -4,6 +4,7 @@
 mod support;
 
 mod ask;
+mod ask_resources;
 mod auth;
 mod auth_browser;
 mod auth_device;
@@ -17,8 +18,12 @@ mod output;
 mod processes;
 mod proxy;
 mod recipes;
+mod resources;
+mod resources_owners;
+mod resources_watch;
 mod sampling;
 mod secrets;
+mod servers;
 mod sessions;
 mod shards_and_progress;
 mod shell;

@@ -137,6 +137,11 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT AUTH STATUS\"",
             ".SH \"MCPCHAT AUTH LOGOUT\"",
             ".SH \"MCPCHAT AUTH TOKEN\"",
+            ".SH \"MCPCHAT RESOURCES LIST\"",
+            ".SH \"MCPCHAT RESOURCES TEMPLATES\"",
+            ".SH \"MCPCHAT RESOURCES READ\"",
+            ".SH \"MCPCHAT RESOURCES WATCH\"",
+            ".SH \"MCPCHAT SERVERS\"",
             ".SH \"MCPCHAT SESSIONS LIST\"",
             ".SH \"MCPCHAT SESSIONS SHOW\"",
             ".SH \"MCPCHAT SESSIONS RM\"",
@@ -161,7 +166,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
 #[test]
 fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
     let env = TestEnv::new();
-    let commands: [&[&str]; 14] = [
+    let commands: [&[&str]; 19] = [
         &["tools", "list"],
         &["tools", "call"],
         &["ask"],
@@ -169,6 +174,11 @@ fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
         &["auth", "status"],
         &["auth", "logout"],
         &["auth", "token"],
+        &["resources", "list"],
+        &["resources", "templates"],
+        &["resources", "read"],
+        &["resources", "watch"],
+        &["servers"],
         &["sessions", "list"],
         &["sessions", "show"],
         &["sessions", "rm"],

@@ -2,6 +2,7 @@
 
     python_server.py PORT [--stateless-json] [--tools-ttl-ms N] [--tools-scope public|private]
                           [--add-needs-c]
+    python_server.py stdio
 
 Serves streamable HTTP at http://127.0.0.1:PORT/mcp. PORT may be 0: the socket is bound before the
 server starts and the real port is printed as the first line of stdout (flushed), so callers can
@@ -11,6 +12,8 @@ fail {} -> isError result with the text "this tool always fails".
 --tools-ttl-ms / --tools-scope: the `ttlMs` / `cacheScope` hints of tools/list (2026-07-28; the
 SDK's default is ttlMs 0, private). --add-needs-c: `add` takes {a, b, c} (all required) and
 returns a + b + c, to play a server whose tool schema changed.
+Resources: notes://welcome (text/plain "Welcome to the Python peer.\n"), bytes://all (application/octet-stream,
+the 256 byte values 0..255 in order, sent as a base64 blob); template notes://{name} -> "Note {name}."
 """
 
 import socket
@@ -59,7 +62,25 @@ def fail() -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text="this tool always fails")], is_error=True)
 
 
+@server.resource("notes://welcome", name="welcome", description="A fixed greeting.", mime_type="text/plain")
+def welcome() -> str:
+    return "Welcome to the Python peer.\n"
+
+
+@server.resource("bytes://all", name="all-bytes", description="Every byte value once.", mime_type="application/octet-stream")
+def all_bytes() -> bytes:
+    return bytes(range(256))
+
+
+@server.resource("notes://{name}", name="note", description="A note by name.", mime_type="text/plain")
+def note(name: str) -> str:
+    return f"Note {name}."
+
+
 def main() -> None:
+    if sys.argv[1] == "stdio":
+        server.run()
+        return
     port = int(sys.argv[1])
     stateless_json = "--stateless-json" in sys.argv[2:]
     app = server.streamable_http_app(stateless_http=stateless_json, json_response=stateless_json, host="127.0.0.1")

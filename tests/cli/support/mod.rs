@@ -775,6 +775,65 @@ pub fn proxied_requests(log: &Path) -> Vec<String> {
         .collect()
 }
 
+
+/// The command line that runs the Python SDK peer over stdio.
+pub fn python_stdio_cmd() -> String {
+    format!(
+        "{} {} stdio",
+        venv_bin("python").display(),
+        repo().join("tests/peers/python_server.py").display()
+    )
+}
+
+/// A recording proxy in front of an MCP server's `/mcp` endpoint; its `url` ends in `/mcp`
+/// and every request body lands in `log` (see `logged_bodies`).
+pub fn mcp_record_proxy(upstream: &Peer, log: &Path) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/record_proxy.py"))
+        .arg(format!("http://127.0.0.1:{}", upstream.port))
+        .arg(log);
+    Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+}
+
+/// The JSON-RPC methods (and `params.uri`) of the MCP requests a recording proxy saw.
+pub fn logged_methods(log: &Path) -> Vec<(String, Option<String>)> {
+    logged_bodies(log)
+        .iter()
+        .filter_map(|entry| {
+            let body = &entry["body"];
+            let method = body["method"].as_str()?.to_string();
+            Some((method, body["params"]["uri"].as_str().map(str::to_string)))
+        })
+        .collect()
+}
+
+/// `NODE_OPTIONS` that make a node peer's clock say 4:09:20 PM (tests/peers/fixed_clock.cjs).
+pub fn fixed_clock_node_options() -> String {
+    format!(
+        "--require {}",
+        repo().join("tests/peers/fixed_clock.cjs").display()
+    )
+}
+
+/// server-everything over Streamable HTTP whose time of day is always 4:09:20 PM.
+pub fn everything_http_fixed_clock() -> Peer {
+    node_peer(
+        &node_module("@modelcontextprotocol/server-everything/dist/index.js"),
+        &["streamableHttp"],
+        "/mcp",
+        &[("NODE_OPTIONS", &fixed_clock_node_options())],
+    )
+}
+
+/// The stdio command line of server-everything with the same fixed clock.
+pub fn everything_stdio_fixed_clock_cmd() -> String {
+    format!(
+        "env 'NODE_OPTIONS={}' {}",
+        fixed_clock_node_options(),
+        everything_stdio_cmd()
+    )
+}
+
 /// The hostile MCP fake over stdio (see tests/fakes/hostile_mcp.py for its tools and knobs).
 pub fn hostile_stdio_cmd() -> String {
     format!(

@@ -1,0 +1,281 @@
+//! `resources list`, `resources templates` and `resources read`, and which server a URI
+//! belongs to: the one that lists it, else one with a matching template, else the only one in
+//! play. A URI that another server lists is an input error (exit 2) naming that server.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use rmcp::model::{ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
+use serde_json::Value;
+
+use crate::cli::ReadArgs;
+use crate::events::{self, Event};
+use crate::exit::{Code, Failure, Kind};
+use crate::mcp::{Session, template_matches};
+use crate::output::Format;
+use crate::report;
+
+use super::App;
+use super::each::each_server;
+
+pub async fn list(app: &App) -> anyhow::Result<Code> {
+    each_server(app, async |session: &Session| {
+        let resources = session.list_resources().await?;
+        Ok(resources
+            .iter()
+            .map(|r| Event::Resource(resource_event(session.name(), r)))
+            .collect())
+    })
+    .await
+}
+
+pub async fn templates(app: &App) -> anyhow::Result<Code> {
+    each_server(app, async |session: &Session| {
+        let templates = session.list_resource_templates().await?;
+        Ok(templates
+            .iter()
+            .map(|t| Event::ResourceTemplate(template_event(session.name(), t)))
+            .collect())
+    })
+    .await
+}
+
+pub async fn read(app: &App, args: &ReadArgs) -> anyhow::Result<Code> {
+    if args.output.is_some() && args.uris.len() > 1 {
+        return Err(Failure::usage("-o FILE takes one URI")
+            .hint("read each URI with its own -o, or leave -o out for JSON lines")
+            .into());
+    }
+    let owners = super::owners::Owners::connect(app, &args.uris).await?;
+    let outcome = read_all(app, args, &owners).await;
+    owners.close().await;
+    outcome
+}
+
+async fn read_all(
+    app: &App,
+    args: &ReadArgs,
+    owners: &super::owners::Owners,
+) -> anyhow::Result<Code> {
+    for (uri, session) in args.uris.iter().zip(owners.each()) {
+        let result = match session.read_resource(uri).await {
+            Ok(result) => result,
+            Err(failure) => return Err(owners.explain(app, uri, failure).await.into()),
+        };
+        app.context.progress.clear();
+        if let Some(path) = &args.output {
+            let line = write_file(session.name(), uri, &result, path)?;
+            app.output.emit(&Event::ResourceContents(line))?;
+        } else if app.output.format() == Format::Text {
+            print_text(app, uri, &result)?;
+        } else {
+            app.output.emit(&Event::ResourceContents(contents_event(
+                session.name(),
+                uri,
+                &result,
+            )))?;
+        }
+    }
+    Ok(Code::Success)
+}
+
+/// `--format text`: text contents as they are; blobs are named on stderr, not printed.
+fn print_text(app: &App, uri: &str, result: &ReadResourceResult) -> anyhow::Result<()> {
+    for item in &result.contents {
+        match item {
+            ResourceContents::TextResourceContents { text, .. } => app.output.write_raw(text)?,
+            ResourceContents::BlobResourceContents {
+                mime_type, blob, ..
+            } => {
+                report::notice(&format!(
+                    "`{uri}` has binary contents ({}, {} bytes) that --format text does not print; use -o FILE",
+                    mime_type.as_deref().unwrap_or("no MIME type"),
+                    decoded_len(blob)
+                ));
+            }
+            _ => report::notice(&format!(
+                "`{uri}` has contents of a kind mcpchat does not know"
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// Write every item of `result`, decoded, to `path` (created or truncated).
+fn write_file(
+    server: &str,
+    uri: &str,
+    result: &ReadResourceResult,
+    path: &Path,
+) -> Result<events::ResourceContents, Failure> {
+    let mut bytes = Vec::new();
+    let mut items = Vec::new();
+    for item in &result.contents {
+        let (item_uri, mime_type, data) = match item {
+            ResourceContents::TextResourceContents {
+                uri,
+                mime_type,
+                text,
+                ..
+            } => (uri, mime_type, text.as_bytes().to_vec()),
+            ResourceContents::BlobResourceContents {
+                uri,
+                mime_type,
+                blob,
+                ..
+            } => (uri, mime_type, decode_blob(server, uri, blob)?),
+            _ => {
+                return Err(Failure::new(
+                    Kind::Protocol,
+                    format!("MCP server `{server}` sent contents of an unknown kind for `{uri}`"),
+                ));
+            }
+        };
+        items
+            .push(serde_json::json!({"uri": item_uri, "mimeType": mime_type, "bytes": data.len()}));
+        bytes.extend_from_slice(&data);
+    }
+    let written = std::fs::File::create(path).and_then(|mut file| file.write_all(&bytes));
+    written.map_err(|e| {
+        Failure::usage(format!(
+            "cannot write the contents of `{uri}` to {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(events::ResourceContents {
+        server: server.to_string(),
+        uri: uri.to_string(),
+        contents: Value::Array(items),
+        file: Some(path.display().to_string()),
+    })
+}
+
+fn decode_blob(server: &str, uri: &str, blob: &str) -> Result<Vec<u8>, Failure> {
+    base64::engine::general_purpose::STANDARD
+        .decode(blob.trim())
+        .map_err(|e| {
+            Failure::new(
+                Kind::Protocol,
+                format!("MCP server `{server}` sent a blob for `{uri}` that is not base64: {e}"),
+            )
+        })
+}
+
+fn decoded_len(blob: &str) -> usize {
+    base64::engine::general_purpose::STANDARD
+        .decode(blob.trim())
+        .map_or(0, |bytes| bytes.len())
+}
+
+pub fn contents_event(
+    server: &str,
+    uri: &str,
+    result: &ReadResourceResult,
+) -> events::ResourceContents {
+    events::ResourceContents {
+        server: server.to_string(),
+        uri: uri.to_string(),
+        contents: serde_json::to_value(&result.contents).unwrap_or(Value::Array(Vec::new())),
+        file: None,
+    }
+}
+
+pub fn resource_event(server: &str, resource: &Resource) -> events::ResourceInfo {
+    events::ResourceInfo {
+        server: server.to_string(),
+        uri: resource.uri.clone(),
+        name: resource.name.clone(),
+        title: resource.title.clone(),
+        description: resource.description.clone(),
+        mime_type: resource.mime_type.clone(),
+        size: resource.size,
+        annotations: annotations(resource.annotations.as_ref()),
+    }
+}
+
+pub fn template_event(server: &str, template: &ResourceTemplate) -> events::ResourceTemplateInfo {
+    events::ResourceTemplateInfo {
+        server: server.to_string(),
+        uri_template: template.uri_template.clone(),
+        name: template.name.clone(),
+        title: template.title.clone(),
+        description: template.description.clone(),
+        mime_type: template.mime_type.clone(),
+        annotations: annotations(template.annotations.as_ref()),
+    }
+}
+
+fn annotations(value: Option<&impl serde::Serialize>) -> Option<Value> {
+    value
+        .and_then(|a| serde_json::to_value(a).ok())
+        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+}
+
+/// Whether a session lists `uri`, or has a template it matches.
+pub fn lists(resources: &[Resource], templates: &[ResourceTemplate], uri: &str) -> (bool, bool) {
+    (
+        resources.iter().any(|r| r.uri == uri),
+        templates
+            .iter()
+            .any(|t| template_matches(&t.uri_template, uri)),
+    )
+}
+
+/// `ask --resource`: the prompt with each resource's text attached after it. Binary contents
+/// are named with their type and size, not inlined.
+pub async fn attach(
+    prompt: String,
+    sessions: &[Session],
+    uris: &[String],
+) -> Result<String, Failure> {
+    if uris.is_empty() {
+        return Ok(prompt);
+    }
+    if sessions.is_empty() {
+        return Err(
+            Failure::usage("--resource needs an MCP server to read from")
+                .hint("configure one, or add --url / --stdio"),
+        );
+    }
+    let owners = super::owners::pick(sessions, uris).await?;
+    let mut text = prompt;
+    for (uri, &index) in uris.iter().zip(&owners) {
+        let session = &sessions[index];
+        let result = session.read_resource(uri).await?;
+        for item in &result.contents {
+            text.push_str("\n\n");
+            match item {
+                ResourceContents::TextResourceContents {
+                    uri,
+                    mime_type,
+                    text: body,
+                    ..
+                } => {
+                    text.push_str(&format!(
+                        "Resource {uri} (from MCP server {}, {}):\n{body}",
+                        session.name(),
+                        mime_type.as_deref().unwrap_or("text")
+                    ));
+                }
+                ResourceContents::BlobResourceContents {
+                    uri,
+                    mime_type,
+                    blob,
+                    ..
+                } => {
+                    text.push_str(&format!(
+                        "Resource {uri} (from MCP server {}, {}): binary contents of {} bytes, not included.",
+                        session.name(),
+                        mime_type.as_deref().unwrap_or("no MIME type"),
+                        decoded_len(blob)
+                    ));
+                }
+                _ => text.push_str(&format!(
+                    "Resource {uri}: contents of an unknown kind, not included."
+                )),
+            }
+        }
+    }
+    Ok(text)
+}
