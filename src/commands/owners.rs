@@ -108,11 +108,15 @@ async fn connect_selected(app: &App) -> Result<Vec<Session>, Failure> {
 }
 
 /// For each URI, the index of the session it belongs to (see the module's rules).
-pub async fn pick(sessions: &[Session], uris: &[String]) -> Result<Vec<usize>, Failure> {
+pub async fn pick<S: std::borrow::Borrow<Session>>(
+    sessions: &[S],
+    uris: &[String],
+) -> Result<Vec<usize>, Failure> {
     if sessions.len() == 1 {
         return Ok(vec![0; uris.len()]);
     }
     let listings = futures::future::join_all(sessions.iter().map(async |session| {
+        let session: &Session = session.borrow();
         let resources = session.list_resources().await?;
         let templates = session.list_resource_templates().await?;
         Ok::<_, Failure>((resources, templates))
@@ -137,7 +141,7 @@ pub async fn pick(sessions: &[Session], uris: &[String]) -> Result<Vec<usize>, F
                 })
             };
             found(true).or_else(|| found(false)).ok_or_else(|| {
-                let names: Vec<&str> = sessions.iter().map(Session::name).collect();
+                let names: Vec<&str> = sessions.iter().map(|s| s.borrow().name()).collect();
                 Failure::usage(format!(
                     "no selected MCP server lists resource `{uri}` or has a template for it"
                 ))

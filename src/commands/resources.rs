@@ -226,11 +226,20 @@ pub fn lists(resources: &[Resource], templates: &[ResourceTemplate], uri: &str) 
 /// are named with their type and size, not inlined.
 pub async fn attach(
     prompt: String,
-    sessions: &[Session],
+    slots: &[crate::mcp::lazy::Slot],
     uris: &[String],
 ) -> Result<String, Failure> {
     if uris.is_empty() {
         return Ok(prompt);
+    }
+    // Resources are read before the model is asked: wait for the servers to be connected.
+    let mut sessions: Vec<&Session> = Vec::new();
+    for slot in slots {
+        match slot.session().await {
+            Ok(session) => sessions.push(session),
+            // Already reported when the servers were connected.
+            Err(_) => {}
+        }
     }
     if sessions.is_empty() {
         return Err(
@@ -238,10 +247,10 @@ pub async fn attach(
                 .hint("configure one, or add --url / --stdio"),
         );
     }
-    let owners = super::owners::pick(sessions, uris).await?;
+    let owners = super::owners::pick(&sessions, uris).await?;
     let mut text = prompt;
     for (uri, &index) in uris.iter().zip(&owners) {
-        let session = &sessions[index];
+        let session = sessions[index];
         let result = session.read_resource(uri).await?;
         for item in &result.contents {
             text.push_str("\n\n");
