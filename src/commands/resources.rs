@@ -235,10 +235,9 @@ pub async fn attach(
     // Resources are read before the model is asked: wait for the servers to be connected.
     let mut sessions: Vec<&Session> = Vec::new();
     for slot in slots {
-        match slot.session().await {
-            Ok(session) => sessions.push(session),
-            // Already reported when the servers were connected.
-            Err(_) => {}
+        // A server that failed was already reported when the servers were connected.
+        if let Ok(session) = slot.session().await {
+            sessions.push(session);
         }
     }
     if sessions.is_empty() {
