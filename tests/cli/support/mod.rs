@@ -785,16 +785,6 @@ pub fn python_stdio_cmd() -> String {
     )
 }
 
-/// A recording proxy in front of an MCP server's `/mcp` endpoint; its `url` ends in `/mcp`
-/// and every request body lands in `log` (see `logged_bodies`).
-pub fn mcp_record_proxy(upstream: &Peer, log: &Path) -> Peer {
-    let mut cmd = Command::new("python3");
-    cmd.arg(repo().join("tests/fakes/record_proxy.py"))
-        .arg(format!("http://127.0.0.1:{}", upstream.port))
-        .arg(log);
-    Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
-}
-
 /// The JSON-RPC methods (and `params.uri`) of the MCP requests a recording proxy saw.
 pub fn logged_methods(log: &Path) -> Vec<(String, Option<String>)> {
     logged_bodies(log)
