@@ -137,6 +137,9 @@ fn function_name(prefixed: &str, taken: &mut HashSet<String>) -> String {
 
 pub struct Options {
     pub system: Option<String>,
+    /// Messages before the user's prompt (`ask --prompt`: an MCP prompt's messages).
+    pub preamble: Vec<Value>,
+    /// The user's message; empty when the preamble says it all.
     pub prompt: String,
     pub max_steps: u32,
     pub temperature: Option<f64>,
@@ -166,7 +169,10 @@ pub async fn run(
     if let Some(system) = options.system.as_deref().filter(|s| !s.is_empty()) {
         messages.push(json!({"role": "system", "content": system}));
     }
-    messages.push(json!({"role": "user", "content": options.prompt}));
+    messages.extend(options.preamble.iter().cloned());
+    if !options.prompt.is_empty() || options.preamble.is_empty() {
+        messages.push(json!({"role": "user", "content": options.prompt}));
+    }
     let mut outcome = Outcome {
         status: "error",
         answer: None,

@@ -150,6 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     )?;
     context.elicitation = global.elicitation;
     context.protocol_version = global.protocol_version.clone();
+    context.log_level = global.log_level;
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),
@@ -161,6 +162,9 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
+        Command::Prompts(command) => commands::prompts::prompts(&app, command).await,
+        Command::Complete(args) => commands::complete::complete(&app, args).await,
+        Command::Tasks(command) => commands::tasks::tasks(&app, command).await,
         Command::Schema => Ok(Code::Success),
     };
     progress.clear();

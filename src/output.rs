@@ -142,6 +142,20 @@ fn text_line(event: &Event) -> Option<String> {
                 None => "-",
             }
         )),
+        Event::Prompt(prompt) => Some(match &prompt.description {
+            Some(d) if !d.is_empty() => {
+                format!("{}\t{}", prompt.name, d.lines().next().unwrap_or(""))
+            }
+            _ => prompt.name.clone(),
+        }),
+        Event::PromptResult(result) => Some(result.text.clone()),
+        Event::Completion(completion) => Some(completion.values.join("\n")),
+        Event::Task(task) => Some(format!(
+            "{}\t{}\t{}",
+            task.task_id,
+            task.status,
+            task.status_message.as_deref().unwrap_or("")
+        )),
         Event::Error(_) | Event::ToolCall(_) | Event::Message(_) | Event::Delta(_) => None,
     }
 }

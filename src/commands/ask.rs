@@ -111,6 +111,11 @@ async fn prepare_and_run(
     sessions: &mut Vec<Session>,
 ) -> Result<agent::Outcome, Stop> {
     let prompt = read_prompt(args)?;
+    // `--prompt`: the conversation starts from an MCP prompt's messages.
+    let preamble = match &args.mcp_prompt {
+        Some(name) => super::prompts::chat_messages(app, name, &args.prompt_args).await?,
+        None => Vec::new(),
+    };
     let llm_config = &app.config.llm;
     let max_steps = args
         .max_steps
@@ -154,6 +159,7 @@ async fn prepare_and_run(
     let llm = Client::new(app.context.http(), provider);
     let options = Options {
         system,
+        preamble,
         prompt,
         max_steps,
         temperature,
@@ -168,6 +174,8 @@ fn read_prompt(args: &AskArgs) -> Result<String, Failure> {
     match args.prompt.as_deref() {
         Some("-") => {}
         Some(prompt) => return non_empty(prompt.to_string()),
+        // With --prompt the MCP prompt's messages are the start; the user's text is optional.
+        None if args.mcp_prompt.is_some() => return Ok(String::new()),
         None if std::io::stdin().is_terminal() => {
             return Err(
                 Failure::usage("no prompt: pass it as an argument, or pipe it to stdin")

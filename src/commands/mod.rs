@@ -2,6 +2,9 @@
 
 pub mod ask;
 pub mod auth;
+pub mod complete;
+pub mod prompts;
+pub mod tasks;
 pub mod tools;
 
 use std::sync::Arc;

@@ -342,7 +342,14 @@ impl Ready {
             ));
         };
         let started = Instant::now();
-        let result = self.session.call_tool(tool, map).await?;
+        // A tool that must run as a task (the server says so) runs as one, and we wait.
+        let result = match self.session.call_tool_or_task(tool, map.clone()).await? {
+            crate::mcp::TaskCall::Done(result) => result,
+            crate::mcp::TaskCall::NeedsTask => {
+                let task = self.session.start_task(tool, map).await?;
+                self.session.task_result(task).await?
+            }
+        };
         Ok(result_event(
             id,
             self.session.name(),
@@ -363,6 +370,18 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     let arguments = call_arguments(args)?;
     let (server, tool) = resolve_name(app, name)?;
     let ready = Ready::open(server, app, !args.no_validate).await?;
+    if args.task {
+        if let Err(failure) = ready.check(&tool, &arguments) {
+            ready.session.close().await;
+            return Err(failure.into());
+        }
+        let Value::Object(map) = arguments else {
+            return Err(
+                Failure::new(Kind::InvalidArguments, "arguments must be a JSON object").into(),
+            );
+        };
+        return super::tasks::start(app, ready.session, &tool, map).await;
+    }
     let outcome = ready.call(None, &tool, arguments).await;
     // Print first, then end the session: the reader of stdout need not wait for the server
     // to shut down.

@@ -14,6 +14,7 @@ use tokio::time::error::Elapsed;
 
 use super::classify::{classify_init, connect_timeout};
 use super::handler::Handler;
+use super::resume::{Keep, Resumable, Resume};
 use super::stdio::{Child, spawn_child};
 use super::{Context, Session};
 use crate::auth::http::OAuthHttp;
@@ -33,6 +34,17 @@ const LEGACY_VERSION: &str = "2024-11-05";
 impl Session {
     /// Connect and complete the MCP handshake within the connect timeout.
     pub async fn connect(server: Arc<ServerConfig>, context: &Context) -> Result<Session, Failure> {
+        Session::connect_resuming(server, context, None).await
+    }
+
+    /// Connect, going on in a recorded HTTP session when `resume` is given (see `resume`).
+    pub async fn connect_resuming(
+        server: Arc<ServerConfig>,
+        context: &Context,
+        resume: Option<Resume>,
+    ) -> Result<Session, Failure> {
+        // A resumed session stays open: its tasks may be asked about again.
+        let keep = Arc::new(Keep::resuming(resume.as_ref()));
         let handler = Handler {
             server: Arc::from(server.name.as_str()),
             progress: context.progress.clone(),
@@ -43,11 +55,17 @@ impl Session {
                 .map(str::to_string),
         };
         let started = Instant::now();
+        let is_http = matches!(server.transport, Transport::Http { .. });
         let (outcome, child) = match &server.transport {
-            Transport::Http { url, headers } => (
-                connect_http(&server, url, headers, handler, context).await,
-                None,
-            ),
+            Transport::Http { url, headers } => {
+                let target = HttpTarget {
+                    url,
+                    headers,
+                    resume: resume.map(Arc::new),
+                    keep: keep.clone(),
+                };
+                (connect_http(&server, &target, handler, context).await, None)
+            }
             Transport::Stdio { .. } => {
                 let (transport, child) = spawn_child(&server, context)?;
                 let attempt = connect_stdio(&server, transport, handler, context).await;
@@ -57,12 +75,18 @@ impl Session {
         match outcome {
             Ok(client) => {
                 tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
-                Ok(Session {
+                let session = Session {
                     server,
                     store: context.store.clone(),
                     client,
                     child,
-                })
+                    progress: context.progress.clone(),
+                    keep: is_http.then_some(keep),
+                };
+                if let Some(level) = context.log_level {
+                    session.apply_log_level(level).await;
+                }
+                Ok(session)
             }
             Err(failure) => {
                 if let Some(child) = &child {
@@ -141,13 +165,25 @@ async fn connect_stdio(
 /// answer says it is older.
 async fn connect_http(
     server: &ServerConfig,
-    url: &str,
-    headers: &[(String, String)],
+    target: &HttpTarget<'_>,
     handler: Handler,
     context: &Context,
 ) -> Result<Client, Failure> {
+    let (url, headers) = (target.url, target.headers);
     let config = http_config(server, url, headers)?;
     let authorized = authorize(server, context).await?;
+    if let Some(resume) = &target.resume {
+        // The session exists: replay its handshake in the era it was made in.
+        let version = resume
+            .initialize
+            .get("protocolVersion")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(INITIALIZE_VERSION);
+        let handler = handler.with_version(version);
+        let mode = ClientLifecycleMode::Initialize;
+        let attempt = streamable(&handler, mode, &config, authorized, target, context).await;
+        return settle(server, context, attempt, None);
+    }
     let pinned = context.pinned_version(server);
     let legacy_pinned = pinned == Some(LEGACY_VERSION);
     let mode = lifecycle(server, context, false);
@@ -158,7 +194,7 @@ async fn connect_http(
             "the legacy HTTP+SSE transport was asked for".to_string(),
         )))
     } else {
-        streamable(&handler, mode, &config, authorized.clone(), context).await
+        streamable(&handler, mode, &config, authorized.clone(), target, context).await
     };
     // A server that answers `server/discover` with something other than a discover result or a
     // clean error is an older server too: start again with initialize.
@@ -170,6 +206,7 @@ async fn connect_http(
             ClientLifecycleMode::Initialize,
             &config,
             authorized.clone(),
+            target,
             context,
         )
         .await;
@@ -209,12 +246,31 @@ async fn authorize(server: &ServerConfig, context: &Context) -> Result<Option<OA
     })?
 }
 
+/// Where an HTTP server is, and the session state shared with the [`Session`].
+struct HttpTarget<'a> {
+    url: &'a str,
+    headers: &'a [(String, String)],
+    resume: Option<Arc<Resume>>,
+    keep: Arc<Keep>,
+}
+
+impl HttpTarget<'_> {
+    fn wrap<C>(&self, inner: C) -> Resumable<C> {
+        Resumable {
+            inner,
+            resume: self.resume.clone(),
+            keep: self.keep.clone(),
+        }
+    }
+}
+
 /// One Streamable HTTP handshake over our pooled client (or the OAuth wrapper around it).
 async fn streamable(
     handler: &Handler,
     mode: ClientLifecycleMode,
     config: &StreamableHttpClientTransportConfig,
     authorized: Option<OAuthHttp>,
+    target: &HttpTarget<'_>,
     context: &Context,
 ) -> Attempt {
     use rmcp::service::ClientServiceExt;
@@ -222,7 +278,7 @@ async fn streamable(
     let config = config.clone();
     match authorized {
         Some(client) => {
-            let transport = StreamableHttpClientTransport::with_client(client, config);
+            let transport = StreamableHttpClientTransport::with_client(target.wrap(client), config);
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),
@@ -230,7 +286,8 @@ async fn streamable(
             .await
         }
         None => {
-            let transport = StreamableHttpClientTransport::with_client(context.http(), config);
+            let transport =
+                StreamableHttpClientTransport::with_client(target.wrap(context.http()), config);
             tokio::time::timeout(
                 context.connect_timeout,
                 handler.serve_with_lifecycle(transport, mode),

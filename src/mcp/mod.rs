@@ -16,8 +16,11 @@ mod classify;
 mod connect;
 mod handler;
 pub mod legacy_sse;
+mod prompts;
+mod resume;
 mod session;
 mod stdio;
+mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +28,10 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
+pub use prompts::CompletionTarget;
+pub use resume::Resume;
 pub use session::Session;
+pub use tasks::{TaskCall, TaskState};
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.
 #[derive(Clone)]
@@ -42,6 +48,8 @@ pub struct Context {
     pub elicitation: Elicitation,
     /// `--protocol-version`: `auto` (None) or a pinned revision.
     pub protocol_version: Option<String>,
+    /// `--log-level`: sent to every server that supports logging, right after connecting.
+    pub log_level: Option<crate::cli::LogLevel>,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
@@ -77,6 +85,7 @@ impl Context {
         Ok(Context {
             elicitation: Elicitation::Decline,
             protocol_version: None,
+            log_level: None,
             store,
             http: Arc::default(),
             progress,

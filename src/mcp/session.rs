@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, NumberOrString, ProgressToken, RequestMetaObject, Tool,
-};
+use rmcp::model::{CallToolResult, Tool};
 use serde_json::Value;
 
 use super::classify::{request_failure, request_timeout};
@@ -22,6 +20,9 @@ pub struct Session {
     pub(super) store: TokenStore,
     pub(super) client: Client,
     pub(super) child: Option<Child>,
+    pub(super) progress: Arc<crate::ui::Progress>,
+    /// The HTTP session's id and whether to keep it open (Streamable HTTP only).
+    pub(super) keep: Option<Arc<super::resume::Keep>>,
 }
 
 impl Session {
@@ -46,12 +47,7 @@ impl Session {
         tool: &str,
         arguments: serde_json::Map<String, Value>,
     ) -> Result<CallToolResult, Failure> {
-        static NEXT_TOKEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
-        let token = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
-        params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
-            NumberOrString::Number(token),
-        )));
+        let params = self.call_params(tool, arguments);
         self.bounded(
             &format!("tools/call `{tool}`"),
             self.client.call_tool(params),
@@ -59,8 +55,25 @@ impl Session {
         .await
     }
 
+    /// What a later command needs to go on in this HTTP session (None without a session id),
+    /// and from now on the session is left open at close.
+    pub fn keep_open(&self) -> Option<super::Resume> {
+        let keep = self.keep.as_ref()?;
+        let session_id = keep
+            .session_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let initialize = serde_json::to_value(self.client.peer().peer_info()?.as_ref()).ok()?;
+        keep.keep.store(true, std::sync::atomic::Ordering::Relaxed);
+        Some(super::Resume {
+            session_id,
+            initialize,
+        })
+    }
+
     /// Run one request under the server's timeout and classify its failure.
-    async fn bounded<T>(
+    pub(super) async fn bounded<T>(
         &self,
         what: &str,
         request: impl Future<Output = Result<T, rmcp::service::ServiceError>>,

@@ -7,6 +7,8 @@ server starts and the real port is printed as the first line of stdout (flushed)
 read it. --stateless-json: stateless mode with plain JSON response bodies and no Mcp-Session-Id.
 Tools: add {a, b} -> "5" (plus structuredContent {"result": 5}), shout {text} -> upper-cased text,
 fail {} -> isError result with the text "this tool always fails".
+Prompts: review {code (required), language (optional, default "python")} -> one user message
+"Please review this <language> code:\n<code>".
 """
 
 import socket
@@ -34,6 +36,11 @@ def shout(text: str) -> str:
 def fail() -> CallToolResult:
     # Returning the result ourselves keeps the text exact (a raised ToolError gets a prefix).
     return CallToolResult(content=[TextContent(type="text", text="this tool always fails")], is_error=True)
+
+
+@server.prompt(description="Ask for a review of a piece of code.")
+def review(code: str, language: str = "python") -> str:
+    return f"Please review this {language} code:\n{code}"
 
 
 def main() -> None:
