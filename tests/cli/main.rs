@@ -10,6 +10,8 @@ mod faults;
 mod legacy;
 mod output;
 mod processes;
+mod prompts;
+mod tasks;
 mod tools_batch;
 mod tools_call;
 mod tools_list;
