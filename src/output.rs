@@ -149,6 +149,7 @@ fn text_line(event: &Event) -> Option<String> {
             _ => prompt.name.clone(),
         }),
         Event::PromptResult(result) => Some(result.text.clone()),
+        Event::Completion(completion) if completion.values.is_empty() => None,
         Event::Completion(completion) => Some(completion.values.join("\n")),
         Event::Task(task) => Some(format!(
             "{}\t{}\t{}",

@@ -342,14 +342,7 @@ impl Ready {
             ));
         };
         let started = Instant::now();
-        // A tool that must run as a task (the server says so) runs as one, and we wait.
-        let result = match self.session.call_tool_or_task(tool, map.clone()).await? {
-            crate::mcp::TaskCall::Done(result) => result,
-            crate::mcp::TaskCall::NeedsTask => {
-                let task = self.session.start_task(tool, map).await?;
-                self.session.task_result(task).await?
-            }
-        };
+        let result = self.session.call_tool(tool, map).await?;
         Ok(result_event(
             id,
             self.session.name(),
@@ -369,6 +362,14 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     };
     let arguments = call_arguments(args)?;
     let (server, tool) = resolve_name(app, name)?;
+    if args.task && matches!(server.transport, crate::config::Transport::Stdio { .. }) {
+        return Err(Failure::usage(format!(
+            "--task needs an HTTP server: the tasks of stdio server `{}` end with its process, when this command exits",
+            server.name
+        ))
+        .hint("without --task, `tools call` runs a task-mode tool as a task and waits for its result")
+        .into());
+    }
     let ready = Ready::open(server, app, !args.no_validate).await?;
     if args.task {
         if let Err(failure) = ready.check(&tool, &arguments) {

@@ -41,18 +41,20 @@ impl Session {
             .collect())
     }
 
-    /// Call a tool; `isError` results are `Ok` (the caller decides what they mean).
+    /// Call a tool; `isError` results are `Ok` (the caller decides what they mean). A tool the
+    /// server will only run as a task runs as one, and this waits for its result.
     pub async fn call_tool(
         &self,
         tool: &str,
         arguments: serde_json::Map<String, Value>,
     ) -> Result<CallToolResult, Failure> {
-        let params = self.call_params(tool, arguments);
-        self.bounded(
-            &format!("tools/call `{tool}`"),
-            self.client.call_tool(params),
-        )
-        .await
+        match self.call_tool_or_task(tool, arguments.clone()).await? {
+            super::TaskCall::Done(result) => Ok(result),
+            super::TaskCall::NeedsTask => {
+                let task = self.start_task(tool, arguments).await?;
+                self.task_result(task).await
+            }
+        }
     }
 
     /// What a later command needs to go on in this HTTP session (None without a session id),

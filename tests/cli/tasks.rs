@@ -159,3 +159,21 @@ fn a_task_id_mcpchat_did_not_start_needs_a_server_when_several_are_selected() {
         "{stderr}"
     );
 }
+
+#[test]
+fn tools_call_task_on_a_stdio_server_is_exit_2_before_starting_it() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .args(["--stdio", &format!("ev={}", everything_stdio_cmd())])
+        .args(["tools", "call", "--task", TOOL, "-a", "topic=x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("--task needs an HTTP server: the tasks of stdio server `ev` end with its process"),
+        "{stderr}"
+    );
+}
