@@ -199,9 +199,14 @@ impl Session {
     pub async fn task_result(&self, first: TaskState) -> Result<CallToolResult, Failure> {
         let mut state = first;
         let mut polls = 0u32;
-        while !state.is_terminal() {
+        // `input_required`: the server's questions come through `tasks/result`, so ask for it
+        // now (it answers once the task has ended).
+        while !state.is_terminal() && state.status != "input_required" {
             tokio::time::sleep(poll_delay(&state)).await;
+            let interval = state.poll_interval_ms;
             state = self.get_task(&state.task_id).await?;
+            // Some answers do not repeat the interval: keep the last one the server gave.
+            state.poll_interval_ms = state.poll_interval_ms.or(interval);
             polls += 1;
             self.progress_of(&state, polls);
         }

@@ -173,7 +173,29 @@ fn tools_call_task_on_a_stdio_server_is_exit_2_before_starting_it() {
     assert!(output.stdout.is_empty());
     let stderr = stderr_of(&output);
     assert!(
-        stderr.contains("--task needs an HTTP server: the tasks of stdio server `ev` end with its process"),
+        stderr.contains(
+            "--task needs an HTTP server: the tasks of stdio server `ev` end with its process"
+        ),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_task_that_asks_for_input_gets_the_elicitation_answer_through_tasks_result() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .args(["--stdio", &format!("ev={}", everything_stdio_cmd())])
+        .args(["--elicitation", "accept-defaults", "tools", "call", TOOL])
+        .arg(r#"{"topic": "python", "ambiguous": true}"#)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    let text = lines[0]["text"].as_str().unwrap();
+    // The schema has no defaults, so the accepted answer carries no selection.
+    assert!(
+        text.starts_with("# Research Report: python (User accepted without selection)\n"),
+        "{text}"
     );
 }
