@@ -38,6 +38,8 @@ pub(super) struct Keep {
     pub session_id: Mutex<Option<String>>,
     /// Do not DELETE the session at close.
     pub keep: AtomicBool,
+    /// The recorded session did not answer: a new one was made instead.
+    pub gone: AtomicBool,
 }
 
 impl Keep {
@@ -45,6 +47,7 @@ impl Keep {
         Keep {
             session_id: Mutex::new(resume.map(|r| r.session_id.clone())),
             keep: AtomicBool::new(resume.is_some()),
+            gone: AtomicBool::new(false),
         }
     }
 }
@@ -61,6 +64,9 @@ impl<C> Resumable<C> {
     /// The recorded answer to a handshake message, when resuming.
     fn replay(&self, message: &ClientJsonRpcMessage) -> Option<StreamableHttpPostResponse> {
         let resume = self.resume.as_ref()?;
+        if self.keep.gone.load(Ordering::Relaxed) {
+            return None;
+        }
         let value = serde_json::to_value(message).ok()?;
         match value.get("method").and_then(Value::as_str)? {
             "initialize" => {
@@ -80,6 +86,46 @@ impl<C> Resumable<C> {
         }
     }
 
+    /// Whether the recorded session still exists: a `ping` in it gets an answer. (A request
+    /// in a session the server has dropped would otherwise wait for the request timeout.)
+    async fn session_answers(
+        &self,
+        uri: &Arc<str>,
+        auth_header: &Option<String>,
+        custom_headers: &HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> bool
+    where
+        C: StreamableHttpClient,
+    {
+        let Some(resume) = &self.resume else {
+            return false;
+        };
+        let ping = json!({"jsonrpc": "2.0", "id": "mcpchat-session-check", "method": "ping"});
+        let Ok(ping) = serde_json::from_value::<ClientJsonRpcMessage>(ping) else {
+            return false;
+        };
+        let response = self
+            .inner
+            .post_message_with_response_limits(
+                uri.clone(),
+                ping,
+                Some(Arc::from(resume.session_id.as_str())),
+                auth_header.clone(),
+                custom_headers.clone(),
+                limits,
+            )
+            .await;
+        match response {
+            // A 400/404 for an unknown session may come back as a JSON-RPC error body.
+            Ok(StreamableHttpPostResponse::Json(message, _)) => {
+                serde_json::to_value(&message).is_ok_and(|v| v.get("error").is_none())
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    }
+
     fn note_session(&self, response: &StreamableHttpPostResponse) {
         let id = match response {
             StreamableHttpPostResponse::Json(_, Some(id))
@@ -95,6 +141,11 @@ impl<C> Resumable<C> {
             *seen = Some(id.clone());
         }
     }
+}
+
+fn is_initialize(message: &ClientJsonRpcMessage) -> bool {
+    serde_json::to_value(message)
+        .is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"))
 }
 
 type Result<T, E> = std::result::Result<T, StreamableHttpError<E>>;
@@ -130,6 +181,21 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Resumable<C> {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, C::Error> {
+        if self.resume.is_some()
+            && is_initialize(&message)
+            && !self
+                .session_answers(&uri, &auth_header, &custom_headers, limits)
+                .await
+        {
+            tracing::info!("the recorded HTTP session is gone; starting a new one");
+            self.keep.gone.store(true, Ordering::Relaxed);
+            self.keep.keep.store(false, Ordering::Relaxed);
+            *self
+                .keep
+                .session_id
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = None;
+        }
         if let Some(replayed) = self.replay(&message) {
             return Ok(replayed);
         }

@@ -199,3 +199,27 @@ fn a_task_that_asks_for_input_gets_the_elicitation_answer_through_tasks_result()
         "{text}"
     );
 }
+
+#[test]
+fn a_task_whose_session_is_gone_is_reported_by_the_server_not_waited_for() {
+    let env = TestEnv::new();
+    let first = everything_http();
+    let (code, started, stderr) = run(
+        &env,
+        &first.url,
+        &["tools", "call", "--task", TOOL, "-a", "topic=voles"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let id = started[0]["task_id"].as_str().unwrap().to_string();
+    drop(first);
+    // A restarted server knows neither the session nor the task: mcpchat notices the session is
+    // gone (a ping in it fails), starts a new one, and the server's answer ends the command.
+    let second = everything_http();
+    let (code, lines, stderr) = run(&env, &second.url, &["tasks", "get", &id]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(lines.is_empty());
+    assert!(
+        stderr.contains(&format!("rejected tasks/get `{id}`")) && stderr.contains("Task not found"),
+        "{stderr}"
+    );
+}
