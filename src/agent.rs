@@ -303,7 +303,7 @@ async fn run_call(
     }))?;
     let started = Instant::now();
     let local_error = |message: String| ToolResult {
-        id: Some(json!(call.id)),
+        id: Some(json!(call.id).into()),
         server: function.map(|f| f.server.clone()),
         tool: function.map_or_else(|| call.name.clone(), |f| f.tool.clone()),
         name: display_name.clone(),
@@ -337,7 +337,7 @@ async fn run_call(
                     .await
                 {
                     Ok(result) => crate::commands::tools::result_event(
-                        Some(json!(call.id)),
+                        Some(json!(call.id).into()),
                         &function.server,
                         &function.tool,
                         &result,

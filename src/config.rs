@@ -414,7 +414,7 @@ impl Config {
             let mut headers = Vec::new();
             for (key, value) in &raw.headers {
                 let value = expand(&value.clone().into_string())?;
-                redact::register(&value);
+                redact::register_header(key, &value);
                 headers.push((key.clone(), value));
             }
             Transport::Http { url, headers }
@@ -428,7 +428,13 @@ impl Config {
             let env = raw
                 .env
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), expand(&v.clone().into_string())?)))
+                .map(|(k, v)| {
+                    let value = expand(&v.clone().into_string())?;
+                    if redact::is_secret_name(k) {
+                        redact::register(&value);
+                    }
+                    Ok((k.clone(), value))
+                })
                 .collect::<Result<Vec<_>, Failure>>()?;
             let cwd = raw
                 .cwd
@@ -490,7 +496,17 @@ impl Config {
     /// Expand `${VAR}` and `${VAR:-default}`; an unset variable without default is an error
     /// pointing at where the file uses it.
     pub fn expand(&self, value: &str) -> Result<String, Failure> {
-        expand_vars(value, &|name| std::env::var(name).ok()).map_err(|var| {
+        let lookup = |name: &str| {
+            let value = std::env::var(name).ok();
+            // `${GITHUB_TOKEN}` is a secret wherever the file uses it.
+            if let Some(value) = &value
+                && redact::is_secret_name(name)
+            {
+                redact::register(value);
+            }
+            value
+        };
+        expand_vars(value, &lookup).map_err(|var| {
             self.error_at(
                 &format!("${{{var}"),
                 &format!("environment variable `{var}` is not set"),
@@ -542,6 +558,11 @@ fn default_locations() -> Vec<PathBuf> {
 fn parse_file(path: &Path) -> Result<Config, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::config(format!("cannot read config file {}: {e}", path.display())))?;
+    // Editors on Windows save a UTF-8 byte order mark; neither parser accepts one.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(stripped) => stripped.to_string(),
+        None => text,
+    };
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
@@ -572,10 +593,18 @@ fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<
         #[serde(default)]
         servers: IndexMap<String, RawMcpServer>,
     }
+    // A file that does not parse at all is reported as such here: swallowing the error would
+    // surface later as a misleading one (an alias-expansion limit as "unknown field").
     let value: serde_json::Value = if is_json {
-        serde_json::from_str(text).unwrap_or_default()
+        serde_json::from_str(text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else if text.trim().is_empty() {
+        serde_json::Value::Null
     } else {
-        serde_yaml::from_str(text).unwrap_or_default()
+        serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            syntax_failure(path, location, &e.to_string())
+        })?
     };
     let is_client_format = value.get("mcpServers").is_some_and(|v| v.is_object())
         || value.get("servers").is_some_and(|v| v.is_object());
@@ -727,9 +756,20 @@ fn syntax_failure(path: &Path, location: Option<(usize, usize)>, message: &str) 
         Some((line, column)) => format!("{}:{line}:{column}", path.display()),
         None => path.display().to_string(),
     };
+    // yaml_serde's guard against alias bombs ("billion laughs") names no alias: say what it is.
+    let message = match message {
+        "repetition limit exceeded" | "recursion limit exceeded" => format!(
+            "YAML alias expansion limit exceeded ({message}): the anchors and aliases (`&name`, \
+             `*name`) expand to too many nodes"
+        ),
+        other => other.to_string(),
+    };
     let mut failure = Failure::config(format!("{place}: {message}"));
-    if let Some(hint) = unknown_key_hint(message) {
+    if let Some(hint) = unknown_key_hint(&message) {
         failure = failure.hint(hint);
+    }
+    if message.starts_with("YAML alias expansion limit") {
+        failure = failure.hint("write the repeated values out, or alias them fewer times");
     }
     failure
 }
@@ -806,14 +846,16 @@ fn locate_nth(text: &str, needle: &str, nth: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// Expand `${VAR}` / `${VAR:-default}`. Returns the name of the first unset variable.
+/// Expand `${VAR}` / `${VAR:-default}`; a default may itself hold references
+/// (`${A:-${B:-x}}`), expanded only when it is used. Returns the name of the first unset
+/// variable.
 pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
+        let Some(end) = closing_brace(after) else {
             // Not a reference: keep the text as written.
             out.push_str(&rest[start..]);
             return Ok(out);
@@ -826,7 +868,7 @@ pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
         match lookup(name).filter(|v| !(v.is_empty() && default.is_some())) {
             Some(v) => out.push_str(&v),
             None => match default {
-                Some(d) => out.push_str(d),
+                Some(d) => out.push_str(&expand_vars(d, lookup)?),
                 None => return Err(name.to_string()),
             },
         }
@@ -834,6 +876,28 @@ pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The `}` that closes a reference whose `${` came just before `text`, skipping nested ones.
+fn closing_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'}' {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Servers from `--url` and `--stdio`.
@@ -847,7 +911,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
             )));
         };
         let value = value.trim().to_string();
-        redact::register(&value);
+        redact::register_header(key, &value);
         headers.insert(key.trim().to_string(), Scalar::String(value));
     }
     let mut entries: Vec<Entry> = Vec::new();
@@ -997,6 +1061,24 @@ mod tests {
     }
 
     #[test]
+    fn expands_nested_defaults_only_when_used() {
+        assert_eq!(expand_vars("${NOPE:-${SET}}", &env).as_deref(), Ok("value"));
+        assert_eq!(
+            expand_vars("<${NOPE:-${NADA:-x}}>", &env).as_deref(),
+            Ok("<x>")
+        );
+        assert_eq!(expand_vars("${SET:-${NADA}}", &env).as_deref(), Ok("value"));
+        assert_eq!(
+            expand_vars("${NOPE:-${NADA}}", &env),
+            Err("NADA".to_string())
+        );
+        assert_eq!(
+            expand_vars("${NOPE:-a${SET}b}c", &env).as_deref(),
+            Ok("avaluebc")
+        );
+    }
+
+    #[test]
     fn suggests_close_keys_only() {
         assert_eq!(suggest("urll", &["name", "url", "command"]), Some("url"));
         assert_eq!(suggest("zzzzzz", &["name", "url"]), None);
@@ -1033,5 +1115,84 @@ mod tests {
         assert!(filter.permits("Get_Data"));
         assert!(!filter.permits("Get_Secret_Key"));
         assert!(!filter.permits("Delete_All"));
+    }
+}
+
+/// Property tests over what a config file's author (or a hostile environment) feeds us.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Literal text that holds no reference.
+    fn literal() -> impl Strategy<Value = String> {
+        "[^$]{0,12}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn references_expand_to_their_values_which_are_never_expanded_again(
+            pieces in prop::collection::vec((literal(), "\\PC{0,12}"), 0..5),
+            tail in literal(),
+        ) {
+            let mut template = String::new();
+            let mut expected = String::new();
+            let mut values = HashMap::new();
+            for (i, (text, value)) in pieces.iter().enumerate() {
+                template.push_str(&format!("{text}${{V{i}}}"));
+                expected.push_str(text);
+                expected.push_str(value);
+                values.insert(format!("V{i}"), value.clone());
+            }
+            template.push_str(&tail);
+            expected.push_str(&tail);
+            let lookup = |name: &str| values.get(name).cloned();
+            prop_assert_eq!(expand_vars(&template, &lookup), Ok(expected));
+        }
+
+        #[test]
+        fn nested_defaults_fall_through_to_the_first_set_variable(
+            depth in 1usize..6,
+            set_at in 0usize..7,
+            value in "[^$}]{1,10}",
+            fallback in "[^$}]{0,10}",
+        ) {
+            // ${U0:-${U1:-...${U<depth-1>:-fallback}...}}, where only U<set_at> may be set.
+            let mut template = fallback.clone();
+            for level in (0..depth).rev() {
+                template = format!("${{U{level}:-{template}}}");
+            }
+            let lookup = |name: &str| (name == format!("U{set_at}")).then(|| value.clone());
+            let expected = if set_at < depth { value.clone() } else { fallback.clone() };
+            prop_assert_eq!(expand_vars(&template, &lookup), Ok(expected));
+        }
+
+        #[test]
+        fn any_text_expands_without_panicking(text in "[${}:a-zA-Z_-]{0,40}") {
+            let lookup = |name: &str| name.len().is_multiple_of(2).then(|| name.to_lowercase());
+            let _ = expand_vars(&text, &lookup);
+        }
+
+        #[test]
+        fn a_byte_order_mark_never_changes_how_a_file_parses(
+            text in "[a-z:\\[\\]{}\",&*\\- \n]{0,80}",
+            json in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let name = if json { "c.json" } else { "c.yaml" };
+            let plain = dir.path().join(name);
+            let marked = dir.path().join(format!("bom-{name}"));
+            std::fs::write(&plain, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            std::fs::write(&marked, format!("\u{feff}{text}"))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let outcome = |path: &Path| match parse_file(path) {
+                Ok(config) => Ok(config.server_names().join(",")),
+                Err(failure) => Err(failure.code()),
+            };
+            prop_assert_eq!(outcome(&plain), outcome(&marked));
+        }
     }
 }

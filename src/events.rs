@@ -113,7 +113,7 @@ pub struct ToolInfo {
 pub struct ToolResult {
     /// The request id from `--batch` input (absent for single calls).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
+    pub id: Option<RawId>,
     /// Null when the model named a tool that does not exist.
     pub server: Option<String>,
     pub tool: String,
@@ -131,7 +131,7 @@ pub struct ToolResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Value>,
+    pub id: Option<RawId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,4 +223,40 @@ pub struct TaskInfo {
     pub ttl_ms: Option<u64>,
     /// How often the server suggests polling, in milliseconds.
     pub poll_interval_ms: Option<u64>,
+}
+
+/// A request id echoed exactly as the caller wrote it: the JSON text of the `id` value, byte
+/// for byte (big integers, `1.0`, `1e400`, escapes and the spacing inside objects all kept).
+/// Parsing it into a `Value` would round numbers and reformat the rest.
+#[derive(Debug, Clone)]
+pub struct RawId(Box<serde_json::value::RawValue>);
+
+impl RawId {
+    /// The id's JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl From<Value> for RawId {
+    fn from(value: Value) -> Self {
+        let text = value.to_string();
+        match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => RawId(raw),
+            // A serialised `Value` is always valid JSON; keep a valid id if not.
+            Err(_) => RawId(Box::<serde_json::value::RawValue>::default()),
+        }
+    }
+}
+
+impl From<Box<serde_json::value::RawValue>> for RawId {
+    fn from(raw: Box<serde_json::value::RawValue>) -> Self {
+        RawId(raw)
+    }
+}
+
+impl Serialize for RawId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! Each event is written and flushed as one line so pipelines see it at once. A closed stdout
 //! (`| head -1`) surfaces as [`BrokenPipe`], which `main` turns into a quiet exit 0.
+//! Every line passes through `redact` on its way out, so no stdout line carries a registered
+//! secret, whatever a server echoed back; only `auth token` prints one, by design.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -47,14 +49,17 @@ impl Output {
     /// Print one event. Errors only when stdout is gone.
     pub fn emit(&self, event: &Event) -> Result<(), BrokenPipe> {
         let line = match self.format {
-            Format::Json => serde_json::to_string(event).map_err(|_| BrokenPipe)?,
+            Format::Json => {
+                let line = serde_json::to_string(event).map_err(|_| BrokenPipe)?;
+                return self.write_unmasked(&crate::redact::json_line(&line));
+            }
             Format::Text if self.answer_only.load(std::sync::atomic::Ordering::Relaxed) => {
                 use std::sync::atomic::Ordering;
                 return match event {
                     // Streamed text goes out as it comes; each turn's text ends its line.
                     Event::Delta(delta) => {
                         self.streamed.store(true, Ordering::Relaxed);
-                        self.write_raw(&delta.content)
+                        self.write_raw(&crate::redact::registered(&delta.content))
                     }
                     Event::Message(_) if self.streamed.load(Ordering::Relaxed) => {
                         self.write_raw("\n")
@@ -85,8 +90,13 @@ impl Output {
             .map_err(|_| BrokenPipe)
     }
 
-    /// Print raw text (already formatted) followed by a newline.
+    /// Print text (already formatted) followed by a newline, registered secrets masked.
     pub fn write_line(&self, line: &str) -> Result<(), BrokenPipe> {
+        self.write_unmasked(&crate::redact::registered(line))
+    }
+
+    /// Print a line exactly as given: only for `auth token`, whose output is the secret.
+    pub fn write_unmasked(&self, line: &str) -> Result<(), BrokenPipe> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut stdout = std::io::stdout().lock();
         stdout
@@ -123,9 +133,9 @@ fn text_line(event: &Event) -> Option<String> {
                 text = serde_json::to_string_pretty(structured).unwrap_or_default();
             }
             if let Some(id) = &result.id {
-                let id = match id {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                let id = match serde_json::from_str(id.as_str()) {
+                    Ok(serde_json::Value::String(s)) => s,
+                    _ => id.as_str().to_string(),
                 };
                 text = format!("[{id}] {text}");
             }

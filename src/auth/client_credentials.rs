@@ -127,6 +127,8 @@ fn credentials_config(
                 ))
             })?;
             let pem = String::from_utf8_lossy(&signing_key).to_string();
+            // The key itself must never be printed, whole or line by line.
+            crate::redact::register_pem(&pem);
             if pem.contains("BEGIN EC PRIVATE KEY") {
                 return Err(Failure::config(format!(
                     "server `{}`: oauth.private_key_file is a SEC1 EC key; convert it to PKCS#8: \

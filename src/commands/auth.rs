@@ -85,7 +85,7 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
                 .into());
             }
             let token = auth::access_token(&server, &app.context.store).await?;
-            app.output.write_line(&token)?;
+            app.output.write_unmasked(&token)?;
             Ok(Code::Success)
         }
     }

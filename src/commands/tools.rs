@@ -12,12 +12,13 @@ use std::time::Instant;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rmcp::model::{CallToolResult, Tool};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cli::CallArgs;
 use crate::config::ServerConfig;
-use crate::events::{ErrorInfo, Event, ToolInfo, ToolResult};
+use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::mcp::Session;
 use crate::report;
@@ -179,7 +180,7 @@ pub fn tool_info(server: &str, tool: &Tool) -> ToolInfo {
 }
 
 pub fn result_event(
-    id: Option<Value>,
+    id: Option<RawId>,
     server: &str,
     tool: &str,
     result: &CallToolResult,
@@ -330,7 +331,7 @@ impl Ready {
 
     async fn call(
         &self,
-        id: Option<Value>,
+        id: Option<RawId>,
         tool: &str,
         arguments: Value,
     ) -> Result<ToolResult, Failure> {
@@ -478,12 +479,24 @@ fn json_kind(value: &Value) -> &'static str {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Request {
-    #[serde(default)]
-    id: Option<Value>,
+    /// Kept as written, `null` included (`Option` alone would turn `null` into no id).
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
     #[serde(alias = "name")]
     tool: String,
     #[serde(default)]
     arguments: Option<Value>,
+}
+
+fn raw_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// Just the id of a line that is JSON but not a valid request, so its error line carries it.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
 }
 
 type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
@@ -568,7 +581,7 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
 fn record(
     app: &App,
     worst: &std::sync::Mutex<Code>,
-    id: Option<Value>,
+    id: Option<RawId>,
     tool: Option<(String, String)>,
     failure: &Failure,
 ) -> bool {
@@ -601,7 +614,7 @@ async fn run_line(
     line_number: usize,
     validate: bool,
 ) -> (
-    Option<Value>,
+    Option<RawId>,
     Option<(String, String)>,
     Result<ToolResult, Failure>,
 ) {
@@ -609,9 +622,10 @@ async fn run_line(
         Ok(request) => request,
         Err(e) => {
             // Salvage the id if the line is JSON at all, so the caller can match the error.
-            let id = serde_json::from_str::<Value>(line)
+            let id = serde_json::from_str::<IdOnly>(line)
                 .ok()
-                .and_then(|v| v.get("id").cloned());
+                .and_then(|only| only.id)
+                .map(RawId::from);
             return (
                 id,
                 None,
@@ -620,7 +634,7 @@ async fn run_line(
             );
         }
     };
-    let id = request.id.clone();
+    let id = request.id.map(RawId::from);
     let arguments = request
         .arguments
         .unwrap_or_else(|| Value::Object(Map::new()));
@@ -648,4 +662,76 @@ async fn run_line(
         failure
     });
     (id, names, outcome)
+}
+
+/// Property tests over batch lines: any JSON id, however spaced, comes back as written.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn space() -> impl Strategy<Value = String> {
+        "[ \t]{0,2}"
+    }
+
+    /// JSON text with odd spacing, numbers no f64 can hold, and escapes.
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "-?(0|[1-9][0-9]{0,40})(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,4})?",
+            "\\PC{0,10}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            Just(r#""\u00e9\/\ud83d\ude00\"""#.to_string()),
+            Just("true".to_string()),
+            Just("null".to_string()),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec((space(), inner.clone()), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(s, v)| format!("{s}{v}{s}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                prop::collection::vec(("[a-z]{1,4}", space(), inner), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(k, s, v)| format!("{s}\"{k}\"{s}:{s}{v}"))
+                        .collect();
+                    format!("{{{}}}", items.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_id_is_kept_byte_for_byte(id in json_text(), extra in any::<bool>()) {
+            let line = if extra {
+                format!(r#"{{"tool": "s__t", "id":{id} , "bogus": 1}}"#)
+            } else {
+                format!(r#"{{"tool": "s__t", "id":{id} , "arguments": {{}}}}"#)
+            };
+            let raw = if extra {
+                prop_assert!(serde_json::from_str::<Request>(&line).is_err());
+                serde_json::from_str::<IdOnly>(&line).ok().and_then(|only| only.id)
+            } else {
+                serde_json::from_str::<Request>(&line)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {line}")))?
+                    .id
+            };
+            let raw = raw.map(RawId::from);
+            prop_assert_eq!(raw.as_ref().map(RawId::as_str), Some(id.as_str()));
+            // And it is written out as is.
+            let written = serde_json::to_string(&raw).unwrap_or_default();
+            prop_assert_eq!(written, id);
+        }
+
+        #[test]
+        fn any_line_parses_or_fails_without_panicking(line in "[{}\\[\\]\":,a-z0-9. \\\\]{0,60}") {
+            let _ = serde_json::from_str::<Request>(&line);
+            let _ = serde_json::from_str::<IdOnly>(&line);
+        }
+    }
 }

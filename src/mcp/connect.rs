@@ -217,7 +217,7 @@ async fn connect_http(
             && failed_with(server, context, &attempt, &[Kind::Http, Kind::Protocol]);
     if try_legacy
         && authorized.is_none()
-        && let Some(legacy) = legacy_sse(server, url, headers, &handler, context).await
+        && let Some(legacy) = legacy_sse(server, url, headers, &handler, context).await?
     {
         attempt = legacy;
     }
@@ -298,14 +298,14 @@ async fn streamable(
 }
 
 /// The legacy HTTP+SSE transport: None when the server has no such endpoint either (the
-/// Streamable HTTP failure then stands).
+/// Streamable HTTP failure then stands); an error when it has one that we refuse to use.
 async fn legacy_sse(
     server: &ServerConfig,
     url: &str,
     headers: &[(String, String)],
     handler: &Handler,
     context: &Context,
-) -> Option<Attempt> {
+) -> Result<Option<Attempt>, Failure> {
     use rmcp::service::ClientServiceExt;
     let opened = tokio::time::timeout(
         context.connect_timeout,
@@ -316,21 +316,35 @@ async fn legacy_sse(
         Ok(Ok(transport)) => {
             tracing::info!(server = %server.name, "using the legacy HTTP+SSE transport (2024-11-05)");
             let handler = handler.with_version(LEGACY_VERSION);
-            Some(
+            Ok(Some(
                 tokio::time::timeout(
                     context.connect_timeout,
                     handler.serve_with_lifecycle(transport, ClientLifecycleMode::Initialize),
                 )
                 .await,
+            ))
+        }
+        // The server does speak HTTP+SSE, but named an endpoint we will not post to: that is the
+        // answer the user needs, not the Streamable HTTP failure before it.
+        Ok(Err(super::legacy_sse::SseError::CrossOrigin { endpoint, stream })) => {
+            Err(Failure::new(
+                Kind::Protocol,
+                format!(
+                    "MCP server `{}` speaks the legacy HTTP+SSE transport, but its `endpoint` event \
+                     names {endpoint}, another origin than the event stream ({stream}); refused, \
+                     because every message (and its headers) would go to that other host",
+                    server.name
+                ),
             )
+            .hint("if that host is really the server's, configure its URL directly"))
         }
         Ok(Err(e)) => {
             tracing::debug!(server = %server.name, "no legacy HTTP+SSE endpoint either: {e}");
-            None
+            Ok(None)
         }
         Err(_) => {
             tracing::debug!(server = %server.name, "timed out opening a legacy HTTP+SSE stream");
-            None
+            Ok(None)
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum SseError {
     NoEndpoint,
     #[error("the endpoint URL is invalid: {0}")]
     Endpoint(String),
+    #[error("the endpoint {endpoint} is on another origin than the stream ({stream})")]
+    CrossOrigin { endpoint: String, stream: String },
     #[error("the event stream is not text/event-stream (HTTP {0})")]
     NotSse(u16),
 }
@@ -72,25 +74,18 @@ impl LegacySse {
             }
         };
         if endpoint.origin() != base.origin() {
-            return Err(SseError::Endpoint(format!(
-                "{} is on another origin than the stream",
-                crate::redact::url(endpoint.as_str())
-            )));
+            return Err(SseError::CrossOrigin {
+                endpoint: crate::redact::url(endpoint.as_str()),
+                stream: base.origin().ascii_serialization(),
+            });
         }
         let (sender, incoming) = mpsc::channel(64);
         let reader = tokio::spawn(async move {
             while let Some(Ok(event)) = events.next().await {
-                if !matches!(event.event.as_deref(), None | Some("message")) {
-                    continue;
-                }
-                let Some(data) = event.data else { continue };
-                match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
-                    Ok(message) => {
-                        if sender.send(message).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => tracing::warn!("ignored an SSE message that is not JSON-RPC: {e}"),
+                if let Some(message) = message_of(event)
+                    && sender.send(message).await.is_err()
+                {
+                    break;
                 }
             }
         });
@@ -101,6 +96,21 @@ impl LegacySse {
             incoming,
             reader,
         })
+    }
+}
+
+/// The JSON-RPC message an SSE event carries: `message` events (or unnamed ones) only.
+fn message_of(event: sse_stream::Sse) -> Option<ServerJsonRpcMessage> {
+    if !matches!(event.event.as_deref(), None | Some("message")) {
+        return None;
+    }
+    let data = event.data?;
+    match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            tracing::warn!("ignored an SSE message that is not JSON-RPC: {e}");
+            None
+        }
     }
 }
 
@@ -144,5 +154,79 @@ impl Transport<RoleClient> for LegacySse {
 impl Drop for LegacySse {
     fn drop(&mut self) {
         self.reader.abort();
+    }
+}
+
+/// Property tests over the legacy transport's framing: whatever the chunk boundaries, line
+/// endings, comments and multi-line `data:`, the same messages come out in order.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn events_of(chunks: Vec<Vec<u8>>) -> Vec<sse_stream::Sse> {
+        let stream = futures::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(std::io::Cursor::new(c))),
+        );
+        let events = sse_stream::SseStream::from_bytes_stream(stream);
+        futures::executor::block_on(events.filter_map(|e| async { e.ok() }).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn messages_survive_any_chunking_and_line_endings(
+            texts in prop::collection::vec("\\PC{0,16}", 1..5),
+            crlf in any::<bool>(),
+            pretty in any::<bool>(),
+            named in any::<bool>(),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut body = format!(": hello{eol}event: endpoint{eol}data: /messages?s=1{eol}{eol}");
+            let sent: Vec<Value> = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| json!({"jsonrpc": "2.0", "id": i, "result": {"text": t}}))
+                .collect();
+            for message in &sent {
+                let text = if pretty {
+                    serde_json::to_string_pretty(message).unwrap_or_default()
+                } else {
+                    message.to_string()
+                };
+                if named {
+                    body.push_str(&format!("event: message{eol}"));
+                }
+                for line in text.lines() {
+                    body.push_str(&format!("data: {line}{eol}"));
+                }
+                body.push_str(&format!(": ping{eol}{eol}"));
+            }
+            let bytes = body.into_bytes();
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for point in points {
+                chunks.push(bytes[from..point].to_vec());
+                from = point;
+            }
+            chunks.push(bytes[from..].to_vec());
+
+            let events = events_of(chunks);
+            prop_assert_eq!(events[0].event.as_deref(), Some("endpoint"));
+            prop_assert_eq!(events[0].data.as_deref(), Some("/messages?s=1"));
+            let received: Vec<Value> = events
+                .into_iter()
+                .filter_map(message_of)
+                .map(|m| serde_json::to_value(m).unwrap_or_default())
+                .collect();
+            prop_assert_eq!(received, sent);
+        }
     }
 }

@@ -310,3 +310,80 @@ fn vs_code_servers_map_and_claude_extra_keys_are_accepted() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
 }
+
+#[test]
+fn config_files_with_a_utf8_byte_order_mark_are_read_in_every_format() {
+    let env = TestEnv::new();
+    let script = repo().join("examples/demo_server.py");
+    let files = [
+        ("bom.yaml", demo_yaml("demo")),
+        (
+            "bom.json",
+            format!(
+                r#"{{"servers": [{{"name": "demo", "command": "python3", "args": ["{}"]}}]}}"#,
+                script.display()
+            ),
+        ),
+        (
+            "claude-bom.json",
+            format!(
+                r#"{{"mcpServers": {{"demo": {{"command": "python3", "args": ["{}"]}}}}}}"#,
+                script.display()
+            ),
+        ),
+    ];
+    for (name, text) in files {
+        let config = env.write(name, &format!("\u{feff}{text}"));
+        let output = env
+            .cmd()
+            .args(["--config", config.to_str().unwrap(), "tools", "list"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{name}: {}",
+            stderr_of(&output)
+        );
+        assert_eq!(listed_servers(&output), vec!["demo"], "{name}");
+    }
+}
+
+#[test]
+fn nested_defaults_expand_and_only_the_default_in_use_needs_its_variables() {
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        "servers:\n  - name: demo\n    command: ${NO_PYTHON:-${ALSO_UNSET:-python3}}\n    \
+         args: [\"${NO_SCRIPT:-${DEMO_SCRIPT}}\"]\n    env: {X: \"${DEMO_SCRIPT:-${NEVER_SET}}\"}\n",
+    );
+    let output = env
+        .cmd()
+        .env("DEMO_SCRIPT", repo().join("examples/demo_server.py"))
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+}
+
+#[test]
+fn a_yaml_alias_bomb_is_reported_as_an_alias_expansion_limit() {
+    let env = TestEnv::new();
+    let mut text = String::from("x-anchors:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    text.push_str("mcpServers:\n  demo:\n    command: python3\n");
+    env.write("mcp_servers.yaml", &text);
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: error: mcp_servers.yaml: YAML alias expansion limit exceeded (repetition limit \
+         exceeded): the anchors and aliases (`&name`, `*name`) expand to too many nodes\n\
+         hint: write the repeated values out, or alias them fewer times\n"
+    );
+    assert_eq!(output.stdout, b"");
+}

@@ -75,3 +75,42 @@ fn pinning_2024_11_05_uses_the_legacy_transport() {
         stderr_of(&output)
     );
 }
+
+#[test]
+fn a_legacy_endpoint_on_another_origin_is_refused_with_the_reason_at_default_verbosity() {
+    let env = TestEnv::new();
+    let server = Peer::legacy_cross_origin();
+    let port = server.port;
+    let output = env
+        .cmd()
+        .args(["--url", &format!("old=http://127.0.0.1:{port}/sse")])
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["type"], "error");
+    assert_eq!(lines[0]["kind"], "protocol");
+    let message = format!(
+        "MCP server `old` speaks the legacy HTTP+SSE transport, but its `endpoint` event names \
+         http://localhost:{port}/messages?session=***, another origin than the event stream \
+         (http://127.0.0.1:{port}); refused, because every message (and its headers) would go to \
+         that other host"
+    );
+    assert_eq!(lines[0]["message"], message.as_str());
+    assert!(
+        stderr_of(&output).contains(&format!("mcpchat: error: {message}\n")),
+        "{}",
+        stderr_of(&output)
+    );
+    // Nothing was posted to the other origin.
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /posts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.ends_with("\r\n\r\n0"), "{reply}");
+}

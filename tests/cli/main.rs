@@ -12,6 +12,7 @@ mod output;
 mod processes;
 mod prompts;
 mod tasks;
+mod secrets;
 mod tools_batch;
 mod tools_call;
 mod tools_list;

@@ -140,3 +140,71 @@ fn an_unreachable_server_fails_only_its_requests() {
     assert_eq!(by_id["a"]["kind"], "unreachable");
     assert_eq!(by_id["c"]["kind"], "unreachable");
 }
+
+/// The raw JSON text of a stdout line's `id`, and the line with the id replaced by 0 (so lines
+/// whose id no f64 can hold, like `1e400`, can still be checked against the schema).
+fn raw_id_of(line: &str) -> (String, String) {
+    #[derive(serde::Deserialize)]
+    struct WithId<'a> {
+        #[serde(borrow)]
+        id: &'a serde_json::value::RawValue,
+    }
+    let raw = serde_json::from_str::<WithId>(line)
+        .unwrap_or_else(|e| panic!("no id in {line}: {e}"))
+        .id
+        .get()
+        .to_string();
+    let without = line.replacen(&format!("\"id\":{raw}"), "\"id\":0", 1);
+    (raw, without)
+}
+
+#[test]
+fn ids_come_back_byte_for_byte_as_sent_including_unparsable_numbers_and_odd_spacing() {
+    let env = TestEnv::new();
+    let ids = [
+        "123456789012345678901234567890",
+        "-18446744073709551617",
+        "1.0",
+        "1e400",
+        "1E+2",
+        "-0",
+        r#""tab\tq\"\u00e9\/ \ud83d\ude00""#,
+        r#"{"b" : [1 , 2.50], "a":{}}"#,
+        "[ ]",
+        "null",
+    ];
+    let mut input = String::new();
+    for (i, id) in ids.iter().enumerate() {
+        input.push_str(&format!(
+            "{{\"id\": {id}, \"tool\": \"demo__add\", \"arguments\": {{\"a\": {i}, \"b\": 1}}}}\n"
+        ));
+    }
+    // Not a valid request (unknown field), but its id still comes back as written.
+    input.push_str("{\"id\": 99999999999999999999.000, \"tool\": \"demo__add\", \"extra\": 1}\n");
+    let output = env
+        .cmd()
+        .args(["--stdio", &format!("demo={}", demo_stdio_cmd())])
+        .args(["tools", "call", "--batch"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut seen: HashMap<String, Value> = HashMap::new();
+    for line in stdout.lines() {
+        let (raw, without) = raw_id_of(line);
+        let parsed = lines(without.as_bytes()).remove(0);
+        seen.insert(raw, parsed);
+    }
+    assert_eq!(seen.len(), ids.len() + 1, "{stdout}");
+    for (i, id) in ids.iter().enumerate() {
+        let line = seen
+            .get(*id)
+            .unwrap_or_else(|| panic!("id {id} not echoed: {stdout}"));
+        assert_eq!(line["type"], "tool_result");
+        assert_eq!(line["text"], json!((i + 1).to_string()), "{id}");
+    }
+    let invalid = &seen["99999999999999999999.000"];
+    assert_eq!(invalid["type"], "error");
+    assert_eq!(invalid["exit_code"], 2);
+}

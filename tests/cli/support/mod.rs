@@ -254,6 +254,26 @@ pub fn fault_http(mode: &str) -> Peer {
     Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
 }
 
+impl Peer {
+    /// The secret-echoing fake (tests/fakes/echo_secrets.py): mode `""` or `http_error`.
+    pub fn echo_secrets(mode: &str) -> Peer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("tests/fakes/echo_secrets.py"));
+        if !mode.is_empty() {
+            cmd.arg(mode);
+        }
+        Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+    }
+
+    /// A legacy HTTP+SSE fake whose `endpoint` names another origin
+    /// (tests/fakes/legacy_cross_origin.py).
+    pub fn legacy_cross_origin() -> Peer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("tests/fakes/legacy_cross_origin.py"));
+        Peer::spawn(cmd, PortFrom::FirstLine, "/sse")
+    }
+}
+
 pub fn crash_stdio_cmd() -> String {
     format!(
         "python3 {}",
