@@ -78,6 +78,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION", default_value_t = crate::mcp::Elicitation::Decline)]
     pub elicitation: crate::mcp::Elicitation,
 
+    /// Servers' requests for a completion (sampling): allow (answered by the configured model)
+    /// or deny [default: llm.sampling, else deny]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "MCPCHAT_SAMPLING",
+        value_name = "allow|deny"
+    )]
+    pub sampling: Option<crate::mcp::sampling::Sampling>,
+
     /// MCP protocol revision: auto (detect per server: 2026-07-28 stateless, else initialize),
     /// or pin one: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05
     #[arg(long, global = true, env = "MCPCHAT_PROTOCOL_VERSION", value_name = "VERSION",
@@ -94,6 +105,8 @@ pub struct GlobalArgs {
     pub token_store: Option<PathBuf>,
 }
 
+// Parsed once and kept for the run: the size of the `ask` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List and call the tools of MCP servers
@@ -117,6 +130,10 @@ pub enum Command {
     /// Follow tool calls started with `tools call --task`: list, get, result, cancel
     #[command(subcommand)]
     Tasks(TasksCommand),
+
+    /// List, replay and delete the conversations of `ask --session`
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
 
     /// Print the JSON Schema of the stdout lines
     Schema,
@@ -267,6 +284,60 @@ pub struct AskArgs {
         requires = "mcp_prompt"
     )]
     pub prompt_args: Vec<String>,
+
+    /// Continue (or start) a stored conversation: a NAME in the data dir, or a file PATH (with a /)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub session: Option<String>,
+
+    /// Continue the most recently used conversation
+    #[arg(long = "continue", conflicts_with = "session")]
+    pub continue_latest: bool,
+
+    /// Leave the oldest whole exchanges of a conversation out of the request beyond this many
+    /// tokens (estimated; env MCPCHAT_MAX_HISTORY_TOKENS, llm.max_history_tokens)
+    #[arg(long, value_name = "TOKENS")]
+    pub max_history_tokens: Option<u64>,
+
+    /// Whether the model must, may or must not call tools (the first request of the run)
+    #[arg(long, value_enum, env = "MCPCHAT_TOOL_CHOICE", value_name = "CHOICE")]
+    pub tool_choice: Option<ToolChoice>,
+}
+
+/// The chat API's `tool_choice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ToolChoice {
+    Auto,
+    Required,
+    None,
+}
+
+impl ToolChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolChoice::Auto => "auto",
+            ToolChoice::Required => "required",
+            ToolChoice::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// One `session` line per stored conversation
+    List,
+
+    /// Replay a conversation as `prompt`, `tool_call`, `tool_result` and `message` lines
+    Show {
+        /// Session NAME or PATH (default: the most recently used)
+        #[arg(value_name = "NAME|PATH")]
+        name: Option<String>,
+    },
+
+    /// Delete stored conversations
+    Rm {
+        #[arg(value_name = "NAME|PATH", required = true)]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,4 +415,13 @@ pub struct LoginArgs {
     /// Print the authorization URL on stderr instead of opening a browser
     #[arg(long)]
     pub no_browser: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_declarations_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -160,6 +160,10 @@ pub struct LlmConfig {
     pub temperature: Option<f64>,
     pub timeout_secs: Option<f64>,
     pub max_retries: Option<u32>,
+    /// `ask --session`: leave the oldest exchanges out beyond this many tokens (estimated).
+    pub max_history_tokens: Option<u64>,
+    /// Whether servers' sampling requests are answered by this model (`allow`) or refused.
+    pub sampling: Option<crate::mcp::sampling::Sampling>,
 }
 
 /// A scalar that YAML may write as a number or boolean but we use as a string.

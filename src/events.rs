@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.3.0";
+pub const SCHEMA_VERSION: &str = "1.4.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -23,10 +23,60 @@ pub enum Event {
     Result(RunResult),
     Auth(AuthStatus),
     Error(ErrorInfo),
-    Prompt(PromptInfo),
+    /// An MCP prompt (`prompts list`); `prompt` is a conversation's user prompt.
+    McpPrompt(PromptInfo),
     PromptResult(PromptResult),
     Completion(Completion),
     Task(TaskInfo),
+    Session(SessionInfo),
+    Prompt(PromptText),
+    Sampling(SamplingInfo),
+}
+
+/// Token counts, summed over a run, as the model API reported them.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// One stored conversation (`sessions list`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub name: String,
+    pub path: String,
+    /// User prompts in the conversation.
+    pub turns: u32,
+    /// Chat messages stored (user, assistant and tool messages).
+    pub messages: u32,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    /// RFC 3339, UTC.
+    pub created: Option<String>,
+    /// When the file last changed, RFC 3339, UTC.
+    pub updated: Option<String>,
+}
+
+/// A user prompt of a stored conversation (`sessions show`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptText {
+    pub content: String,
+    /// 1 for the conversation's first prompt.
+    pub turn: u32,
+}
+
+/// A server's `sampling/createMessage` request answered by the configured model.
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplingInfo {
+    pub server: String,
+    pub model: String,
+    /// The model the server hinted at (logged, not obeyed).
+    pub model_hints: Vec<String>,
+    pub usage: Usage,
+    pub duration_ms: u64,
+    /// Null when answered; the reason otherwise.
+    pub error: Option<String>,
 }
 
 /// One server's authentication state (`auth login|status|logout`). Never carries a token.
@@ -74,13 +124,17 @@ pub struct RunResult {
     pub status: &'static str,
     pub answer: Option<String>,
     pub model: Option<String>,
-    /// Model requests made.
+    /// Model requests made (a request that failed counts).
     pub steps: u32,
-    /// Tool calls the model asked for.
+    /// Tool calls run (an interrupted call does not count).
     pub tool_calls: u32,
-    pub usage: crate::llm::Usage,
+    pub usage: Usage,
     pub duration_ms: u64,
     pub error: Option<RunError>,
+    /// The conversation this run continued (`--session`/`--continue`), else null.
+    pub session: Option<String>,
+    /// This run's exchange number in the conversation (1 for the first), else null.
+    pub turn: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -8,9 +8,11 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conversation;
 pub mod events;
 pub mod exit;
 pub mod human;
+pub mod interrupt;
 pub mod llm;
 pub mod mcp;
 pub mod output;
@@ -27,6 +29,7 @@ use crate::cli::{Cli, Command, ToolsCommand};
 use crate::commands::App;
 use crate::config::{Config, Overrides};
 use crate::exit::{Code, Failure, Kind};
+use crate::mcp::sampling::Sampling;
 use crate::output::Output;
 
 /// Run mcpchat with the process's arguments; returns the exit code.
@@ -78,41 +81,18 @@ pub fn main_entry() -> i32 {
 }
 
 async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
-    let interrupted = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) {
-                (Ok(mut int), Ok(mut term)) => {
-                    tokio::select! {
-                        _ = int.recv() => "interrupted",
-                        _ = term.recv() => "terminated",
-                    }
-                }
-                _ => std::future::pending().await,
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "interrupted"
-        }
-    };
-    let is_ask = matches!(cli.command, Command::Ask(_));
-    let format = cli.global.format;
+    interrupt::install();
+    // These print what they have before exiting 130, so they wait on the signal themselves.
+    let summarises = matches!(
+        &cli.command,
+        Command::Ask(_) | Command::Tools(ToolsCommand::Call(cli::CallArgs { batch: true, .. }))
+    );
+    if summarises {
+        return run(cli).await;
+    }
     tokio::select! {
         result = run(cli) => result,
-        what = interrupted => {
-            let failure = Failure::new(Kind::Interrupted, what);
-            if is_ask {
-                // `ask` promises a `result` line, also when interrupted.
-                let _ = commands::ask::failed_before_start(&Output::new(format), &failure);
-            }
-            Err(failure.into())
-        }
+        what = interrupt::wait() => Err(Failure::new(Kind::Interrupted, what).into()),
     }
 }
 
@@ -151,6 +131,16 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     context.elicitation = global.elicitation;
     context.protocol_version = global.protocol_version.clone();
     context.log_level = global.log_level;
+    context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
+    // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
+    if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {
+        let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)
+            .map_err(|failure| {
+                failure.hint("--sampling allow answers servers with the model of `llm:` in the config (and its environment variables)")
+            })?;
+        let llm = llm::Client::new(context.http(), provider);
+        context.sampler = Some(Arc::new(mcp::sampling::Sampler::new(llm, None)));
+    }
     let app = App {
         config: Arc::new(config),
         output: Arc::new(Output::new(global.format)),
@@ -165,6 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Prompts(command) => commands::prompts::prompts(&app, command).await,
         Command::Complete(args) => commands::complete::complete(&app, args).await,
         Command::Tasks(command) => commands::tasks::tasks(&app, command).await,
+        Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
         Command::Schema => Ok(Code::Success),
     };
     progress.clear();

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::LlmConfig;
@@ -183,12 +182,23 @@ impl Provider {
     }
 }
 
-/// Token counts, summed over a run.
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+/// Token counts the model API reported, summed over a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+}
+
+/// The stdout contract owns its types; the client converts into them.
+impl From<Usage> for crate::events::Usage {
+    fn from(usage: Usage) -> Self {
+        crate::events::Usage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+        }
+    }
 }
 
 impl Usage {
@@ -253,6 +263,21 @@ pub struct Client {
     pub provider: Provider,
     /// Set once the server has refused streaming together with tools.
     no_stream_with_tools: std::sync::atomic::AtomicBool,
+    /// Set once the server has refused `tool_choice: "required"`.
+    no_required: std::sync::atomic::AtomicBool,
+}
+
+/// What one chat completion asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest<'a> {
+    pub messages: &'a [Value],
+    pub tools: &'a [Value],
+    pub temperature: Option<f64>,
+    pub stream: bool,
+    /// `auto`, `required` or `none`; sent only when tools are offered.
+    pub tool_choice: Option<&'a str>,
+    pub max_tokens: Option<u32>,
+    pub stop: &'a [String],
 }
 
 impl Client {
@@ -261,62 +286,77 @@ impl Client {
             http,
             provider,
             no_stream_with_tools: std::sync::atomic::AtomicBool::new(false),
+            no_required: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// One chat completion. `on_delta` receives streamed text as it arrives.
     pub async fn chat(
         &self,
-        messages: &[Value],
-        tools: &[Value],
-        temperature: Option<f64>,
-        stream: bool,
+        request: &ChatRequest<'_>,
         on_delta: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Turn, Failure> {
         use std::sync::atomic::Ordering;
-        let stream =
-            stream && (tools.is_empty() || !self.no_stream_with_tools.load(Ordering::Relaxed));
-        let outcome = match self
-            .request(messages, tools, temperature, stream, on_delta)
-            .await
+        let mut request = request.clone();
+        request.stream = request.stream
+            && (request.tools.is_empty() || !self.no_stream_with_tools.load(Ordering::Relaxed));
+        if request.tool_choice == Some("required") && self.no_required.load(Ordering::Relaxed) {
+            request.tool_choice = Some("auto");
+        }
+        let mut outcome = self.request(&request, on_delta).await;
+        if let Err(Rejected { status, message }) = &outcome
+            && request.stream
+            && !request.tools.is_empty()
+            && matches!(status, 400 | 422 | 501)
         {
-            Err(Rejected { status, message })
-                if stream && !tools.is_empty() && matches!(status, 400 | 422 | 501) =>
-            {
-                self.no_stream_with_tools.store(true, Ordering::Relaxed);
-                crate::report::notice(&format!(
-                    "the model API refused streaming with tools (HTTP {status}: {}); retrying without streaming",
-                    redact::text(&message)
-                ));
-                self.request(messages, tools, temperature, false, on_delta)
-                    .await
-            }
-            other => other,
-        };
+            self.no_stream_with_tools.store(true, Ordering::Relaxed);
+            crate::report::notice(&format!(
+                "the model API refused streaming with tools (HTTP {status}: {}); retrying without streaming",
+                redact::text(message)
+            ));
+            request.stream = false;
+            outcome = self.request(&request, on_delta).await;
+        }
+        // Some local servers (older llama.cpp, LM Studio builds) reject `required`.
+        if let Err(Rejected { status, message }) = &outcome
+            && request.tool_choice == Some("required")
+            && matches!(status, 400 | 422)
+        {
+            self.no_required.store(true, Ordering::Relaxed);
+            crate::report::notice(&format!(
+                "the model API rejected tool_choice \"required\" (HTTP {status}: {}); retrying with \"auto\"",
+                redact::text(message)
+            ));
+            request.tool_choice = Some("auto");
+            outcome = self.request(&request, on_delta).await;
+        }
         match outcome {
             Ok(turn) => turn,
             Err(rejected) => Err(rejected.into_failure(&self.provider)),
         }
     }
 
-    fn body(
-        &self,
-        messages: &[Value],
-        tools: &[Value],
-        temperature: Option<f64>,
-        stream: bool,
-    ) -> Value {
+    fn body(&self, request: &ChatRequest<'_>) -> Value {
         let mut body = json!({
             "model": self.provider.model,
-            "messages": messages,
+            "messages": request.messages,
         });
-        if !tools.is_empty() {
-            body["tools"] = Value::Array(tools.to_vec());
+        if !request.tools.is_empty() {
+            body["tools"] = Value::Array(request.tools.to_vec());
+            if let Some(choice) = request.tool_choice {
+                body["tool_choice"] = json!(choice);
+            }
         }
-        if let Some(t) = temperature {
+        if let Some(t) = request.temperature {
             body["temperature"] = json!(t);
         }
-        if stream {
+        if let Some(max_tokens) = request.max_tokens {
+            body["max_tokens"] = json!(max_tokens);
+        }
+        if !request.stop.is_empty() {
+            body["stop"] = json!(request.stop);
+        }
+        if request.stream {
             body["stream"] = json!(true);
             body["stream_options"] = json!({"include_usage": true});
         }
@@ -327,14 +367,12 @@ impl Client {
     /// other failures are already classified.
     async fn request(
         &self,
-        messages: &[Value],
-        tools: &[Value],
-        temperature: Option<f64>,
-        stream: bool,
+        request: &ChatRequest<'_>,
         on_delta: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Result<Turn, Failure>, Rejected> {
+        let stream = request.stream;
         let url = format!("{}/chat/completions", self.provider.base_url);
-        let body = self.body(messages, tools, temperature, stream);
+        let body = self.body(request);
         let mut attempt = 0u32;
         loop {
             let mut request = self.http.post(&url).json(&body);

@@ -152,7 +152,7 @@ fn text_line(event: &Event) -> Option<String> {
                 None => "-",
             }
         )),
-        Event::Prompt(prompt) => Some(match &prompt.description {
+        Event::McpPrompt(prompt) => Some(match &prompt.description {
             Some(d) if !d.is_empty() => {
                 format!("{}\t{}", prompt.name, d.lines().next().unwrap_or(""))
             }
@@ -167,6 +167,15 @@ fn text_line(event: &Event) -> Option<String> {
             task.status,
             task.status_message.as_deref().unwrap_or("")
         )),
-        Event::Error(_) | Event::ToolCall(_) | Event::Message(_) | Event::Delta(_) => None,
+        Event::Session(session) => Some(format!(
+            "{}\t{} turns\t{}",
+            session.name,
+            session.turns,
+            session.updated.as_deref().unwrap_or("-")
+        )),
+        // `sessions show --format text` reads like the chat it was.
+        Event::Prompt(prompt) => Some(format!("You: {}", prompt.content)),
+        Event::Message(message) => Some(format!("Assistant: {}", message.content)),
+        Event::Error(_) | Event::ToolCall(_) | Event::Delta(_) | Event::Sampling(_) => None,
     }
 }

@@ -1,17 +1,23 @@
 //! `ask`: one prompt, the tool loop, and always exactly one final `result` line, whatever
-//! happens after the command line has been parsed.
+//! happens after the command line has been parsed (Ctrl-C included). With `--session` or
+//! `--continue` the run continues a stored conversation and appends what it completed.
 
 use std::io::{IsTerminal, Read};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
 
+use serde_json::Value;
+
 use crate::agent::{self, Options, Toolbox};
 use crate::cli::AskArgs;
+use crate::conversation::{self, Header, Locked, history};
 use crate::events::{Event, RunError, RunResult};
-use crate::exit::{Code, Failure};
+use crate::exit::{Code, Failure, Kind};
 use crate::llm::{Client, Provider, ProviderFlags, Usage};
 use crate::mcp::Session;
+use crate::mcp::sampling::{Sampler, Sampling};
 use crate::report;
 
 use super::App;
@@ -20,50 +26,107 @@ use super::tools::{server_error, servers_failure};
 /// Default cap on one tool result's text sent back to the model.
 const DEFAULT_MAX_TOOL_OUTPUT: usize = 16 * 1024;
 
+/// What a run has gathered so far; kept outside the future that a signal may drop.
+#[derive(Default)]
+struct State {
+    model: Option<String>,
+    sessions: Vec<Session>,
+    conversation: Option<Locked>,
+    header: Header,
+    /// This run's exchange number in the conversation.
+    turn: Option<u32>,
+    run: Option<agent::Run>,
+    /// Answers servers' sampling requests (`--sampling allow`); its usage joins the run's.
+    sampler: Option<Arc<Sampler>>,
+}
+
 pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
     app.output.set_answer_only();
-    let mut model = None;
-    let mut sessions = Vec::new();
-    let outcome = prepare_and_run(app, args, &mut model, &mut sessions).await;
-    futures::future::join_all(sessions.into_iter().map(Session::close)).await;
-    app.context.progress.clear();
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(Stop::BrokenPipe) => return Err(crate::exit::BrokenPipe.into()),
-        Err(Stop::Failed(failure)) => agent::Outcome {
-            status: "error",
-            answer: None,
-            steps: 0,
-            tool_calls: 0,
-            usage: Usage::default(),
-            failure: Some(failure),
-        },
+    let mut state = State::default();
+    let outcome = tokio::select! {
+        outcome = prepare_and_run(app, args, &mut state) => outcome,
+        what = crate::interrupt::wait() => Err(Failure::new(Kind::Interrupted, what).into()),
     };
+    futures::future::join_all(
+        std::mem::take(&mut state.sessions)
+            .into_iter()
+            .map(Session::close),
+    )
+    .await;
+    app.context.progress.clear();
+    let mut outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(Stop::BrokenPipe) => {
+            let _ = save(&mut state);
+            if let Some(conversation) = &state.conversation {
+                conversation.discard_if_empty();
+            }
+            return Err(crate::exit::BrokenPipe.into());
+        }
+        Err(Stop::Failed(failure)) => agent::Outcome::failed(failure),
+    };
+    if let Err(failure) = save(&mut state) {
+        outcome.failure.get_or_insert(failure);
+        outcome.status = "error";
+    }
+    if let Some(conversation) = &state.conversation {
+        conversation.discard_if_empty();
+    }
     let code = match (&outcome.failure, outcome.status) {
         (_, "success") => Code::Success,
         (Some(failure), _) => failure.code(),
         (None, _) => Code::TaskFailed,
     };
+    let (steps, tool_calls, mut usage) =
+        state.run.as_ref().map_or((0, 0, Usage::default()), |run| {
+            (run.steps, run.tool_calls, run.usage)
+        });
+    if let Some(sampler) = &state.sampler {
+        usage.add(sampler.usage());
+    }
     let result = RunResult {
         status: outcome.status,
         answer: outcome.answer.clone(),
-        model,
-        steps: outcome.steps,
-        tool_calls: outcome.tool_calls,
-        usage: outcome.usage,
+        model: state.model.clone(),
+        steps,
+        tool_calls,
+        usage: usage.into(),
         duration_ms: started.elapsed().as_millis() as u64,
-        error: outcome.failure.as_ref().map(|f| RunError {
-            kind: f.kind.as_str().to_string(),
-            message: crate::redact::text(&f.message),
-            exit_code: f.code().as_i32(),
-        }),
+        error: outcome.failure.as_ref().map(run_error),
+        session: state
+            .conversation
+            .as_ref()
+            .map(|c| conversation::display_name(&c.path)),
+        turn: state.turn,
     };
     app.output.emit(&Event::Result(result))?;
     if let Some(failure) = &outcome.failure {
         report::error(failure);
     }
     Ok(code)
+}
+
+/// Append what this run completed to its conversation: nothing when the model never
+/// answered (a prompt without a reply would leave two user messages in a row).
+fn save(state: &mut State) -> Result<(), Failure> {
+    let (Some(conversation), Some(run)) = (state.conversation.as_mut(), state.run.as_mut()) else {
+        return Ok(());
+    };
+    let messages = run.new_messages();
+    if !messages.iter().any(|m| m["role"] == "assistant") {
+        return Ok(());
+    }
+    conversation.append(&state.header, messages)?;
+    conversation::remember(&conversation.path)
+}
+
+fn run_error(failure: &Failure) -> RunError {
+    RunError {
+        kind: failure.kind.as_str().to_string(),
+        message: crate::redact::text(&failure.message),
+        exit_code: failure.code().as_i32(),
+    }
 }
 
 /// The `result` line for a run that could not even start (e.g. a broken config file).
@@ -77,13 +140,11 @@ pub fn failed_before_start(
         model: None,
         steps: 0,
         tool_calls: 0,
-        usage: Usage::default(),
+        usage: Default::default(),
         duration_ms: 0,
-        error: Some(RunError {
-            kind: failure.kind.as_str().to_string(),
-            message: crate::redact::text(&failure.message),
-            exit_code: failure.code().as_i32(),
-        }),
+        error: Some(run_error(failure)),
+        session: None,
+        turn: None,
     }))
 }
 
@@ -104,18 +165,14 @@ impl From<crate::exit::BrokenPipe> for Stop {
     }
 }
 
-async fn prepare_and_run(
-    app: &App,
-    args: &AskArgs,
-    model: &mut Option<String>,
-    sessions: &mut Vec<Session>,
-) -> Result<agent::Outcome, Stop> {
-    let prompt = read_prompt(args)?;
-    // `--prompt`: the conversation starts from an MCP prompt's messages.
-    let preamble = match &args.mcp_prompt {
-        Some(name) => super::prompts::chat_messages(app, name, &args.prompt_args).await?,
-        None => Vec::new(),
-    };
+/// Settings of one run, resolved from flags > env > config file.
+struct Settings {
+    system: Option<String>,
+    options: Options,
+    max_history_tokens: Option<u64>,
+}
+
+fn settings(app: &App, args: &AskArgs) -> Result<Settings, Failure> {
     let llm_config = &app.config.llm;
     let max_steps = args
         .max_steps
@@ -123,7 +180,7 @@ async fn prepare_and_run(
         .or(llm_config.max_steps)
         .unwrap_or(10);
     if max_steps == 0 {
-        return Err(Failure::usage("--max-steps must be at least 1").into());
+        return Err(Failure::usage("--max-steps must be at least 1"));
     }
     let temperature = args
         .temperature
@@ -134,6 +191,36 @@ async fn prepare_and_run(
         .clone()
         .or_else(|| crate::llm::env_text("MCPCHAT_SYSTEM_PROMPT"))
         .or_else(|| llm_config.system_prompt.clone());
+    let max_history_tokens = args
+        .max_history_tokens
+        .or(crate::llm::env_number("MCPCHAT_MAX_HISTORY_TOKENS")?)
+        .or(llm_config.max_history_tokens)
+        .filter(|max| *max > 0);
+    Ok(Settings {
+        system,
+        options: Options {
+            max_steps,
+            temperature,
+            stream: args.stream,
+            max_tool_output: args.max_tool_output.unwrap_or(DEFAULT_MAX_TOOL_OUTPUT),
+            tool_choice: args.tool_choice.map(|c| c.as_str().to_string()),
+        },
+        max_history_tokens,
+    })
+}
+
+async fn prepare_and_run(
+    app: &App,
+    args: &AskArgs,
+    state: &mut State,
+) -> Result<agent::Outcome, Stop> {
+    let prompt = read_prompt(args)?;
+    let settings = settings(app, args)?;
+    // `--prompt`: the run starts from an MCP prompt's messages.
+    let preamble = match &args.mcp_prompt {
+        Some(name) => super::prompts::chat_messages(app, name, &args.prompt_args).await?,
+        None => Vec::new(),
+    };
     let provider = Provider::resolve(
         &ProviderFlags {
             provider: args.provider.clone(),
@@ -142,31 +229,110 @@ async fn prepare_and_run(
             timeout: args.llm_timeout,
             max_retries: args.max_retries,
         },
-        llm_config,
+        &app.config.llm,
     )?;
-    *model = Some(provider.model.clone());
+    state.model = Some(provider.model.clone());
+    state.header = Header {
+        created: Some(conversation::rfc3339(std::time::SystemTime::now())),
+        model: Some(provider.model.clone()),
+        provider: Some(provider.name.clone()),
+    };
     let allow = crate::config::glob_set(&args.allow_tools)
         .map_err(|e| Failure::usage(format!("--allow-tool: {e}")))?;
     let deny = crate::config::glob_set(&args.deny_tools)
         .map_err(|e| Failure::usage(format!("--deny-tool: {e}")))?;
 
-    let listed = connect_all(app, sessions).await?;
+    let history = open_conversation(args, state).await?;
+    let history = fitting_history(&history, &settings, &prompt);
+    let app = &with_sampler(app, &provider, state);
+    let listed = connect_all(app, &mut state.sessions).await?;
     let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
     if toolbox.is_empty() && !listed.is_empty() {
         report::notice("no tools are offered to the model (every tool was filtered out)");
     }
     let llm = Client::new(app.context.http(), provider);
-    let options = Options {
-        system,
+    let run = state.run.insert(agent::Run::new(
+        settings.system.as_deref(),
+        history,
         preamble,
-        prompt,
-        max_steps,
-        temperature,
-        stream: args.stream,
-        max_tool_output: args.max_tool_output.unwrap_or(DEFAULT_MAX_TOOL_OUTPUT),
+        &prompt,
+    ));
+    let with = agent::Tools {
+        llm: &llm,
+        sessions: &state.sessions,
+        toolbox: &toolbox,
+        options: &settings.options,
+        output: &app.output,
     };
-    Ok(agent::run(&llm, sessions, &toolbox, &options, &app.output).await?)
+    Ok(agent::run(run, &with).await?)
+}
+
+/// The stored history that fits `--max-history-tokens` with the system prompt and the new
+/// prompt; says once on stderr when exchanges were left out.
+fn fitting_history(history: &[Value], settings: &Settings, prompt: &str) -> Vec<Value> {
+    let fixed = history::estimate(&serde_json::json!(settings.system))
+        + history::estimate(&serde_json::json!(prompt));
+    let fitted = history::fit(history, fixed, settings.max_history_tokens);
+    if fitted.left_out > 0 {
+        report::notice(&format!(
+            "the conversation (about {} tokens) is longer than max_history_tokens ({}): the oldest {} of {} exchanges were left out of the request",
+            fitted.estimate,
+            settings.max_history_tokens.unwrap_or_default(),
+            fitted.left_out,
+            fitted.exchanges
+        ));
+    }
+    fitted.messages
+}
+
+/// With `--sampling allow`, the app whose connections let the run's model answer servers'
+/// sampling requests (reported on stdout, usage kept in `state` for the result line).
+fn with_sampler(app: &App, provider: &Provider, state: &mut State) -> App {
+    let mut app = app.clone();
+    if app.context.sampling == Sampling::Allow {
+        let sampler = Arc::new(Sampler::new(
+            Client::new(app.context.http(), provider.clone()),
+            Some(app.output.clone()),
+        ));
+        state.sampler = Some(sampler.clone());
+        app.context.sampler = Some(sampler);
+    }
+    app
+}
+
+/// Lock the conversation named by `--session`/`--continue` (waiting for another process
+/// using it) and return its history; no history without either flag.
+async fn open_conversation(args: &AskArgs, state: &mut State) -> Result<Vec<Value>, Failure> {
+    let path = match (&args.session, args.continue_latest) {
+        (Some(name), _) => conversation::locate(name)?,
+        (None, true) => match conversation::latest()? {
+            Some(path) => path,
+            None => {
+                let name = format!(
+                    "chat-{}",
+                    conversation::rfc3339(std::time::SystemTime::now())
+                        .replace([':', '-'], "")
+                        .trim_end_matches('Z')
+                        .replace('T', "-")
+                );
+                report::notice(&format!("no conversation to continue: starting `{name}`"));
+                conversation::locate(&name)?
+            }
+        },
+        (None, false) => return Ok(Vec::new()),
+    };
+    let shown = conversation::display_name(&path);
+    let locked = Locked::open(path, || {
+        report::notice(&format!(
+            "waiting for another mcpchat that is using session `{shown}`"
+        ));
+    })
+    .await?;
+    state.turn = Some(locked.transcript.turns() + 1);
+    let history = locked.transcript.messages.clone();
+    state.conversation = Some(locked);
+    Ok(history)
 }
 
 /// The prompt: the argument, or stdin when it is `-` or absent and stdin is not a terminal.

@@ -4,6 +4,7 @@ pub mod ask;
 pub mod auth;
 pub mod complete;
 pub mod prompts;
+pub mod sessions;
 pub mod tasks;
 pub mod tools;
 

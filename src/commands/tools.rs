@@ -4,7 +4,7 @@
 //! an `error` line and a warning while the others go on. Arguments are validated against the
 //! tool's `inputSchema` before any call.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 use std::time::Instant;
@@ -513,54 +513,131 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     let semaphore = Arc::new(Semaphore::new(jobs));
     let servers: Arc<std::sync::Mutex<HashMap<String, Shared>>> = Arc::default();
     let worst = Arc::new(std::sync::Mutex::new(Code::Success));
+    let outstanding: Outstanding = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
     let mut tasks = tokio::task::JoinSet::new();
-
-    let stdin = tokio::io::stdin();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
-    let mut line_number = 0usize;
     let mut broken = false;
-    loop {
-        let line = match lines.next_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
-            Err(e) => {
-                let failure = Failure::usage(format!("cannot read batch requests from stdin: {e}"));
-                record(&app, &worst, None, None, &failure);
+    let work = async {
+        let stdin = tokio::io::stdin();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
+        let mut line_number = 0usize;
+        loop {
+            let line = match lines.next_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    let failure =
+                        Failure::usage(format!("cannot read batch requests from stdin: {e}"));
+                    record(&app, &worst, None, None, &failure);
+                    break;
+                }
+            };
+            line_number += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            accept(&outstanding, line_number, &line);
+            let permit = semaphore.clone().acquire_owned().await?;
+            let app = app.clone();
+            let servers = servers.clone();
+            let worst = worst.clone();
+            let outstanding = outstanding.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let (id, tool, outcome) =
+                    run_line(&app, &servers, &line, line_number, validate).await;
+                // Answered and printed under the lock, so an interruption never reports a
+                // request twice or misses one.
+                let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(waiting) = open.as_mut() else {
+                    return false;
+                };
+                waiting.remove(&line_number);
+                match outcome {
+                    Ok(result) => {
+                        if result.is_error {
+                            raise(&worst, Code::TaskFailed);
+                        }
+                        app.output.emit(&Event::ToolResult(result)).is_err()
+                    }
+                    Err(failure) => record(&app, &worst, id, tool, &failure),
+                }
+            });
+            // Reap finished tasks as we go so memory stays flat on long inputs.
+            while let Some(done) = tasks.try_join_next() {
+                broken |= done.unwrap_or(false);
+            }
+            if broken {
                 break;
             }
-        };
-        line_number += 1;
-        if line.trim().is_empty() {
-            continue;
         }
-        let permit = semaphore.clone().acquire_owned().await?;
-        let app = app.clone();
-        let servers = servers.clone();
-        let worst = worst.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            let (id, tool, outcome) = run_line(&app, &servers, &line, line_number, validate).await;
-            match outcome {
-                Ok(result) => {
-                    if result.is_error {
-                        raise(&worst, Code::TaskFailed);
-                    }
-                    app.output.emit(&Event::ToolResult(result)).is_err()
-                }
-                Err(failure) => record(&app, &worst, id, tool, &failure),
-            }
-        });
-        // Reap finished tasks as we go so memory stays flat on long inputs.
-        while let Some(done) = tasks.try_join_next() {
+        while let Some(done) = tasks.join_next().await {
             broken |= done.unwrap_or(false);
         }
+        anyhow::Ok(())
+    };
+    let interrupted = tokio::select! {
+        done = work => { done?; None }
+        what = crate::interrupt::wait() => Some(what),
+    };
+    if let Some(what) = interrupted {
+        broken |= report_unanswered(&app, &outstanding);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        close_all(&servers).await;
         if broken {
-            break;
+            return Err(crate::exit::BrokenPipe.into());
+        }
+        return Err(Failure::new(Kind::Interrupted, what).into());
+    }
+    close_all(&servers).await;
+    if broken {
+        return Err(crate::exit::BrokenPipe.into());
+    }
+    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(code)
+}
+
+/// Batch requests read but not answered yet: line number -> the request's `id`, if it has
+/// one. `None` once the batch was interrupted and the rest were reported.
+type Outstanding = Arc<std::sync::Mutex<Option<BTreeMap<usize, Option<RawId>>>>>;
+
+fn accept(outstanding: &Outstanding, line_number: usize, line: &str) {
+    // The id as written, like every other line of the batch.
+    let id = serde_json::from_str::<IdOnly>(line)
+        .ok()
+        .and_then(|only| only.id)
+        .map(RawId::from);
+    if let Some(waiting) = outstanding
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        waiting.insert(line_number, id);
+    }
+}
+
+/// After a signal: an `interrupted` error line for every request still without an answer, in
+/// input order, so the caller can re-run exactly those. Returns true when stdout is gone.
+fn report_unanswered(app: &App, outstanding: &Outstanding) -> bool {
+    let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
+    let waiting = open.take().unwrap_or_default();
+    for (line_number, id) in waiting {
+        let failure = Failure::new(
+            Kind::Interrupted,
+            format!("batch line {line_number}: interrupted before an answer arrived"),
+        );
+        let event = ErrorInfo {
+            id,
+            ..ErrorInfo::from_failure(&failure)
+        };
+        if app.output.emit(&Event::Error(event)).is_err() {
+            return true;
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        broken |= done.unwrap_or(false);
-    }
+    false
+}
+
+async fn close_all(servers: &std::sync::Mutex<HashMap<String, Shared>>) {
     let opened: HashMap<String, Shared> =
         std::mem::take(&mut *servers.lock().unwrap_or_else(|e| e.into_inner()));
     let closing = opened.into_values().filter_map(|cell| {
@@ -570,11 +647,6 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
             .map(|ready| ready.session.close())
     });
     futures::future::join_all(closing).await;
-    if broken {
-        return Err(crate::exit::BrokenPipe.into());
-    }
-    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(code)
 }
 
 /// Print an `error` line for one request; returns true when stdout is gone.

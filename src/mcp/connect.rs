@@ -53,6 +53,7 @@ impl Session {
                 .pinned_version(&server)
                 .filter(|v| *v != "auto")
                 .map(str::to_string),
+            sampler: context.sampler.clone(),
         };
         let started = Instant::now();
         let is_http = matches!(server.transport, Transport::Http { .. });

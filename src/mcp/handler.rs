@@ -1,5 +1,5 @@
-//! What a server sends us on its own: progress and log notifications, elicitation requests,
-//! and the client capabilities we declare in return.
+//! What a server sends us on its own: progress and log notifications, elicitation and sampling
+//! requests, and the client capabilities we declare in return.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use serde_json::Value;
 
 use super::Elicitation;
+use super::sampling::Sampler;
 use crate::redact;
 use crate::ui::Progress;
 
@@ -26,6 +27,8 @@ pub(super) struct Handler {
     pub elicitation: Elicitation,
     /// A pinned protocol version (None: automatic).
     pub protocol_version: Option<String>,
+    /// Answers sampling requests (None: `--sampling deny`).
+    pub sampler: Option<Arc<Sampler>>,
 }
 
 impl Handler {
@@ -96,14 +99,52 @@ impl ClientHandler for Handler {
         }
     }
 
-    fn get_info(&self) -> ClientConfig {
-        let capabilities: ClientCapabilities = match self.elicitation {
-            Elicitation::AcceptDefaults => {
-                serde_json::from_value(serde_json::json!({"elicitation": {"form": {}}}))
-                    .unwrap_or_default()
-            }
-            Elicitation::Decline => ClientCapabilities::default(),
+    /// `sampling/createMessage`: the configured model answers when allowed; otherwise the
+    /// spec's refusal (-1, "User rejected sampling request").
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        let Some(sampler) = &self.sampler else {
+            crate::report::notice(&format!(
+                "MCP server `{}` asked for a completion from the model (sampling); refused (allow it with --sampling allow)",
+                self.server
+            ));
+            return Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode(-1),
+                "User rejected sampling request",
+                None,
+            ));
         };
+        // Through the decimal text: 0.7 as an f32 would reach the model as 0.699999988...
+        let temperature = params
+            .temperature
+            .map(|t| t.to_string().parse::<f64>().unwrap_or(f64::from(t)));
+        let request = serde_json::to_value(&params).unwrap_or_default();
+        let answer = sampler
+            .answer(&self.server, &request, temperature)
+            .await
+            .map_err(|message| {
+                rmcp::ErrorData::internal_error(
+                    format!("the client's model could not answer: {message}"),
+                    None,
+                )
+            })?;
+        serde_json::from_value(answer).map_err(|e| {
+            rmcp::ErrorData::internal_error(format!("cannot build the sampling result: {e}"), None)
+        })
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        // Sampling is declared in both modes so that a server learns of a refusal from the
+        // answer (and its tool can say so) instead of hiding the feature.
+        let mut declared = serde_json::json!({"sampling": {}});
+        if self.elicitation == Elicitation::AcceptDefaults {
+            declared["elicitation"] = serde_json::json!({"form": {}});
+        }
+        let capabilities: ClientCapabilities = serde_json::from_value(declared).unwrap_or_default();
         let config = ClientConfig::new(
             capabilities,
             Implementation::new("mcpchat", env!("CARGO_PKG_VERSION")),

@@ -4,7 +4,8 @@
 //! [`Failure`](crate::exit::Failure).
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
-//! timeout), `handler` (what servers send us), `classify` (errors -> Failure), `stdio` and
+//! timeout), `handler` (what servers send us), `sampling` (their requests for a completion),
+//! `classify` (errors -> Failure), `stdio` and
 //! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
@@ -18,6 +19,7 @@ mod handler;
 pub mod legacy_sse;
 mod prompts;
 mod resume;
+pub mod sampling;
 mod session;
 mod stdio;
 mod tasks;
@@ -50,6 +52,11 @@ pub struct Context {
     pub protocol_version: Option<String>,
     /// `--log-level`: sent to every server that supports logging, right after connecting.
     pub log_level: Option<crate::cli::LogLevel>,
+    /// `--sampling` / `llm.sampling`, resolved.
+    pub sampling: sampling::Sampling,
+    /// Answers servers' sampling requests (None: refuse them). Set by the command that has
+    /// the model settings when `sampling` is `allow`.
+    pub sampler: Option<Arc<sampling::Sampler>>,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
@@ -86,6 +93,8 @@ impl Context {
             elicitation: Elicitation::Decline,
             protocol_version: None,
             log_level: None,
+            sampling: sampling::Sampling::Deny,
+            sampler: None,
             store,
             http: Arc::default(),
             progress,

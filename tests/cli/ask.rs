@@ -305,6 +305,7 @@ fn retries_are_bounded() {
         "{result}"
     );
     assert_eq!(logged_bodies(&log).len(), 2, "one try and one retry");
+    assert_eq!(result["steps"], 1, "retries are one step");
 }
 
 #[test]
@@ -317,6 +318,10 @@ fn a_401_from_the_model_api_exits_3() {
     assert_eq!(result["status"], "error");
     assert_eq!(result["error"]["kind"], "auth");
     assert_eq!(result["error"]["exit_code"], 3);
+    assert_eq!(
+        result["steps"], 1,
+        "a failed model request counts as a step"
+    );
     assert!(
         stderr_of(&output).contains("hint: check OPENAI_API_KEY"),
         "{}",

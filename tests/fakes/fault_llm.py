@@ -27,6 +27,10 @@ killed. Every POST (any path; meant for /v1/chat/completions) is answered accord
                         With a "tool" message: content "The answer is " + the last tool
                         message's content (text parts joined if it is an array).
 
+  no_required           "tool_choice": "required" -> 400 {"error": {"message": "tool_choice
+                        required is not supported", ...}} (some local servers); otherwise a
+                        normal JSON completion with content "auto ok"
+
 FAULT_LLM_LOG (optional): every request body is appended to that file as one JSON line
 (null if the body is not JSON), flushed, in every mode.
 """
@@ -40,7 +44,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks")
+MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required")
 _log_lock = threading.Lock()
 
 
@@ -214,6 +218,22 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 msg = {"role": "assistant", "content": "The answer is " + text_of(tool_msgs[-1].get("content"))}
             self.reply_json(200, completion(model, msg, "stop"))
+
+        elif MODE == "no_required":
+            if body.get("tool_choice") == "required":
+                self.reply_json(
+                    400,
+                    {
+                        "error": {
+                            "message": "tool_choice required is not supported",
+                            "type": "invalid_request_error",
+                            "param": "tool_choice",
+                        }
+                    },
+                )
+            else:
+                msg = {"role": "assistant", "content": "auto ok"}
+                self.reply_json(200, completion(model, msg, "stop"))
 
     do_PUT = do_PATCH = do_DELETE = do_POST
 
