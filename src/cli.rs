@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::output::Format;
 
@@ -15,7 +16,10 @@ use crate::output::Format;
     long_about = None,
     propagate_version = true,
     after_help = "Output is JSON Lines on stdout; logs, warnings and progress go to stderr.\n\
-                  Exit codes: 0 ok, 1 task failed, 2 usage/config, 3 auth, 4 unreachable/timeout, 130 interrupted."
+                  Exit codes: 0 ok, 1 task failed, 2 usage/config, 3 auth, 4 unreachable/timeout, 130 interrupted.\n\n\
+                  Examples:\n  \
+                  mcpchat --stdio \"demo=python3 examples/demo_server.py\" tools list\n  \
+                  echo \"What is 2 + 3?\" | mcpchat ask | jq -r 'select(.type==\"result\").answer'"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -25,14 +29,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes. Under their own heading, so that a command's `--help` shows its
+/// own flags first.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file (YAML or JSON). Default: $MCPCHAT_CONFIG, ./mcp_servers.yaml,
     /// ./mcp_servers.json, then <config dir>/mcpchat/mcp_servers.yaml
     #[arg(short, long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Ad-hoc Streamable HTTP server, instead of the config file's servers (repeatable)
+    /// Ad-hoc HTTP server instead of the config file's servers (repeatable): Streamable HTTP,
+    /// or a legacy HTTP+SSE server (its /sse URL), found automatically
     #[arg(long = "url", global = true, value_name = "[NAME=]URL")]
     pub urls: Vec<String>,
 
@@ -50,7 +58,8 @@ pub struct GlobalArgs {
     pub headers: Vec<String>,
 
     /// Only use these servers (repeatable)
-    #[arg(short, long = "server", global = true, value_name = "NAME")]
+    #[arg(short, long = "server", global = true, value_name = "NAME",
+          add = ArgValueCandidates::new(crate::shell::server_candidates))]
     pub servers: Vec<String>,
 
     /// Per-request timeout in seconds for MCP requests (overrides timeout_secs)
@@ -60,6 +69,16 @@ pub struct GlobalArgs {
     /// Timeout in seconds for connecting to a server, including the MCP handshake
     #[arg(long, global = true, value_name = "SECS")]
     pub connect_timeout: Option<f64>,
+
+    /// Cap in bytes on one message from a server (stdio line, SSE event, HTTP body); over it,
+    /// the request fails at once (overrides max_message_bytes) [default: 16777216, 16 MiB]
+    #[arg(
+        long,
+        global = true,
+        env = "MCPCHAT_MAX_MESSAGE_BYTES",
+        value_name = "BYTES"
+    )]
+    pub max_message_bytes: Option<u64>,
 
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
@@ -114,6 +133,9 @@ pub enum Command {
     Tools(ToolsCommand),
 
     /// Ask a model; it may call the servers' tools until it has an answer
+    #[command(after_help = "Examples:\n  \
+        mcpchat ask \"What tools do you have available?\" | jq -r 'select(.type==\"result\").answer'\n  \
+        echo \"What is 2 + 3?\" | mcpchat ask --provider ollama --format text")]
     Ask(AskArgs),
 
     /// Log in to OAuth servers, and inspect or remove stored tokens
@@ -136,7 +158,34 @@ pub enum Command {
     Sessions(SessionsCommand),
 
     /// Print the JSON Schema of the stdout lines
+    #[command(after_help = "Examples:\n  mcpchat schema | jq -r .schema_version\n  \
+                            mcpchat schema > events.schema.json")]
     Schema,
+
+    /// Print a shell completion script (completes commands, flags and configured server names)
+    #[command(after_help = "Examples:\n  \
+        mcpchat completions bash > ~/.local/share/bash-completion/completions/mcpchat\n  \
+        echo 'source <(mcpchat completions zsh)' >> ~/.zshrc\n  \
+        mcpchat completions fish > ~/.config/fish/completions/mcpchat.fish")]
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+
+    /// Print the man page (roff) of mcpchat and every subcommand
+    #[command(after_help = "Examples:\n  mcpchat man | man -l -\n  \
+        mcpchat man > ~/.local/share/man/man1/mcpchat.1")]
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
 }
 
 /// Server log levels (RFC 5424 severities, as MCP names them).
@@ -343,16 +392,21 @@ pub enum SessionsCommand {
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
     /// List the tools of every selected server, one `tool` line each
+    #[command(after_help = "Examples:\n  mcpchat tools list | jq -r .name\n  \
+        mcpchat tools list --server demo --format text")]
     List,
 
     /// Call one tool, or many with --batch
+    #[command(after_help = "Examples:\n  \
+        mcpchat tools call demo__add -a a=2 -a b=3 | jq .structured_content\n  \
+        mcpchat tools call --batch --jobs 8 --shard 0/4 < requests.jsonl > results.jsonl")]
     Call(CallArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
     /// Tool name: `server__tool`, or the bare tool name when one server is selected
-    #[arg(required_unless_present = "batch")]
+    #[arg(required_unless_present = "batch", add = ArgValueCandidates::new(crate::shell::tool_candidates))]
     pub name: Option<String>,
 
     /// Arguments as a JSON object, or `-` to read them from stdin
@@ -379,23 +433,60 @@ pub struct CallArgs {
 
     #[arg(short, long, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024), help = "How many batch calls run at once [default: 16]")]
     pub jobs: Option<u32>,
+
+    /// Process only the input lines whose 0-based line number mod N is K (e.g. the Kubernetes
+    /// Indexed Job's $JOB_COMPLETION_INDEX/N); ids and `batch line N` stay the whole file's
+    #[arg(long, requires = "batch", value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+/// One of N slices of a batch input: the lines whose 0-based number mod `count` is `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the line with this 0-based number belongs to the shard.
+    pub fn owns(&self, line: usize) -> bool {
+        line % self.count == self.index
+    }
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let usage = || format!("`{text}` is not K/N with 0 <= K < N (e.g. 0/4)");
+    let (index, count) = text.split_once('/').ok_or_else(usage)?;
+    let index: usize = index.trim().parse().map_err(|_| usage())?;
+    let count: usize = count.trim().parse().map_err(|_| usage())?;
+    if count == 0 || index >= count {
+        return Err(usage());
+    }
+    Ok(Shard { index, count })
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuthCommand {
     /// Authorize mcpchat with OAuth servers (all OAuth servers when none is named)
+    #[command(after_help = "Examples:\n  mcpchat auth login sheets\n  \
+        mcpchat auth login --no-browser sheets     # over SSH: open the printed URL yourself")]
     Login(LoginArgs),
 
     /// One line per server: logged in, expiry, scopes, refreshable, issuer (never a token)
+    #[command(after_help = "Examples:\n  mcpchat auth status --format text\n  \
+        mcpchat auth status sheets | jq .expires_at")]
     Status {
         /// Servers to report (default: all)
-        #[arg(value_name = "SERVER")]
+        #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
         names: Vec<String>,
     },
 
     /// Forget stored tokens (all OAuth servers when none is named)
+    #[command(after_help = "Examples:\n  mcpchat auth logout sheets\n  \
+        mcpchat auth logout --forget-client sheets   # register a new client at the next login")]
     Logout {
-        #[arg(value_name = "SERVER")]
+        /// Servers to log out of (default: every OAuth server)
+        #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
         names: Vec<String>,
         /// Also forget the client registration
         #[arg(long)]
@@ -403,13 +494,19 @@ pub enum AuthCommand {
     },
 
     /// Print a valid access token for SERVER (refreshed if needed), for scripts
-    Token { server: String },
+    #[command(after_help = "Examples:\n  \
+        curl -H \"Authorization: Bearer $(mcpchat auth token sheets)\" https://example.com/api")]
+    Token {
+        /// The OAuth server
+        #[arg(add = ArgValueCandidates::new(crate::shell::server_candidates))]
+        server: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Servers to log in to (default: every server with auth_type oauth or client_credentials)
-    #[arg(value_name = "SERVER")]
+    #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
     pub names: Vec<String>,
 
     /// Print the authorization URL on stderr instead of opening a browser

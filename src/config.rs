@@ -130,6 +130,8 @@ pub struct ServerConfig {
     pub oauth: Option<OAuthConfig>,
     /// `auto` (None) or a pinned MCP revision.
     pub protocol_version: Option<String>,
+    /// Cap on one message from the server (stdio line, SSE event, HTTP body), in bytes.
+    pub max_message_bytes: usize,
 }
 
 impl ServerConfig {
@@ -216,6 +218,7 @@ struct RawServer {
     tools: Option<RawToolFilter>,
     oauth: Option<OAuthConfig>,
     protocol_version: Option<String>,
+    max_message_bytes: Option<u64>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     description: Option<String>,
@@ -266,6 +269,8 @@ pub struct Config {
     pub ad_hoc: bool,
     pub request_timeout: Option<Duration>,
     pub connect_timeout: Duration,
+    /// `--max-message-bytes` / `MCPCHAT_MAX_MESSAGE_BYTES`, over every server's setting.
+    pub max_message_bytes: Option<usize>,
 }
 
 /// Flags that shape the configuration.
@@ -277,23 +282,23 @@ pub struct Overrides {
     pub headers: Vec<String>,
     pub timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
+    pub max_message_bytes: Option<u64>,
 }
 
 impl Config {
     /// Find and parse the configuration (PRODUCT.md section 1 lookup order).
     pub fn load(overrides: &Overrides) -> Result<Config, Failure> {
-        let explicit = overrides.config.clone().or_else(|| {
-            std::env::var_os("MCPCHAT_CONFIG")
+        // Where an explicit path came from, so that a missing file names the setting to fix.
+        let explicit = match &overrides.config {
+            Some(path) => Some((path.clone(), "--config")),
+            None => std::env::var_os("MCPCHAT_CONFIG")
                 .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        });
+                .map(|v| (PathBuf::from(v), "$MCPCHAT_CONFIG")),
+        };
         let path = match explicit {
-            Some(path) => {
+            Some((path, from)) => {
                 if !path.is_file() {
-                    return Err(Failure::config(format!(
-                        "config file {} does not exist",
-                        path.display()
-                    )));
+                    return Err(missing_config_file(&path, from));
                 }
                 Some(path)
             }
@@ -312,6 +317,13 @@ impl Config {
         }
 
         config.request_timeout = seconds("--timeout", overrides.timeout)?;
+        config.max_message_bytes = match overrides.max_message_bytes {
+            Some(0) => {
+                return Err(Failure::usage("--max-message-bytes must be at least 1"));
+            }
+            Some(bytes) => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
+            None => None,
+        };
         config.connect_timeout = seconds("--connect-timeout", overrides.connect_timeout)?
             .or(config
                 .request_timeout
@@ -335,7 +347,7 @@ impl Config {
     /// other servers can go on without it.
     pub fn select(&self, names: &[String]) -> Result<Vec<Selected>, Failure> {
         if self.entries.is_empty() {
-            return Err(no_servers_failure());
+            return Err(no_servers_failure(self.source.as_deref()));
         }
         let mut chosen: Vec<&Entry> = Vec::new();
         if names.is_empty() {
@@ -367,7 +379,7 @@ impl Config {
     /// Names of the servers [`select`](Self::select) would pick, without resolving them.
     pub fn selected_names(&self, names: &[String]) -> Result<Vec<String>, Failure> {
         if self.entries.is_empty() {
-            return Err(no_servers_failure());
+            return Err(no_servers_failure(self.source.as_deref()));
         }
         if names.is_empty() {
             return Ok(self
@@ -391,7 +403,7 @@ impl Config {
 
     fn entry(&self, name: &str) -> Result<&Entry, Failure> {
         if self.entries.is_empty() {
-            return Err(no_servers_failure());
+            return Err(no_servers_failure(self.source.as_deref()));
         }
         self.entries
             .iter()
@@ -494,6 +506,12 @@ impl Config {
             tools,
             oauth,
             protocol_version: raw.protocol_version.clone(),
+            max_message_bytes: self
+                .max_message_bytes
+                .or(raw
+                    .max_message_bytes
+                    .map(|b| usize::try_from(b).unwrap_or(usize::MAX)))
+                .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES),
         })
     }
 
@@ -532,9 +550,45 @@ impl Config {
     }
 }
 
-fn no_servers_failure() -> Failure {
-    Failure::config("no MCP servers configured")
-        .hint("create ./mcp_servers.yaml (see mcp_servers.example.yaml), set $MCPCHAT_CONFIG, or pass --config PATH")
+fn missing_config_file(path: &Path, from: &str) -> Failure {
+    let failure = Failure::config(format!(
+        "config file {} (named by {from}) does not exist",
+        path.display()
+    ));
+    if from == "--config" {
+        failure.hint("check the path given to --config (-c)")
+    } else {
+        failure.hint(
+            "point $MCPCHAT_CONFIG at an existing file, or unset it to use ./mcp_servers.yaml",
+        )
+    }
+}
+
+/// The smallest useful config, shown inline: the user may have no checkout with an example.
+const MINIMAL_CONFIG: [&str; 6] = [
+    "servers:",
+    "  - name: docs",
+    "    url: https://example.com/mcp",
+    "  - name: demo",
+    "    command: python3",
+    "    args: [demo_server.py]",
+];
+
+fn no_servers_failure(source: Option<&Path>) -> Failure {
+    let message = match source {
+        Some(path) => format!("no MCP servers configured: {} has none", path.display()),
+        None => "no MCP servers configured (no ./mcp_servers.yaml, ./mcp_servers.json or \
+                 <config dir>/mcpchat/mcp_servers.yaml)"
+            .to_string(),
+    };
+    let file = source.map_or("./mcp_servers.yaml".to_string(), |p| {
+        p.display().to_string()
+    });
+    Failure::config(message)
+        .hint(format!(
+            "list servers in {file}, for example:\n    {}",
+            MINIMAL_CONFIG.join("\n    ")
+        ))
         .hint("or name servers on the command line: --url [NAME=]URL, --stdio \"[NAME=]COMMAND ARGS\"")
 }
 
@@ -676,6 +730,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 tools: None,
                 oauth: None,
                 protocol_version: None,
+                max_message_bytes: None,
                 description: None,
             },
         });
@@ -734,6 +789,12 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
                 "server `{}`: protocol_version `{version}` is not one of {}",
                 raw.name,
                 PROTOCOL_VERSIONS.join(", ")
+            )));
+        }
+        if raw.max_message_bytes == Some(0) {
+            return Err(located(format!(
+                "server `{}`: max_message_bytes must be at least 1",
+                raw.name
             )));
         }
         if let Some(t) = raw.timeout_secs
@@ -934,6 +995,7 @@ fn ad_hoc_entries(overrides: &Overrides) -> Result<Vec<Entry>, Failure> {
         tools: None,
         oauth: None,
         protocol_version: None,
+        max_message_bytes: None,
         description: None,
     };
     for spec in &overrides.urls {

@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod output;
 pub mod redact;
 pub mod report;
+pub mod shell;
 pub mod ui;
 pub mod validate;
 
@@ -34,6 +35,10 @@ use crate::output::Output;
 
 /// Run mcpchat with the process's arguments; returns the exit code.
 pub fn main_entry() -> i32 {
+    // A shell asking for completions (the script of `mcpchat completions`) calls back here.
+    if shell::complete_if_asked() {
+        return 0;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -98,9 +103,16 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
 
 async fn run(cli: Cli) -> anyhow::Result<Code> {
     let global = cli.global;
-    if let Command::Schema = cli.command {
+    // Commands that print a fixed text need no config.
+    let fixed = match &cli.command {
+        Command::Schema => Some(events::SCHEMA.to_string()),
+        Command::Completions { shell } => Some(shell::registration(*shell)?),
+        Command::Man => Some(shell::man_page()?),
+        _ => None,
+    };
+    if let Some(text) = fixed {
         let output = Output::new(output::Format::Json);
-        output.write_line(events::SCHEMA.trim_end())?;
+        output.write_line(text.trim_end())?;
         return Ok(Code::Success);
     }
     let overrides = Overrides {
@@ -110,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         headers: global.headers.clone(),
         timeout: global.timeout,
         connect_timeout: global.connect_timeout,
+        max_message_bytes: global.max_message_bytes,
     };
     let config = match Config::load(&overrides) {
         Ok(config) => config,
@@ -156,7 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Complete(args) => commands::complete::complete(&app, args).await,
         Command::Tasks(command) => commands::tasks::tasks(&app, command).await,
         Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
-        Command::Schema => Ok(Code::Success),
+        Command::Schema | Command::Completions { .. } | Command::Man => Ok(Code::Success),
     };
     progress.clear();
     result

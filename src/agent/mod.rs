@@ -31,6 +31,8 @@ pub struct Options {
     /// `tool_choice` for the first model request (`required` would loop forever if repeated,
     /// so later requests of the run get `auto` instead).
     pub tool_choice: Option<String>,
+    /// Where the step and the tools being called are shown (stderr, on a terminal).
+    pub progress: std::sync::Arc<crate::ui::Progress>,
 }
 
 /// What the model sees in place of a tool result that never came (Ctrl-C mid-call), so the
@@ -133,6 +135,9 @@ pub struct Tools<'a> {
 pub async fn run(state: &mut Run, with: &Tools<'_>) -> Result<Outcome, BrokenPipe> {
     loop {
         let step = state.steps + 1;
+        with.options
+            .progress
+            .status(format!("step {step}: waiting for the model"));
         let turn = ask_model(state, with, step).await;
         state.steps = step;
         let turn = match turn {
@@ -232,6 +237,14 @@ async fn run_calls(
         .iter()
         .map(|call| (call.id.clone(), None))
         .collect();
+    let calling: Vec<String> = turn
+        .tool_calls
+        .iter()
+        .map(|call| with.toolbox.shown_name(call))
+        .collect();
+    with.options
+        .progress
+        .status(format!("step {step}: calling {}", calling.join(", ")));
     let mut runs: futures::stream::FuturesUnordered<_> = turn
         .tool_calls
         .iter()

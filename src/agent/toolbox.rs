@@ -26,6 +26,22 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
+    /// `server__tool` of a call, or the name the model used when no such tool exists.
+    pub fn shown_name(&self, call: &crate::llm::ToolCall) -> String {
+        match self.by_name.get(&call.name) {
+            Some(&i) => {
+                let function = &self.functions[i];
+                format!(
+                    "{}{}{}",
+                    function.server,
+                    crate::commands::tools::SEPARATOR,
+                    function.tool
+                )
+            }
+            None => call.name.clone(),
+        }
+    }
+
     /// Build from each session's tools (already filtered by the server's config), keeping
     /// only the prefixed names that pass `allow`/`deny`.
     pub fn new(

@@ -204,6 +204,7 @@ fn settings(app: &App, args: &AskArgs) -> Result<Settings, Failure> {
             stream: args.stream,
             max_tool_output: args.max_tool_output.unwrap_or(DEFAULT_MAX_TOOL_OUTPUT),
             tool_choice: args.tool_choice.map(|c| c.as_str().to_string()),
+            progress: app.context.progress.clone(),
         },
         max_history_tokens,
     })

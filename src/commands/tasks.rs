@@ -85,7 +85,8 @@ async fn result(app: &App, id: &str) -> anyhow::Result<Code> {
     let (session, record) = open(app, id).await?;
     let outcome = async {
         let state = session.get_task(id).await?;
-        session.task_result(state).await
+        let tool = record.as_ref().map(|r| r.tool.clone()).unwrap_or_default();
+        session.task_result(state, &tool).await
     }
     .await;
     app.context.progress.clear();
@@ -101,7 +102,7 @@ async fn result(app: &App, id: &str) -> anyhow::Result<Code> {
         Err(_) => Ok(()),
     };
     session.close().await;
-    let is_error = outcome?.is_error.unwrap_or(false);
+    let is_error = outcome?.is_error;
     printed?;
     if is_error {
         report::warning(&Failure::new(

@@ -11,16 +11,16 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use rmcp::model::{CallToolResult, Tool};
+use rmcp::model::Tool;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::cli::CallArgs;
+use crate::cli::{CallArgs, Shard};
 use crate::config::ServerConfig;
 use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
-use crate::mcp::Session;
+use crate::mcp::{CallResult, Session};
 use crate::report;
 use crate::validate::ArgsValidator;
 
@@ -183,25 +183,18 @@ pub fn result_event(
     id: Option<RawId>,
     server: &str,
     tool: &str,
-    result: &CallToolResult,
+    result: &CallResult,
     started: Instant,
 ) -> ToolResult {
-    let content = serde_json::to_value(&result.content).unwrap_or(Value::Array(Vec::new()));
-    let text = result
-        .content
-        .iter()
-        .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
-        .collect::<Vec<_>>()
-        .join("\n");
     ToolResult {
         id,
         server: Some(server.to_string()),
         tool: tool.to_string(),
         name: format!("{server}{SEPARATOR}{tool}"),
-        is_error: result.is_error.unwrap_or(false),
-        content,
+        is_error: result.is_error,
+        content: result.content.clone(),
         structured_content: result.structured_content.clone(),
-        text,
+        text: result.text.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }
@@ -356,7 +349,14 @@ impl Ready {
 
 pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     if args.batch {
-        return batch(app, args.jobs.unwrap_or(16) as usize, !args.no_validate).await;
+        let jobs = args.jobs.unwrap_or(16) as usize;
+        return batch(app, jobs, args.shard, !args.no_validate).await;
+    }
+    // clap's `requires = "batch"` does not hold against a flag's default (false).
+    if args.shard.is_some() || args.jobs.is_some() {
+        return Err(Failure::usage("--shard and --jobs work only with --batch")
+            .hint("mcpchat tools call --batch --shard K/N < requests.jsonl")
+            .into());
     }
     let Some(name) = args.name.as_deref() else {
         return Err(Failure::usage("tools call needs a tool name (or --batch)").into());
@@ -501,9 +501,14 @@ struct IdOnly {
 
 type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
 
-/// `tools call --batch`: JSONL requests from stdin, one session per server, `jobs` calls at
-/// a time, one line per request in completion order.
-async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
+/// `tools call --batch`: JSONL requests from stdin (only the `shard`'s lines, if given), one
+/// session per server, `jobs` calls at a time, one line per request in completion order.
+async fn batch(
+    app: &App,
+    jobs: usize,
+    shard: Option<Shard>,
+    validate: bool,
+) -> anyhow::Result<Code> {
     if std::io::stdin().is_terminal() {
         return Err(Failure::usage("--batch reads JSON Lines requests from stdin, but stdin is a terminal")
             .hint("echo '{\"id\": 1, \"tool\": \"server__tool\", \"arguments\": {}}' | mcpchat tools call --batch")
@@ -515,6 +520,13 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
     let worst = Arc::new(std::sync::Mutex::new(Code::Success));
     let outstanding: Outstanding = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
     let mut tasks = tokio::task::JoinSet::new();
+    let bar = app.context.progress.batch_bar(
+        app.context
+            .progress
+            .is_drawn()
+            .then(|| requests_in_stdin_file(shard))
+            .flatten(),
+    );
     let mut broken = false;
     let work = async {
         let stdin = tokio::io::stdin();
@@ -532,7 +544,8 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
                 }
             };
             line_number += 1;
-            if line.trim().is_empty() {
+            // Numbers stay those of the whole input, so ids and `batch line N` match any shard's.
+            if shard.is_some_and(|shard| !shard.owns(line_number - 1)) || line.trim().is_empty() {
                 continue;
             }
             accept(&outstanding, line_number, &line);
@@ -541,8 +554,10 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
             let servers = servers.clone();
             let worst = worst.clone();
             let outstanding = outstanding.clone();
+            let bar = bar.clone();
             tasks.spawn(async move {
                 let _permit = permit;
+                let _done = IncOnDrop(bar);
                 let (id, tool, outcome) =
                     run_line(&app, &servers, &line, line_number, validate).await;
                 // Answered and printed under the lock, so an interruption never reports a
@@ -579,6 +594,7 @@ async fn batch(app: &App, jobs: usize, validate: bool) -> anyhow::Result<Code> {
         done = work => { done?; None }
         what = crate::interrupt::wait() => Some(what),
     };
+    bar.finish_and_clear();
     if let Some(what) = interrupted {
         broken |= report_unanswered(&app, &outstanding);
         tasks.abort_all();
@@ -647,6 +663,40 @@ async fn close_all(servers: &std::sync::Mutex<HashMap<String, Shared>>) {
             .map(|ready| ready.session.close())
     });
     futures::future::join_all(closing).await;
+}
+
+/// Counts a request as done however its task ends.
+struct IncOnDrop(indicatif::ProgressBar);
+
+impl Drop for IncOnDrop {
+    fn drop(&mut self) {
+        self.0.inc(1);
+    }
+}
+
+/// How many requests a batch has, when stdin is a regular file (`< requests.jsonl`): counted
+/// ahead through a duplicate of the descriptor, then rewound, so the bar can show done/total.
+/// None for a pipe, which can be read only once.
+fn requests_in_stdin_file(shard: Option<Shard>) -> Option<u64> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let fd = std::os::fd::AsFd::as_fd(&std::io::stdin())
+        .try_clone_to_owned()
+        .ok()?;
+    let mut file = std::fs::File::from(fd);
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let start = file.stream_position().ok()?;
+    let mut count = 0u64;
+    for (number, line) in std::io::BufReader::new(&mut file).split(b'\n').enumerate() {
+        let line = line.ok()?;
+        if shard.is_none_or(|shard| shard.owns(number)) && !line.trim_ascii().is_empty() {
+            count += 1;
+        }
+    }
+    // The duplicate shares the offset with stdin: put it back where reading starts.
+    file.seek(SeekFrom::Start(start)).ok()?;
+    Some(count)
 }
 
 /// Print an `error` line for one request; returns true when stdout is gone.

@@ -24,6 +24,8 @@ pub(super) fn request_failure(
         return challenge_failure(server, store, challenge);
     }
     match error {
+        ServiceError::McpError(data) if is_fault(data) => fault_failure(server, what, data),
+        ServiceError::Timeout { .. } => request_timeout(server, what),
         ServiceError::McpError(data) => Failure::new(
             Kind::Protocol,
             format!(
@@ -61,16 +63,46 @@ pub(super) fn request_failure(
     }
 }
 
+/// Whether an error is our verdict on an unusable reply (see `framing`), not the server's.
+fn is_fault(data: &rmcp::ErrorData) -> bool {
+    data.data
+        .as_ref()
+        .and_then(|d| d.get(super::framing::FAULT_MARKER))
+        .is_some()
+}
+
+/// An unusable reply: the request fails at once, naming the server and the cause.
+fn fault_failure(server: &ServerConfig, what: &str, data: &rmcp::ErrorData) -> Failure {
+    let failure = Failure::new(
+        Kind::Protocol,
+        format!(
+            "MCP server `{}` sent an unusable reply to {what}: {}",
+            server.name,
+            redact::text(&data.message)
+        ),
+    );
+    if data.message.contains(" cap") {
+        failure.hint(
+            "raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config",
+        )
+    } else {
+        failure
+    }
+}
+
 fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> Failure {
     match child {
         Some(child) => exited_failure(server, child, &format!("during {what}")),
+        // rmcp may end a Streamable HTTP connection (a broken event stream, say) and log
+        // why only inside itself.
         None => Failure::new(
             Kind::Protocol,
             format!(
                 "MCP server `{}` closed the connection during {what}",
                 server.name
             ),
-        ),
+        )
+        .hint("run with -vv to see the transport's reason"),
     }
 }
 
@@ -238,6 +270,9 @@ pub(super) fn classify_init(
                 ),
             ),
         },
+        ClientInitializeError::JsonRpcError(data) if is_fault(data) => {
+            fault_failure(server, "initialize", data)
+        }
         ClientInitializeError::JsonRpcError(data) => Failure::new(
             Kind::Protocol,
             format!(
@@ -352,6 +387,36 @@ fn classify_reqwest(server: &ServerConfig, http: &reqwest::Error) -> Option<Fail
 
 /// Last resort: what the error's text says (some SDK errors carry only text).
 fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
+    // rmcp: "HTTP response body exceeded the maximum size of N bytes" (also for SSE events).
+    if let Some((_, rest)) = text.split_once("exceeded the maximum size of ") {
+        let cap: u64 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        return Some(
+            Failure::new(
+                Kind::Protocol,
+                format!(
+                    "MCP server `{}` sent an unusable reply: reply exceeds the {} cap",
+                    server.name,
+                    super::framing::human_bytes(cap)
+                ),
+            )
+            .hint(
+                "raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config",
+            ),
+        );
+    }
+    if text.contains("invalid unicode code point") || text.contains("Utf8") {
+        return Some(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{}` sent an unusable reply: reply is not valid UTF-8",
+                server.name
+            ),
+        ));
+    }
     if ["HTTP 401", "HTTP 403", "401 Unauthorized", "403 Forbidden"]
         .iter()
         .any(|s| text.contains(s))

@@ -144,7 +144,7 @@ fn failed_with(
 
 async fn connect_stdio(
     server: &ServerConfig,
-    transport: rmcp::transport::TokioChildProcess,
+    transport: super::stdio::StdioTransport,
     handler: Handler,
     context: &Context,
 ) -> Attempt {
@@ -256,9 +256,9 @@ struct HttpTarget<'a> {
 }
 
 impl HttpTarget<'_> {
-    fn wrap<C>(&self, inner: C) -> Resumable<C> {
+    fn wrap<C>(&self, inner: C) -> Resumable<super::guarded_http::Guarded<C>> {
         Resumable {
-            inner,
+            inner: super::guarded_http::Guarded { inner },
             resume: self.resume.clone(),
             keep: self.keep.clone(),
         }
@@ -310,7 +310,12 @@ async fn legacy_sse(
     use rmcp::service::ClientServiceExt;
     let opened = tokio::time::timeout(
         context.connect_timeout,
-        super::legacy_sse::LegacySse::connect(context.http(), url, header_map(headers)),
+        super::legacy_sse::LegacySse::connect(
+            context.http(),
+            url,
+            header_map(headers),
+            server.max_message_bytes,
+        ),
     )
     .await;
     match opened {
@@ -368,8 +373,11 @@ fn http_config(
     url: &str,
     headers: &[(String, String)],
 ) -> Result<StreamableHttpClientTransportConfig, Failure> {
+    // rmcp enforces the caps on Streamable HTTP bodies and SSE events itself.
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
-        .reinit_on_expired_session(true);
+        .reinit_on_expired_session(true)
+        .max_json_response_size(server.max_message_bytes)
+        .max_sse_event_size(server.max_message_bytes);
     let mut custom = std::collections::HashMap::new();
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("authorization") {

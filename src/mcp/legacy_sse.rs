@@ -3,15 +3,18 @@
 //! names the URL to POST messages to; every server message then arrives as a `message` event.
 //!
 //! Guarantees: opening the stream is bounded by the caller's connect timeout; a POST that is
-//! not accepted is an error for that message; the reader task ends with the transport.
+//! not accepted is an error for that message; an event over `max_message_bytes`, not UTF-8 or
+//! not JSON-RPC fails the pending request at once; the reader task ends with the transport.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use rmcp::RoleClient;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
 use tokio::sync::mpsc;
+
+use super::framing::{Fault, Frame, Pending, decode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
@@ -35,6 +38,106 @@ pub struct LegacySse {
     headers: reqwest::header::HeaderMap,
     incoming: mpsc::Receiver<ServerJsonRpcMessage>,
     reader: tokio::task::JoinHandle<()>,
+    /// Requests awaiting an answer, so that an unusable event fails them at once.
+    pending: Arc<Mutex<Pending>>,
+}
+
+/// The error text the size limiter puts in the byte stream.
+const TOO_LARGE: &str = "mcpchat: SSE event over the cap";
+
+/// Counts the bytes of the SSE event being received (since the last blank line).
+struct EventLimit {
+    cap: usize,
+    current: usize,
+    newline: bool,
+}
+
+impl EventLimit {
+    fn new(cap: usize) -> Self {
+        EventLimit {
+            cap,
+            current: 0,
+            newline: false,
+        }
+    }
+
+    /// True once the current event is over the cap.
+    fn observe(&mut self, chunk: &[u8]) -> bool {
+        for byte in chunk {
+            match byte {
+                b'\r' => {}
+                b'\n' if self.newline => self.current = 0,
+                b'\n' => self.newline = true,
+                _ => {
+                    self.newline = false;
+                    self.current += 1;
+                }
+            }
+            if self.current > self.cap {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Forward each `message` event; an event we cannot use fails the requests it answered.
+async fn read_events(
+    mut events: impl futures::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>> + Unpin,
+    sender: mpsc::Sender<ServerJsonRpcMessage>,
+    pending: Arc<Mutex<Pending>>,
+    cap: usize,
+) {
+    let fail = |fault: Fault| {
+        let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.fail(&fault, None)
+    };
+    while let Some(event) = events.next().await {
+        let frame = match event {
+            Ok(event) => {
+                if !matches!(event.event.as_deref(), None | Some("message")) {
+                    continue;
+                }
+                let Some(data) = event.data else { continue };
+                let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+                decode(data.as_bytes(), &mut pending)
+            }
+            Err(error) => {
+                let text = format!("{error:?}");
+                let fault = if text.contains(TOO_LARGE) {
+                    Fault::TooLarge { size: None, cap }
+                } else if text.contains("Utf8") {
+                    Fault::NotUtf8
+                } else {
+                    tracing::debug!("the SSE stream failed: {error}");
+                    break;
+                };
+                let errors = fail(fault.clone());
+                Frame::Failed(fault, errors)
+            }
+        };
+        let ends = matches!(
+            &frame,
+            Frame::Failed(Fault::TooLarge { .. } | Fault::NotUtf8, _)
+        );
+        let messages = match frame {
+            Frame::Message(message) => vec![message],
+            Frame::Failed(_, errors) => errors,
+            Frame::Ignored(note) => {
+                tracing::info!("{note}");
+                Vec::new()
+            }
+        };
+        for message in messages {
+            if sender.send(message).await.is_err() {
+                return;
+            }
+        }
+        if ends {
+            // The stream cannot be read past a broken event.
+            break;
+        }
+    }
 }
 
 impl LegacySse {
@@ -43,6 +146,7 @@ impl LegacySse {
         http: reqwest::Client,
         url: &str,
         headers: reqwest::header::HeaderMap,
+        max_message_bytes: usize,
     ) -> Result<LegacySse, SseError> {
         let response = http
             .get(url)
@@ -60,7 +164,18 @@ impl LegacySse {
             return Err(SseError::NotSse(status.as_u16()));
         }
         let base = response.url().clone();
-        let mut events = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
+        let limit = EventLimit::new(max_message_bytes);
+        let bytes = response.bytes_stream().scan(limit, |limit, chunk| {
+            let chunk = chunk.map_err(std::io::Error::other).and_then(|chunk| {
+                if limit.observe(&chunk) {
+                    Err(std::io::Error::other(TOO_LARGE))
+                } else {
+                    Ok(chunk)
+                }
+            });
+            futures::future::ready(Some(chunk))
+        });
+        let mut events = sse_stream::SseStream::from_bytes_stream(bytes);
         let endpoint = loop {
             match events.next().await {
                 Some(Ok(event)) if event.event.as_deref() == Some("endpoint") => {
@@ -80,37 +195,34 @@ impl LegacySse {
             });
         }
         let (sender, incoming) = mpsc::channel(64);
-        let reader = tokio::spawn(async move {
-            while let Some(Ok(event)) = events.next().await {
-                if let Some(message) = message_of(event)
-                    && sender.send(message).await.is_err()
-                {
-                    break;
-                }
-            }
-        });
+        let pending: Arc<Mutex<Pending>> = Arc::default();
+        let reader = tokio::spawn(read_events(
+            events,
+            sender,
+            pending.clone(),
+            max_message_bytes,
+        ));
         Ok(LegacySse {
             http,
             endpoint: Arc::from(endpoint.as_str()),
             headers,
             incoming,
             reader,
+            pending,
         })
     }
 }
 
-/// The JSON-RPC message an SSE event carries: `message` events (or unnamed ones) only.
+/// The JSON-RPC message an SSE event carries (`message` events or unnamed ones), decoded as
+/// the reader does with no request pending.
+#[cfg(test)]
 fn message_of(event: sse_stream::Sse) -> Option<ServerJsonRpcMessage> {
     if !matches!(event.event.as_deref(), None | Some("message")) {
         return None;
     }
-    let data = event.data?;
-    match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
-        Ok(message) => Some(message),
-        Err(e) => {
-            tracing::warn!("ignored an SSE message that is not JSON-RPC: {e}");
-            None
-        }
+    match decode(event.data?.as_bytes(), &mut Pending::default()) {
+        Frame::Message(message) => Some(message),
+        _ => None,
     }
 }
 
@@ -121,6 +233,10 @@ impl Transport<RoleClient> for LegacySse {
         &mut self,
         item: ClientJsonRpcMessage,
     ) -> impl Future<Output = Result<(), SseError>> + Send + 'static {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sent(&item);
         let http = self.http.clone();
         let endpoint = self.endpoint.clone();
         let headers = self.headers.clone();

@@ -5,8 +5,10 @@
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
 //! timeout), `handler` (what servers send us), `sampling` (their requests for a completion),
-//! `classify` (errors -> Failure), `stdio` and
-//! `children` (child processes that cannot outlive us), `legacy_sse` (the 2024-11-05 transport).
+//! `classify` (errors -> Failure), `stdio` and `children` (child processes that cannot outlive
+//! us), `legacy_sse` (the 2024-11-05 transport), `framing` (bounded reading: a bad reply fails
+//! its request at once), `guarded_http` (the same for Streamable HTTP), `lenient` (results read
+//! from raw JSON), `paginate` (cursors followed, a repeat stopped).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
@@ -15,8 +17,12 @@
 pub mod children;
 mod classify;
 mod connect;
+mod framing;
+mod guarded_http;
 mod handler;
 pub mod legacy_sse;
+mod lenient;
+pub mod paginate;
 mod prompts;
 mod resume;
 pub mod sampling;
@@ -30,10 +36,12 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
+pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
+pub use lenient::CallResult;
 pub use prompts::CompletionTarget;
 pub use resume::Resume;
 pub use session::Session;
-pub use tasks::{TaskCall, TaskState};
+pub use tasks::TaskState;
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.
 #[derive(Clone)]

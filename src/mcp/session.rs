@@ -4,11 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{CallToolResult, Tool};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientRequest, ListToolsRequest,
+    PaginatedRequestParams, ServerResult, Tool,
+};
+use rmcp::service::PeerRequestOptions;
 use serde_json::Value;
 
 use super::classify::{request_failure, request_timeout};
 use super::connect::Client;
+use super::lenient::{self, CallResult};
 use super::stdio::Child;
 use crate::auth::store::TokenStore;
 use crate::config::ServerConfig;
@@ -30,30 +35,73 @@ impl Session {
         &self.server.name
     }
 
-    /// All tools (every page), filtered by the server's allow/deny globs.
+    /// All tools (every page), filtered by the server's allow/deny globs. A malformed tool is
+    /// reported and skipped; a repeated cursor is a protocol error.
     pub async fn list_tools(&self) -> Result<Vec<Tool>, Failure> {
-        let tools = self
-            .bounded("tools/list", self.client.peer().list_all_tools())
-            .await?;
+        let name = self.name();
+        let tools = super::paginate::all_pages(name, "tools/list", |cursor| async move {
+            let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+            let request = ListToolsRequest {
+                method: Default::default(),
+                params,
+                extensions: Default::default(),
+            };
+            let result = self
+                .request("tools/list", ClientRequest::ListToolsRequest(request))
+                .await?;
+            lenient::tools_page(name, &result)
+        })
+        .await?;
         Ok(tools
             .into_iter()
             .filter(|t| self.server.tools.permits(&t.name))
             .collect())
     }
 
-    /// Call a tool; `isError` results are `Ok` (the caller decides what they mean). A tool the
-    /// server will only run as a task runs as one, and this waits for its result.
+    /// Call a tool; `isError` results are `Ok` (the caller decides what they mean). The
+    /// content comes back as the server sent it.
     pub async fn call_tool(
         &self,
         tool: &str,
         arguments: serde_json::Map<String, Value>,
-    ) -> Result<CallToolResult, Failure> {
-        match self.call_tool_or_task(tool, arguments.clone()).await? {
-            super::TaskCall::Done(result) => Ok(result),
-            super::TaskCall::NeedsTask => {
-                let task = self.start_task(tool, arguments).await?;
-                self.task_result(task).await
-            }
+    ) -> Result<CallResult, Failure> {
+        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+        let what = format!("tools/call `{tool}`");
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
+        let mut result = self.request(&what, request).await?;
+        if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
+            // The server wants input first (SEP-2322): rmcp drives those rounds from the
+            // start (our handler answers them), and its typed result is what we get then.
+            result = self.mrtr_call(&what, params.clone()).await?;
+        }
+        let first = lenient::call_result(self.name(), tool, &result)?;
+        if !super::tasks::refuses_plain_call(&first) {
+            return Ok(first);
+        }
+        // The server runs this tool only as a task: run it as one and wait for the result.
+        tracing::debug!(server = %self.name(), tool, "the tool requires task mode");
+        let task = self
+            .start_task(tool, params.arguments.unwrap_or_default())
+            .await?;
+        self.task_result(task, tool).await
+    }
+
+    /// Run one request under the server's timeout and classify its failure.
+    pub(super) async fn bounded<T>(
+        &self,
+        what: &str,
+        request: impl Future<Output = Result<T, rmcp::service::ServiceError>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(self.server.timeout, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(request_failure(
+                &self.server,
+                &self.store,
+                self.child.as_ref(),
+                what,
+                &error,
+            )),
+            Err(_) => Err(request_timeout(&self.server, what)),
         }
     }
 
@@ -74,14 +122,9 @@ impl Session {
         })
     }
 
-    /// Run one request under the server's timeout and classify its failure.
-    pub(super) async fn bounded<T>(
-        &self,
-        what: &str,
-        request: impl Future<Output = Result<T, rmcp::service::ServiceError>>,
-    ) -> Result<T, Failure> {
-        match tokio::time::timeout(self.server.timeout, request).await {
-            Ok(Ok(value)) => Ok(value),
+    async fn mrtr_call(&self, what: &str, params: CallToolRequestParams) -> Result<Value, Failure> {
+        match tokio::time::timeout(self.server.timeout, self.client.call_tool(params)).await {
+            Ok(Ok(result)) => Ok(serde_json::to_value(&result).unwrap_or(Value::Null)),
             Ok(Err(error)) => Err(request_failure(
                 &self.server,
                 &self.store,
@@ -91,6 +134,38 @@ impl Session {
             )),
             Err(_) => Err(request_timeout(&self.server, what)),
         }
+    }
+
+    /// One request under the server's timeout (rmcp sends the cancellation when it runs out);
+    /// the result as raw JSON where our transport kept it, else as rmcp's model serialises.
+    async fn request(&self, what: &str, request: ClientRequest) -> Result<Value, Failure> {
+        let peer = self.client.peer();
+        let options = PeerRequestOptions::with_timeout(self.server.timeout);
+        let exchange = async {
+            let handle = peer.send_request_with_option(request, options).await?;
+            handle.await_response().await
+        };
+        // A backstop only: rmcp's own timeout fires first and cancels the request.
+        let limit = self.server.timeout + Duration::from_secs(2);
+        let result = match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(rmcp::service::ServiceError::Timeout { .. })) | Err(_) => {
+                return Err(request_timeout(&self.server, what));
+            }
+            Ok(Err(error)) => {
+                return Err(request_failure(
+                    &self.server,
+                    &self.store,
+                    self.child.as_ref(),
+                    what,
+                    &error,
+                ));
+            }
+        };
+        Ok(match result {
+            ServerResult::CustomResult(raw) => raw.0,
+            typed => serde_json::to_value(&typed).unwrap_or(Value::Null),
+        })
     }
 
     /// End the session: DELETE the HTTP session, or close a child's stdin and let it exit

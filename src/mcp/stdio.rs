@@ -1,15 +1,20 @@
-//! Starting a stdio MCP server: its own process group (registered with `children`, so it
-//! cannot outlive us), stderr captured, its last lines kept for error messages and forwarded
-//! to ours only with `-v`.
+//! Starting a stdio MCP server and speaking to it: its own process group (registered with
+//! `children`, so it cannot outlive us), stderr captured, its last lines kept for error
+//! messages and forwarded to ours only with `-v`; stdout read as bounded lines by
+//! [`framing`](super::framing), so an oversized or garbled reply fails its request at once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use rmcp::transport::TokioChildProcess;
-use tokio::io::AsyncBufReadExt;
+use rmcp::RoleClient;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::Transport;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::process::{ChildStdin, ChildStdout};
 
 use super::Context;
-use crate::config::{ServerConfig, Transport};
+use super::framing::{Frame, Line, Lines, Pending, decode, too_large};
+use crate::config::{self, ServerConfig};
 use crate::exit::{Failure, Kind};
 use crate::redact;
 
@@ -27,8 +32,8 @@ pub(super) struct Child {
 pub(super) fn spawn_child(
     server: &ServerConfig,
     context: &Context,
-) -> Result<(TokioChildProcess, Child), Failure> {
-    let Transport::Stdio {
+) -> Result<(StdioTransport, Child), Failure> {
+    let config::Transport::Stdio {
         command,
         args,
         env,
@@ -47,14 +52,31 @@ pub(super) fn spawn_child(
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
-    let (transport, stderr) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::piped())
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut process = cmd
         .spawn()
         .map_err(|e| spawn_failure(server, command, &e))?;
-    let pid = transport.id().unwrap_or(0);
+    let pid = process.id().unwrap_or(0);
     if pid != 0 {
         super::children::register(pid);
     }
+    let stderr = process.stderr.take();
+    let (Some(stdin), Some(stdout)) = (process.stdin.take(), process.stdout.take()) else {
+        return Err(Failure::new(
+            Kind::Internal,
+            "the child's stdin or stdout was not piped",
+        ));
+    };
+    let transport = StdioTransport {
+        server: Arc::from(server.name.as_str()),
+        lines: Lines::new(stdout, server.max_message_bytes),
+        stdin: Arc::new(tokio::sync::Mutex::new(Some(stdin))),
+        process,
+        pending: Pending::default(),
+        queued: VecDeque::new(),
+    };
     let stderr_tail: StderrTail = Arc::new(Mutex::new(VecDeque::new()));
     if let Some(stderr) = stderr {
         read_stderr(
@@ -106,4 +128,83 @@ fn read_stderr(stderr: tokio::process::ChildStderr, tail: StderrTail, name: &str
             tail.push_back(line);
         }
     });
+}
+
+/// The transport to a stdio server: JSON-RPC messages as lines on its stdin and stdout.
+pub(super) struct StdioTransport {
+    server: Arc<str>,
+    lines: Lines<ChildStdout>,
+    /// Shared with the send futures (which must be `'static`); None once closed.
+    stdin: Arc<tokio::sync::Mutex<Option<ChildStdin>>>,
+    process: tokio::process::Child,
+    pending: Pending,
+    /// Errors made up for requests whose reply was unusable, delivered before reading on.
+    queued: VecDeque<ServerJsonRpcMessage>,
+}
+
+impl Transport<RoleClient> for StdioTransport {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), std::io::Error>> + Send + 'static {
+        self.pending.sent(&item);
+        let stdin = self.stdin.clone();
+        async move {
+            let mut line = serde_json::to_vec(&item)?;
+            line.push(b'\n');
+            let mut stdin = stdin.lock().await;
+            let Some(stdin) = stdin.as_mut() else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "the server's stdin is closed",
+                ));
+            };
+            stdin.write_all(&line).await?;
+            stdin.flush().await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
+        loop {
+            if let Some(message) = self.queued.pop_front() {
+                return Some(message);
+            }
+            let frame = match self.lines.next().await {
+                Ok(Line::Complete(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(Line::Complete(line)) => decode(&line, &mut self.pending),
+                Ok(Line::TooLarge(over)) => too_large(
+                    over.size,
+                    self.lines.cap(),
+                    &over.head,
+                    &over.tail,
+                    &mut self.pending,
+                ),
+                Ok(Line::Eof) => return None,
+                Err(error) => {
+                    tracing::debug!(server = %self.server, "reading the server's stdout failed: {error}");
+                    return None;
+                }
+            };
+            match frame {
+                Frame::Message(message) => return Some(message),
+                Frame::Failed(fault, errors) => {
+                    if errors.is_empty() {
+                        tracing::warn!(server = %self.server, "dropped a message nobody was waiting for: {}", fault.describe());
+                    }
+                    self.queued.extend(errors);
+                }
+                Frame::Ignored(note) => tracing::info!(server = %self.server, "{note}"),
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), std::io::Error> {
+        // Closing stdin asks the server to exit (the MCP stdio shutdown); the session then
+        // waits a moment and ends the process group itself.
+        drop(self.stdin.lock().await.take());
+        let _ = self.process.wait().await;
+        Ok(())
+    }
 }

@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use rmcp::model::{CallToolResult, ClientRequest, CustomRequest, NumberOrString, ServerResult};
+use rmcp::model::{ClientRequest, CustomRequest, NumberOrString, ServerResult};
 use serde_json::{Map, Value, json};
 
 use super::Session;
-use super::classify::{request_failure, request_timeout};
 use crate::exit::{Failure, Kind};
 
 /// The state of a task as the server reported it.
@@ -55,25 +54,17 @@ impl TaskState {
     }
 }
 
-/// How a plain `tools/call` ended: a result, or the server's demand that it run as a task.
-pub enum TaskCall {
-    Done(CallToolResult),
-    NeedsTask,
-}
-
 /// Between polls: the server's suggestion, within sane bounds.
 fn poll_delay(state: &TaskState) -> Duration {
     Duration::from_millis(state.poll_interval_ms.unwrap_or(1000).clamp(50, 5000))
 }
 
-/// A tool error result that says the tool must be called as a task.
-fn refuses_plain_call(result: &CallToolResult) -> bool {
-    result.is_error == Some(true)
-        && result.content.iter().any(|block| {
-            block.as_text().is_some_and(|t| {
-                t.text.contains("-32601") && t.text.contains("requires task augmentation")
-            })
-        })
+/// A tool error result that says the tool must be called as a task (the TypeScript SDK sends
+/// its -32601 "requires task augmentation" refusal as an error result).
+pub(super) fn refuses_plain_call(result: &super::CallResult) -> bool {
+    result.is_error
+        && result.text.contains("-32601")
+        && result.text.contains("requires task augmentation")
 }
 
 impl Session {
@@ -98,39 +89,6 @@ impl Session {
                 crate::redact::text(&value.to_string())
             ),
         )
-    }
-
-    /// A plain `tools/call`; a server that says the tool must run as a task (-32601 "requires
-    /// task augmentation") gives `NeedsTask` instead of a failure.
-    pub async fn call_tool_or_task(
-        &self,
-        tool: &str,
-        arguments: Map<String, Value>,
-    ) -> Result<TaskCall, Failure> {
-        let what = format!("tools/call `{tool}`");
-        let call = self.client.call_tool(self.call_params(tool, arguments));
-        match tokio::time::timeout(self.server.timeout, call).await {
-            // Some servers (the TypeScript SDK) send the refusal as an error result.
-            Ok(Ok(result)) if refuses_plain_call(&result) => {
-                tracing::debug!(server = %self.name(), tool, "the tool requires task mode");
-                Ok(TaskCall::NeedsTask)
-            }
-            Ok(Ok(result)) => Ok(TaskCall::Done(result)),
-            Ok(Err(rmcp::service::ServiceError::McpError(error)))
-                if error.code.0 == -32601 && error.message.to_lowercase().contains("task") =>
-            {
-                tracing::debug!(server = %self.name(), tool, "the tool requires task mode");
-                Ok(TaskCall::NeedsTask)
-            }
-            Ok(Err(error)) => Err(request_failure(
-                &self.server,
-                &self.store,
-                self.child.as_ref(),
-                &what,
-                &error,
-            )),
-            Err(_) => Err(request_timeout(&self.server, &what)),
-        }
     }
 
     /// Start `tools/call` as a task; the server answers at once with the task's first state.
@@ -196,7 +154,11 @@ impl Session {
     }
 
     /// Poll until the task ends (status messages shown as progress), then fetch its result.
-    pub async fn task_result(&self, first: TaskState) -> Result<CallToolResult, Failure> {
+    pub async fn task_result(
+        &self,
+        first: TaskState,
+        tool: &str,
+    ) -> Result<super::CallResult, Failure> {
         let mut state = first;
         let mut polls = 0u32;
         // `input_required`: the server's questions come through `tasks/result`, so ask for it
@@ -229,16 +191,7 @@ impl Session {
                     .await?
             }
         };
-        serde_json::from_value::<CallToolResult>(value.clone()).map_err(|e| {
-            Failure::new(
-                Kind::Protocol,
-                format!(
-                    "MCP server `{}` sent a task result that is not a tool result ({e}): {}",
-                    self.name(),
-                    crate::redact::text(&value.to_string())
-                ),
-            )
-        })
+        super::lenient::call_result(self.name(), tool, &value)
     }
 
     fn progress_of(&self, state: &TaskState, polls: u32) {

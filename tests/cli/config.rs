@@ -229,10 +229,79 @@ fn no_config_at_all_is_exit_2_with_hints() {
     let env = TestEnv::new();
     let output = env.cmd().args(["tools", "list"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
+    // The hint shows a config inline: a new user has no checkout with an example file.
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: error: no MCP servers configured (no ./mcp_servers.yaml, ./mcp_servers.json or <config dir>/mcpchat/mcp_servers.yaml)\n\
+         hint: list servers in ./mcp_servers.yaml, for example:\n\
+         \x20   servers:\n\
+         \x20     - name: docs\n\
+         \x20       url: https://example.com/mcp\n\
+         \x20     - name: demo\n\
+         \x20       command: python3\n\
+         \x20       args: [demo_server.py]\n\
+         hint: or name servers on the command line: --url [NAME=]URL, --stdio \"[NAME=]COMMAND ARGS\"\n"
+    );
+}
+
+#[test]
+fn the_inline_example_of_the_no_servers_hint_is_a_valid_config() {
+    let env = TestEnv::new();
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
     let stderr = stderr_of(&output);
-    assert!(
-        stderr.starts_with("mcpchat: error: no MCP servers configured\nhint: "),
-        "{stderr}"
+    let example: String = stderr
+        .lines()
+        .skip_while(|l| !l.ends_with("for example:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    env.write("mcp_servers.yaml", &example);
+    // `auth status` reads the config without contacting any server.
+    let output = env
+        .cmd()
+        .args(["auth", "status", "--format", "text"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "docs\ttoken\t-\ndemo\ttoken\t-\n"
+    );
+}
+
+#[test]
+fn a_missing_file_named_by_mcpchat_config_says_where_the_name_came_from() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .env("MCPCHAT_CONFIG", "/nonexistent/servers.yaml")
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: error: config file /nonexistent/servers.yaml (named by $MCPCHAT_CONFIG) does not exist\n\
+         hint: point $MCPCHAT_CONFIG at an existing file, or unset it to use ./mcp_servers.yaml\n"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_missing_file_named_by_the_config_flag_says_so() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .env("MCPCHAT_CONFIG", "/also/missing.yaml")
+        .args(["--config", "missing.yaml", "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: error: config file missing.yaml (named by --config) does not exist\n\
+         hint: check the path given to --config (-c)\n"
     );
 }
 

@@ -4,6 +4,11 @@
 # Idempotent: a stamp file makes reruns a quick no-op. Bump KEY whenever a pin changes.
 set -euo pipefail
 
+# Quiet npm: no update notice, no audit or funding summary, no progress bar, only errors. Set in
+# the environment too, so that npm started later by a peer (npx) is quiet as well.
+export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_AUDIT=false NPM_CONFIG_FUND=false \
+  NPM_CONFIG_PROGRESS=false NPM_CONFIG_LOGLEVEL=error
+
 KEY=v2
 DIR=${MCPCHAT_PEERS_DIR:-$HOME/.cache/mcpchat-peers/$KEY}
 NPM_PINS=(
@@ -35,7 +40,7 @@ fi
 {
   echo "installing MCP test peers into $DIR"
   mkdir -p "$DIR/npm"
-  npm install --prefix "$DIR/npm" --save-exact --no-audit --no-fund --loglevel=error "${NPM_PINS[@]}"
+  npm install --prefix "$DIR/npm" --save-exact --no-audit --no-fund --no-update-notifier --no-progress --loglevel=error "${NPM_PINS[@]}"
   [[ -x "$DIR/venv/bin/python" ]] || python3 -m venv "$DIR/venv"
   "$DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${PY_PINS[@]}"
   # Smoke checks: the entry points exist and import.

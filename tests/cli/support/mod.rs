@@ -570,3 +570,28 @@ pub fn sdk_compat_server() -> Peer {
         &[("MCPCHAT_LISTEN_PORT_ZERO", "1")],
     )
 }
+
+/// The hostile MCP fake over stdio (see tests/fakes/hostile_mcp.py for its tools and knobs).
+pub fn hostile_stdio_cmd() -> String {
+    format!(
+        "python3 {} stdio",
+        repo().join("tests/fakes/hostile_mcp.py").display()
+    )
+}
+
+/// The hostile MCP fake over HTTP: `http` (JSON bodies), `http sse` (SSE bodies) or `legacy`
+/// (the 2024-11-05 HTTP+SSE transport; `url` is its `/sse` stream). `env` sets its knobs.
+pub fn hostile_http(args: &[&str], env: &[(&str, &str)]) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/hostile_mcp.py"))
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let path = if args.first() == Some(&"legacy") {
+        "/sse"
+    } else {
+        "/mcp"
+    };
+    Peer::spawn(cmd, PortFrom::FirstLine, path)
+}

@@ -1,0 +1,248 @@
+//! Lenient reading of `tools/list` and `tools/call` results from their raw JSON: one malformed
+//! or newer-than-us element is reported and skipped (a tool) or passed through verbatim (a
+//! content block), never fails the whole result.
+//!
+//! Guarantees: every skipped tool and every malformed field gets a warning on stderr naming the
+//! server, the tool and the field; content blocks reach stdout exactly as the server sent them.
+
+use rmcp::model::Tool;
+use serde_json::Value;
+
+use crate::exit::{Failure, Kind};
+use crate::report;
+
+/// A `tools/call` result as mcpchat uses it; `content` is the server's array, untouched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallResult {
+    pub content: Value,
+    pub structured_content: Option<Value>,
+    pub is_error: bool,
+    /// The text blocks' text, joined with newlines.
+    pub text: String,
+}
+
+fn warn(message: String) {
+    report::warning(&Failure::new(Kind::Protocol, message));
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One page of `tools/list`: the tools that parse, and the next cursor.
+pub fn tools_page(server: &str, result: &Value) -> Result<(Vec<Tool>, Option<String>), Failure> {
+    let Some(listed) = result.get("tools").and_then(Value::as_array) else {
+        return Err(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{server}` answered tools/list without a `tools` array (got {})",
+                result.get("tools").map_or("nothing", kind_of)
+            ),
+        ));
+    };
+    let mut tools = Vec::with_capacity(listed.len());
+    for (index, raw) in listed.iter().enumerate() {
+        match tool(raw) {
+            Ok(tool) => tools.push(tool),
+            Err(problem) => {
+                let label = match raw.get("name").and_then(Value::as_str) {
+                    Some(name) => format!("tool `{name}`"),
+                    None => format!("tool #{} of the list", index + 1),
+                };
+                warn(format!("MCP server `{server}`: skipped {label}: {problem}"));
+            }
+        }
+    }
+    let cursor = match result.get("nextCursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(cursor)) if cursor.is_empty() => None,
+        Some(Value::String(cursor)) => Some(cursor.clone()),
+        Some(other) => {
+            warn(format!(
+                "MCP server `{server}`: tools/list `nextCursor` is {}, not a string; stopped paginating",
+                kind_of(other)
+            ));
+            None
+        }
+    };
+    Ok((tools, cursor))
+}
+
+/// Each field a tool may carry and the JSON kinds it may have; checked before rmcp's typed
+/// model sees it so the warning names the field.
+fn tool(raw: &Value) -> Result<Tool, String> {
+    let Some(object) = raw.as_object() else {
+        return Err(format!("it is {}, not an object", kind_of(raw)));
+    };
+    let expect = |field: &str, ok: fn(&Value) -> bool, wanted: &str| match object.get(field) {
+        Some(value) if !ok(value) => Err(format!(
+            "field `{field}` is {}, not {wanted}",
+            kind_of(value)
+        )),
+        _ => Ok(()),
+    };
+    match object.get("name") {
+        Some(Value::String(_)) => {}
+        Some(other) => return Err(format!("field `name` is {}, not a string", kind_of(other))),
+        None => return Err("field `name` is missing".to_string()),
+    }
+    match object.get("inputSchema") {
+        Some(Value::Object(_)) => {}
+        Some(other) => {
+            return Err(format!(
+                "field `inputSchema` is {}, not an object",
+                kind_of(other)
+            ));
+        }
+        None => return Err("field `inputSchema` is missing".to_string()),
+    }
+    let optional_string = |v: &Value| v.is_string() || v.is_null();
+    let optional_object = |v: &Value| v.is_object() || v.is_null();
+    expect("title", optional_string, "a string")?;
+    expect("description", optional_string, "a string")?;
+    expect("outputSchema", optional_object, "an object")?;
+    expect("annotations", optional_object, "an object")?;
+    if let Some(Value::Object(annotations)) = object.get("annotations") {
+        for (hint, value) in annotations {
+            let ok = match hint.as_str() {
+                "title" => optional_string(value),
+                "readOnlyHint" | "destructiveHint" | "idempotentHint" | "openWorldHint" => {
+                    value.is_boolean() || value.is_null()
+                }
+                _ => true,
+            };
+            if !ok {
+                return Err(format!(
+                    "field `annotations.{hint}` is {}, not {}",
+                    kind_of(value),
+                    if hint == "title" {
+                        "a string"
+                    } else {
+                        "a boolean"
+                    }
+                ));
+            }
+        }
+    }
+    serde_json::from_value::<Tool>(raw.clone()).map_err(|e| format!("it does not parse: {e}"))
+}
+
+/// A `tools/call` result: content passed through, malformed fields reported and read as
+/// leniently as their meaning allows.
+pub fn call_result(server: &str, tool: &str, result: &Value) -> Result<CallResult, Failure> {
+    let Some(object) = result.as_object() else {
+        return Err(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{server}` answered tools/call `{tool}` with {}, not an object",
+                kind_of(result)
+            ),
+        ));
+    };
+    // A task or an input request (2026-07-28) is not a result to print.
+    if let Some(kind) = object.get("resultType").and_then(Value::as_str)
+        && kind != "complete"
+    {
+        return Err(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{server}` answered tools/call `{tool}` with a `{kind}` result, which mcpchat does not handle here"
+            ),
+        ));
+    }
+    let about = format!("MCP server `{server}`: the result of tool `{tool}`");
+    let content = match object.get("content") {
+        Some(Value::Array(blocks)) => Value::Array(blocks.clone()),
+        None | Some(Value::Null) => Value::Array(Vec::new()),
+        Some(other) => {
+            warn(format!(
+                "{about} has `content` that is {}, not an array; passed on as one block",
+                kind_of(other)
+            ));
+            Value::Array(vec![other.clone()])
+        }
+    };
+    let is_error = match object.get("isError") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(other) => {
+            // "true" as a string is the one reading that is not a guess.
+            let flag = other.as_str() == Some("true");
+            warn(format!(
+                "{about} has `isError` that is {}, not a boolean; read as {flag}",
+                kind_of(other)
+            ));
+            flag
+        }
+    };
+    for (index, block) in content.as_array().into_iter().flatten().enumerate() {
+        if let Some(annotations) = block.get("annotations")
+            && !annotations.is_object()
+            && !annotations.is_null()
+        {
+            warn(format!(
+                "{about}: content block {index} has `annotations` that is {}, not an object; passed on as sent",
+                kind_of(annotations)
+            ));
+        }
+    }
+    let text = content
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|block| block.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|block| block.get("text").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(CallResult {
+        content,
+        structured_content: object.get("structuredContent").cloned(),
+        is_error,
+        text,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_malformed_tool_is_skipped_and_the_rest_are_kept() {
+        let page = json!({"tools": [
+            {"name": "good", "inputSchema": {"type": "object"}},
+            {"name": "bad", "inputSchema": "nope"},
+            {"name": 7, "inputSchema": {}},
+            {"name": "hints", "inputSchema": {}, "annotations": {"readOnlyHint": "yes"}},
+        ], "nextCursor": "p2"});
+        let (tools, cursor) = tools_page("s", &page).unwrap();
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, ["good"]);
+        assert_eq!(cursor.as_deref(), Some("p2"));
+        assert_eq!(
+            tool(&page["tools"][3]).unwrap_err(),
+            "field `annotations.readOnlyHint` is a string, not a boolean"
+        );
+    }
+
+    #[test]
+    fn content_passes_through_verbatim() {
+        let result = json!({"content": [
+            {"type": "text", "text": "a", "extra": 1},
+            {"type": "hologram", "depth": 3},
+            {"type": "text", "text": "b", "annotations": "loud"}
+        ], "isError": "true"});
+        let read = call_result("s", "t", &result).unwrap();
+        assert_eq!(read.content, result["content"]);
+        assert_eq!(read.text, "a\nb");
+        assert!(read.is_error);
+    }
+}
