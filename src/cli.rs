@@ -373,9 +373,15 @@ impl ToolChoice {
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
     /// One `session` line per stored conversation
+    #[command(after_help = "Examples:\n  mcpchat sessions list | jq -r .name\n  \
+        mcpchat sessions list --format text")]
     List,
 
     /// Replay a conversation as `prompt`, `tool_call`, `tool_result` and `message` lines
+    #[command(
+        after_help = "Examples:\n  mcpchat sessions show glucose --format text\n  \
+        mcpchat sessions show glucose | jq -r 'select(.type==\"message\").content'"
+    )]
     Show {
         /// Session NAME or PATH (default: the most recently used)
         #[arg(value_name = "NAME|PATH")]
@@ -383,6 +389,8 @@ pub enum SessionsCommand {
     },
 
     /// Delete stored conversations
+    #[command(after_help = "Examples:\n  mcpchat sessions rm glucose\n  \
+        mcpchat sessions list | jq -r .name | xargs mcpchat sessions rm")]
     Rm {
         #[arg(value_name = "NAME|PATH", required = true)]
         names: Vec<String>,

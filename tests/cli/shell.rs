@@ -137,6 +137,9 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT AUTH STATUS\"",
             ".SH \"MCPCHAT AUTH LOGOUT\"",
             ".SH \"MCPCHAT AUTH TOKEN\"",
+            ".SH \"MCPCHAT SESSIONS LIST\"",
+            ".SH \"MCPCHAT SESSIONS SHOW\"",
+            ".SH \"MCPCHAT SESSIONS RM\"",
             ".SH \"MCPCHAT SCHEMA\"",
             ".SH \"MCPCHAT COMPLETIONS\"",
             ".SH \"MCPCHAT MAN\"",
@@ -157,7 +160,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
 #[test]
 fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
     let env = TestEnv::new();
-    let commands: [&[&str]; 10] = [
+    let commands: [&[&str]; 13] = [
         &["tools", "list"],
         &["tools", "call"],
         &["ask"],
@@ -165,6 +168,9 @@ fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
         &["auth", "status"],
         &["auth", "logout"],
         &["auth", "token"],
+        &["sessions", "list"],
+        &["sessions", "show"],
+        &["sessions", "rm"],
         &["schema"],
         &["completions"],
         &["man"],
