@@ -114,6 +114,11 @@ pub struct GlobalArgs {
           value_parser = clap::builder::PossibleValuesParser::new(crate::config::PROTOCOL_VERSIONS))]
     pub protocol_version: Option<String>,
 
+    /// Ask servers that support logging to send log messages of this level and above
+    /// (logging/setLevel); they are shown on stderr with -v
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+
     /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
     #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,
@@ -152,9 +157,22 @@ pub enum Command {
 
     /// One line per selected server: transport, protocol version, server info, capabilities,
     /// counts, connect time, auth state (a CI smoke test)
-    #[command(after_help = "Examples:\n  mcpchat servers | jq '{server, protocol_version, tools}'\n  \
-        mcpchat servers --server dexcom || echo 'dexcom is down'")]
+    #[command(
+        after_help = "Examples:\n  mcpchat servers | jq '{server, protocol_version, tools}'\n  \
+        mcpchat servers --server dexcom || echo 'dexcom is down'"
+    )]
     Servers,
+
+    /// List the MCP prompts of every selected server, and get a prompt's messages
+    #[command(subcommand)]
+    Prompts(PromptsCommand),
+
+    /// Suggest values for a prompt's argument or a resource template's variable
+    Complete(CompleteArgs),
+
+    /// Follow tool calls started with `tools call --task`: list, get, result, cancel
+    #[command(subcommand)]
+    Tasks(TasksCommand),
 
     /// List, replay and delete the conversations of `ask --session`
     #[command(subcommand)]
@@ -264,6 +282,84 @@ pub struct WatchArgs {
     pub calls: Vec<String>,
 }
 
+/// Server log levels (RFC 5424 severities, as MCP names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromptsCommand {
+    /// One `prompt` line per prompt of every selected server
+    List,
+
+    /// Get one prompt's messages: one `prompt_result` line
+    Get(PromptGetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PromptGetArgs {
+    /// Prompt name: `server__prompt`, or the bare name when one server is selected
+    pub name: String,
+
+    /// Arguments as a JSON object of strings, or `-` to read them from stdin
+    #[arg(value_name = "ARGS_JSON|-")]
+    pub arguments: Option<String>,
+
+    /// One argument (repeatable)
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// `server__prompt` whose argument to complete (or, with --template, the server name)
+    pub name: String,
+
+    /// The argument (or template variable) to complete
+    pub argument: String,
+
+    /// What has been typed so far
+    #[arg(default_value = "")]
+    pub value: String,
+
+    /// Complete a variable of this resource template (URI template) instead of a prompt argument
+    #[arg(long, value_name = "URI_TEMPLATE")]
+    pub template: Option<String>,
+
+    /// Another argument already chosen, sent as context (repeatable)
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// One `task` line per task the selected servers list
+    List,
+
+    /// The current state of a task: one `task` line
+    Get(TaskIdArgs),
+
+    /// Wait for a task to finish and print its `tool_result` line
+    Result(TaskIdArgs),
+
+    /// Ask the server to cancel a task; prints its `task` line
+    Cancel(TaskIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TaskIdArgs {
+    /// The task id from the `task` line (`task_id`)
+    pub id: String,
+}
+
 #[derive(Debug, Args)]
 pub struct AskArgs {
     /// The prompt; `-` (or no argument with piped stdin) reads it from stdin
@@ -322,6 +418,20 @@ pub struct AskArgs {
     /// repeatable
     #[arg(long = "resource", value_name = "URI")]
     pub resources: Vec<String>,
+
+    /// Start the conversation from an MCP prompt's messages (`server__prompt`); PROMPT, if
+    /// given, follows them as the user's message
+    #[arg(long = "prompt", value_name = "SERVER__PROMPT")]
+    pub mcp_prompt: Option<String>,
+
+    /// An argument of the --prompt prompt (repeatable)
+    #[arg(
+        short = 'a',
+        long = "arg",
+        value_name = "KEY=VALUE",
+        requires = "mcp_prompt"
+    )]
+    pub prompt_args: Vec<String>,
 
     /// Continue (or start) a stored conversation: a NAME in the data dir, or a file PATH (with a /)
     #[arg(long, value_name = "NAME|PATH")]
@@ -431,6 +541,11 @@ pub struct CallArgs {
     /// Read JSONL requests {"id", "tool", "arguments"} from stdin; one result line each
     #[arg(long, conflicts_with_all = ["name", "arguments", "args"])]
     pub batch: bool,
+
+    /// Start the call as a task and print its `task` line at once; follow it with
+    /// `mcpchat tasks get|result|cancel ID`
+    #[arg(long, conflicts_with = "batch")]
+    pub task: bool,
 
     #[arg(short, long, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024), help = "How many batch calls run at once [default: 16]")]
     pub jobs: Option<u32>,

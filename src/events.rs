@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.5.0";
+pub const SCHEMA_VERSION: &str = "1.6.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -29,6 +29,11 @@ pub enum Event {
     ResourceContents(ResourceContents),
     ResourceUpdated(ResourceUpdated),
     Server(ServerReport),
+    /// An MCP prompt (`prompts list`); `prompt` is a conversation's user prompt.
+    McpPrompt(PromptInfo),
+    PromptResult(PromptResult),
+    Completion(Completion),
+    Task(TaskInfo),
     Session(SessionInfo),
     Prompt(PromptText),
     Sampling(SamplingInfo),
@@ -297,6 +302,75 @@ impl ErrorInfo {
             exit_code: failure.code().as_i32(),
         }
     }
+}
+
+/// One MCP prompt of one server (`prompts list`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptInfo {
+    pub server: String,
+    /// Prefixed name, `server__prompt`; what `prompts get` and `ask --prompt` take.
+    pub name: String,
+    /// The name the server uses.
+    pub prompt: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub arguments: Vec<PromptArgument>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptArgument {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub required: bool,
+}
+
+/// The messages of one `prompts/get`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptResult {
+    pub server: String,
+    pub name: String,
+    pub prompt: String,
+    pub description: Option<String>,
+    /// The messages exactly as the server sent them (`role`, `content`).
+    pub messages: Value,
+    /// The text parts of the messages, joined with newlines.
+    pub text: String,
+}
+
+/// Suggested values for one argument (`complete`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Completion {
+    pub server: String,
+    /// `server__prompt` for a prompt argument, null for a resource template.
+    pub name: Option<String>,
+    /// The resource template's URI template, null for a prompt argument.
+    pub template: Option<String>,
+    pub argument: String,
+    /// The partial value that was completed.
+    pub value: String,
+    pub values: Vec<String>,
+    pub total: Option<u64>,
+    pub has_more: bool,
+}
+
+/// The state of one task (`tools call --task`, `tasks list|get|cancel`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskInfo {
+    pub server: String,
+    /// The server's task id.
+    pub task_id: String,
+    /// `working`, `input_required`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub status_message: Option<String>,
+    pub created_at: Option<String>,
+    pub last_updated_at: Option<String>,
+    /// How long the server keeps the task, in milliseconds (null: unlimited or unknown).
+    pub ttl_ms: Option<u64>,
+    /// How often the server suggests polling, in milliseconds.
+    pub poll_interval_ms: Option<u64>,
 }
 
 /// A request id echoed exactly as the caller wrote it: the JSON text of the `id` value, byte

@@ -170,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         cache::Mode::Normal
     };
     context.cache = cache::Cache::locate(cache_mode, config.cache_ttl);
+    context.log_level = global.log_level;
     context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
     // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
     if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {
@@ -208,6 +209,9 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
             commands::watch::watch(&app, args).await
         }
         Command::Servers => commands::servers::servers(&app).await,
+        Command::Prompts(command) => commands::prompts::prompts(&app, command).await,
+        Command::Complete(args) => commands::complete::complete(&app, args).await,
+        Command::Tasks(command) => commands::tasks::tasks(&app, command).await,
         Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
         Command::Schema | Command::Completions { .. } | Command::Man | Command::Cache(_) => {
             Ok(Code::Success)

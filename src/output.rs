@@ -180,6 +180,21 @@ fn text_line(event: &Event) -> Option<String> {
                 ))
                 .unwrap_or_default()
         )),
+        Event::McpPrompt(prompt) => Some(match &prompt.description {
+            Some(d) if !d.is_empty() => {
+                format!("{}\t{}", prompt.name, d.lines().next().unwrap_or(""))
+            }
+            _ => prompt.name.clone(),
+        }),
+        Event::PromptResult(result) => Some(result.text.clone()),
+        Event::Completion(completion) if completion.values.is_empty() => None,
+        Event::Completion(completion) => Some(completion.values.join("\n")),
+        Event::Task(task) => Some(format!(
+            "{}\t{}\t{}",
+            task.task_id,
+            task.status,
+            task.status_message.as_deref().unwrap_or("")
+        )),
         Event::Session(session) => Some(format!(
             "{}\t{} turns\t{}",
             session.name,

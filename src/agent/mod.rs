@@ -60,14 +60,25 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(system: Option<&str>, history: Vec<Value>, prompt: &str) -> Run {
+    /// `preamble`: messages that open this run before the user's prompt (`ask --prompt`: an
+    /// MCP prompt's messages); with a preamble, an empty prompt is left out.
+    pub fn new(
+        system: Option<&str>,
+        history: Vec<Value>,
+        preamble: Vec<Value>,
+        prompt: &str,
+    ) -> Run {
         let mut messages = Vec::new();
         if let Some(system) = system.filter(|s| !s.is_empty()) {
             messages.push(json!({"role": "system", "content": system}));
         }
         messages.extend(history);
         let first_new = messages.len();
-        messages.push(json!({"role": "user", "content": prompt}));
+        let only_preamble = prompt.is_empty() && !preamble.is_empty();
+        messages.extend(preamble);
+        if !only_preamble {
+            messages.push(json!({"role": "user", "content": prompt}));
+        }
         Run {
             messages,
             first_new,

@@ -211,6 +211,11 @@ async fn prepare_and_run(
 ) -> Result<agent::Outcome, Stop> {
     let prompt = read_prompt(args)?;
     let settings = settings(app, args)?;
+    // `--prompt`: the run starts from an MCP prompt's messages.
+    let preamble = match &args.mcp_prompt {
+        Some(name) => super::prompts::chat_messages(app, name, &args.prompt_args).await?,
+        None => Vec::new(),
+    };
     let provider = Provider::resolve(
         &ProviderFlags {
             provider: args.provider.clone(),
@@ -248,6 +253,7 @@ async fn prepare_and_run(
     let run = state.run.insert(agent::Run::new(
         settings.system.as_deref(),
         history,
+        preamble,
         &prompt,
     ));
     let with = agent::Tools {
@@ -333,6 +339,8 @@ fn read_prompt(args: &AskArgs) -> Result<String, Failure> {
     match args.prompt.as_deref() {
         Some("-") => {}
         Some(prompt) => return non_empty(prompt.to_string()),
+        // With --prompt the MCP prompt's messages are the start; the user's text is optional.
+        None if args.mcp_prompt.is_some() => return Ok(String::new()),
         None if std::io::stdin().is_terminal() => {
             return Err(
                 Failure::usage("no prompt: pass it as an argument, or pipe it to stdin")

@@ -2,11 +2,14 @@
 
 pub mod ask;
 pub mod auth;
+pub mod complete;
 mod each;
 mod owners;
+pub mod prompts;
 pub mod resources;
 pub mod servers;
 pub mod sessions;
+pub mod tasks;
 pub mod tools;
 pub mod watch;
 

@@ -452,7 +452,27 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     };
     let arguments = call_arguments(args)?;
     let (server, tool) = resolve_name(app, name)?;
+    if args.task && matches!(server.transport, crate::config::Transport::Stdio { .. }) {
+        return Err(Failure::usage(format!(
+            "--task needs an HTTP server: the tasks of stdio server `{}` end with its process, when this command exits",
+            server.name
+        ))
+        .hint("without --task, `tools call` runs a task-mode tool as a task and waits for its result")
+        .into());
+    }
     let ready = Ready::open(server, app, !args.no_validate).await?;
+    if args.task {
+        if let Err(failure) = ready.check(&tool, &arguments) {
+            ready.session.close().await;
+            return Err(failure.into());
+        }
+        let Value::Object(map) = arguments else {
+            return Err(
+                Failure::new(Kind::InvalidArguments, "arguments must be a JSON object").into(),
+            );
+        };
+        return super::tasks::start(app, ready.session, &tool, map).await;
+    }
     let outcome = ready.call(None, &tool, arguments).await;
     // Print first, then end the session: the reader of stdout need not wait for the server
     // to shut down.

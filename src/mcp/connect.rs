@@ -19,6 +19,7 @@ use tokio::time::error::Elapsed;
 
 use super::classify::{classify_init, connect_timeout};
 use super::handler::Handler;
+use super::resume::{Keep, Resumable, Resume};
 use super::stdio::{Child, spawn_child};
 use super::wire::{Primed, Wire};
 use super::{Context, Session};
@@ -40,6 +41,17 @@ const LEGACY_VERSION: &str = "2024-11-05";
 impl Session {
     /// Connect and complete the MCP handshake within the connect timeout.
     pub async fn connect(server: Arc<ServerConfig>, context: &Context) -> Result<Session, Failure> {
+        Session::connect_resuming(server, context, None).await
+    }
+
+    /// Connect, going on in a recorded HTTP session when `resume` is given (see `resume`).
+    pub async fn connect_resuming(
+        server: Arc<ServerConfig>,
+        context: &Context,
+        resume: Option<Resume>,
+    ) -> Result<Session, Failure> {
+        // A resumed session stays open: its tasks may be asked about again.
+        let keep = Arc::new(Keep::resuming(resume.as_ref()));
         let handler = Handler {
             server: Arc::from(server.name.as_str()),
             progress: context.progress.clone(),
@@ -55,6 +67,7 @@ impl Session {
         let started = Instant::now();
         let key = Key::of(&server, &context.store);
         let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
+        let is_http = matches!(server.transport, Transport::Http { .. });
         let (outcome, child) = match &server.transport {
             Transport::Http { url, headers } => {
                 // A context whose HTTP client trusts the server's `ca_file`.
@@ -65,6 +78,8 @@ impl Session {
                     headers,
                     context,
                     primed: &primed,
+                    resume: resume.map(Arc::new),
+                    keep: keep.clone(),
                 };
                 (connect_http(&target, &key, handler).await, None)
             }
@@ -80,7 +95,7 @@ impl Session {
         match outcome {
             Ok((client, era)) => {
                 tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
-                Ok(Session {
+                let session = Session {
                     server,
                     store: context.store.clone(),
                     client,
@@ -91,7 +106,13 @@ impl Session {
                     primed: child_free(&primed, era),
                     resource_updates,
                     connect_ms: started.elapsed().as_millis() as u64,
-                })
+                    progress: context.progress.clone(),
+                    keep: is_http.then_some(keep),
+                };
+                if let Some(level) = context.log_level {
+                    session.apply_log_level(level).await;
+                }
+                Ok(session)
             }
             Err(failure) => {
                 if let Some(child) = &child {
@@ -122,6 +143,29 @@ struct Target<'a> {
     headers: &'a [(String, String)],
     context: &'a Context,
     primed: &'a Arc<std::sync::Mutex<Primed>>,
+    /// A recorded session to go on in (tasks), and whether to keep the session open.
+    resume: Option<Arc<Resume>>,
+    keep: Arc<Keep>,
+}
+
+impl Target<'_> {
+    /// Our HTTP client as rmcp sees it: local answers (`Wire`) over a resumable session over
+    /// the reply guards.
+    fn wrap<C: rmcp::transport::streamable_http_client::StreamableHttpClient + Sync>(
+        &self,
+        inner: C,
+        standalone: bool,
+    ) -> Wire<Resumable<super::guarded_http::Guarded<C>>> {
+        Wire::new(
+            Resumable {
+                inner: super::guarded_http::Guarded { inner },
+                resume: self.resume.clone(),
+                keep: self.keep.clone(),
+            },
+            self.primed.clone(),
+            standalone,
+        )
+    }
 }
 
 /// The MCP lifecycle for a server: by default, over HTTP, probe `server/discover` and fall back
@@ -206,6 +250,23 @@ async fn connect_http(
     // Invalid headers are a config error before anything is sent.
     http_config(server, target.url, target.headers)?;
     let authorized = authorize(server, context).await?;
+    if let Some(resume) = &target.resume {
+        // The session exists: replay its handshake in the era it was made in.
+        let version = resume
+            .initialize
+            .get("protocolVersion")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(INITIALIZE_VERSION);
+        let handler = handler.with_version(version);
+        let attempt = streamable(
+            &handler,
+            ClientLifecycleMode::Initialize,
+            target,
+            authorized,
+        )
+        .await;
+        return settle(server, context, attempt, None).map(|client| (client, None));
+    }
     let remembered = match context.pinned_version(server) {
         None | Some("auto") => context.cache.era(key),
         Some(_) => None,
@@ -406,18 +467,13 @@ async fn streamable(
         Ok(config) => config,
         Err(error) => return Ok(Err(error)),
     };
-    let primed = target.primed.clone();
     // Servers may send their own requests (elicitation) on the standalone stream rather than
     // on the request's: open it when we declared a capability that invites them.
     let standalone =
         context.standalone_stream || context.elicitation == super::Elicitation::AcceptDefaults;
     match authorized {
         Some(client) => {
-            let wire = Wire::new(
-                super::guarded_http::Guarded { inner: client },
-                primed,
-                standalone,
-            );
+            let wire = target.wrap(client, standalone);
             let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
@@ -426,13 +482,7 @@ async fn streamable(
             .await
         }
         None => {
-            let wire = Wire::new(
-                super::guarded_http::Guarded {
-                    inner: context.http(),
-                },
-                primed,
-                standalone,
-            );
+            let wire = target.wrap(context.http(), standalone);
             let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,

@@ -25,10 +25,13 @@ pub mod lazy;
 pub mod legacy_sse;
 pub mod lenient;
 pub mod paginate;
+mod prompts;
 mod resources;
+mod resume;
 pub mod sampling;
 mod session;
 mod stdio;
+mod tasks;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -40,8 +43,11 @@ use crate::ui::Progress;
 
 pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
 pub use lenient::CallResult;
+pub use prompts::CompletionTarget;
 pub use resources::{Updates, template_matches};
+pub use resume::Resume;
 pub use session::Session;
+pub use tasks::TaskState;
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.
 #[derive(Clone)]
@@ -66,6 +72,8 @@ pub struct Context {
     /// that wait for server-initiated messages outside a request need it (a second
     /// connection otherwise).
     pub standalone_stream: bool,
+    /// `--log-level`: sent to every server that supports logging, right after connecting.
+    pub log_level: Option<crate::cli::LogLevel>,
     /// `--sampling` / `llm.sampling`, resolved.
     pub sampling: sampling::Sampling,
     /// Answers servers' sampling requests (None: refuse them). Set by the command that has
@@ -135,6 +143,7 @@ impl Context {
             protocol_version: None,
             cache: crate::cache::Cache::off(),
             standalone_stream: false,
+            log_level: None,
             sampling: sampling::Sampling::Deny,
             sampler: None,
             store,

@@ -38,6 +38,9 @@ pub struct Session {
     pub(super) resource_updates: tokio::sync::broadcast::Sender<String>,
     /// How long connecting (and the handshake) took.
     pub connect_ms: u64,
+    pub(super) progress: Arc<crate::ui::Progress>,
+    /// The HTTP session's id and whether to keep it open (Streamable HTTP only).
+    pub(super) keep: Option<Arc<super::resume::Keep>>,
 }
 
 /// The cache hints of a list's pages merged: the shortest `ttlMs` (none if a page has none),
@@ -164,9 +167,18 @@ impl Session {
         if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
             // The server wants input first (SEP-2322): rmcp drives those rounds from the
             // start (our handler answers them), and its typed result is what we get then.
-            result = self.mrtr_call(&what, params).await?;
+            result = self.mrtr_call(&what, params.clone()).await?;
         }
-        lenient::call_result(self.name(), tool, &result)
+        let first = lenient::call_result(self.name(), tool, &result)?;
+        if !super::tasks::refuses_plain_call(&first) {
+            return Ok(first);
+        }
+        // The server runs this tool only as a task: run it as one and wait for the result.
+        tracing::debug!(server = %self.name(), tool, "the tool requires task mode");
+        let task = self
+            .start_task(tool, params.arguments.unwrap_or_default())
+            .await?;
+        self.task_result(task, tool).await
     }
 
     /// Run one request under the server's timeout and classify its failure.
@@ -177,15 +189,26 @@ impl Session {
     ) -> Result<T, Failure> {
         match tokio::time::timeout(self.server.timeout, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(request_failure(
-                &self.server,
-                &self.store,
-                self.child.as_ref(),
-                what,
-                &error,
-            )),
+            Ok(Err(error)) => Err(self.failed(what, &error)),
             Err(_) => Err(request_timeout(&self.server, what)),
         }
+    }
+
+    /// What a later command needs to go on in this HTTP session (None without a session id),
+    /// and from now on the session is left open at close.
+    pub fn keep_open(&self) -> Option<super::Resume> {
+        let keep = self.keep.as_ref()?;
+        let session_id = keep
+            .session_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let initialize = serde_json::to_value(self.client.peer().peer_info()?.as_ref()).ok()?;
+        keep.keep.store(true, std::sync::atomic::Ordering::Relaxed);
+        Some(super::Resume {
+            session_id,
+            initialize,
+        })
     }
 
     async fn mrtr_call(&self, what: &str, params: CallToolRequestParams) -> Result<Value, Failure> {

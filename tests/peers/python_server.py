@@ -14,6 +14,8 @@ SDK's default is ttlMs 0, private). --add-needs-c: `add` takes {a, b, c} (all re
 returns a + b + c, to play a server whose tool schema changed.
 Resources: notes://welcome (text/plain "Welcome to the Python peer.\n"), bytes://all (application/octet-stream,
 the 256 byte values 0..255 in order, sent as a base64 blob); template notes://{name} -> "Note {name}."
+Prompts: review {code (required), language (optional, default "python")} -> one user message
+"Please review this <language> code:\n<code>".
 """
 
 import socket
@@ -75,6 +77,11 @@ def all_bytes() -> bytes:
 @server.resource("notes://{name}", name="note", description="A note by name.", mime_type="text/plain")
 def note(name: str) -> str:
     return f"Note {name}."
+
+
+@server.prompt(description="Ask for a review of a piece of code.")
+def review(code: str, language: str = "python") -> str:
+    return f"Please review this {language} code:\n{code}"
 
 
 def main() -> None:

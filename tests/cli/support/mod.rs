@@ -775,7 +775,6 @@ pub fn proxied_requests(log: &Path) -> Vec<String> {
         .collect()
 }
 
-
 /// The command line that runs the Python SDK peer over stdio.
 pub fn python_stdio_cmd() -> String {
     format!(
