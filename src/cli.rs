@@ -168,6 +168,9 @@ pub enum Command {
     Prompts(PromptsCommand),
 
     /// Suggest values for a prompt's argument or a resource template's variable
+    #[command(
+        after_help = "Examples:\n  mcpchat complete everything__completable-prompt department E | jq -r '.values[]'\n  mcpchat complete everything__completable-prompt name -a department=Engineering"
+    )]
     Complete(CompleteArgs),
 
     /// Follow tool calls started with `tools call --task`: list, get, result, cancel
@@ -297,10 +300,16 @@ pub enum LogLevel {
 
 #[derive(Debug, Subcommand)]
 pub enum PromptsCommand {
-    /// One `prompt` line per prompt of every selected server
+    /// One `mcp_prompt` line per prompt of every selected server
+    #[command(
+        after_help = "Examples:\n  mcpchat prompts list | jq -r .name\n  mcpchat prompts list --server everything --format text"
+    )]
     List,
 
     /// Get one prompt's messages: one `prompt_result` line
+    #[command(
+        after_help = "Examples:\n  mcpchat prompts get everything__args-prompt -a city=Paris | jq -r .text\n  echo '{\"city\": \"Paris\"}' | mcpchat prompts get everything__args-prompt -"
+    )]
     Get(PromptGetArgs),
 }
 
@@ -342,15 +351,21 @@ pub struct CompleteArgs {
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
     /// One `task` line per task the selected servers list
+    #[command(after_help = "Examples:\n  mcpchat tasks list | jq -r '.task_id + \" \" + .status'")]
     List,
 
     /// The current state of a task: one `task` line
+    #[command(after_help = "Examples:\n  mcpchat tasks get \"$TASK_ID\" | jq -r .status")]
     Get(TaskIdArgs),
 
     /// Wait for a task to finish and print its `tool_result` line
+    #[command(
+        after_help = "Examples:\n  mcpchat tools call --task everything__simulate-research-query -a topic=otters\n  mcpchat tasks result \"$TASK_ID\" | jq -r .text"
+    )]
     Result(TaskIdArgs),
 
     /// Ask the server to cancel a task; prints its `task` line
+    #[command(after_help = "Examples:\n  mcpchat tasks cancel \"$TASK_ID\"")]
     Cancel(TaskIdArgs),
 }
 

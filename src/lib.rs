@@ -171,6 +171,10 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     };
     context.cache = cache::Cache::locate(cache_mode, config.cache_ttl);
     context.log_level = global.log_level;
+    // Resource updates arrive outside any request: `resources watch` needs the standalone
+    // stream that other commands skip (it costs a second connection).
+    context.standalone_stream =
+        matches!(cli.command, Command::Resources(ResourcesCommand::Watch(_)));
     context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
     // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
     if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {

@@ -75,41 +75,78 @@ pub fn server_candidates() -> Vec<CompletionCandidate> {
         .collect()
 }
 
-/// Candidates for the NAME of `tools call`: the tool names known without connecting, else
-/// each server's `server__` prefix.
+/// Candidates for the NAME of `tools call`: each server's tools as the discovery cache knows
+/// them (no server is contacted), else the server's `server__` prefix.
 pub fn tool_candidates() -> Vec<CompletionCandidate> {
-    let servers = configured_servers();
-    let known = known_tool_names(&servers);
-    if !known.is_empty() {
-        return known.into_iter().map(CompletionCandidate::new).collect();
+    let Some(config) = completion_config() else {
+        return Vec::new();
+    };
+    let cached = CachedTools::open(&config);
+    let mut candidates = Vec::new();
+    for server in config.server_names() {
+        let known = cached
+            .as_ref()
+            .map(|cached| cached.names(&config, server))
+            .unwrap_or_default();
+        if known.is_empty() {
+            candidates.push(format!("{server}{}", crate::commands::tools::SEPARATOR));
+        }
+        candidates.extend(known);
     }
-    servers
+    candidates
         .into_iter()
-        .map(|server| {
-            CompletionCandidate::new(format!("{server}{}", crate::commands::tools::SEPARATOR))
-        })
+        .map(CompletionCandidate::new)
         .collect()
 }
 
-/// Prefixed tool names (`server__tool`) that are known without connecting to a server. There is
-/// no discovery cache yet, so none are; when one exists, read it here.
-fn known_tool_names(_servers: &[String]) -> Vec<String> {
-    Vec::new()
+/// The discovery cache as completion reads it: fresh entries only, never written.
+struct CachedTools {
+    cache: crate::cache::Cache,
+    store: crate::auth::store::TokenStore,
 }
 
-fn configured_servers() -> Vec<String> {
+impl CachedTools {
+    fn open(config: &Config) -> Option<CachedTools> {
+        Some(CachedTools {
+            cache: crate::cache::Cache::locate(crate::cache::Mode::Normal, config.cache_ttl),
+            store: crate::auth::store::TokenStore::locate(None).ok()?,
+        })
+    }
+
+    /// `server__tool` for each cached tool of `server` that its allow/deny globs permit.
+    fn names(&self, config: &Config, server: &str) -> Vec<String> {
+        let Ok(resolved) = config.server(server) else {
+            return Vec::new();
+        };
+        let key = crate::cache::Key::of(&resolved, &self.store);
+        self.cache
+            .tools(&key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|tool| resolved.tools.permits(&tool.name))
+            .map(|tool| format!("{server}{}{}", crate::commands::tools::SEPARATOR, tool.name))
+            .collect()
+    }
+}
+
+fn completion_config() -> Option<Config> {
     let overrides = Overrides {
         config: config_flag(std::env::args_os()),
         ..Overrides::default()
     };
-    match Config::load(&overrides) {
-        Ok(config) => config
-            .server_names()
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    Config::load(&overrides).ok()
+}
+
+fn configured_servers() -> Vec<String> {
+    completion_config()
+        .map(|config| {
+            config
+                .server_names()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The `--config`/`-c` value on the command line being completed, if any.

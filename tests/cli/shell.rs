@@ -75,6 +75,39 @@ fn bash_completes_server_names_from_the_config_without_starting_a_server() {
 }
 
 #[test]
+fn bash_completes_tool_names_from_the_discovery_cache_without_starting_a_server() {
+    let env = TestEnv::new();
+    let marker = env.path("started");
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: demo\n    command: python3\n    args: ['{demo}']\n  - name: idle\n    command: sh\n    args: [-c, 'touch {marker}']\n",
+            demo = repo().join("examples/demo_server.py").display(),
+            marker = marker.display()
+        ),
+    );
+    // Before any listing, only the prefixes are known.
+    assert_eq!(
+        bash_complete(&env, &["mcpchat", "tools", "call", ""])
+            .into_iter()
+            .filter(|c| !c.starts_with('-'))
+            .collect::<Vec<_>>(),
+        ["demo__", "idle__"]
+    );
+    let output = env
+        .cmd()
+        .args(["--server", "demo", "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        bash_complete(&env, &["mcpchat", "tools", "call", "demo__"]),
+        ["demo__echo", "demo__add", "demo__now", "demo__countdown"]
+    );
+    assert!(!marker.exists(), "a server was started");
+}
+
+#[test]
 fn completion_reads_the_config_named_on_the_command_line_being_completed() {
     let env = TestEnv::new();
     env.write(
@@ -137,6 +170,11 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT AUTH STATUS\"",
             ".SH \"MCPCHAT AUTH LOGOUT\"",
             ".SH \"MCPCHAT AUTH TOKEN\"",
+            ".SH \"MCPCHAT RESOURCES LIST\"",
+            ".SH \"MCPCHAT RESOURCES TEMPLATES\"",
+            ".SH \"MCPCHAT RESOURCES READ\"",
+            ".SH \"MCPCHAT RESOURCES WATCH\"",
+            ".SH \"MCPCHAT SERVERS\"",
             ".SH \"MCPCHAT PROMPTS LIST\"",
             ".SH \"MCPCHAT PROMPTS GET\"",
             ".SH \"MCPCHAT COMPLETE\"",
@@ -144,11 +182,6 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT TASKS GET\"",
             ".SH \"MCPCHAT TASKS RESULT\"",
             ".SH \"MCPCHAT TASKS CANCEL\"",
-            ".SH \"MCPCHAT RESOURCES LIST\"",
-            ".SH \"MCPCHAT RESOURCES TEMPLATES\"",
-            ".SH \"MCPCHAT RESOURCES READ\"",
-            ".SH \"MCPCHAT RESOURCES WATCH\"",
-            ".SH \"MCPCHAT SERVERS\"",
             ".SH \"MCPCHAT SESSIONS LIST\"",
             ".SH \"MCPCHAT SESSIONS SHOW\"",
             ".SH \"MCPCHAT SESSIONS RM\"",
@@ -173,7 +206,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
 #[test]
 fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
     let env = TestEnv::new();
-    let commands: [&[&str]; 19] = [
+    let commands: [&[&str]; 26] = [
         &["tools", "list"],
         &["tools", "call"],
         &["ask"],
@@ -186,6 +219,13 @@ fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
         &["resources", "read"],
         &["resources", "watch"],
         &["servers"],
+        &["prompts", "list"],
+        &["prompts", "get"],
+        &["complete"],
+        &["tasks", "list"],
+        &["tasks", "get"],
+        &["tasks", "result"],
+        &["tasks", "cancel"],
         &["sessions", "list"],
         &["sessions", "show"],
         &["sessions", "rm"],

@@ -9,7 +9,7 @@ set -euo pipefail
 export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_AUDIT=false NPM_CONFIG_FUND=false \
   NPM_CONFIG_PROGRESS=false NPM_CONFIG_LOGLEVEL=error
 
-KEY=v3-auth
+KEY=v3
 DIR=${MCPCHAT_PEERS_DIR:-$HOME/.cache/mcpchat-peers/$KEY}
 NPM_PINS=(
   @modelcontextprotocol/server-everything@2026.8.31
