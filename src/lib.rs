@@ -17,6 +17,7 @@ pub mod interrupt;
 pub mod llm;
 pub mod mcp;
 pub mod output;
+pub mod private_file;
 pub mod redact;
 pub mod report;
 pub mod shell;

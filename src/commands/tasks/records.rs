@@ -70,14 +70,9 @@ pub fn remember(record: Record) {
     records.push(record);
     let excess = records.len().saturating_sub(KEEP);
     records.drain(..excess);
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| {
-            let text = serde_json::to_string_pretty(&records).unwrap_or_default();
-            let temporary = path.with_extension("json.tmp");
-            std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &path))
-        });
+    // Session ids let anyone holding them act in the session: private like the token store.
+    let text = serde_json::to_vec_pretty(&records).unwrap_or_default();
+    let written = crate::private_file::write(&path, &text);
     if let Err(e) = written {
         tracing::warn!("cannot record the task in {}: {e}", path.display());
     }
