@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use rmcp::transport::auth::{AuthError, AuthorizationMetadata, CredentialStore, StoredCredentials};
@@ -165,14 +164,8 @@ impl TokenStore {
         let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) else {
             return Ok(());
         };
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| Failure::config(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        Ok(())
+        crate::private_file::create_dir(dir)
+            .map_err(|e| Failure::config(format!("cannot create {}: {e}", dir.display())))
     }
 
     /// An exclusive lock on `<store>.<suffix>`, released when the file is dropped.
@@ -199,29 +192,10 @@ impl TokenStore {
     }
 
     fn write(&self, file: &StoreFile) -> Result<(), Failure> {
-        self.ensure_dir()?;
-        let text = serde_json::to_string_pretty(file)
+        let mut text = serde_json::to_string_pretty(file)
             .map_err(|e| Failure::config(format!("cannot encode the token store: {e}")))?;
-        let tmp = PathBuf::from(format!(
-            "{}.tmp-{}",
-            self.path.display(),
-            std::process::id()
-        ));
-        let result = (|| -> std::io::Result<()> {
-            let mut out = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            out.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
-        })();
-        result.map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+        text.push('\n');
+        crate::private_file::write_durably(&self.path, text.as_bytes()).map_err(|e| {
             Failure::config(format!(
                 "cannot write the token store {}: {e}",
                 self.path.display()
