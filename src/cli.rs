@@ -119,8 +119,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
 
-    /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
-    #[arg(long, global = true, value_name = "PATH")]
+    /// OAuth token store: a file, or `keychain` for the OS keychain (default:
+    /// $MCPCHAT_TOKEN_STORE, else the config's token_store, else <data dir>/mcpchat/tokens.json)
+    #[arg(long, global = true, value_name = "PATH|keychain")]
     pub token_store: Option<PathBuf>,
 
     /// Neither read nor write the cache of servers' protocol eras and tools lists

@@ -259,6 +259,8 @@ struct RawFile {
     llm: Option<LlmConfig>,
     /// How long a tools list without the server's own `ttlMs` stays cached.
     cache_ttl_secs: Option<u64>,
+    /// `file` (default) or `keychain`: see `auth::store::TokenStore::locate`.
+    token_store: Option<String>,
 }
 
 /// A configured server before `${VAR}` expansion.
@@ -283,6 +285,8 @@ pub struct Config {
     pub max_message_bytes: Option<usize>,
     /// `cache_ttl_secs` (default 300).
     pub cache_ttl: Duration,
+    /// `token_store`: `file` or `keychain` (flags and environment come first).
+    pub token_store: Option<String>,
 }
 
 /// How long a tools list stays cached when its server gives no `ttlMs`.
@@ -736,6 +740,7 @@ fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<
         mcp_servers,
         llm,
         cache_ttl_secs: None,
+        token_store: None,
     }))
 }
 
@@ -745,6 +750,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
         text,
         llm: raw.llm.clone().unwrap_or_default(),
         cache_ttl: Duration::from_secs(raw.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS)),
+        token_store: raw.token_store.clone(),
         ..Config::default()
     };
     let mut entries: Vec<Entry> = Vec::new();
