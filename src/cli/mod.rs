@@ -139,7 +139,7 @@ pub struct GlobalArgs {
 
     /// OAuth token store: a file, or `keychain` for the OS keychain (default:
     /// $MCPCHAT_TOKEN_STORE, else the config's token_store, else <data dir>/mcpchat/tokens.json)
-    #[arg(long, global = true, value_name = "PATH|keychain")]
+    #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,
 
     /// Neither read nor write the cache of servers' protocol eras and tools lists
