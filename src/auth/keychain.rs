@@ -127,3 +127,65 @@ fn probe() -> Result<(), String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::auth::store::{ClientSource, Registration};
+
+    fn entry() -> Entry {
+        let token = serde_json::from_value(serde_json::json!({
+            "access_token": "AT", "token_type": "Bearer", "refresh_token": "RT"
+        }))
+        .unwrap();
+        Entry {
+            issuer: Some("http://127.0.0.1:9".to_string()),
+            client: Some(Registration {
+                client_id: "cid".to_string(),
+                client_secret: Some("sec".to_string()),
+                redirect_uri: None,
+                source: ClientSource::Dynamic,
+                token_endpoint_auth_method: Some("client_secret_post".to_string()),
+            }),
+            credentials: Some(StoredCredentials::new(
+                "cid".to_string(),
+                Some(token),
+                vec![],
+                Some(1),
+            )),
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn take_leaves_no_secret_in_the_entry_and_restore_puts_them_back() {
+        let mut entry = entry();
+        let secrets = Secrets::take(&mut entry);
+        let file = serde_json::to_value(&entry).unwrap();
+        assert_eq!(file.get("credentials"), None);
+        assert_eq!(file["client"].get("client_secret"), None);
+        assert_eq!(file["client"]["client_id"], "cid");
+        let item = serde_json::to_value(&secrets).unwrap();
+        assert_eq!(item["client_secret"], "sec");
+        assert_eq!(item["credentials"]["token_response"]["refresh_token"], "RT");
+        secrets.restore(&mut entry);
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            serde_json::to_value(super::tests::entry()).unwrap()
+        );
+    }
+
+    #[test]
+    fn secrets_an_older_file_holds_count_until_the_keychain_has_some() {
+        let mut entry = entry();
+        Secrets::default().restore(&mut entry);
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            serde_json::to_value(super::tests::entry()).unwrap()
+        );
+        assert!(Secrets::take(&mut Entry::default()).is_empty());
+    }
+}
