@@ -40,6 +40,10 @@ pub enum AuthType {
     Token,
     Oauth,
     ClientCredentials,
+    /// RFC 7523 JWT bearer grant with a workload identity token (see `auth::jwt_bearer`).
+    JwtBearer,
+    /// Enterprise-managed authorization: ID token -> ID-JAG -> token (see `auth::enterprise`).
+    EnterpriseManaged,
     None,
 }
 
@@ -111,6 +115,12 @@ pub struct OAuthConfig {
     /// How token requests authenticate a pre-registered client: client_secret_post,
     /// client_secret_basic or none (default: from the server's metadata).
     pub token_endpoint_auth_method: Option<String>,
+    /// jwt_bearer: the workload identity token, read from this file on every token request.
+    pub assertion_file: Option<String>,
+    /// jwt_bearer: ... or from this environment variable.
+    pub assertion_env: Option<String>,
+    /// enterprise_managed: the enterprise identity provider and where its ID token is.
+    pub identity_provider: Option<crate::auth::IdentityProvider>,
 }
 
 /// One server picked for a command: resolved, or the reason it could not be.
@@ -506,6 +516,13 @@ impl Config {
                 private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
                 signing_algorithm: o.signing_algorithm.clone(),
                 token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
+                assertion_file: o.assertion_file.as_deref().map(expand).transpose()?,
+                assertion_env: o.assertion_env.clone(),
+                identity_provider: o
+                    .identity_provider
+                    .as_ref()
+                    .map(|p| p.expanded(&expand))
+                    .transpose()?,
             }),
             None => None,
         };

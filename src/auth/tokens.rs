@@ -1,14 +1,14 @@
-//! Stored tokens for every command: the refreshing HTTP client for OAuth and
-//! client-credentials servers, and a fresh access token for `auth token`.
+//! Stored tokens for every command: the refreshing HTTP client for OAuth servers (and those
+//! with a headless grant), and a fresh access token for `auth token`.
 
 use rmcp::transport::auth::AuthorizationManager;
 
 use super::client_auth;
-use super::client_credentials::ensure_client_credentials;
+use super::headless::ensure_token;
 use super::http::{OAuthHttp, TokenSource};
 use super::store::{Entry, ServerCredentials, TokenStore};
 use super::{auth_failure, key, login_hint, register_secrets};
-use crate::config::{AuthType, ServerConfig};
+use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 
 /// A manager for `server` that reads and writes the store, configured with the stored client.
@@ -62,9 +62,7 @@ pub async fn authorized_client(
     let Some(url) = key(server) else {
         return Ok(None);
     };
-    if server.auth_type == AuthType::ClientCredentials {
-        ensure_client_credentials(server, store, false).await?;
-    }
+    ensure_token(server, store, false).await?;
     let Some(entry) = store.get(url)? else {
         return Ok(None);
     };
@@ -94,9 +92,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             server.name
         ))
     })?;
-    if server.auth_type == AuthType::ClientCredentials {
-        ensure_client_credentials(server, store, false).await?;
-    }
+    ensure_token(server, store, false).await?;
     let entry = store.get(url)?.unwrap_or_default();
     if entry
         .credentials

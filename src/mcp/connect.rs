@@ -25,7 +25,7 @@ use super::wire::{Primed, Wire};
 use super::{Context, Session};
 use crate::auth::http::OAuthHttp;
 use crate::cache::{Era, Key};
-use crate::config::{AuthType, ServerConfig, Transport};
+use crate::config::{ServerConfig, Transport};
 use crate::exit::{Failure, Kind};
 
 pub(super) type Client = RunningService<RoleClient, Handler>;
@@ -428,13 +428,10 @@ async fn detect(
     Ok((client, era))
 }
 
-/// The OAuth-aware HTTP client for `oauth` and `client_credentials` servers (None otherwise),
+/// The OAuth-aware HTTP client for `oauth` servers and headless grants (None otherwise),
 /// bounded by the connect timeout.
 async fn authorize(server: &ServerConfig, context: &Context) -> Result<Option<OAuthHttp>, Failure> {
-    if !matches!(
-        server.auth_type,
-        AuthType::Oauth | AuthType::ClientCredentials
-    ) {
+    if !crate::auth::uses_oauth(server.auth_type) {
         return Ok(None);
     }
     tokio::time::timeout(
