@@ -500,6 +500,11 @@ impl Config {
                 &format!("server `{}`: tools: {e}", raw.name),
             )
         })?;
+        // Files named in `oauth` are relative to the config file, like `ca_file`.
+        let file = |value: &str| {
+            self.expand(value)
+                .map(|f| self.relative_to_file(&f).display().to_string())
+        };
         let oauth = match &raw.oauth {
             Some(o) => Some(OAuthConfig {
                 client_id: o.client_id.as_deref().map(expand).transpose()?,
@@ -516,12 +521,12 @@ impl Config {
                 private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
                 signing_algorithm: o.signing_algorithm.clone(),
                 token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
-                assertion_file: o.assertion_file.as_deref().map(expand).transpose()?,
+                assertion_file: o.assertion_file.as_deref().map(file).transpose()?,
                 assertion_env: o.assertion_env.clone(),
                 identity_provider: o
                     .identity_provider
                     .as_ref()
-                    .map(|p| p.expanded(&expand))
+                    .map(|p| p.expanded(&expand, &file))
                     .transpose()?,
             }),
             None => None,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.6.0";
+pub const SCHEMA_VERSION: &str = "1.7.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -177,7 +177,7 @@ pub struct AuthPrompt {
 #[derive(Debug, Clone, Serialize)]
 pub struct AuthStatus {
     pub server: String,
-    /// `token`, `oauth`, `client_credentials` or `none`.
+    /// `token`, `oauth`, `client_credentials`, `jwt_bearer`, `enterprise_managed` or `none`.
     pub auth_type: &'static str,
     /// Null for servers without OAuth (their secret is in the config).
     pub logged_in: Option<bool>,

@@ -52,10 +52,12 @@ pub struct IdentityProvider {
 }
 
 impl IdentityProvider {
-    /// With `${VAR}` references expanded; the client secret is registered for masking.
+    /// With `${VAR}` references expanded (`file` also resolves a path against the config
+    /// file's directory); the client secret is registered for masking.
     pub fn expanded(
         &self,
         expand: &dyn Fn(&str) -> Result<String, Failure>,
+        file: &dyn Fn(&str) -> Result<String, Failure>,
     ) -> Result<IdentityProvider, Failure> {
         let each = |value: &Option<String>| value.as_deref().map(expand).transpose();
         let provider = IdentityProvider {
@@ -64,7 +66,7 @@ impl IdentityProvider {
             client_id: each(&self.client_id)?,
             client_secret: each(&self.client_secret)?,
             token_endpoint_auth_method: self.token_endpoint_auth_method.clone(),
-            id_token_file: each(&self.id_token_file)?,
+            id_token_file: self.id_token_file.as_deref().map(file).transpose()?,
             id_token_env: self.id_token_env.clone(),
         };
         if let Some(secret) = &provider.client_secret {

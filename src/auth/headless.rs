@@ -46,7 +46,7 @@ pub fn is_headless(auth_type: AuthType) -> bool {
 pub(super) fn url_of<'a>(server: &'a ServerConfig, grant: &str) -> Result<&'a str, Failure> {
     key(server).ok_or_else(|| {
         Failure::config(format!(
-            "server `{}`: auth_type {grant} needs a url (it is a stdio server)",
+            "server `{}` is a stdio server: auth_type {grant} is for servers with a url",
             server.name
         ))
     })
@@ -128,7 +128,7 @@ impl Source {
                 server.name
             ))),
             (None, None) => Err(Failure::config(format!(
-                "server `{}` has auth_type {} but neither {file_key} nor {env_key} (where the {what} is)",
+                "server `{}` (auth_type {}) needs {file_key} or {env_key}: the file or environment variable with the {what}",
                 server.name,
                 auth_type_name(server.auth_type)
             ))),

@@ -84,7 +84,7 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             let server = app.config.server(server)?;
             if !auth::uses_oauth(server.auth_type) {
                 return Err(Failure::usage(format!(
-                    "MCP server `{}` does not use OAuth (auth_type: oauth, client_credentials, jwt_bearer or enterprise_managed); its secret is in the config",
+                    "MCP server `{}` does not use OAuth (auth_type: oauth, client_credentials, enterprise_managed or jwt_bearer); its secret is in the config",
                     server.name
                 ))
                 .into());
@@ -132,7 +132,7 @@ fn oauth_servers(app: &App, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, 
     }
     if servers.is_empty() {
         return Err(Failure::usage(
-            "no configured MCP server uses OAuth (auth_type: oauth, client_credentials, jwt_bearer or enterprise_managed)",
+            "no configured MCP server uses OAuth (auth_type: oauth, client_credentials, enterprise_managed or jwt_bearer)",
         ));
     }
     Ok(servers)
