@@ -1,10 +1,11 @@
-//! The headless grants for workloads and enterprises: `auth_type: jwt_bearer` (RFC 7523 with a
-//! workload identity token) against oidc-provider with a JWT bearer grant handler on top of its
-//! own token issuance (tests/peers/oidc_provider.mjs --jwt-bearer, which logs every such token
-//! request), in front of tests/peers/protected_echo.py; and the config errors of
-//! `jwt_bearer` and `enterprise_managed`. The enterprise-managed flow itself (IdP token
-//! exchange for an ID-JAG, then the JWT bearer grant) runs against the conformance suite's IdP
-//! and authorization server (tests/conformance/run): no offline peer implements ID-JAG.
+//! The headless grants for workloads and enterprises, against oidc-provider with grant handlers
+//! on top of its own client authentication and token issuance (tests/peers/oidc_provider.mjs,
+//! which logs every such token request), in front of tests/peers/protected_echo.py:
+//! `auth_type: jwt_bearer` (RFC 7523 with a workload identity token, `--jwt-bearer`) and
+//! `enterprise_managed` (token exchange for an ID-JAG at one oidc-provider as the IdP, `--idp`,
+//! redeemed at another, `--trust-idp`); and the config errors of both. No authorization server
+//! that installs offline has these grants built in; the conformance suite's IdP and
+//! authorization server test the same flows independently (tests/conformance/run).
 
 use std::path::Path;
 
@@ -321,4 +322,168 @@ fn enterprise_managed_config_errors_exit_2_naming_the_key() {
             "mcpchat: error: server `s`: the ID token in /dev/null (oauth.identity_provider.id_token_file) is empty".to_string()
         )
     );
+}
+
+/// An ID token for user alice from the IdP peer, `expires_in` seconds to live.
+fn id_token(idp: &Peer, expires_in: i64) -> String {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(json!({ "expires_in": expires_in }).to_string())
+        .arg(format!("{}/test/id-token", idp.url))
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+/// The enterprise IdP, the MCP server's authorization server trusting it, the MCP server, and
+/// the logs of the IdP's token exchanges and the authorization server's JWT bearer grants.
+struct Enterprise {
+    idp: Peer,
+    authorization_server: Peer,
+    resource: Peer,
+    idp_log: tempfile::NamedTempFile,
+    as_log: tempfile::NamedTempFile,
+}
+
+fn enterprise(env: &TestEnv) -> Enterprise {
+    let idp_log = tempfile::NamedTempFile::new().unwrap();
+    let as_log = tempfile::NamedTempFile::new().unwrap();
+    let idp = oidc_provider(&["--idp", idp_log.path().to_str().unwrap()]);
+    let authorization_server = oidc_provider(&[
+        "--jwt-bearer",
+        as_log.path().to_str().unwrap(),
+        "--trust-idp",
+        &idp.url,
+    ]);
+    let resource = protected_echo(&authorization_server.url);
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: wiki\n    url: {}\n    auth_type: enterprise_managed\n    oauth:\n      client_id: mcpchat-enterprise\n      client_secret: ${{WIKI_SECRET}}\n      scopes: [mcp:tools]\n      identity_provider:\n        issuer: {}\n        client_id: mcpchat-idp\n        client_secret: ${{IDP_SECRET}}\n        id_token_env: ACME_ID_TOKEN\n",
+            resource.url, idp.url
+        ),
+    );
+    Enterprise {
+        idp,
+        authorization_server,
+        resource,
+        idp_log,
+        as_log,
+    }
+}
+
+#[test]
+fn enterprise_managed_trades_the_id_token_for_an_id_jag_then_the_id_jag_for_a_token() {
+    let env = TestEnv::new();
+    let e = enterprise(&env);
+    let token = id_token(&e.idp, 600);
+    let run = |args: &[&str]| {
+        env.cmd()
+            .env("ACME_ID_TOKEN", &token)
+            .env("WIKI_SECRET", "mcpchat-enterprise-secret")
+            .env("IDP_SECRET", "mcpchat-idp-secret")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["-vv", "auth", "login", "wiki"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let printed = lines(&output.stdout);
+    assert_eq!(printed.len(), 1);
+    assert_eq!(printed[0]["auth_type"], "enterprise_managed");
+    assert_eq!(printed[0]["logged_in"], true);
+    assert_eq!(printed[0]["client_id"], "mcpchat-enterprise");
+    assert_eq!(printed[0]["issuer"], e.authorization_server.url.as_str());
+    assert_eq!(printed[0]["scopes"], json!(["mcp:tools"]));
+
+    // At the IdP: the RFC 8693 exchange, as mcpchat-idp with HTTP Basic.
+    assert_eq!(
+        token_requests(e.idp_log.path()),
+        [json!({
+            "body": {
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "subject_token": token,
+                "audience": e.authorization_server.url,
+                "resource": e.resource.url,
+                "scope": "mcp:tools",
+            },
+            "authorization": basic("mcpchat-idp", "mcpchat-idp-secret"),
+        })]
+    );
+    // At the MCP server's authorization server: only the ID-JAG, as mcpchat-enterprise.
+    let redeemed = token_requests(e.as_log.path());
+    assert_eq!(redeemed.len(), 1);
+    let jag = redeemed[0]["body"]["assertion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        redeemed[0],
+        json!({
+            "body": {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": jag},
+            "authorization": basic("mcpchat-enterprise", "mcpchat-enterprise-secret"),
+        })
+    );
+    let stderr = stderr_of(&output);
+    for secret in [
+        &token,
+        &jag,
+        "mcpchat-idp-secret",
+        "mcpchat-enterprise-secret",
+    ] {
+        assert!(!stderr.contains(secret), "a secret was printed: {stderr}");
+    }
+
+    let output = run(&["tools", "call", "wiki__whoami"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let who: Value =
+        serde_json::from_str(lines(&output.stdout)[0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(who["client_id"], "mcpchat-enterprise");
+    assert_eq!(who["iss"], e.authorization_server.url.as_str());
+    assert_eq!(who["aud"], e.resource.url.as_str());
+    assert_eq!(token_requests(e.as_log.path()).len(), 1);
+}
+
+#[test]
+fn an_id_token_the_idp_rejects_exits_3_without_reaching_the_authorization_server() {
+    let env = TestEnv::new();
+    let e = enterprise(&env);
+    let expired = id_token(&e.idp, -60);
+    let output = env
+        .cmd()
+        .env("ACME_ID_TOKEN", &expired)
+        .env("WIKI_SECRET", "mcpchat-enterprise-secret")
+        .env("IDP_SECRET", "mcpchat-idp-secret")
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(
+            "mcpchat: error: OAuth for MCP server `wiki`: the identity provider rejected the ID token (invalid_grant)\nhint: get a fresh ID token (sign in to the identity provider again)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&expired));
+    assert_eq!(token_requests(e.idp_log.path()).len(), 1);
+    assert_eq!(token_requests(e.as_log.path()), Vec::<Value>::new());
 }
