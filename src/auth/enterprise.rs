@@ -440,3 +440,86 @@ impl OAuthHttpClient for Http {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    fn server() -> ServerConfig {
+        ServerConfig {
+            name: "wiki".to_string(),
+            transport: crate::config::Transport::Http {
+                url: "http://127.0.0.1:9/mcp".to_string(),
+                headers: vec![],
+            },
+            auth_type: crate::config::AuthType::EnterpriseManaged,
+            timeout: Duration::from_secs(5),
+            required: false,
+            tools: crate::config::ToolFilter::default(),
+            oauth: None,
+            protocol_version: None,
+            ca_file: None,
+            max_message_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn a_secret_method_without_a_secret_falls_back_to_a_public_client() {
+        let secret = Some("s".to_string());
+        let name = |a: EmaClientAuthentication| format!("{a:?}");
+        assert_eq!(
+            name(authentication(Method::SecretBasic, &secret)),
+            "ClientSecretBasic { .. }"
+        );
+        assert_eq!(
+            name(authentication(Method::SecretPost, &secret)),
+            "ClientSecretPost { .. }"
+        );
+        assert_eq!(name(authentication(Method::SecretBasic, &None)), "None");
+        assert_eq!(name(authentication(Method::None, &secret)), "None");
+    }
+
+    #[test]
+    fn failed_exchanges_map_to_auth_unreachable_protocol_and_config_exits() {
+        let kind = |e: EmaError| ema_failure(&server(), e).kind;
+        assert_eq!(
+            kind(EmaError::InvalidGrant(EmaExchangeStage::IdentityProvider)),
+            Kind::Auth
+        );
+        assert_eq!(
+            kind(EmaError::OAuthRejected {
+                stage: EmaExchangeStage::ResourceAuthorizationServer,
+                status: 401,
+                code: "invalid_client"
+            }),
+            Kind::Auth
+        );
+        assert_eq!(
+            kind(EmaError::RequestFailed(EmaExchangeStage::IdentityProvider)),
+            Kind::Unreachable
+        );
+        assert_eq!(
+            kind(EmaError::InvalidResponse {
+                stage: EmaExchangeStage::IdentityProvider,
+                message: "ID-JAG resource mismatch"
+            }),
+            Kind::Protocol
+        );
+        assert_eq!(kind(EmaError::InvalidRequest("x")), Kind::Config);
+        let rejected = ema_failure(
+            &server(),
+            EmaError::OAuthRejected {
+                stage: EmaExchangeStage::ResourceAuthorizationServer,
+                status: 401,
+                code: "invalid_client",
+            },
+        );
+        assert_eq!(
+            rejected.message,
+            "OAuth for MCP server `wiki`: the MCP server's authorization server refused the token request: HTTP 401: invalid_client"
+        );
+    }
+}
