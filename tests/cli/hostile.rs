@@ -464,3 +464,35 @@ fn a_redirect_to_another_origin_is_not_followed_and_the_token_stays_home() {
     );
     assert!(!stderr_of(&output).contains("redirect-secret-42"));
 }
+
+#[test]
+fn a_stateless_server_slow_to_answer_discover_is_asked_again_not_taken_for_an_older_one() {
+    // rmcp stops waiting for `server/discover` after 10 s and sends `initialize`, which a
+    // 2026-07-28-only server answers like any method it does not know (seen under load in the
+    // conformance suite's request-metadata scenario).
+    let env = TestEnv::new();
+    let log = env.path("requests.jsonl");
+    let log_text = log.to_str().unwrap().to_string();
+    let server = hostile_http(
+        &["http"],
+        &[("HOSTILE_SLOW_DISCOVER", "11"), ("HOSTILE_LOG", &log_text)],
+    );
+    let output = env
+        .cmd()
+        .args(["--url", &format!("h={}", server.url), "tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(lines(&output.stdout)[0]["name"], "h__echo");
+    let methods: Vec<Value> = logged(&log).iter().map(|e| e["method"].clone()).collect();
+    assert_eq!(
+        methods,
+        vec![
+            json!("server/discover"),
+            json!("initialize"),
+            json!("initialize"),
+            json!("server/discover"),
+            json!("tools/list")
+        ]
+    );
+}

@@ -30,6 +30,9 @@ Environment:
   HOSTILE_LOG=PATH         each request's method (and cursor) is appended to PATH as a JSON line
   HOSTILE_PIDFILE=PATH     (stdio) the server's pid is written to PATH at start
   HOSTILE_IGNORE_TERM=1    (stdio) SIGTERM is ignored and stdin closing does not end the server
+  HOSTILE_SLOW_DISCOVER=SECS  (http) a 2026-07-28-only server that is slow once: the first
+                           server/discover is answered after SECS, initialize gets a bare
+                           {"resultType": "complete"} like any method it does not know
   HOSTILE_REDIRECT=1       (http) every POST to 127.0.0.1 gets 307 to the same port on
                            `localhost` (another origin); each request's Host is logged
 """
@@ -63,6 +66,7 @@ MALFORMED_TOOLS = [
 
 SSE = LEGACY = False
 STREAMS = [queue.Queue()]
+SLOWED = []
 
 
 def log(entry):
@@ -135,6 +139,21 @@ def answer(msg):
         return []
     msg_id, method, params = msg["id"], msg["method"], msg.get("params") or {}
     log({"method": method, "cursor": params.get("cursor"), "tool": params.get("name")})
+    slow_discover = os.environ.get("HOSTILE_SLOW_DISCOVER")
+    if slow_discover and method == "server/discover":
+        if not SLOWED:
+            SLOWED.append(True)
+            time.sleep(float(slow_discover))
+        return [result(msg_id, {
+            "resultType": "complete",
+            "supportedVersions": ["2026-07-28"],
+            "capabilities": {"tools": {}},
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "hostile_mcp", "version": "1.0.0"}},
+        })]
+    if slow_discover and method == "initialize":
+        return [result(msg_id, {"resultType": "complete"})]
     if method == "initialize":
         return [result(msg_id, {
             "protocolVersion": params.get("protocolVersion", "2025-11-25"),

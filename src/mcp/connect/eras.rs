@@ -170,8 +170,9 @@ async fn detect(
         .await;
     }
     // rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a 2026-07-28
-    // server that was merely slow then rejects it for lacking 2026 headers (-32020): it is a
-    // modern server after all, so ask it again without the fallback.
+    // server that was merely slow then rejects it for lacking 2026 headers (-32020), or answers
+    // it like any other method (a bare `resultType` result): it is a modern server after all,
+    // so ask it again without the fallback.
     if auto && rejected_as_modern(&attempt) {
         tracing::debug!(server = %server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
         let mode = ClientLifecycleMode::Discover {

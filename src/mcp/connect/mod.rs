@@ -190,8 +190,19 @@ fn failed_with(
 
 /// An `initialize` refused with the 2026-07-28 header-mismatch code.
 fn rejected_as_modern(attempt: &Attempt) -> bool {
-    matches!(attempt, Ok(Err(ClientInitializeError::JsonRpcError(data)))
-        if data.code == rmcp::model::ErrorCode::HEADER_MISMATCH)
+    use rmcp::model::ServerResult;
+    match attempt {
+        Ok(Err(ClientInitializeError::JsonRpcError(data))) => {
+            data.code == rmcp::model::ErrorCode::HEADER_MISMATCH
+        }
+        // Something other than an initialize result: a stateless server answering `initialize`
+        // like any method it does not know (a bare `{"resultType": "complete"}`), or the late
+        // answer to the `server/discover` rmcp stopped waiting for.
+        Ok(Err(ClientInitializeError::ExpectedInitResult(Some(result)))) => {
+            !matches!(result, ServerResult::InitializeResult(_))
+        }
+        _ => false,
+    }
 }
 
 async fn connect_stdio(
