@@ -111,6 +111,8 @@ pub struct OAuthConfig {
     /// How token requests authenticate a pre-registered client: client_secret_post,
     /// client_secret_basic or none (default: from the server's metadata).
     pub token_endpoint_auth_method: Option<String>,
+    /// DPoP-bound tokens (RFC 9449): auto (default), always or never.
+    pub dpop: Option<crate::auth::dpop::Mode>,
 }
 
 /// One server picked for a command: resolved, or the reason it could not be.
@@ -506,6 +508,7 @@ impl Config {
                 private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
                 signing_algorithm: o.signing_algorithm.clone(),
                 token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
+                dpop: o.dpop,
             }),
             None => None,
         };

@@ -63,16 +63,41 @@ pub async fn ensure_client_credentials(
         }
         None => None,
     };
+    // DPoP: the stored key (the tokens in hand are bound to it), else a new one; whether the
+    // grant uses it is decided once the metadata is known.
+    let binding = match &entry.dpop_key {
+        Some(stored) if oauth.dpop != Some(super::dpop::Mode::Never) => Some(
+            super::dpop_http::Binding::new(super::dpop::DpopKey::from_stored(stored)?, false),
+        ),
+        _ => super::new_binding(server)?,
+    };
+    let dpop_client = match &binding {
+        Some(binding) => Some(super::dpop_http::DpopOAuthClient::new(
+            crate::mcp::http_client_trusting(server.ca_file.as_deref())?,
+            binding.clone(),
+        )),
+        None => None,
+    };
+    let mode = oauth.dpop.unwrap_or_default();
+    let activate = binding.clone();
     let exchanged = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let mut manager = AuthorizationManager::new(url_owned.as_str())
+            let mut manager = match dpop_client {
+                Some(client) => AuthorizationManager::new_with_oauth_http_client(
+                    url_owned.as_str(),
+                    std::sync::Arc::new(client),
+                )
                 .await
-                .map_err(|e| e.to_string())?;
-            if let Some(http) = trusting {
+                .map_err(|e| e.to_string())?,
+                None => AuthorizationManager::new(url_owned.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            if let Some(http) = trusting.filter(|_| activate.is_none()) {
                 manager.with_client(http).map_err(|e| e.to_string())?;
             }
             let resolution = manager
@@ -82,6 +107,11 @@ pub async fn ensure_client_credentials(
             let mut metadata = resolution.metadata;
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
+            }
+            if let Some(binding) = &activate
+                && mode.wanted(super::dpop::advertised(&metadata), false)
+            {
+                binding.activate();
             }
             manager.set_metadata(metadata.clone());
             manager
@@ -117,6 +147,7 @@ pub async fn ensure_client_credentials(
             token_endpoint_auth_method: None,
         });
         entry.credentials = Some(credentials);
+        entry.dpop_key = super::stored_key(binding.as_ref());
     })?;
     Ok(())
 }

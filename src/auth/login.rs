@@ -51,12 +51,15 @@ pub async fn login(
         )));
     };
     let oauth = server.oauth.clone().unwrap_or_default();
-    let mut manager = super::manager(server, url).await?;
+    let binding = super::new_binding(server)?;
+    let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.clone(),
     });
-    let metadata = discover(server, &mut manager, http, url, headers, &oauth).await?;
+    let (metadata, demands_dpop) =
+        discover(server, &mut manager, http, url, headers, &oauth).await?;
+    super::decide_dpop(server, binding.as_ref(), &metadata, demands_dpop);
     let issuer = metadata.issuer.clone();
     manager.set_metadata(metadata.clone());
 
@@ -73,6 +76,7 @@ pub async fn login(
             oauth: &oauth,
             metadata: &metadata,
             previous: &previous,
+            binding: binding.as_ref(),
         };
         return login_device(server, store, http, options, manager, &found, reusable).await;
     }
@@ -120,6 +124,7 @@ pub async fn login(
         entry.metadata = Some(metadata.clone());
         entry.resource = resource.clone();
         entry.required_scopes.clear();
+        entry.dpop_key = super::stored_key(binding.as_ref());
     })?;
     Ok(())
 }
@@ -130,6 +135,8 @@ struct Discovered<'a> {
     oauth: &'a OAuthConfig,
     metadata: &'a AuthorizationMetadata,
     previous: &'a Entry,
+    /// The DPoP key of this login, if any.
+    binding: Option<&'a Arc<super::dpop_http::Binding>>,
 }
 
 /// `auth login --device`: RFC 8628 with the same client choice as the browser flow; the
@@ -148,6 +155,7 @@ async fn login_device(
         oauth,
         metadata,
         previous,
+        binding,
     } = *found;
     // Before registering anything.
     device::require_endpoint(server, metadata)?;
@@ -208,6 +216,7 @@ async fn login_device(
         scopes: &scopes,
         resource: &resource,
         timeout: options.timeout,
+        dpop: binding.filter(|b| b.is_active()).map(|b| b.key()),
     };
     let tokens = device::device_login(&request, options.prompt.as_ref()).await?;
     register_secrets(&Entry {
@@ -222,11 +231,13 @@ async fn login_device(
         entry.resource = Some(resource.clone());
         entry.credentials = Some(tokens.credentials.clone());
         entry.required_scopes.clear();
+        entry.dpop_key = super::stored_key(binding);
     })
 }
 
 /// RFC 9728 / RFC 8414 discovery from the server's challenge, with the config's endpoint
-/// overrides; refuses an authorization server without PKCE S256.
+/// overrides; refuses an authorization server without PKCE S256. Also says whether the
+/// server's challenge uses the DPoP scheme.
 async fn discover(
     server: &ServerConfig,
     manager: &mut AuthorizationManager,
@@ -234,8 +245,9 @@ async fn discover(
     url: &str,
     headers: &[(String, String)],
     oauth: &OAuthConfig,
-) -> Result<AuthorizationMetadata, Failure> {
+) -> Result<(AuthorizationMetadata, bool), Failure> {
     let challenge = probe_challenge(http, url, headers).await;
+    let demands_dpop = challenge.as_deref().is_some_and(super::dpop::demanded);
     tracing::info!(server = %server.name, challenge = challenge.is_some(), "starting OAuth discovery");
     let resolution = manager
         .resolve_metadata_from_challenge(challenge.as_deref())
@@ -265,7 +277,7 @@ async fn discover(
             "the authorization server does not advertise PKCE S256 (code_challenge_methods_supported); refusing to log in",
         ));
     }
-    Ok(metadata)
+    Ok((metadata, demands_dpop))
 }
 
 /// The loopback listener for the redirect: the configured port, else the port of a reusable

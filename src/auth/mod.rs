@@ -15,6 +15,8 @@ mod callback;
 mod client_auth;
 mod client_credentials;
 mod device;
+pub mod dpop;
+mod dpop_http;
 pub mod http;
 mod login;
 mod probe;
@@ -61,6 +63,74 @@ pub(super) async fn manager(
     Ok(manager)
 }
 
+/// A manager whose token requests carry DPoP proofs while `binding` is active. Its OAuth
+/// requests go through our HTTP client (like a `ca_file`'s): rmcp's own client cannot add
+/// headers, so its address checks on discovered hosts do not apply here.
+pub(super) async fn manager_for(
+    server: &ServerConfig,
+    url: &str,
+    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
+) -> Result<rmcp::transport::auth::AuthorizationManager, Failure> {
+    let Some(binding) = binding else {
+        return manager(server, url).await;
+    };
+    let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+    let client = dpop_http::DpopOAuthClient::new(http, binding.clone());
+    rmcp::transport::auth::AuthorizationManager::new_with_oauth_http_client(
+        url,
+        std::sync::Arc::new(client),
+    )
+    .await
+    .map_err(|e| auth_failure(server, e))
+}
+
+/// The DPoP binding a new login starts with: a fresh key unless `oauth.dpop` is `never`,
+/// active at once with `always`.
+pub(super) fn new_binding(
+    server: &ServerConfig,
+) -> Result<Option<std::sync::Arc<dpop_http::Binding>>, Failure> {
+    let mode = server
+        .oauth
+        .as_ref()
+        .and_then(|o| o.dpop)
+        .unwrap_or_default();
+    if mode == dpop::Mode::Never {
+        return Ok(None);
+    }
+    Ok(Some(dpop_http::Binding::new(
+        dpop::DpopKey::generate()?,
+        mode == dpop::Mode::Always,
+    )))
+}
+
+/// Activate a login's binding when `oauth.dpop` and what discovery found call for DPoP.
+pub(super) fn decide_dpop(
+    server: &ServerConfig,
+    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
+    metadata: &rmcp::transport::auth::AuthorizationMetadata,
+    demanded: bool,
+) {
+    let mode = server
+        .oauth
+        .as_ref()
+        .and_then(|o| o.dpop)
+        .unwrap_or_default();
+    if let Some(binding) = binding
+        && mode.wanted(dpop::advertised(metadata), demanded)
+    {
+        binding.activate();
+    }
+}
+
+/// The stored form of a binding that was used (for the store entry).
+pub(super) fn stored_key(
+    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
+) -> Option<dpop::StoredKey> {
+    binding
+        .filter(|b| b.is_active())
+        .map(|b| b.key().stored().clone())
+}
+
 pub(super) fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {
     Failure::new(
         Kind::Auth,
@@ -89,6 +159,9 @@ pub(super) fn register_secrets(entry: &Entry) {
         && let Some(secret) = &client.client_secret
     {
         redact::register(secret);
+    }
+    if let Some(key) = &entry.dpop_key {
+        redact::register(&key.private_key);
     }
     if let Some(credentials) = &entry.credentials
         && let Some(token) = &credentials.token_response
@@ -161,5 +234,7 @@ pub fn logout(
             entry.metadata = None;
             entry.issuer = None;
         }
+        // A new login makes a new key; the old one is of no use without its tokens.
+        entry.dpop_key = None;
     })
 }

@@ -1,29 +1,40 @@
 //! Stored tokens for every command: the refreshing HTTP client for OAuth and
 //! client-credentials servers, and a fresh access token for `auth token`.
 
+use std::sync::Arc;
+
 use rmcp::transport::auth::AuthorizationManager;
 
 use super::client_auth;
 use super::client_credentials::ensure_client_credentials;
+use super::dpop::DpopKey;
+use super::dpop_http::Binding;
 use super::http::{OAuthHttp, TokenSource};
 use super::store::{Entry, ServerCredentials, TokenStore};
 use super::{auth_failure, key, login_hint, register_secrets};
 use crate::config::{AuthType, ServerConfig};
 use crate::exit::{Failure, Kind};
 
-/// A manager for `server` that reads and writes the store, configured with the stored client.
+/// A manager for `server` that reads and writes the store, configured with the stored client,
+/// and the DPoP binding of the stored tokens (its refreshes carry proofs).
 async fn stored_manager(
     server: &ServerConfig,
     store: &TokenStore,
     entry: &Entry,
-) -> Result<Option<AuthorizationManager>, Failure> {
+) -> Result<Option<(AuthorizationManager, Option<Arc<Binding>>)>, Failure> {
     let Some(url) = key(server) else {
         return Ok(None);
     };
     let Some(client) = &entry.client else {
         return Ok(None);
     };
-    let mut manager = super::manager(server, url).await?;
+    // The tokens are bound to the stored key whatever `oauth.dpop` says now: it applies to
+    // the next login.
+    let binding = match &entry.dpop_key {
+        Some(stored) => Some(Binding::new(DpopKey::from_stored(stored)?, true)),
+        None => None,
+    };
+    let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.to_string(),
@@ -48,7 +59,7 @@ async fn stored_manager(
         .map(|c| c.granted_scopes.clone())
         .unwrap_or_default();
     client_auth::configure(server, &mut manager, &metadata, client, scopes)?;
-    Ok(Some(manager))
+    Ok(Some((manager, binding)))
 }
 
 /// The HTTP client a command uses for an OAuth or client-credentials server: it sends the
@@ -77,12 +88,13 @@ pub async fn authorized_client(
         return Ok(None);
     }
     register_secrets(&entry);
-    let Some(manager) = stored_manager(server, store, &entry).await? else {
+    let Some((manager, binding)) = stored_manager(server, store, &entry).await? else {
         return Ok(None);
     };
+    let tokens = TokenSource::new(manager, store.clone(), url.to_string()).with_dpop(binding);
     Ok(Some(OAuthHttp {
         http: http.clone(),
-        tokens: std::sync::Arc::new(TokenSource::new(manager, store.clone(), url.to_string())),
+        tokens: Arc::new(tokens),
     }))
 }
 
@@ -111,7 +123,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
         .hint(login_hint(server)));
     }
     register_secrets(&entry);
-    let manager = stored_manager(server, store, &entry)
+    let (manager, binding) = stored_manager(server, store, &entry)
         .await?
         .ok_or_else(|| {
             Failure::new(
@@ -120,7 +132,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             )
             .hint(login_hint(server))
         })?;
-    let tokens = TokenSource::new(manager, store.clone(), url.to_string());
+    let tokens = TokenSource::new(manager, store.clone(), url.to_string()).with_dpop(binding);
     let token = tokens
         .token()
         .await
