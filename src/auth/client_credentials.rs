@@ -80,6 +80,11 @@ pub async fn ensure_client_credentials(
     };
     let mode = oauth.dpop.unwrap_or_default();
     let activate = binding.clone();
+    let probe_http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+    let probe_headers = match &server.transport {
+        crate::config::Transport::Http { headers, .. } => headers.clone(),
+        crate::config::Transport::Stdio { .. } => vec![],
+    };
     let exchanged = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -108,10 +113,18 @@ pub async fn ensure_client_credentials(
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
             }
-            if let Some(binding) = &activate
-                && mode.wanted(super::dpop::advertised(&metadata), false)
-            {
-                binding.activate();
+            // `auto`: only when the authorization server supports DPoP is the MCP server's
+            // challenge worth a request.
+            if let Some(binding) = &activate {
+                let demanded = mode == super::dpop::Mode::Auto
+                    && super::dpop::advertised(&metadata)
+                    && super::probe::probe_challenge(&probe_http, &url_owned, &probe_headers)
+                        .await
+                        .as_deref()
+                        .is_some_and(super::dpop::demanded);
+                if mode.wanted(demanded) {
+                    binding.activate();
+                }
             }
             manager.set_metadata(metadata.clone());
             manager

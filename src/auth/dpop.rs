@@ -22,8 +22,9 @@ use crate::exit::{Failure, Kind};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// When the authorization server advertises `dpop_signing_alg_values_supported` or the
-    /// MCP server's challenge uses the `DPoP` scheme.
+    /// When the MCP server's challenge offers the `DPoP` scheme. An authorization server
+    /// that merely supports DPoP is not enough: a DPoP-bound token is useless at an MCP server
+    /// that only takes `Bearer`.
     #[default]
     Auto,
     Always,
@@ -31,10 +32,10 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Whether a login uses DPoP, given what discovery found.
-    pub fn wanted(self, advertised: bool, demanded: bool) -> bool {
+    /// Whether a login uses DPoP, given whether the MCP server's challenge offers it.
+    pub fn wanted(self, demanded: bool) -> bool {
         match self {
-            Mode::Auto => advertised || demanded,
+            Mode::Auto => demanded,
             Mode::Always => true,
             Mode::Never => false,
         }
@@ -344,12 +345,11 @@ mod tests {
     }
 
     #[test]
-    fn auto_uses_dpop_when_advertised_or_demanded() {
-        assert!(Mode::Auto.wanted(true, false));
-        assert!(Mode::Auto.wanted(false, true));
-        assert!(!Mode::Auto.wanted(false, false));
-        assert!(Mode::Always.wanted(false, false));
-        assert!(!Mode::Never.wanted(true, true));
+    fn auto_uses_dpop_when_the_mcp_server_offers_it() {
+        assert!(Mode::Auto.wanted(true));
+        assert!(!Mode::Auto.wanted(false));
+        assert!(Mode::Always.wanted(false));
+        assert!(!Mode::Never.wanted(true));
         assert!(demanded(r#"DPoP resource_metadata="http://x""#));
         assert!(demanded(r#"Bearer realm="x", DPoP algs="ES256""#));
         assert!(!demanded(r#"Bearer resource_metadata="http://x""#));

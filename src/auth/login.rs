@@ -59,7 +59,7 @@ pub async fn login(
     });
     let (metadata, demands_dpop) =
         discover(server, &mut manager, http, url, headers, &oauth).await?;
-    super::decide_dpop(server, binding.as_ref(), &metadata, demands_dpop);
+    super::decide_dpop(server, binding.as_ref(), demands_dpop);
     let issuer = metadata.issuer.clone();
     manager.set_metadata(metadata.clone());
 

@@ -107,7 +107,6 @@ pub(super) fn new_binding(
 pub(super) fn decide_dpop(
     server: &ServerConfig,
     binding: Option<&std::sync::Arc<dpop_http::Binding>>,
-    metadata: &rmcp::transport::auth::AuthorizationMetadata,
     demanded: bool,
 ) {
     let mode = server
@@ -116,7 +115,7 @@ pub(super) fn decide_dpop(
         .and_then(|o| o.dpop)
         .unwrap_or_default();
     if let Some(binding) = binding
-        && mode.wanted(dpop::advertised(metadata), demanded)
+        && mode.wanted(demanded)
     {
         binding.activate();
     }

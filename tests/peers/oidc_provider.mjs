@@ -1,6 +1,6 @@
 // Runs oidc-provider (a certified OpenID Provider, independent of any MCP SDK) as the
 // authorization server of an MCP resource server, on 127.0.0.1 with an OS-chosen port:
-//   node tests/peers/oidc_provider.mjs "$DIR/npm" [--access-ttl SECONDS] [--device-ttl SECONDS] [--interactive]
+//   node tests/peers/oidc_provider.mjs "$DIR/npm" [--access-ttl SECONDS] [--device-ttl SECONDS] [--interactive] [--dpop-nonce]
 // Prints the issuer http://127.0.0.1:PORT (no trailing slash) as the first stdout line; with env
 // MCPCHAT_PORT_FILE=path the port is also written there (atomically).
 //
@@ -10,7 +10,9 @@
 // resource indicators (any resource gets RS256 JWT access tokens with scope mcp:tools, which
 // tests/peers/protected_echo.py accepts), refresh tokens (always, rotating), revocation, and
 // RFC 8628 device authorization (user side at /device: a form with xsrf + user_code, then a
-// confirm form, both needing the session cookies).
+// confirm form, both needing the session cookies), and DPoP (RFC 9449, oidc-provider's default:
+// a token request with a proof gets a DPoP-bound token, cnf.jkt in the JWT); with --dpop-nonce
+// every proof must carry its nonce (use_dpop_nonce otherwise).
 // Login and consent: with --interactive, oidc-provider's own HTML pages (devInteractions: a login
 // form, then a consent form); otherwise every interaction is approved at once by redirect, as
 // account `user`, so a "browser" that follows redirects with cookies
@@ -19,7 +21,7 @@
 // loopback redirect, authorization_code + refresh_token + device_code).
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +37,7 @@ const accessTtl = ttlAt >= 0 ? Number(args[ttlAt + 1]) : 3600;
 const deviceTtlAt = args.indexOf('--device-ttl');
 const deviceTtl = deviceTtlAt >= 0 ? Number(args[deviceTtlAt + 1]) : 600;
 const interactive = args.includes('--interactive');
+const dpopNonce = args.includes('--dpop-nonce');
 
 const require = createRequire(join(npmDir, 'package.json'));
 const { default: Provider } = await import(pathToFileURL(require.resolve('oidc-provider')).href);
@@ -76,6 +79,9 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     revocation: { enabled: true },
     deviceFlow: { enabled: true },
+    dPoP: dpopNonce
+      ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: async (_ctx, _client, oneOf) => oneOf,
