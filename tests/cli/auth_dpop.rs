@@ -173,3 +173,26 @@ fn an_unknown_dpop_setting_is_a_config_error() {
     assert!(stderr.contains("mcp_servers.yaml:6:"), "{stderr}");
     assert!(stderr.contains("sometimes"), "{stderr}");
 }
+
+#[test]
+fn the_client_credentials_grant_binds_its_token_when_the_mcp_server_offers_dpop() {
+    let issuer = oidc_provider(&["--dpop-nonce"]);
+    let resource = protected_echo_with(&issuer.url, &["--dpop"]);
+    let env = TestEnv::new();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: s\n    url: {}\n    auth_type: client_credentials\n    oauth:\n      client_id: mcpchat-machine\n      client_secret: mcpchat-machine-secret\n      scopes: [mcp:tools]\n",
+            resource.url
+        ),
+    );
+    let (claims, _) = whoami(&env);
+    assert_eq!(claims["scheme"], "DPoP");
+    assert_eq!(claims["client_id"], "mcpchat-machine");
+    let stored = entry(&env, &resource.url);
+    assert_eq!(
+        stored["credentials"]["token_response"]["token_type"],
+        "dpop"
+    );
+    assert_eq!(stored["dpop_key"]["alg"], "ES256");
+}

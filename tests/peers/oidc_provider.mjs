@@ -17,8 +17,9 @@
 // form, then a consent form); otherwise every interaction is approved at once by redirect, as
 // account `user`, so a "browser" that follows redirects with cookies
 // (curl -s -L -b /dev/null -o /dev/null) completes the flow.
-// Seeded client: `mcpchat-pre` / secret `mcpchat-pre-secret` (client_secret_basic, native,
-// loopback redirect, authorization_code + refresh_token + device_code).
+// Seeded clients: `mcpchat-pre` / secret `mcpchat-pre-secret` (client_secret_basic, native,
+// loopback redirect, authorization_code + refresh_token + device_code), and `mcpchat-machine` /
+// `mcpchat-machine-secret` for the client credentials grant.
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -72,6 +73,14 @@ const provider = new Provider(issuer, {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    {
+      client_id: 'mcpchat-machine',
+      client_secret: 'mcpchat-machine-secret',
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
   ],
   scopes: ['openid', 'offline_access', 'mcp:tools'],
   features: {
@@ -79,6 +88,7 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     revocation: { enabled: true },
     deviceFlow: { enabled: true },
+    clientCredentials: { enabled: true },
     dPoP: dpopNonce
       ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
       : { enabled: true },
