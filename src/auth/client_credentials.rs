@@ -63,14 +63,7 @@ pub async fn ensure_client_credentials(
         }
         None => None,
     };
-    // DPoP: the stored key (the tokens in hand are bound to it), else a new one; whether the
-    // grant uses it is decided once the metadata is known.
-    let binding = match &entry.dpop_key {
-        Some(stored) if oauth.dpop != Some(super::dpop::Mode::Never) => Some(
-            super::dpop_http::Binding::new(super::dpop::DpopKey::from_stored(stored)?, false),
-        ),
-        _ => super::new_binding(server)?,
-    };
+    let binding = dpop_binding(server, &oauth, &entry, url).await?;
     let dpop_client = match &binding {
         Some(binding) => Some(super::dpop_http::DpopOAuthClient::new(
             crate::mcp::http_client_trusting(server.ca_file.as_deref())?,
@@ -78,13 +71,7 @@ pub async fn ensure_client_credentials(
         )),
         None => None,
     };
-    let mode = oauth.dpop.unwrap_or_default();
-    let activate = binding.clone();
-    let probe_http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
-    let probe_headers = match &server.transport {
-        crate::config::Transport::Http { headers, .. } => headers.clone(),
-        crate::config::Transport::Stdio { .. } => vec![],
-    };
+    let bound = binding.is_some();
     let exchanged = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -102,7 +89,7 @@ pub async fn ensure_client_credentials(
                     .await
                     .map_err(|e| e.to_string())?,
             };
-            if let Some(http) = trusting.filter(|_| activate.is_none()) {
+            if let Some(http) = trusting.filter(|_| !bound) {
                 manager.with_client(http).map_err(|e| e.to_string())?;
             }
             let resolution = manager
@@ -112,19 +99,6 @@ pub async fn ensure_client_credentials(
             let mut metadata = resolution.metadata;
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
-            }
-            // `auto`: only when the authorization server supports DPoP is the MCP server's
-            // challenge worth a request.
-            if let Some(binding) = &activate {
-                let demanded = mode == super::dpop::Mode::Auto
-                    && super::dpop::advertised(&metadata)
-                    && super::probe::probe_challenge(&probe_http, &url_owned, &probe_headers)
-                        .await
-                        .as_deref()
-                        .is_some_and(super::dpop::demanded);
-                if mode.wanted(demanded) {
-                    binding.activate();
-                }
             }
             manager.set_metadata(metadata.clone());
             manager
@@ -163,6 +137,37 @@ pub async fn ensure_client_credentials(
         entry.dpop_key = super::stored_key(binding.as_ref());
     })?;
     Ok(())
+}
+
+/// The DPoP binding of a client-credentials token, when `oauth.dpop` and (`auto`) the MCP
+/// server's challenge call for one: the stored key when there is one, else a new one. Decided
+/// before the manager is made, so that it gets rmcp's own client unless DPoP needs ours.
+async fn dpop_binding(
+    server: &ServerConfig,
+    oauth: &crate::config::OAuthConfig,
+    entry: &Entry,
+    url: &str,
+) -> Result<Option<std::sync::Arc<super::dpop_http::Binding>>, Failure> {
+    use super::dpop::{DpopKey, Mode};
+    let mode = oauth.dpop.unwrap_or_default();
+    let demanded = match (mode, &server.transport) {
+        (Mode::Auto, crate::config::Transport::Http { headers, .. }) => {
+            let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+            super::probe::probe_challenge(&http, url, headers)
+                .await
+                .as_deref()
+                .is_some_and(super::dpop::demanded)
+        }
+        _ => false,
+    };
+    if !mode.wanted(demanded) {
+        return Ok(None);
+    }
+    let key = match &entry.dpop_key {
+        Some(stored) => DpopKey::from_stored(stored)?,
+        None => DpopKey::generate()?,
+    };
+    Ok(Some(super::dpop_http::Binding::new(key)))
 }
 
 /// The client-credentials grant's client authentication: a secret, or a signed JWT.

@@ -42,16 +42,6 @@ impl Mode {
     }
 }
 
-/// Whether authorization server metadata advertises DPoP with ES256 (or no algorithm list
-/// we could not use: an empty list means nothing is supported).
-pub fn advertised(metadata: &rmcp::transport::auth::AuthorizationMetadata) -> bool {
-    metadata
-        .additional_fields
-        .get("dpop_signing_alg_values_supported")
-        .and_then(|v| v.as_array())
-        .is_some_and(|algs| algs.iter().any(|a| a.as_str() == Some("ES256")))
-}
-
 /// Whether a `WWW-Authenticate` challenge asks for DPoP.
 pub fn demanded(challenge: &str) -> bool {
     challenge

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::transport::auth::{OAuthHttpClient, OAuthHttpClientFuture, OAuthHttpRequest};
@@ -16,29 +15,14 @@ use crate::exit::Failure;
 /// Cap on a token endpoint's answer.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// A server's DPoP key and whether its token requests carry proofs. A login starts inactive
-/// (`oauth.dpop: auto`) and activates once discovery shows the server supports DPoP.
+/// The DPoP key a server's tokens are (to be) bound to: its token requests carry proofs.
 pub struct Binding {
     key: DpopKey,
-    active: AtomicBool,
 }
 
 impl Binding {
-    pub fn new(key: DpopKey, active: bool) -> Arc<Binding> {
-        Arc::new(Binding {
-            key,
-            active: AtomicBool::new(active),
-        })
-    }
-
-    pub fn activate(&self) {
-        if !self.active.swap(true, Ordering::SeqCst) {
-            tracing::info!(jkt = %self.key.thumbprint(), "binding tokens to a DPoP key");
-        }
-    }
-
-    pub fn is_active(&self) -> bool {
-        self.active.load(Ordering::SeqCst)
+    pub fn new(key: DpopKey) -> Arc<Binding> {
+        Arc::new(Binding { key })
     }
 
     pub fn key(&self) -> &DpopKey {
@@ -117,7 +101,7 @@ impl OAuthHttpClient for DpopOAuthClient {
                 request, timeout, ..
             } = request;
             let (parts, body) = request.into_parts();
-            let token_request = self.binding.is_active() && is_token_request(&parts, &body);
+            let token_request = is_token_request(&parts, &body);
             let mut answer = self.send(&parts, &body, timeout, token_request).await?;
             let (status, headers, text) = &answer;
             if token_request

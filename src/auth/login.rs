@@ -51,15 +51,16 @@ pub async fn login(
         )));
     };
     let oauth = server.oauth.clone().unwrap_or_default();
-    let binding = super::new_binding(server)?;
+    // The challenge first: whether the tokens are DPoP-bound decides which client the
+    // manager gets (rmcp's own, with its address checks, unless DPoP needs ours).
+    let challenge = probe_challenge(http, url, headers).await;
+    let binding = super::new_binding(server, challenge.as_deref())?;
     let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.clone(),
     });
-    let (metadata, demands_dpop) =
-        discover(server, &mut manager, http, url, headers, &oauth).await?;
-    super::decide_dpop(server, binding.as_ref(), demands_dpop);
+    let metadata = discover(server, &mut manager, challenge.as_deref(), &oauth).await?;
     let issuer = metadata.issuer.clone();
     manager.set_metadata(metadata.clone());
 
@@ -216,7 +217,7 @@ async fn login_device(
         scopes: &scopes,
         resource: &resource,
         timeout: options.timeout,
-        dpop: binding.filter(|b| b.is_active()).map(|b| b.key()),
+        dpop: binding.map(|b| b.key()),
     };
     let tokens = device::device_login(&request, options.prompt.as_ref()).await?;
     register_secrets(&Entry {
@@ -236,21 +237,16 @@ async fn login_device(
 }
 
 /// RFC 9728 / RFC 8414 discovery from the server's challenge, with the config's endpoint
-/// overrides; refuses an authorization server without PKCE S256. Also says whether the
-/// server's challenge uses the DPoP scheme.
+/// overrides; refuses an authorization server without PKCE S256.
 async fn discover(
     server: &ServerConfig,
     manager: &mut AuthorizationManager,
-    http: &reqwest::Client,
-    url: &str,
-    headers: &[(String, String)],
+    challenge: Option<&str>,
     oauth: &OAuthConfig,
-) -> Result<(AuthorizationMetadata, bool), Failure> {
-    let challenge = probe_challenge(http, url, headers).await;
-    let demands_dpop = challenge.as_deref().is_some_and(super::dpop::demanded);
+) -> Result<AuthorizationMetadata, Failure> {
     tracing::info!(server = %server.name, challenge = challenge.is_some(), "starting OAuth discovery");
     let resolution = manager
-        .resolve_metadata_from_challenge(challenge.as_deref())
+        .resolve_metadata_from_challenge(challenge)
         .await
         .map_err(|e| auth_failure(server, format!("discovery failed: {e}")))?;
     let mut metadata = resolution.metadata;
@@ -277,7 +273,7 @@ async fn discover(
             "the authorization server does not advertise PKCE S256 (code_challenge_methods_supported); refusing to log in",
         ));
     }
-    Ok((metadata, demands_dpop))
+    Ok(metadata)
 }
 
 /// The loopback listener for the redirect: the configured port, else the port of a reusable

@@ -84,50 +84,30 @@ pub(super) async fn manager_for(
     .map_err(|e| auth_failure(server, e))
 }
 
-/// The DPoP binding a new login starts with: a fresh key unless `oauth.dpop` is `never`,
-/// active at once with `always`.
+/// A new login's DPoP binding, with a fresh key, when `oauth.dpop` and the MCP server's
+/// `challenge` call for one.
 pub(super) fn new_binding(
     server: &ServerConfig,
+    challenge: Option<&str>,
 ) -> Result<Option<std::sync::Arc<dpop_http::Binding>>, Failure> {
     let mode = server
         .oauth
         .as_ref()
         .and_then(|o| o.dpop)
         .unwrap_or_default();
-    if mode == dpop::Mode::Never {
+    if !mode.wanted(challenge.is_some_and(dpop::demanded)) {
         return Ok(None);
     }
-    Ok(Some(dpop_http::Binding::new(
-        dpop::DpopKey::generate()?,
-        mode == dpop::Mode::Always,
-    )))
-}
-
-/// Activate a login's binding when `oauth.dpop` and what discovery found call for DPoP.
-pub(super) fn decide_dpop(
-    server: &ServerConfig,
-    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
-    demanded: bool,
-) {
-    let mode = server
-        .oauth
-        .as_ref()
-        .and_then(|o| o.dpop)
-        .unwrap_or_default();
-    if let Some(binding) = binding
-        && mode.wanted(demanded)
-    {
-        binding.activate();
-    }
+    let binding = dpop_http::Binding::new(dpop::DpopKey::generate()?);
+    tracing::info!(jkt = %binding.key().thumbprint(), "binding tokens to a DPoP key");
+    Ok(Some(binding))
 }
 
 /// The stored form of a binding that was used (for the store entry).
 pub(super) fn stored_key(
     binding: Option<&std::sync::Arc<dpop_http::Binding>>,
 ) -> Option<dpop::StoredKey> {
-    binding
-        .filter(|b| b.is_active())
-        .map(|b| b.key().stored().clone())
+    binding.map(|b| b.key().stored().clone())
 }
 
 pub(super) fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {

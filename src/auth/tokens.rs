@@ -31,7 +31,7 @@ async fn stored_manager(
     // The tokens are bound to the stored key whatever `oauth.dpop` says now: it applies to
     // the next login.
     let binding = match &entry.dpop_key {
-        Some(stored) => Some(Binding::new(DpopKey::from_stored(stored)?, true)),
+        Some(stored) => Some(Binding::new(DpopKey::from_stored(stored)?)),
         None => None,
     };
     let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
