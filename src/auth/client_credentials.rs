@@ -66,16 +66,33 @@ pub async fn ensure_client_credentials(
         }
         None => None,
     };
+    let binding = dpop_binding(server, &oauth, &entry, url).await?;
+    let dpop_client = match &binding {
+        Some(binding) => Some(super::dpop_http::DpopOAuthClient::new(
+            crate::mcp::http_client_trusting(server.ca_file.as_deref())?,
+            binding.clone(),
+        )),
+        None => None,
+    };
+    let bound = binding.is_some();
     let exchanged = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let mut manager = AuthorizationManager::new(url_owned.as_str())
+            let mut manager = match dpop_client {
+                Some(client) => AuthorizationManager::new_with_oauth_http_client(
+                    url_owned.as_str(),
+                    std::sync::Arc::new(client),
+                )
                 .await
-                .map_err(|e| e.to_string())?;
-            if let Some(http) = trusting {
+                .map_err(|e| e.to_string())?,
+                None => AuthorizationManager::new(url_owned.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            if let Some(http) = trusting.filter(|_| !bound) {
                 manager.with_client(http).map_err(|e| e.to_string())?;
             }
             let resolution = manager
@@ -115,8 +132,40 @@ pub async fn ensure_client_credentials(
             token_endpoint_auth_method: Some(method.to_string()),
         });
         entry.credentials = Some(credentials);
+        entry.dpop_key = super::stored_key(binding.as_ref());
     })?;
     Ok(())
+}
+
+/// The DPoP binding of a client-credentials token, when `oauth.dpop` and (`auto`) the MCP
+/// server's challenge call for one: the stored key when there is one, else a new one. Decided
+/// before the manager is made, so that it gets rmcp's own client unless DPoP needs ours.
+async fn dpop_binding(
+    server: &ServerConfig,
+    oauth: &crate::config::OAuthConfig,
+    entry: &Entry,
+    url: &str,
+) -> Result<Option<std::sync::Arc<super::dpop_http::Binding>>, Failure> {
+    use super::dpop::{DpopKey, Mode};
+    let mode = oauth.dpop.unwrap_or_default();
+    let demanded = match (mode, &server.transport) {
+        (Mode::Auto, crate::config::Transport::Http { headers, .. }) => {
+            let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+            super::probe::probe_challenge(&http, url, headers)
+                .await
+                .as_deref()
+                .is_some_and(super::dpop::demanded)
+        }
+        _ => false,
+    };
+    if !mode.wanted(demanded) {
+        return Ok(None);
+    }
+    let key = match &entry.dpop_key {
+        Some(stored) => DpopKey::from_stored(stored)?,
+        None => DpopKey::generate()?,
+    };
+    Ok(Some(super::dpop_http::Binding::new(key)))
 }
 
 /// How the client-credentials token request authenticates the client.

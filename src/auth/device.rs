@@ -123,6 +123,8 @@ pub(super) struct DeviceRequest<'a> {
     pub scopes: &'a [String],
     pub resource: &'a str,
     pub timeout: Duration,
+    /// The DPoP key the tokens are bound to, if any: token requests carry a proof.
+    pub dpop: Option<&'a super::dpop::DpopKey>,
 }
 
 /// Run the device flow: ask for a code, show it (`prompt`), poll until the user approves.
@@ -228,18 +230,45 @@ async fn poll(
     }
 }
 
-/// POST a form to one of the server's endpoints, authenticated as the client.
+/// POST a form to one of the server's endpoints, authenticated as the client; a token
+/// request with a DPoP key carries a proof, and is sent again once when the server asks for
+/// a nonce (RFC 9449 §8).
 async fn post(
     request: &DeviceRequest<'_>,
     endpoint: &str,
     method: Method,
-    mut form: Vec<(String, String)>,
+    form: Vec<(String, String)>,
 ) -> Result<(u16, String), Failure> {
-    let builder = request
+    let key = request
+        .dpop
+        .filter(|_| form.iter().any(|(name, _)| name == "grant_type"));
+    let answer = send(request, endpoint, method, form.clone(), key).await?;
+    match answer {
+        (400, body, true) if key.is_some() && super::dpop_http::asks_for_nonce(&body) => {
+            let (status, body, _) = send(request, endpoint, method, form, key).await?;
+            Ok((status, body))
+        }
+        (status, body, _) => Ok((status, body)),
+    }
+}
+
+/// One POST of `post`: the status, the body, and whether a `DPoP-Nonce` came with it.
+async fn send(
+    request: &DeviceRequest<'_>,
+    endpoint: &str,
+    method: Method,
+    mut form: Vec<(String, String)>,
+    dpop: Option<&super::dpop::DpopKey>,
+) -> Result<(u16, String, bool), Failure> {
+    let mut builder = request
         .http
         .post(endpoint)
         .header("Accept", "application/json")
         .timeout(Duration::from_secs(30));
+    if let Some(key) = dpop {
+        let nonce = super::dpop::nonce_for(endpoint);
+        builder = builder.header("DPoP", key.proof("POST", endpoint, None, nonce.as_deref())?);
+    }
     let builder = client_auth::authenticate(builder, &mut form, request.client, method);
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&form)
@@ -250,9 +279,11 @@ async fn post(
         .send()
         .await
         .map_err(|e| auth_failure(request.server, format!("cannot reach {endpoint}: {e}")))?;
+    super::dpop::remember_nonce(endpoint, response.headers());
+    let nonce = response.headers().contains_key("dpop-nonce");
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    Ok((status, body))
+    Ok((status, body, nonce))
 }
 
 #[cfg(test)]

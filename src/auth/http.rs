@@ -5,6 +5,9 @@
 //! that waited for the lock first re-reads the store: when another process has refreshed in the
 //! meantime, its token is used as is. With rotating refresh tokens, N processes starting together
 //! after expiry therefore refresh once between them and all succeed.
+//!
+//! A DPoP-bound token (`token_type: DPoP`) goes with the `DPoP` scheme and a fresh proof on
+//! every request; a `use_dpop_nonce` challenge is answered once with the server's nonce.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +22,8 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpResponseLimits,
 };
 
+use super::dpop::{self, DpopKey};
+use super::dpop_http::{self, Binding};
 use crate::auth::store::TokenStore;
 
 /// Refresh when less than this many seconds of validity are left.
@@ -46,6 +51,9 @@ pub struct TokenSource {
     /// The token in use and when it expires, so that requests do not re-read the store;
     /// the store is read again only when this one is about to expire or was rejected.
     current: std::sync::Mutex<Option<(String, Option<u64>)>>,
+    /// The key of DPoP-bound tokens, and whether the token in use is bound (`token_type`).
+    dpop: Option<Arc<Binding>>,
+    bound: std::sync::atomic::AtomicBool,
 }
 
 /// Comfortably valid: not expiring within the margin (or of unknown lifetime).
@@ -61,6 +69,8 @@ impl TokenSource {
             store,
             key,
             current: std::sync::Mutex::new(None),
+            dpop: None,
+            bound: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -70,8 +80,23 @@ impl TokenSource {
         self
     }
 
-    fn remember(&self, token: &str, expires_at: Option<u64>) {
+    /// Present bound tokens with this key.
+    pub fn with_dpop(mut self, binding: Option<Arc<Binding>>) -> Self {
+        self.dpop = binding;
+        self
+    }
+
+    /// The key to present the token in use with, when it is DPoP-bound.
+    pub fn bound_key(&self) -> Option<&DpopKey> {
+        self.dpop
+            .as_deref()
+            .filter(|_| self.bound.load(std::sync::atomic::Ordering::SeqCst))
+            .map(Binding::key)
+    }
+
+    fn remember(&self, token: &str, expires_at: Option<u64>, bound: bool) {
         crate::redact::register(token);
+        self.bound.store(bound, std::sync::atomic::Ordering::SeqCst);
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((token.to_string(), expires_at));
     }
@@ -91,7 +116,7 @@ impl TokenSource {
         };
         let expires_at = super::store::expires_at(&credentials);
         let secret = token.access_token().secret().to_string();
-        self.remember(&secret, expires_at);
+        self.remember(&secret, expires_at, dpop::bound(token.token_type()));
         Ok(Some((secret, fresh(expires_at))))
     }
 
@@ -138,7 +163,11 @@ impl TokenSource {
             Ok(response) => {
                 use oauth2::TokenResponse;
                 let token = response.access_token().secret().to_string();
-                self.remember(&token, response.expires_in().map(|d| now() + d.as_secs()));
+                self.remember(
+                    &token,
+                    response.expires_in().map(|d| now() + d.as_secs()),
+                    dpop::bound(response.token_type()),
+                );
                 if let Some(refresh) = response.refresh_token() {
                     crate::redact::register(refresh.secret());
                 }
@@ -182,17 +211,55 @@ pub struct OAuthHttp {
 type Error = StreamableHttpError<reqwest::Error>;
 
 impl OAuthHttp {
-    async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    /// How `token` goes on a request: rmcp's `Bearer` argument, or (bound) no argument and
+    /// the `DPoP` headers added to the custom ones.
+    fn present(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<String>,
+        custom: &HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(Option<String>, HashMap<HeaderName, HeaderValue>), Error> {
+        match (self.tokens.bound_key(), token) {
+            (Some(key), Some(token)) => {
+                let headers = dpop_http::resource_headers(key, method, uri, &token, custom)
+                    .map_err(|f| StreamableHttpError::Auth(AuthError::InternalError(f.message)))?;
+                Ok((None, headers))
+            }
+            (_, token) => Ok((token, custom.clone())),
+        }
+    }
+
+    async fn with_token<T, F, Fut>(
+        &self,
+        method: &str,
+        uri: &str,
+        custom: &HashMap<HeaderName, HeaderValue>,
+        call: F,
+    ) -> Result<T, Error>
     where
-        F: Fn(Option<String>) -> Fut,
+        F: Fn(Option<String>, HashMap<HeaderName, HeaderValue>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
+        let send = |token: Option<String>| async {
+            let (bearer, headers) = self.present(method, uri, token, custom)?;
+            call(bearer, headers).await
+        };
         let token = self
             .tokens
             .token()
             .await
             .map_err(StreamableHttpError::Auth)?;
-        match call(token.clone()).await {
+        let mut result = send(token.clone()).await;
+        if let Err(StreamableHttpError::AuthRequired(challenge)) = &result
+            && let (Some(key), Some(bound)) = (self.tokens.bound_key(), token.as_deref())
+            && dpop_http::asks_for_nonce(&challenge.www_authenticate_header)
+        {
+            tracing::debug!("the MCP server asked for a DPoP nonce; retrying");
+            dpop_http::learn_resource_nonce(&self.http, key, uri, bound, custom).await;
+            result = send(token.clone()).await;
+        }
+        match result {
             Err(StreamableHttpError::AuthRequired(challenge)) if token.is_some() => {
                 let fresh = self
                     .tokens
@@ -200,7 +267,7 @@ impl OAuthHttp {
                     .await
                     .map_err(StreamableHttpError::Auth)?;
                 match fresh {
-                    Some(fresh) if Some(&fresh) != token.as_ref() => call(Some(fresh)).await,
+                    Some(fresh) if Some(&fresh) != token.as_ref() => send(Some(fresh)).await,
                     _ => Err(StreamableHttpError::AuthRequired(challenge)),
                 }
             }
@@ -219,13 +286,9 @@ impl StreamableHttpClient for OAuthHttp {
         _auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), Error> {
-        self.with_token(|token| {
-            self.http.delete_session(
-                uri.clone(),
-                session_id.clone(),
-                token,
-                custom_headers.clone(),
-            )
+        self.with_token("DELETE", &uri, &custom_headers, |token, headers| {
+            self.http
+                .delete_session(uri.clone(), session_id.clone(), token, headers)
         })
         .await
     }
@@ -238,13 +301,13 @@ impl StreamableHttpClient for OAuthHttp {
         _auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, Error> {
-        self.with_token(|token| {
+        self.with_token("GET", &uri, &custom_headers, |token, headers| {
             self.http.get_stream(
                 uri.clone(),
                 session_id.clone(),
                 last_event_id.clone(),
                 token,
-                custom_headers.clone(),
+                headers,
             )
         })
         .await
@@ -259,13 +322,13 @@ impl StreamableHttpClient for OAuthHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, Error> {
-        self.with_token(|token| {
+        self.with_token("GET", &uri, &custom_headers, |token, headers| {
             self.http.get_stream_with_max_sse_event_size(
                 uri.clone(),
                 session_id.clone(),
                 last_event_id.clone(),
                 token,
-                custom_headers.clone(),
+                headers,
                 max_sse_event_size,
             )
         })
@@ -280,13 +343,13 @@ impl StreamableHttpClient for OAuthHttp {
         _auth_token: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, Error> {
-        self.with_token(|token| {
+        self.with_token("POST", &uri, &custom_headers, |token, headers| {
             self.http.post_message(
                 uri.clone(),
                 message.clone(),
                 session_id.clone(),
                 token,
-                custom_headers.clone(),
+                headers,
             )
         })
         .await
@@ -301,13 +364,13 @@ impl StreamableHttpClient for OAuthHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, Error> {
-        self.with_token(|token| {
+        self.with_token("POST", &uri, &custom_headers, |token, headers| {
             self.http.post_message_with_max_sse_event_size(
                 uri.clone(),
                 message.clone(),
                 session_id.clone(),
                 token,
-                custom_headers.clone(),
+                headers,
                 max_sse_event_size,
             )
         })
@@ -323,13 +386,13 @@ impl StreamableHttpClient for OAuthHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Error> {
-        self.with_token(|token| {
+        self.with_token("POST", &uri, &custom_headers, |token, headers| {
             self.http.post_message_with_response_limits(
                 uri.clone(),
                 message.clone(),
                 session_id.clone(),
                 token,
-                custom_headers.clone(),
+                headers,
                 limits,
             )
         })

@@ -1,5 +1,5 @@
 //! The OS keychain as the home of the token store's secrets (`token_store: keychain`): the
-//! tokens and the client secret of each server live in one keychain item (service `mcpchat`,
+//! tokens, the client secret and the DPoP key of each server live in one keychain item (service `mcpchat`,
 //! account = the server's URL, through the `keyring` crate: Secret Service on Linux, Keychain
 //! on macOS, Credential Manager on Windows); everything else stays in the store file.
 //!
@@ -25,6 +25,9 @@ pub struct Secrets {
     credentials: Option<StoredCredentials>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
+    /// The private DPoP key the tokens are bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<super::dpop::StoredKey>,
 }
 
 impl Secrets {
@@ -33,6 +36,7 @@ impl Secrets {
         Secrets {
             credentials: entry.credentials.take(),
             client_secret: entry.client.as_mut().and_then(|c| c.client_secret.take()),
+            dpop_key: entry.dpop_key.take(),
         }
     }
 
@@ -46,10 +50,13 @@ impl Secrets {
         if let (Some(secret), Some(client)) = (self.client_secret, entry.client.as_mut()) {
             client.client_secret = Some(secret);
         }
+        if self.dpop_key.is_some() {
+            entry.dpop_key = self.dpop_key;
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.credentials.is_none() && self.client_secret.is_none()
+        self.credentials.is_none() && self.client_secret.is_none() && self.dpop_key.is_none()
     }
 }
 
@@ -156,6 +163,10 @@ mod tests {
                 vec![],
                 Some(1),
             )),
+            dpop_key: Some(crate::auth::dpop::StoredKey {
+                alg: "ES256".to_string(),
+                private_key: "pkcs8-der-base64url".to_string(),
+            }),
             ..Entry::default()
         }
     }
@@ -167,9 +178,11 @@ mod tests {
         let file = serde_json::to_value(&entry).unwrap();
         assert_eq!(file.get("credentials"), None);
         assert_eq!(file["client"].get("client_secret"), None);
+        assert_eq!(file.get("dpop_key"), None);
         assert_eq!(file["client"]["client_id"], "cid");
         let item = serde_json::to_value(&secrets).unwrap();
         assert_eq!(item["client_secret"], "sec");
+        assert_eq!(item["dpop_key"]["private_key"], "pkcs8-der-base64url");
         assert_eq!(item["credentials"]["token_response"]["refresh_token"], "RT");
         secrets.restore(&mut entry);
         assert_eq!(

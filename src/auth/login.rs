@@ -51,12 +51,16 @@ pub async fn login(
         )));
     };
     let oauth = server.oauth.clone().unwrap_or_default();
-    let mut manager = super::manager(server, url).await?;
+    // The challenge first: whether the tokens are DPoP-bound decides which client the
+    // manager gets (rmcp's own, with its address checks, unless DPoP needs ours).
+    let challenge = probe_challenge(http, url, headers).await;
+    let binding = super::new_binding(server, challenge.as_deref())?;
+    let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.clone(),
     });
-    let metadata = discover(server, &mut manager, http, url, headers, &oauth).await?;
+    let metadata = discover(server, &mut manager, challenge.as_deref(), &oauth).await?;
     let issuer = metadata.issuer.clone();
     manager.set_metadata(metadata.clone());
 
@@ -73,6 +77,7 @@ pub async fn login(
             oauth: &oauth,
             metadata: &metadata,
             previous: &previous,
+            binding: binding.as_ref(),
         };
         return login_device(server, store, http, options, manager, &found, reusable).await;
     }
@@ -120,6 +125,7 @@ pub async fn login(
         entry.metadata = Some(metadata.clone());
         entry.resource = resource.clone();
         entry.required_scopes.clear();
+        entry.dpop_key = super::stored_key(binding.as_ref());
     })?;
     Ok(())
 }
@@ -130,6 +136,8 @@ struct Discovered<'a> {
     oauth: &'a OAuthConfig,
     metadata: &'a AuthorizationMetadata,
     previous: &'a Entry,
+    /// The DPoP key of this login, if any.
+    binding: Option<&'a Arc<super::dpop_http::Binding>>,
 }
 
 /// `auth login --device`: RFC 8628 with the same client choice as the browser flow; the
@@ -148,6 +156,7 @@ async fn login_device(
         oauth,
         metadata,
         previous,
+        binding,
     } = *found;
     // Before registering anything.
     device::require_endpoint(server, metadata)?;
@@ -208,6 +217,7 @@ async fn login_device(
         scopes: &scopes,
         resource: &resource,
         timeout: options.timeout,
+        dpop: binding.map(|b| b.key()),
     };
     let tokens = device::device_login(&request, options.prompt.as_ref()).await?;
     register_secrets(&Entry {
@@ -222,6 +232,7 @@ async fn login_device(
         entry.resource = Some(resource.clone());
         entry.credentials = Some(tokens.credentials.clone());
         entry.required_scopes.clear();
+        entry.dpop_key = super::stored_key(binding);
     })
 }
 
@@ -230,15 +241,12 @@ async fn login_device(
 async fn discover(
     server: &ServerConfig,
     manager: &mut AuthorizationManager,
-    http: &reqwest::Client,
-    url: &str,
-    headers: &[(String, String)],
+    challenge: Option<&str>,
     oauth: &OAuthConfig,
 ) -> Result<AuthorizationMetadata, Failure> {
-    let challenge = probe_challenge(http, url, headers).await;
     tracing::info!(server = %server.name, challenge = challenge.is_some(), "starting OAuth discovery");
     let resolution = manager
-        .resolve_metadata_from_challenge(challenge.as_deref())
+        .resolve_metadata_from_challenge(challenge)
         .await
         .map_err(|e| auth_failure(server, format!("discovery failed: {e}")))?;
     let mut metadata = resolution.metadata;

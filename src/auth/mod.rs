@@ -16,6 +16,8 @@ mod callback;
 mod client_auth;
 mod client_credentials;
 mod device;
+pub mod dpop;
+mod dpop_http;
 mod enterprise;
 mod headless;
 pub mod http;
@@ -74,6 +76,53 @@ pub(super) async fn manager(
     Ok(manager)
 }
 
+/// A manager whose token requests carry DPoP proofs while `binding` is active. Its OAuth
+/// requests go through our HTTP client (like a `ca_file`'s): rmcp's own client cannot add
+/// headers, so its address checks on discovered hosts do not apply here.
+pub(super) async fn manager_for(
+    server: &ServerConfig,
+    url: &str,
+    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
+) -> Result<rmcp::transport::auth::AuthorizationManager, Failure> {
+    let Some(binding) = binding else {
+        return manager(server, url).await;
+    };
+    let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+    let client = dpop_http::DpopOAuthClient::new(http, binding.clone());
+    rmcp::transport::auth::AuthorizationManager::new_with_oauth_http_client(
+        url,
+        std::sync::Arc::new(client),
+    )
+    .await
+    .map_err(|e| auth_failure(server, e))
+}
+
+/// A new login's DPoP binding, with a fresh key, when `oauth.dpop` and the MCP server's
+/// `challenge` call for one.
+pub(super) fn new_binding(
+    server: &ServerConfig,
+    challenge: Option<&str>,
+) -> Result<Option<std::sync::Arc<dpop_http::Binding>>, Failure> {
+    let mode = server
+        .oauth
+        .as_ref()
+        .and_then(|o| o.dpop)
+        .unwrap_or_default();
+    if !mode.wanted(challenge.is_some_and(dpop::demanded)) {
+        return Ok(None);
+    }
+    let binding = dpop_http::Binding::new(dpop::DpopKey::generate()?);
+    tracing::info!(jkt = %binding.key().thumbprint(), "binding tokens to a DPoP key");
+    Ok(Some(binding))
+}
+
+/// The stored form of a binding that was used (for the store entry).
+pub(super) fn stored_key(
+    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
+) -> Option<dpop::StoredKey> {
+    binding.map(|b| b.key().stored().clone())
+}
+
 pub(super) fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {
     Failure::new(
         Kind::Auth,
@@ -102,6 +151,9 @@ pub(super) fn register_secrets(entry: &Entry) {
         && let Some(secret) = &client.client_secret
     {
         redact::register(secret);
+    }
+    if let Some(key) = &entry.dpop_key {
+        redact::register(&key.private_key);
     }
     if let Some(credentials) = &entry.credentials
         && let Some(token) = &credentials.token_response
@@ -179,6 +231,8 @@ pub async fn logout(
             entry.metadata = None;
             entry.issuer = None;
         }
+        // A new login makes a new key; the old one is of no use without its tokens.
+        entry.dpop_key = None;
     })?;
     Ok(revoked)
 }

@@ -63,17 +63,68 @@ pub(super) async fn probe_challenge(
     challenge
 }
 
+/// The `Bearer` and `DPoP` challenges of a 401/403, joined (a server that offers both may send
+/// them as one header or as two; `auth::dpop::demanded` reads the scheme from this).
 fn bearer_challenge(response: &reqwest::Response) -> Option<String> {
     if response.status() != reqwest::StatusCode::UNAUTHORIZED
         && response.status() != reqwest::StatusCode::FORBIDDEN
     {
         return None;
     }
-    response
+    let challenges: Vec<&str> = response
         .headers()
         .get_all(reqwest::header::WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.to_ascii_lowercase().starts_with("bearer"))
-        .map(str::to_string)
+        .filter(|v| {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("bearer") || v.starts_with("dpop")
+        })
+        .collect();
+    (!challenges.is_empty()).then(|| challenges.join(", "))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, challenges: &[&str]) -> reqwest::Response {
+        let mut builder = oauth2::http::Response::builder().status(status);
+        for challenge in challenges {
+            builder = builder.header("WWW-Authenticate", *challenge);
+        }
+        reqwest::Response::from(builder.body(Vec::<u8>::new()).unwrap())
+    }
+
+    #[test]
+    fn bearer_and_dpop_challenges_are_both_kept() {
+        let both = bearer_challenge(&response(
+            401,
+            &[
+                r#"Bearer resource_metadata="http://a/prm""#,
+                r#"Basic realm="x""#,
+                r#"DPoP algs="ES256""#,
+            ],
+        ))
+        .unwrap();
+        assert_eq!(
+            both,
+            r#"Bearer resource_metadata="http://a/prm", DPoP algs="ES256""#
+        );
+        assert!(crate::auth::dpop::demanded(&both));
+        let dpop_only = bearer_challenge(&response(
+            401,
+            &[r#"DPoP resource_metadata="http://a/prm""#],
+        ));
+        assert_eq!(
+            dpop_only.as_deref(),
+            Some(r#"DPoP resource_metadata="http://a/prm""#)
+        );
+        assert_eq!(bearer_challenge(&response(200, &["Bearer"])), None);
+        assert_eq!(
+            bearer_challenge(&response(401, &[r#"Basic realm="x""#])),
+            None
+        );
+    }
 }

@@ -66,6 +66,9 @@ pub struct Entry {
     /// `auth login` asks for them too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_scopes: Vec<String>,
+    /// The DPoP key the tokens are bound to (RFC 9449), when they are: a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<super::dpop::StoredKey>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

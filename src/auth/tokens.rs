@@ -1,9 +1,13 @@
 //! Stored tokens for every command: the refreshing HTTP client for OAuth servers (and those
 //! with a headless grant), and a fresh access token for `auth token`.
 
+use std::sync::Arc;
+
 use rmcp::transport::auth::AuthorizationManager;
 
 use super::client_auth;
+use super::dpop::DpopKey;
+use super::dpop_http::Binding;
 use super::headless::{ensure_token, is_headless};
 use super::http::{OAuthHttp, TokenSource};
 use super::store::{Entry, ServerCredentials, TokenStore};
@@ -11,19 +15,26 @@ use super::{auth_failure, key, login_hint, register_secrets};
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 
-/// A manager for `server` that reads and writes the store, configured with the stored client.
+/// A manager for `server` that reads and writes the store, configured with the stored client,
+/// and the DPoP binding of the stored tokens (its refreshes carry proofs).
 async fn stored_manager(
     server: &ServerConfig,
     store: &TokenStore,
     entry: &Entry,
-) -> Result<Option<AuthorizationManager>, Failure> {
+) -> Result<Option<(AuthorizationManager, Option<Arc<Binding>>)>, Failure> {
     let Some(url) = key(server) else {
         return Ok(None);
     };
     let Some(client) = &entry.client else {
         return Ok(None);
     };
-    let mut manager = super::manager(server, url).await?;
+    // The tokens are bound to the stored key whatever `oauth.dpop` says now: it applies to
+    // the next login.
+    let binding = match &entry.dpop_key {
+        Some(stored) => Some(Binding::new(DpopKey::from_stored(stored)?)),
+        None => None,
+    };
+    let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.to_string(),
@@ -48,22 +59,23 @@ async fn stored_manager(
         .map(|c| c.granted_scopes.clone())
         .unwrap_or_default();
     client_auth::configure(server, &mut manager, &metadata, client, scopes)?;
-    Ok(Some(manager))
+    Ok(Some((manager, binding)))
 }
 
-/// The token source for `server`: servers with a headless grant renew by running it again.
+/// The token source for `server`, with the DPoP binding of its stored tokens: servers with a
+/// headless grant renew by running it again.
 fn token_source(
     server: &ServerConfig,
     store: &TokenStore,
-    manager: AuthorizationManager,
+    (manager, binding): (AuthorizationManager, Option<Arc<Binding>>),
     url: &str,
 ) -> TokenSource {
-    let source = TokenSource::new(manager, store.clone(), url.to_string());
+    let source = TokenSource::new(manager, store.clone(), url.to_string()).with_dpop(binding);
     if !is_headless(server.auth_type) {
         return source;
     }
     let (server, store) = (server.clone(), store.clone());
-    source.with_regrant(std::sync::Arc::new(move || {
+    source.with_regrant(Arc::new(move || {
         let (server, store) = (server.clone(), store.clone());
         Box::pin(async move { ensure_token(&server, &store, true).await })
     }))
@@ -93,12 +105,12 @@ pub async fn authorized_client(
         return Ok(None);
     }
     register_secrets(&entry);
-    let Some(manager) = stored_manager(server, store, &entry).await? else {
+    let Some(stored) = stored_manager(server, store, &entry).await? else {
         return Ok(None);
     };
     Ok(Some(OAuthHttp {
         http: http.clone(),
-        tokens: std::sync::Arc::new(token_source(server, store, manager, url)),
+        tokens: Arc::new(token_source(server, store, stored, url)),
     }))
 }
 
@@ -125,7 +137,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
         .hint(login_hint(server)));
     }
     register_secrets(&entry);
-    let manager = stored_manager(server, store, &entry)
+    let stored = stored_manager(server, store, &entry)
         .await?
         .ok_or_else(|| {
             Failure::new(
@@ -134,7 +146,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             )
             .hint(login_hint(server))
         })?;
-    let tokens = token_source(server, store, manager, url);
+    let tokens = token_source(server, store, stored, url);
     let token = tokens
         .token()
         .await

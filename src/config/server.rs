@@ -101,6 +101,8 @@ pub struct OAuthConfig {
     pub assertion_env: Option<String>,
     /// enterprise_managed: the enterprise identity provider and where its ID token is.
     pub identity_provider: Option<crate::auth::IdentityProvider>,
+    /// DPoP-bound tokens (RFC 9449): auto (default), always or never.
+    pub dpop: Option<crate::auth::dpop::Mode>,
 }
 
 /// A server, resolved and ready to connect to.
@@ -256,6 +258,7 @@ impl Config {
                 .as_ref()
                 .map(|p| p.expanded(&expand, &file))
                 .transpose()?,
+            dpop: o.dpop,
         })
     }
 }

@@ -198,3 +198,31 @@ fn device_login_needs_a_server_that_offers_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_device_login_binds_the_tokens_to_a_dpop_key_when_the_mcp_server_offers_dpop() {
+    let issuer = oidc_provider(&["--dpop-nonce"]);
+    let resource = protected_echo_with(&issuer.url, &["--dpop"]);
+    let env = TestEnv::new();
+    config(&env, &resource.url);
+    let (child, prompt) = start_login(&env, &["--device"]);
+    user(&prompt, false);
+    let (_, stderr, code) = finish_login(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    // The polls carried proofs (with oidc-provider's nonce, after its use_dpop_nonce).
+    let store: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.token_store()).unwrap()).unwrap();
+    let entry = &store["servers"][&resource.url];
+    assert_eq!(entry["credentials"]["token_response"]["token_type"], "dpop");
+    assert_eq!(entry["dpop_key"]["alg"], "ES256");
+    let output = env
+        .cmd()
+        .args(["tools", "call", "s__whoami"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        lines(&output.stdout)[0]["structured_content"]["scheme"],
+        "DPoP"
+    );
+}

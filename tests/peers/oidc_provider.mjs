@@ -1,6 +1,6 @@
 // Runs oidc-provider (a certified OpenID Provider, independent of any MCP SDK) as the
 // authorization server of an MCP resource server, on 127.0.0.1 with an OS-chosen port:
-//   node tests/peers/oidc_provider.mjs "$DIR/npm" [--access-ttl SECONDS] [--device-ttl SECONDS] [--interactive]
+//   node tests/peers/oidc_provider.mjs "$DIR/npm" [--access-ttl SECONDS] [--device-ttl SECONDS] [--interactive] [--dpop-nonce]
 //        [--jwt-bearer LOGFILE [--trust-idp IDP_ISSUER]] [--idp LOGFILE]
 // Prints the issuer http://127.0.0.1:PORT (no trailing slash) as the first stdout line; with env
 // MCPCHAT_PORT_FILE=path the port is also written there (atomically).
@@ -11,13 +11,16 @@
 // resource indicators (any resource gets RS256 JWT access tokens with scope mcp:tools, which
 // tests/peers/protected_echo.py accepts), refresh tokens (always, rotating), revocation, and
 // RFC 8628 device authorization (user side at /device: a form with xsrf + user_code, then a
-// confirm form, both needing the session cookies).
+// confirm form, both needing the session cookies), and DPoP (RFC 9449, oidc-provider's default:
+// a token request with a proof gets a DPoP-bound token, cnf.jkt in the JWT); with --dpop-nonce
+// every proof must carry its nonce (use_dpop_nonce otherwise).
 // Login and consent: with --interactive, oidc-provider's own HTML pages (devInteractions: a login
 // form, then a consent form); otherwise every interaction is approved at once by redirect, as
 // account `user`, so a "browser" that follows redirects with cookies
 // (curl -s -L -b /dev/null -o /dev/null) completes the flow.
-// Seeded client: `mcpchat-pre` / secret `mcpchat-pre-secret` (client_secret_basic, native,
-// loopback redirect, authorization_code + refresh_token + device_code).
+// Seeded clients: `mcpchat-pre` / secret `mcpchat-pre-secret` (client_secret_basic, native,
+// loopback redirect, authorization_code + refresh_token + device_code), and `mcpchat-machine` /
+// `mcpchat-machine-secret` for the client credentials grant.
 // With --jwt-bearer: the RFC 7523 JWT bearer grant for workload identity, which oidc-provider has
 // no handler for: an assertion is accepted when it is an ES256 JWT signed by this peer's
 // "workload issuer" key, with iss `https://workload-issuer.test`, aud = the issuer, unexpired;
@@ -40,7 +43,7 @@
 //   (client_secret_basic).
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
-import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -65,6 +68,7 @@ const trustedIdp = trustIdpAt >= 0 ? args[trustIdpAt + 1] : null;
 const idpAt = args.indexOf('--idp');
 const idpLog = idpAt >= 0 ? args[idpAt + 1] : null;
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const dpopNonce = args.includes('--dpop-nonce');
 
 const require = createRequire(join(npmDir, 'package.json'));
 const providerEntry = require.resolve('oidc-provider');
@@ -147,6 +151,14 @@ const provider = new Provider(issuer, {
         token_endpoint_auth_method: 'client_secret_basic',
       }]
       : []),
+    {
+      client_id: 'mcpchat-machine',
+      client_secret: 'mcpchat-machine-secret',
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
   ],
   scopes: ['openid', 'offline_access', 'mcp:tools'],
   features: {
@@ -154,6 +166,10 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     revocation: { enabled: true },
     deviceFlow: { enabled: true },
+    clientCredentials: { enabled: true },
+    dPoP: dpopNonce
+      ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: async (_ctx, _client, oneOf) => oneOf,

@@ -3,7 +3,7 @@
 client path against an authorization server without dynamic registration (oauth2-mock-server):
 
     python3 tests/peers/protected_echo.py --issuer http://127.0.0.1:AS_PORT [--port-file F]
-        [--port 0] [--scope mcp:tools] [--no-verify]
+        [--port 0] [--scope mcp:tools] [--no-verify] [--dpop] [--dpop-nonce]
 
 Prints its MCP URL (http://127.0.0.1:PORT/mcp) on stdout once listening; with --port-file the port
 is also written there (atomically).
@@ -20,6 +20,13 @@ is also written there (atomically).
   tools/list, tools/call; notifications get 202; GET and DELETE get 405.
   One tool, `whoami` (no arguments), returns the token's claims {iss, sub, client_id, aud, scope, exp}
   as JSON text and as structuredContent.
+* --dpop: DPoP (RFC 9449) as well. The challenge offers both schemes (`Bearer ..., DPoP
+  algs="ES256"`); `Authorization: DPoP <token>` needs a DPoP proof (ES256, checked in pure Python:
+  typ, jwk without private part, signature, htm, htu, iat within 5 min, unique jti, ath) whose key's
+  RFC 7638 thumbprint equals the token's cnf.jkt; a token with cnf.jkt sent as Bearer is refused.
+  whoami then also returns {"scheme": "DPoP", "jkt": thumbprint}. --dpop-nonce: proofs must carry
+  this server's nonce, else 401 `DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` header.
+  GET /dpop-stats -> {"nonce_challenges": N, "dpop_requests": N} (no auth).
 """
 import argparse
 import base64
@@ -61,6 +68,97 @@ def b64url_decode(text):
 
 class InvalidToken(Exception):
     pass
+
+
+class NeedNonce(Exception):
+    pass
+
+
+# NIST P-256 (FIPS 186-4 D.1.2.3), for verifying ES256 DPoP proofs without third-party modules.
+P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+A = P - 3
+N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+     0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+
+
+def ec_add(p1, p2):
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    (x1, y1), (x2, y2) = p1, p2
+    if x1 == x2 and (y1 + y2) % P == 0:
+        return None
+    if p1 == p2:
+        slope = (3 * x1 * x1 + A) * pow(2 * y1, -1, P) % P
+    else:
+        slope = (y2 - y1) * pow(x2 - x1, -1, P) % P
+    x3 = (slope * slope - x1 - x2) % P
+    return x3, (slope * (x1 - x3) - y1) % P
+
+
+def ec_mul(k, point):
+    result = None
+    while k:
+        if k & 1:
+            result = ec_add(result, point)
+        point = ec_add(point, point)
+        k >>= 1
+    return result
+
+
+def es256_verify(x, y, message, signature):
+    if len(signature) != 64 or (y * y - (x * x * x + A * x + B)) % P != 0:
+        return False
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    if not (0 < r < N and 0 < s < N):
+        return False
+    e = int.from_bytes(hashlib.sha256(message).digest(), "big")
+    w = pow(s, -1, N)
+    point = ec_add(ec_mul(e * w % N, G), ec_mul(r * w % N, (x, y)))
+    return point is not None and point[0] % N == r
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def check_proof(proof, method, url, token, seen_jtis, nonce):
+    """RFC 9449 §4.3 checks of one proof; returns the RFC 7638 thumbprint of its key."""
+    parts = proof.split(".")
+    if len(parts) != 3:
+        raise InvalidToken("DPoP proof is not a JWT")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except Exception:
+        raise InvalidToken("malformed DPoP proof")
+    jwk = header.get("jwk") or {}
+    if header.get("typ") != "dpop+jwt" or header.get("alg") != "ES256":
+        raise InvalidToken("DPoP proof: typ must be dpop+jwt and alg ES256")
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or "d" in jwk:
+        raise InvalidToken("DPoP proof: jwk must be a public P-256 key")
+    x = int.from_bytes(b64url_decode(jwk["x"]), "big")
+    y = int.from_bytes(b64url_decode(jwk["y"]), "big")
+    if not es256_verify(x, y, (parts[0] + "." + parts[1]).encode(), signature):
+        raise InvalidToken("DPoP proof signature does not verify")
+    if claims.get("htm") != method or claims.get("htu") != url:
+        raise InvalidToken(f"DPoP proof htm/htu {claims.get('htm')} {claims.get('htu')} != {method} {url}")
+    if not isinstance(claims.get("iat"), int) or abs(time.time() - claims["iat"]) > 300:
+        raise InvalidToken("DPoP proof iat outside the window")
+    if claims.get("ath") != b64url(hashlib.sha256(token.encode()).digest()):
+        raise InvalidToken("DPoP proof ath does not match the token")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or jti in seen_jtis:
+        raise InvalidToken("DPoP proof jti missing or replayed")
+    seen_jtis.add(jti)
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise NeedNonce()
+    canonical = json.dumps({"crv": "P-256", "kty": "EC", "x": jwk["x"], "y": jwk["y"]}, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 class Verifier:
@@ -161,17 +259,43 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.scope:
             params.append(f'scope="{self.server.scope}"')
         body = {"error": error or "invalid_token", "error_description": description or "Missing Authorization header"}
-        self.send(401, body, [("WWW-Authenticate", "Bearer " + ", ".join(params))])
+        value = "Bearer " + ", ".join(params)
+        if self.server.dpop:
+            value += ', DPoP algs="ES256"'
+        self.send(401, body, [("WWW-Authenticate", value)])
 
     def authorize(self):
         auth = self.headers.get("Authorization", "")
         scheme, _, token = auth.partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        dpop = self.server.dpop and scheme.lower() == "dpop"
+        if not (scheme.lower() == "bearer" or dpop) or not token:
             self.challenge()
             return None
         try:
-            return self.server.verifier.verify(token)
+            claims = self.server.verifier.verify(token)
+            jkt = (claims.get("cnf") or {}).get("jkt")
+            if not dpop:
+                if jkt is not None:
+                    raise InvalidToken("a DPoP-bound token sent as a Bearer token")
+                return claims
+            proofs = self.headers.get_all("DPoP") or []
+            if len(proofs) != 1:
+                raise InvalidToken("exactly one DPoP proof header is needed")
+            self.server.stats["dpop_requests"] += 1
+            url = self.base + self.path.split("?", 1)[0].split("#", 1)[0]
+            with self.server.jti_lock:
+                thumbprint = check_proof(proofs[0], self.command, url, token, self.server.jtis, self.server.nonce)
+            if thumbprint != jkt:
+                raise InvalidToken("the proof's key is not the one the token is bound to")
+            return {**claims, "scheme": "DPoP", "jkt": thumbprint}
+        except NeedNonce:
+            self.server.stats["nonce_challenges"] += 1
+            self.send(401, {"error": "use_dpop_nonce"}, [
+                ("WWW-Authenticate", 'DPoP error="use_dpop_nonce", error_description="a nonce is required"'),
+                ("DPoP-Nonce", self.server.nonce),
+            ])
+            return None
         except InvalidToken as e:
             self.challenge("invalid_token", str(e))
             return None
@@ -188,7 +312,11 @@ class Handler(BaseHTTPRequestHandler):
             }
             if self.server.scope:
                 prm["scopes_supported"] = self.server.scope.split()
+            if self.server.dpop:
+                prm["dpop_signing_alg_values_supported"] = ["ES256"]
             self.send(200, prm)
+        elif path == "/dpop-stats":
+            self.send(200, self.server.stats)
         elif path == "/mcp":
             if self.authorize() is not None:
                 self.send(405, {"error": "this server offers no SSE stream"}, [("Allow", "POST")])
@@ -252,7 +380,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "tools/call":
             if params.get("name") != "whoami":
                 return err(-32602, f"Unknown tool: {params.get('name')}")
-            who = {k: claims[k] for k in ("iss", "sub", "client_id", "aud", "scope", "exp") if k in claims}
+            who = {k: claims[k] for k in ("iss", "sub", "client_id", "aud", "scope", "exp", "scheme", "jkt") if k in claims}
             return ok({"content": [{"type": "text", "text": json.dumps(who)}], "structuredContent": who})
         return err(-32601, f"Method not found: {method}")
 
@@ -264,6 +392,8 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--scope", default="mcp:tools", help="scopes_supported / challenge scope ('' for none)")
     ap.add_argument("--no-verify", action="store_true", help="skip the JWT signature check")
+    ap.add_argument("--dpop", action="store_true", help="accept DPoP-bound tokens (RFC 9449)")
+    ap.add_argument("--dpop-nonce", action="store_true", help="with --dpop: demand a nonce in proofs")
     args = ap.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
@@ -271,6 +401,11 @@ def main():
     server.issuer = args.issuer
     server.scope = args.scope
     server.verifier = Verifier(args.issuer, not args.no_verify)
+    server.dpop = args.dpop or args.dpop_nonce
+    server.nonce = b64url(os.urandom(16)) if args.dpop_nonce else None
+    server.jtis = set()
+    server.jti_lock = threading.Lock()
+    server.stats = {"nonce_challenges": 0, "dpop_requests": 0}
     port = server.server_address[1]
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:

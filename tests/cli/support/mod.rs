@@ -605,9 +605,15 @@ pub fn oauth2_mock_server() -> Peer {
 
 /// A stateless MCP resource server accepting JWTs from `issuer` (tool `whoami`).
 pub fn protected_echo(issuer: &str) -> Peer {
+    protected_echo_with(issuer, &[])
+}
+
+/// tests/peers/protected_echo.py with extra flags (`--dpop`, `--dpop-nonce`).
+pub fn protected_echo_with(issuer: &str, args: &[&str]) -> Peer {
     let mut cmd = Command::new("python3");
     cmd.arg(repo().join("tests/peers/protected_echo.py"))
-        .args(["--issuer", issuer]);
+        .args(["--issuer", issuer])
+        .args(args);
     Peer::spawn_first_line_url(cmd)
 }
 
