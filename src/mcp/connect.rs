@@ -482,7 +482,7 @@ async fn streamable(
             .await
         }
         None => {
-            let wire = target.wrap(context.http(), standalone);
+            let wire = target.wrap(context.http_to(target.url), standalone);
             let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
@@ -506,7 +506,7 @@ async fn legacy_sse(
     let opened = tokio::time::timeout(
         context.connect_timeout,
         super::legacy_sse::LegacySse::connect(
-            context.http(),
+            context.http_to(url),
             url,
             header_map(headers),
             server.max_message_bytes,
