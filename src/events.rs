@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.6.0";
+pub const SCHEMA_VERSION: &str = "1.7.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -188,6 +188,10 @@ pub struct AuthStatus {
     pub refreshable: bool,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
+    /// `auth logout` only: whether the tokens were revoked at the authorization server
+    /// (null: nothing to revoke, or the server offers no revocation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Option<bool>>,
 }
 
 /// A tool call the model asked for (`ask`), printed before it runs.

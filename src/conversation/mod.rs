@@ -13,7 +13,7 @@ mod time;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -84,17 +84,8 @@ pub fn latest() -> Result<Option<PathBuf>, Failure> {
 /// Remember `path` as the most recently used session (for `--continue`).
 pub fn remember(path: &Path) -> Result<(), Failure> {
     let dir = dir()?;
-    create_dir(&dir)?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let temporary = dir.join(format!(".last.{}", std::process::id()));
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(absolute.to_string_lossy().as_bytes()))
-        .and_then(|()| std::fs::rename(&temporary, dir.join(".last")))
+    crate::private_file::write(&dir.join(".last"), absolute.to_string_lossy().as_bytes())
         .map_err(|e| Failure::config(format!("cannot write {}: {e}", dir.display())))
 }
 
@@ -119,11 +110,9 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(files)
 }
 
+/// The sessions directory, private to the user (0700).
 fn create_dir(dir: &Path) -> Result<(), Failure> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::private_file::create_dir(dir)
         .map_err(|e| Failure::config(format!("cannot create {}: {e}", dir.display())))
 }
 

@@ -1,235 +1,18 @@
-//! Every SDK error leaves the MCP module here, classified into a [`Failure`] with the exit
-//! code it deserves (PRODUCT.md §3) and a message that names the server and says what to do.
+//! Errors of the handshake and the transport under it: HTTP statuses, TLS certificates, DNS,
+//! refused connections, a stdio child that closed its pipes.
 
-use std::time::Duration;
-
-use rmcp::service::{ClientInitializeError, ServiceError};
+use rmcp::service::ClientInitializeError;
 use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
 
-use super::stdio::Child;
+use super::auth::{auth_failure, challenge_failure};
+use super::{exited_failure, fault_failure, is_fault};
 use crate::auth::store::TokenStore;
-use crate::config::{AuthType, ServerConfig, Transport};
+use crate::config::{ServerConfig, Transport};
 use crate::exit::{Failure, Kind};
+use crate::mcp::stdio::Child;
 use crate::redact;
 
-/// A request's error (after the handshake): `what` names the request, e.g. "tools/list".
-pub(super) fn request_failure(
-    server: &ServerConfig,
-    store: &TokenStore,
-    child: Option<&Child>,
-    what: &str,
-    error: &ServiceError,
-) -> Failure {
-    if let Some(challenge) = error.auth_challenge() {
-        return challenge_failure(server, store, challenge);
-    }
-    match error {
-        ServiceError::McpError(data) if is_fault(data) => fault_failure(server, what, data),
-        ServiceError::Timeout { .. } => request_timeout(server, what),
-        ServiceError::McpError(data) => Failure::new(
-            Kind::Protocol,
-            format!(
-                "MCP server `{}` rejected {what}: {} (code {})",
-                server.name,
-                redact::text(&data.message),
-                data.code.0
-            ),
-        ),
-        ServiceError::TransportClosed => closed_failure(server, child, what),
-        ServiceError::TransportSend(inner) => {
-            if let Some(failure) = classify_transport(server, inner.error.as_ref()) {
-                return failure;
-            }
-            if child.is_some() {
-                return closed_failure(server, child, what);
-            }
-            Failure::new(
-                Kind::Protocol,
-                format!(
-                    "{what} failed on MCP server `{}`: {}",
-                    server.name,
-                    chain_text(inner.error.as_ref())
-                ),
-            )
-        }
-        other => Failure::new(
-            Kind::Protocol,
-            format!(
-                "{what} failed on MCP server `{}`: {}",
-                server.name,
-                redact::text(&other.to_string())
-            ),
-        ),
-    }
-}
-
-/// Whether an error is our verdict on an unusable reply (see `framing`), not the server's.
-fn is_fault(data: &rmcp::ErrorData) -> bool {
-    data.data
-        .as_ref()
-        .and_then(|d| d.get(super::framing::FAULT_MARKER))
-        .is_some()
-}
-
-/// An unusable reply: the request fails at once, naming the server and the cause.
-fn fault_failure(server: &ServerConfig, what: &str, data: &rmcp::ErrorData) -> Failure {
-    let failure = Failure::new(
-        Kind::Protocol,
-        format!(
-            "MCP server `{}` sent an unusable reply to {what}: {}",
-            server.name,
-            redact::text(&data.message)
-        ),
-    );
-    if data.message.contains(" cap") {
-        failure.hint(
-            "raise the cap with --max-message-bytes BYTES or `max_message_bytes` in the config",
-        )
-    } else {
-        failure
-    }
-}
-
-fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> Failure {
-    match child {
-        Some(child) => exited_failure(server, child, &format!("during {what}")),
-        // rmcp may end a Streamable HTTP connection (a broken event stream, say) and log
-        // why only inside itself.
-        None => Failure::new(
-            Kind::Protocol,
-            format!(
-                "MCP server `{}` closed the connection during {what}",
-                server.name
-            ),
-        )
-        .hint("run with -vv to see the transport's reason"),
-    }
-}
-
-/// The connect timeout ran out before the handshake finished.
-pub(super) fn connect_timeout(server: &ServerConfig, limit: Duration) -> Failure {
-    Failure::new(
-        Kind::Timeout,
-        format!(
-            "timed out after {} connecting to MCP server `{}` ({})",
-            crate::human::duration(limit),
-            server.name,
-            server.describe()
-        ),
-    )
-    .hint("raise the limit with --connect-timeout SECS if the server is just slow to start")
-}
-
-/// A request's own timeout ran out.
-pub(super) fn request_timeout(server: &ServerConfig, what: &str) -> Failure {
-    Failure::new(
-        Kind::Timeout,
-        format!(
-            "timed out after {} waiting for {what} on MCP server `{}`",
-            crate::human::duration(server.timeout),
-            server.name
-        ),
-    )
-    .hint("raise the limit with --timeout SECS or `timeout_secs` in the config")
-}
-
-pub(super) fn exited_failure(server: &ServerConfig, child: &Child, when: &str) -> Failure {
-    // Give the stderr reader a moment to collect the child's last words.
-    std::thread::sleep(Duration::from_millis(50));
-    let tail: Vec<String> = child
-        .stderr_tail
-        .lock()
-        .map(|t| t.iter().rev().take(3).rev().cloned().collect())
-        .unwrap_or_default();
-    let mut failure = Failure::new(
-        Kind::ServerExited,
-        format!(
-            "stdio MCP server `{}` exited or closed its output {when}",
-            server.name
-        ),
-    );
-    for line in tail {
-        failure = failure.hint(format!("its stderr: {line}"));
-    }
-    failure.hint("run with -v to see everything the server writes to stderr")
-}
-
-fn auth_failure(server: &ServerConfig) -> Failure {
-    let failure = Failure::new(
-        Kind::Auth,
-        format!(
-            "MCP server `{}` requires authentication, or rejected the credentials sent",
-            server.name
-        ),
-    );
-    match server.auth_type {
-        AuthType::Oauth => failure.hint(format!("run: mcpchat auth login {}", server.name)),
-        AuthType::ClientCredentials => failure.hint(format!(
-            "check oauth.client_id / oauth.client_secret, then run: mcpchat auth login {}",
-            server.name
-        )),
-        _ => {
-            failure.hint("check the token in the server's `url` or `headers` (config or --header)")
-        }
-    }
-}
-
-/// A 401/403 with its `WWW-Authenticate` challenge. For `insufficient_scope`, the scopes the
-/// server wants are remembered so that the next `auth login` asks for them (step-up).
-fn challenge_failure(server: &ServerConfig, store: &TokenStore, challenge: &str) -> Failure {
-    let lower = challenge.to_ascii_lowercase();
-    if server.auth_type == AuthType::Oauth && lower.contains("insufficient_scope") {
-        let wanted = challenge_param(challenge, "scope").unwrap_or_default();
-        let scopes: Vec<String> = wanted.split_whitespace().map(str::to_string).collect();
-        if let Transport::Http { url, .. } = &server.transport
-            && !scopes.is_empty()
-        {
-            let _ = store.update(url, |entry| {
-                for scope in &scopes {
-                    if !entry.required_scopes.contains(scope) {
-                        entry.required_scopes.push(scope.clone());
-                    }
-                }
-            });
-        }
-        return Failure::new(
-            Kind::Auth,
-            format!(
-                "MCP server `{}` needs more permissions (scope `{wanted}`) than the login granted",
-                server.name
-            ),
-        )
-        .hint(format!(
-            "run: mcpchat auth login {} (it will ask for `{wanted}` too)",
-            server.name
-        ));
-    }
-    auth_failure(server)
-}
-
-/// A parameter of a `WWW-Authenticate` challenge, e.g. `scope="a b"`.
-fn challenge_param(challenge: &str, name: &str) -> Option<String> {
-    let lower = challenge.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(pos) = lower[from..].find(&format!("{name}=")) {
-        let start = from + pos;
-        let boundary = start == 0
-            || !lower.as_bytes()[start - 1].is_ascii_alphanumeric()
-                && lower.as_bytes()[start - 1] != b'_';
-        let value_start = start + name.len() + 1;
-        if boundary {
-            let rest = &challenge[value_start..];
-            return Some(match rest.strip_prefix('"') {
-                Some(quoted) => quoted.split('"').next().unwrap_or("").to_string(),
-                None => rest.split([',', ' ']).next().unwrap_or("").to_string(),
-            });
-        }
-        from = value_start;
-    }
-    None
-}
-
-pub(super) fn classify_init(
+pub(in crate::mcp) fn classify_init(
     server: &ServerConfig,
     store: &TokenStore,
     error: &ClientInitializeError,
@@ -294,7 +77,7 @@ pub(super) fn classify_init(
 }
 
 /// Classify a transport error by what is in its source chain.
-fn classify_transport(
+pub(super) fn classify_transport(
     server: &ServerConfig,
     error: &(dyn std::error::Error + 'static),
 ) -> Option<Failure> {
@@ -413,7 +196,7 @@ fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
                 format!(
                     "MCP server `{}` sent an unusable reply: reply exceeds the {} cap",
                     server.name,
-                    super::framing::human_bytes(cap)
+                    crate::mcp::framing::human_bytes(cap)
                 ),
             )
             .hint(
@@ -488,7 +271,7 @@ fn root_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> String {
 }
 
 /// "outer: inner: root", deduplicated and redacted.
-fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {

@@ -1,0 +1,426 @@
+//! `tools call --batch`: JSON Lines requests from stdin, one session per server, `--jobs`
+//! calls at a time, one line per request in completion order; request ids come back byte for
+//! byte, and an interruption reports every request still without an answer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::ready::Ready;
+use super::split_name;
+use crate::cli::Shard;
+use crate::events::{ErrorInfo, Event, RawId, ToolResult};
+use crate::exit::{Code, Failure, Kind};
+use crate::report;
+
+use crate::commands::App;
+
+/// One batch request line.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    /// Kept as written, `null` included (`Option` alone would turn `null` into no id).
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
+    #[serde(alias = "name")]
+    tool: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+fn raw_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// Just the id of a line that is JSON but not a valid request, so its error line carries it.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default, deserialize_with = "raw_id")]
+    id: Option<Box<RawValue>>,
+}
+
+type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
+
+/// `tools call --batch`: JSONL requests from stdin (only the `shard`'s lines, if given), one
+/// session per server, `jobs` calls at a time, one line per request in completion order.
+pub(super) async fn batch(
+    app: &App,
+    jobs: usize,
+    shard: Option<Shard>,
+    validate: bool,
+) -> anyhow::Result<Code> {
+    if std::io::stdin().is_terminal() {
+        return Err(Failure::usage("--batch reads JSON Lines requests from stdin, but stdin is a terminal")
+            .hint("echo '{\"id\": 1, \"tool\": \"server__tool\", \"arguments\": {}}' | mcpchat tools call --batch")
+            .into());
+    }
+    let app = Arc::new(app.clone());
+    let semaphore = Arc::new(Semaphore::new(jobs));
+    let servers: Arc<std::sync::Mutex<HashMap<String, Shared>>> = Arc::default();
+    let worst = Arc::new(std::sync::Mutex::new(Code::Success));
+    let outstanding: Outstanding = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
+    let mut tasks = tokio::task::JoinSet::new();
+    let bar = app.context.progress.batch_bar(
+        app.context
+            .progress
+            .is_drawn()
+            .then(|| requests_in_stdin_file(shard))
+            .flatten(),
+    );
+    let mut broken = false;
+    let work = async {
+        let stdin = tokio::io::stdin();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
+        let mut line_number = 0usize;
+        loop {
+            let line = match lines.next_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    let failure =
+                        Failure::usage(format!("cannot read batch requests from stdin: {e}"));
+                    record(&app, &worst, None, None, &failure);
+                    break;
+                }
+            };
+            line_number += 1;
+            // Numbers stay those of the whole input, so ids and `batch line N` match any shard's.
+            if shard.is_some_and(|shard| !shard.owns(line_number - 1)) || line.trim().is_empty() {
+                continue;
+            }
+            accept(&outstanding, line_number, &line);
+            let permit = semaphore.clone().acquire_owned().await?;
+            let app = app.clone();
+            let servers = servers.clone();
+            let worst = worst.clone();
+            let outstanding = outstanding.clone();
+            let bar = bar.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let _done = IncOnDrop(bar);
+                let line = Line {
+                    text: &line,
+                    number: line_number,
+                };
+                answer(&app, &servers, &worst, &outstanding, line, validate).await
+            });
+            // Reap finished tasks as we go so memory stays flat on long inputs.
+            while let Some(done) = tasks.try_join_next() {
+                broken |= done.unwrap_or(false);
+            }
+            if broken {
+                break;
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            broken |= done.unwrap_or(false);
+        }
+        anyhow::Ok(())
+    };
+    let interrupted = tokio::select! {
+        done = work => { done?; None }
+        what = crate::interrupt::wait() => Some(what),
+    };
+    bar.finish_and_clear();
+    if let Some(what) = interrupted {
+        broken |= report_unanswered(&app, &outstanding);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        close_all(&servers).await;
+        if broken {
+            return Err(crate::exit::BrokenPipe.into());
+        }
+        return Err(Failure::new(Kind::Interrupted, what).into());
+    }
+    close_all(&servers).await;
+    if broken {
+        return Err(crate::exit::BrokenPipe.into());
+    }
+    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(code)
+}
+
+/// One request line and its 1-based number in the whole input.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    text: &'a str,
+    number: usize,
+}
+
+/// Run one request and print its answer, unless an interruption reported it already.
+/// Returns true when stdout is gone.
+async fn answer(
+    app: &App,
+    servers: &std::sync::Mutex<HashMap<String, Shared>>,
+    worst: &std::sync::Mutex<Code>,
+    outstanding: &Outstanding,
+    line: Line<'_>,
+    validate: bool,
+) -> bool {
+    let (id, tool, outcome) = run_line(app, servers, line.text, line.number, validate).await;
+    // Answered and printed under the lock, so an interruption never reports a request twice
+    // or misses one.
+    let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(waiting) = open.as_mut() else {
+        return false;
+    };
+    waiting.remove(&line.number);
+    match outcome {
+        Ok(result) => {
+            if result.is_error {
+                raise(worst, Code::TaskFailed);
+            }
+            app.output.emit(&Event::ToolResult(result)).is_err()
+        }
+        Err(failure) => record(app, worst, id, tool, &failure),
+    }
+}
+
+/// Batch requests read but not answered yet: line number -> the request's `id`, if it has
+/// one. `None` once the batch was interrupted and the rest were reported.
+type Outstanding = Arc<std::sync::Mutex<Option<BTreeMap<usize, Option<RawId>>>>>;
+
+fn accept(outstanding: &Outstanding, line_number: usize, line: &str) {
+    // The id as written, like every other line of the batch.
+    let id = serde_json::from_str::<IdOnly>(line)
+        .ok()
+        .and_then(|only| only.id)
+        .map(RawId::from);
+    if let Some(waiting) = outstanding
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        waiting.insert(line_number, id);
+    }
+}
+
+/// After a signal: an `interrupted` error line for every request still without an answer, in
+/// input order, so the caller can re-run exactly those. Returns true when stdout is gone.
+fn report_unanswered(app: &App, outstanding: &Outstanding) -> bool {
+    let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
+    let waiting = open.take().unwrap_or_default();
+    for (line_number, id) in waiting {
+        let failure = Failure::new(
+            Kind::Interrupted,
+            format!("batch line {line_number}: interrupted before an answer arrived"),
+        );
+        let event = ErrorInfo {
+            id,
+            ..ErrorInfo::from_failure(&failure)
+        };
+        if app.output.emit(&Event::Error(event)).is_err() {
+            return true;
+        }
+    }
+    false
+}
+
+async fn close_all(servers: &std::sync::Mutex<HashMap<String, Shared>>) {
+    let opened: HashMap<String, Shared> =
+        std::mem::take(&mut *servers.lock().unwrap_or_else(|e| e.into_inner()));
+    let closing = opened.into_values().filter_map(|cell| {
+        let ready = Arc::try_unwrap(cell).ok()?.into_inner()?.ok()?;
+        Arc::try_unwrap(ready)
+            .ok()
+            .map(|ready| ready.session.close())
+    });
+    futures::future::join_all(closing).await;
+}
+
+/// Counts a request as done however its task ends.
+struct IncOnDrop(indicatif::ProgressBar);
+
+impl Drop for IncOnDrop {
+    fn drop(&mut self) {
+        self.0.inc(1);
+    }
+}
+
+/// How many requests a batch has, when stdin is a regular file (`< requests.jsonl`): counted
+/// ahead through a duplicate of the descriptor, then rewound, so the bar can show done/total.
+/// None for a pipe, which can be read only once.
+fn requests_in_stdin_file(shard: Option<Shard>) -> Option<u64> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let fd = std::os::fd::AsFd::as_fd(&std::io::stdin())
+        .try_clone_to_owned()
+        .ok()?;
+    let mut file = std::fs::File::from(fd);
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let start = file.stream_position().ok()?;
+    let mut count = 0u64;
+    for (number, line) in std::io::BufReader::new(&mut file).split(b'\n').enumerate() {
+        let line = line.ok()?;
+        if shard.is_none_or(|shard| shard.owns(number)) && !line.trim_ascii().is_empty() {
+            count += 1;
+        }
+    }
+    // The duplicate shares the offset with stdin: put it back where reading starts.
+    file.seek(SeekFrom::Start(start)).ok()?;
+    Some(count)
+}
+
+/// Print an `error` line for one request; returns true when stdout is gone.
+fn record(
+    app: &App,
+    worst: &std::sync::Mutex<Code>,
+    id: Option<RawId>,
+    tool: Option<(String, String)>,
+    failure: &Failure,
+) -> bool {
+    raise(worst, failure.code());
+    report::warning(failure);
+    let (server, tool) = match tool {
+        Some((server, tool)) => (Some(server), Some(tool)),
+        None => (None, None),
+    };
+    let event = ErrorInfo {
+        id,
+        server,
+        tool,
+        ..ErrorInfo::from_failure(failure)
+    };
+    app.output.emit(&Event::Error(event)).is_err()
+}
+
+fn raise(worst: &std::sync::Mutex<Code>, code: Code) {
+    let mut worst = worst.lock().unwrap_or_else(|e| e.into_inner());
+    if code > *worst {
+        *worst = code;
+    }
+}
+
+async fn run_line(
+    app: &App,
+    servers: &std::sync::Mutex<HashMap<String, Shared>>,
+    line: &str,
+    line_number: usize,
+    validate: bool,
+) -> (
+    Option<RawId>,
+    Option<(String, String)>,
+    Result<ToolResult, Failure>,
+) {
+    let request: Request = match serde_json::from_str(line) {
+        Ok(request) => request,
+        Err(e) => {
+            // Salvage the id if the line is JSON at all, so the caller can match the error.
+            let id = serde_json::from_str::<IdOnly>(line)
+                .ok()
+                .and_then(|only| only.id)
+                .map(RawId::from);
+            return (
+                id,
+                None,
+                Err(Failure::usage(format!("batch line {line_number}: not a valid request: {e}"))
+                    .hint("each line must be {\"id\": ..., \"tool\": \"server__tool\", \"arguments\": {...}}")),
+            );
+        }
+    };
+    let id = request.id.map(RawId::from);
+    let arguments = request
+        .arguments
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    // Only the name is looked at per line; each server is resolved and connected once.
+    let split = split_name(app, &request.tool);
+    let names = split.as_ref().ok().cloned();
+    let outcome = async {
+        let (server, tool) = split?;
+        let cell = {
+            let mut map = servers.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(server.clone()).or_default().clone()
+        };
+        let ready = cell
+            .get_or_init(|| async {
+                let server = app.config.server(&server)?;
+                Ready::open(server, app, validate).await.map(Arc::new)
+            })
+            .await
+            .clone()?;
+        ready.call(id.clone(), &tool, arguments).await
+    }
+    .await;
+    let outcome = outcome.map_err(|mut failure| {
+        failure.message = format!("batch line {line_number}: {}", failure.message);
+        failure
+    });
+    (id, names, outcome)
+}
+
+/// Property tests over batch lines: any JSON id, however spaced, comes back as written.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn space() -> impl Strategy<Value = String> {
+        "[ \t]{0,2}"
+    }
+
+    /// JSON text with odd spacing, numbers no f64 can hold, and escapes.
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "-?(0|[1-9][0-9]{0,40})(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,4})?",
+            "\\PC{0,10}".prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            Just(r#""\u00e9\/\ud83d\ude00\"""#.to_string()),
+            Just("true".to_string()),
+            Just("null".to_string()),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec((space(), inner.clone()), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(s, v)| format!("{s}{v}{s}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                prop::collection::vec(("[a-z]{1,4}", space(), inner), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(k, s, v)| format!("{s}\"{k}\"{s}:{s}{v}"))
+                        .collect();
+                    format!("{{{}}}", items.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_id_is_kept_byte_for_byte(id in json_text(), extra in any::<bool>()) {
+            let line = if extra {
+                format!(r#"{{"tool": "s__t", "id":{id} , "bogus": 1}}"#)
+            } else {
+                format!(r#"{{"tool": "s__t", "id":{id} , "arguments": {{}}}}"#)
+            };
+            let raw = if extra {
+                prop_assert!(serde_json::from_str::<Request>(&line).is_err());
+                serde_json::from_str::<IdOnly>(&line).ok().and_then(|only| only.id)
+            } else {
+                serde_json::from_str::<Request>(&line)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {line}")))?
+                    .id
+            };
+            let raw = raw.map(RawId::from);
+            prop_assert_eq!(raw.as_ref().map(RawId::as_str), Some(id.as_str()));
+            // And it is written out as is.
+            let written = serde_json::to_string(&raw).unwrap_or_default();
+            prop_assert_eq!(written, id);
+        }
+
+        #[test]
+        fn any_line_parses_or_fails_without_panicking(line in "[{}\\[\\]\":,a-z0-9. \\\\]{0,60}") {
+            let _ = serde_json::from_str::<Request>(&line);
+            let _ = serde_json::from_str::<IdOnly>(&line);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! A connected server ready for calls: its tools (cached or listed) with compiled argument
+//! validators, checked before every call and listed again when the cache proves stale.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::model::Tool;
+use serde_json::Value;
+
+use super::{SEPARATOR, result_event};
+use crate::config::ServerConfig;
+use crate::events::{RawId, ToolResult};
+use crate::exit::{Failure, Kind};
+use crate::mcp::Session;
+use crate::validate::ArgsValidator;
+
+use crate::commands::App;
+
+/// A tool's definition and its compiled argument validator, by tool name.
+type Validators = HashMap<String, (Tool, ArgsValidator)>;
+
+/// A connected server with its tools and compiled argument validators.
+pub(super) struct Ready {
+    pub(super) session: Session,
+    /// Check arguments against the input schema before calling (off with --no-validate).
+    validate: bool,
+    /// From the cache until the server rejects a call made from it; then listed again.
+    tools: std::sync::RwLock<(Validators, bool)>,
+    /// Serialises re-listing (a batch may see several rejections at once).
+    relisting: tokio::sync::Mutex<()>,
+}
+
+fn validators(tools: Vec<Tool>) -> Validators {
+    tools
+        .into_iter()
+        .map(|tool| {
+            let validator =
+                ArgsValidator::new(&tool.name, &Value::Object((*tool.input_schema).clone()));
+            (tool.name.to_string(), (tool, validator))
+        })
+        .collect()
+}
+
+impl Ready {
+    pub(super) async fn open(
+        server: Arc<ServerConfig>,
+        app: &App,
+        validate: bool,
+    ) -> Result<Ready, Failure> {
+        let session = Session::connect(server, &app.context).await?;
+        // Listed (or taken from the cache) even without validation: on 2026-07-28 servers the
+        // tool's definition tells rmcp which arguments to mirror into Mcp-Param-* headers.
+        let (tools, cached) = match session.tools().await {
+            Ok(tools) => tools,
+            Err(failure) => {
+                session.close().await;
+                return Err(failure);
+            }
+        };
+        Ok(Ready {
+            session,
+            validate,
+            tools: std::sync::RwLock::new((validators(tools), cached)),
+            relisting: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn uses_cached_list(&self) -> bool {
+        self.tools.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// The cached list proved stale: forget it and list the tools from the server (once).
+    async fn relist(&self) -> Result<(), Failure> {
+        let _one = self.relisting.lock().await;
+        if !self.uses_cached_list() {
+            return Ok(());
+        }
+        tracing::info!(server = %self.session.name(), "the cached tools list looks stale; listing the tools again");
+        self.session.forget_tools();
+        let tools = self.session.list_tools().await?;
+        *self.tools.write().unwrap_or_else(|e| e.into_inner()) = (validators(tools), false);
+        Ok(())
+    }
+
+    /// Find the tool and check the arguments, without calling anything.
+    pub(super) fn check(&self, tool: &str, arguments: &Value) -> Result<(), Failure> {
+        if !self.validate {
+            // The config's allow/deny lists hold whatever the flags say.
+            if !self.session.server.tools.permits(tool) {
+                return Err(Failure::new(
+                    Kind::ToolDenied,
+                    format!(
+                        "tool `{tool}` of MCP server `{}` is not allowed by the config's `tools` allow/deny lists",
+                        self.session.name()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let server = self.session.name();
+        let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
+        let tools = &tools.0;
+        let Some((_, validator)) = tools.get(tool) else {
+            let mut failure = Failure::new(
+                Kind::UnknownTool,
+                format!("MCP server `{server}` has no tool `{tool}`"),
+            );
+            if self.session.server.tools.permits(tool) {
+                let names: Vec<&str> = tools.keys().map(String::as_str).collect();
+                if let Some(best) = crate::config::suggest(tool, &names) {
+                    failure = failure.hint(format!("did you mean `{server}{SEPARATOR}{best}`?"));
+                }
+            } else {
+                failure = Failure::new(
+                    Kind::ToolDenied,
+                    format!(
+                        "tool `{tool}` of MCP server `{server}` is not allowed by the config's `tools` allow/deny lists"
+                    ),
+                );
+            }
+            return Err(failure.hint(format!(
+                "`mcpchat tools list --server {server}` shows its tools"
+            )));
+        };
+        let violations = validator.violations(arguments);
+        if violations.is_empty() {
+            return Ok(());
+        }
+        let mut failure = Failure::new(
+            Kind::InvalidArguments,
+            format!(
+                "arguments for `{server}{SEPARATOR}{tool}` do not match its input schema:\n  {}",
+                violations.join("\n  ")
+            ),
+        );
+        failure = failure.hint(format!(
+            "`mcpchat tools list --server {server}` shows the schema"
+        ));
+        Err(failure)
+    }
+
+    pub(super) async fn call(
+        &self,
+        id: Option<RawId>,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<ToolResult, Failure> {
+        match self.check(tool, &arguments) {
+            // A tool or schema the cached list does not know yet: ask the server.
+            Err(failure)
+                if self.uses_cached_list()
+                    && matches!(failure.kind, Kind::UnknownTool | Kind::InvalidArguments) =>
+            {
+                self.relist().await?;
+                self.check(tool, &arguments)?;
+            }
+            checked => checked?,
+        }
+        let Value::Object(map) = arguments.clone() else {
+            return Err(Failure::new(
+                Kind::InvalidArguments,
+                "arguments must be a JSON object",
+            ));
+        };
+        let started = Instant::now();
+        let outcome = self.session.call_tool(tool, map).await;
+        let rejected = match &outcome {
+            Err(failure) => crate::mcp::rejected_as_stale(failure),
+            Ok(result) => crate::mcp::result_rejected_as_stale(result),
+        };
+        if rejected && self.uses_cached_list() {
+            // Validated against a stale schema: list again and report against the new one.
+            self.relist().await?;
+            self.check(tool, &arguments)?;
+        }
+        Ok(result_event(
+            id,
+            self.session.name(),
+            tool,
+            &outcome?,
+            started,
+        ))
+    }
+}

@@ -1,0 +1,274 @@
+//! The file formats we read: our own YAML/JSON (`servers:` list, `llm:`), and the Claude
+//! Desktop / VS Code files (`mcpServers` / `servers` maps), into entries not yet expanded.
+
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::errors::syntax_failure;
+use super::{AuthType, Config, DEFAULT_CACHE_TTL_SECS, LlmConfig, OAuthConfig, validate};
+use crate::exit::Failure;
+
+/// A scalar that YAML may write as a number or boolean but we use as a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Scalar {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    pub(super) fn into_string(self) -> String {
+        match self {
+            Scalar::String(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawToolFilter {
+    #[serde(default)]
+    pub(super) allow: Vec<String>,
+    #[serde(default)]
+    pub(super) deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub(super) name: String,
+    pub(super) url: Option<String>,
+    pub(super) command: Option<String>,
+    #[serde(default)]
+    pub(super) args: Vec<Scalar>,
+    #[serde(default)]
+    pub(super) env: IndexMap<String, Scalar>,
+    pub(super) cwd: Option<String>,
+    pub(super) enabled: Option<bool>,
+    pub(super) auth_type: Option<AuthType>,
+    #[serde(default)]
+    pub(super) headers: IndexMap<String, Scalar>,
+    pub(super) timeout_secs: Option<f64>,
+    pub(super) required: Option<bool>,
+    pub(super) tools: Option<RawToolFilter>,
+    pub(super) oauth: Option<OAuthConfig>,
+    pub(super) protocol_version: Option<String>,
+    pub(super) ca_file: Option<String>,
+    pub(super) max_message_bytes: Option<u64>,
+    /// Free text for humans; ignored.
+    #[allow(dead_code)]
+    pub(super) description: Option<String>,
+}
+
+/// An entry of the Claude Desktop / VS Code `mcpServers` map. Lenient: those files often
+/// carry client-specific keys that mean nothing to us.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct RawMcpServer {
+    pub(super) command: Option<String>,
+    #[serde(default)]
+    pub(super) args: Vec<Scalar>,
+    #[serde(default)]
+    pub(super) env: IndexMap<String, Scalar>,
+    pub(super) cwd: Option<String>,
+    pub(super) url: Option<String>,
+    #[serde(default)]
+    pub(super) headers: IndexMap<String, Scalar>,
+    #[serde(default)]
+    pub(super) disabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    #[serde(default)]
+    pub(super) servers: Vec<RawServer>,
+    #[serde(default, rename = "mcpServers")]
+    pub(super) mcp_servers: IndexMap<String, RawMcpServer>,
+    pub(super) llm: Option<LlmConfig>,
+    /// How long a tools list without the server's own `ttlMs` stays cached.
+    pub(super) cache_ttl_secs: Option<u64>,
+    /// `file` (default) or `keychain`: see `auth::store::TokenStore::locate`.
+    pub(super) token_store: Option<String>,
+}
+
+/// A configured server before `${VAR}` expansion.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub(super) raw: RawServer,
+    pub(super) enabled: bool,
+}
+
+pub(super) fn parse_file(path: &Path) -> Result<Config, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("cannot read config file {}: {e}", path.display())))?;
+    // Editors on Windows save a UTF-8 byte order mark; neither parser accepts one.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(stripped) => stripped.to_string(),
+        None => text,
+    };
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if let Some(raw) = parse_client_format(path, &text, is_json)? {
+        return build(path, text, raw);
+    }
+    let raw: RawFile = if is_json {
+        serde_json::from_str(&text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else if text.trim().is_empty() {
+        RawFile::default()
+    } else {
+        serde_yaml::from_str(&text).map_err(|e| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            syntax_failure(path, location, &e.to_string())
+        })?
+    };
+    build(path, text, raw)
+}
+
+/// Claude Desktop (`{"mcpServers": {...}}`) and VS Code (`{"servers": {name: {...}}}`) files.
+/// They carry keys of their own (e.g. `globalShortcut`, `inputs`), so unknown keys are ignored.
+fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<RawFile>, Failure> {
+    #[derive(Deserialize)]
+    struct ClientFile {
+        #[serde(default, rename = "mcpServers")]
+        mcp_servers: IndexMap<String, RawMcpServer>,
+        #[serde(default)]
+        servers: IndexMap<String, RawMcpServer>,
+    }
+    // A file that does not parse at all is reported as such here: swallowing the error would
+    // surface later as a misleading one (an alias-expansion limit as "unknown field").
+    let value: serde_json::Value = if is_json {
+        serde_json::from_str(text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else if text.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            syntax_failure(path, location, &e.to_string())
+        })?
+    };
+    let is_client_format = value.get("mcpServers").is_some_and(|v| v.is_object())
+        || value.get("servers").is_some_and(|v| v.is_object());
+    if !is_client_format {
+        return Ok(None);
+    }
+    let parsed: ClientFile = if is_json {
+        serde_json::from_str(text)
+            .map_err(|e| syntax_failure(path, Some((e.line(), e.column())), &e.to_string()))?
+    } else {
+        serde_yaml::from_str(text).map_err(|e| {
+            syntax_failure(
+                path,
+                e.location().map(|l| (l.line(), l.column())),
+                &e.to_string(),
+            )
+        })?
+    };
+    let mut mcp_servers = parsed.mcp_servers;
+    mcp_servers.extend(parsed.servers);
+    let llm = match value.get("llm") {
+        Some(llm) => Some(
+            serde_json::from_value(llm.clone())
+                .map_err(|e| Failure::config(format!("{}: llm: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    Ok(Some(RawFile {
+        servers: Vec::new(),
+        mcp_servers,
+        llm,
+        cache_ttl_secs: None,
+        token_store: None,
+    }))
+}
+
+fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
+    let mut config = Config {
+        source: Some(path.to_path_buf()),
+        text,
+        llm: raw.llm.clone().unwrap_or_default(),
+        cache_ttl: Duration::from_secs(raw.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS)),
+        token_store: raw.token_store.clone(),
+        ..Config::default()
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    for server in raw.servers {
+        let enabled = server.enabled.unwrap_or(true);
+        entries.push(Entry {
+            raw: server,
+            enabled,
+        });
+    }
+    for (name, server) in raw.mcp_servers {
+        entries.push(Entry {
+            enabled: !server.disabled,
+            raw: from_client_format(name, server),
+        });
+    }
+    validate::entries(&config, path, &entries)?;
+    config.entries = entries;
+    Ok(config)
+}
+
+/// An `mcpServers` entry in our own shape: only what those files can say.
+fn from_client_format(name: String, server: RawMcpServer) -> RawServer {
+    RawServer {
+        name,
+        url: server.url,
+        command: server.command,
+        args: server.args,
+        env: server.env,
+        cwd: server.cwd,
+        enabled: None,
+        auth_type: None,
+        headers: server.headers,
+        timeout_secs: None,
+        required: None,
+        tools: None,
+        oauth: None,
+        protocol_version: None,
+        ca_file: None,
+        max_message_bytes: None,
+        description: None,
+    }
+}
+
+/// Property tests over what a config file's author feeds us.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn a_byte_order_mark_never_changes_how_a_file_parses(
+            text in "[a-z:\\[\\]{}\",&*\\- \n]{0,80}",
+            json in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let name = if json { "c.json" } else { "c.yaml" };
+            let plain = dir.path().join(name);
+            let marked = dir.path().join(format!("bom-{name}"));
+            std::fs::write(&plain, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            std::fs::write(&marked, format!("\u{feff}{text}"))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let outcome = |path: &Path| match parse_file(path) {
+                Ok(config) => Ok(config.server_names().join(",")),
+                Err(failure) => Err(failure.code()),
+            };
+            prop_assert_eq!(outcome(&plain), outcome(&marked));
+        }
+    }
+}

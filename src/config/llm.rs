@@ -1,0 +1,39 @@
+//! The `llm:` section of the config file: which model `ask` talks to and how.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::Config;
+use crate::exit::Failure;
+
+/// The `llm:` section, used by `ask`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: Option<String>,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key_env: Option<String>,
+    pub system_prompt: Option<String>,
+    pub max_steps: Option<u32>,
+    pub temperature: Option<f64>,
+    pub timeout_secs: Option<f64>,
+    pub max_retries: Option<u32>,
+    /// `ask --session`: leave the oldest exchanges out beyond this many tokens (estimated).
+    pub max_history_tokens: Option<u64>,
+    /// Whether servers' sampling requests are answered by this model (`allow`) or refused.
+    pub sampling: Option<crate::mcp::sampling::Sampling>,
+    /// PEM file of extra CA certificates trusted for the model API (besides the system's).
+    pub ca_file: Option<String>,
+}
+
+impl Config {
+    /// `llm.ca_file`, `${VAR}`-expanded and relative to the config file.
+    pub fn llm_ca_file(&self) -> Result<Option<PathBuf>, Failure> {
+        match &self.llm.ca_file {
+            Some(file) => Ok(Some(self.relative_to_file(&self.expand(file)?))),
+            None => Ok(None),
+        }
+    }
+}

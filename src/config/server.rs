@@ -1,0 +1,253 @@
+//! A server as commands see it: resolved from its file entry (or flags) with `${VAR}`
+//! expanded, secrets registered for redaction, and timeouts and limits settled.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use super::file::{Entry, RawServer};
+use super::{Config, DEFAULT_REQUEST_TIMEOUT};
+use crate::exit::Failure;
+use crate::redact;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// The secret is in the URL or headers (or there is none).
+    #[default]
+    Token,
+    Oauth,
+    ClientCredentials,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Http {
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        cwd: Option<PathBuf>,
+    },
+}
+
+/// Allow/deny globs on the server's own (unprefixed) tool names.
+#[derive(Debug, Clone, Default)]
+pub struct ToolFilter {
+    allow: Option<GlobSet>,
+    deny: Option<GlobSet>,
+}
+
+impl ToolFilter {
+    pub fn new(allow: &[String], deny: &[String]) -> Result<Self, String> {
+        Ok(ToolFilter {
+            allow: glob_set(allow)?,
+            deny: glob_set(deny)?,
+        })
+    }
+
+    pub fn permits(&self, tool: &str) -> bool {
+        self.allow.as_ref().is_none_or(|set| set.is_match(tool))
+            && !self.deny.as_ref().is_some_and(|set| set.is_match(tool))
+    }
+}
+
+pub fn glob_set(patterns: &[String]) -> Result<Option<GlobSet>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern).map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| format!("invalid globs: {e}"))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_metadata_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub redirect_port: Option<u16>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    /// client_credentials with private_key_jwt: a PEM private key (RSA or EC).
+    pub private_key_file: Option<String>,
+    /// RS256 (default for RSA keys), RS384, RS512, ES256 (default for EC keys), ES384.
+    pub signing_algorithm: Option<String>,
+    /// How token requests authenticate a pre-registered client: client_secret_post,
+    /// client_secret_basic or none (default: from the server's metadata).
+    pub token_endpoint_auth_method: Option<String>,
+}
+
+/// A server, resolved and ready to connect to.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub name: String,
+    pub transport: Transport,
+    pub auth_type: AuthType,
+    pub timeout: Duration,
+    pub required: bool,
+    pub tools: ToolFilter,
+    pub oauth: Option<OAuthConfig>,
+    /// `auto` (None) or a pinned MCP revision.
+    pub protocol_version: Option<String>,
+    /// PEM file of extra CA certificates trusted for this server and its OAuth endpoints.
+    pub ca_file: Option<PathBuf>,
+    /// Cap on one message from the server (stdio line, SSE event, HTTP body), in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl ServerConfig {
+    /// Where the server is, fit for messages (secrets masked).
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Http { url, .. } => redact::url(url),
+            Transport::Stdio { command, args, .. } => redact::text(
+                &std::iter::once(command.as_str())
+                    .chain(args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        }
+    }
+}
+
+impl Config {
+    /// Expand and check one entry's settings; secrets it holds are registered for redaction.
+    pub(super) fn resolve(&self, entry: &Entry) -> Result<ServerConfig, Failure> {
+        let raw = &entry.raw;
+        let transport = self.resolve_transport(raw)?;
+        let filter = raw.tools.clone().unwrap_or_default();
+        let tools = ToolFilter::new(&filter.allow, &filter.deny).map_err(|e| {
+            self.error_at(
+                &format!("name: {}", raw.name),
+                &format!("server `{}`: tools: {e}", raw.name),
+            )
+        })?;
+        let oauth = match &raw.oauth {
+            Some(o) => Some(self.resolve_oauth(o)?),
+            None => None,
+        };
+        if let Some(secret) = oauth.as_ref().and_then(|o| o.client_secret.as_deref()) {
+            redact::register(secret);
+        }
+        let timeout = self
+            .request_timeout
+            .or(raw.timeout_secs.map(Duration::from_secs_f64))
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        Ok(ServerConfig {
+            name: raw.name.clone(),
+            transport,
+            auth_type: raw.auth_type.unwrap_or_default(),
+            timeout,
+            required: raw.required.unwrap_or(false),
+            tools,
+            oauth,
+            protocol_version: raw.protocol_version.clone(),
+            ca_file: raw
+                .ca_file
+                .as_deref()
+                .map(|f| self.expand(f).map(|f| self.relative_to_file(&f)))
+                .transpose()?,
+            max_message_bytes: self
+                .max_message_bytes
+                .or(raw
+                    .max_message_bytes
+                    .map(|b| usize::try_from(b).unwrap_or(usize::MAX)))
+                .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES),
+        })
+    }
+
+    /// The URL and headers, or the command line, environment and directory.
+    fn resolve_transport(&self, raw: &RawServer) -> Result<Transport, Failure> {
+        let expand = |value: &str| self.expand(value);
+        if let Some(url) = &raw.url {
+            let url = expand(url)?;
+            redact::register_url(&url);
+            let mut headers = Vec::new();
+            for (key, value) in &raw.headers {
+                let value = expand(&value.clone().into_string())?;
+                redact::register_header(key, &value);
+                headers.push((key.clone(), value));
+            }
+            return Ok(Transport::Http { url, headers });
+        }
+        let command = expand(raw.command.as_deref().unwrap_or_default())?;
+        let args = raw
+            .args
+            .iter()
+            .map(|a| expand(&a.clone().into_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = raw
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let value = expand(&v.clone().into_string())?;
+                if redact::is_secret_name(k) {
+                    redact::register(&value);
+                }
+                Ok((k.clone(), value))
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let cwd = raw
+            .cwd
+            .as_deref()
+            .map(expand)
+            .transpose()?
+            .map(PathBuf::from);
+        Ok(Transport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        })
+    }
+
+    fn resolve_oauth(&self, o: &OAuthConfig) -> Result<OAuthConfig, Failure> {
+        let expand = |value: &str| self.expand(value);
+        Ok(OAuthConfig {
+            client_id: o.client_id.as_deref().map(expand).transpose()?,
+            client_secret: o.client_secret.as_deref().map(expand).transpose()?,
+            client_metadata_url: o.client_metadata_url.as_deref().map(expand).transpose()?,
+            scopes: o
+                .scopes
+                .iter()
+                .map(|s| expand(s))
+                .collect::<Result<_, _>>()?,
+            redirect_port: o.redirect_port,
+            auth_url: o.auth_url.as_deref().map(expand).transpose()?,
+            token_url: o.token_url.as_deref().map(expand).transpose()?,
+            private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
+            signing_algorithm: o.signing_algorithm.clone(),
+            token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_filter_applies_allow_then_deny() {
+        let filter =
+            ToolFilter::new(&["Get_*".into()], &["Get_Secret*".into()]).unwrap_or_default();
+        assert!(filter.permits("Get_Data"));
+        assert!(!filter.permits("Get_Secret_Key"));
+        assert!(!filter.permits("Delete_All"));
+    }
+}

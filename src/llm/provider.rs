@@ -1,0 +1,175 @@
+//! Which model API `ask` talks to: provider presets (OpenAI, LM Studio, Ollama, llama.cpp,
+//! vLLM...) with their base URL, model and key, resolved from flags > env > config file.
+
+use std::time::Duration;
+
+use crate::config::LlmConfig;
+use crate::exit::{Failure, Kind};
+use crate::redact;
+
+/// Settings for one provider, resolved from flags > env > config file > preset.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+/// Provider-related flags of `ask`.
+#[derive(Debug, Default, Clone)]
+pub struct ProviderFlags {
+    pub provider: Option<String>,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub timeout: Option<f64>,
+    pub max_retries: Option<u32>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A numeric environment variable; set but unparsable is a usage error, not silence.
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, Failure> {
+    match env(name) {
+        None => Ok(None),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Failure::usage(format!("${name} must be a number, not `{value}`"))),
+    }
+}
+
+/// A string environment variable (unset or blank is `None`).
+pub fn env_text(name: &str) -> Option<String> {
+    env(name)
+}
+
+impl Provider {
+    pub fn resolve(flags: &ProviderFlags, config: &LlmConfig) -> Result<Provider, Failure> {
+        let name = flags
+            .provider
+            .clone()
+            .or_else(|| env("MCPCHAT_PROVIDER"))
+            .or_else(|| config.provider.clone())
+            .unwrap_or_else(|| "openai".to_string())
+            .to_ascii_lowercase();
+        // The file's base_url, model and key describe the file's provider: when a flag or the
+        // environment picks another one, they must not leak into it (an OpenAI key sent to a
+        // local server, say).
+        let file_provider = config
+            .provider
+            .as_deref()
+            .unwrap_or("openai")
+            .to_ascii_lowercase();
+        let same_provider = file_provider == name;
+        let file = |value: &Option<String>| value.clone().filter(|_| same_provider);
+        // (base URL env, default base URL, model env, default model, key env, key required)
+        let preset: (&str, Option<&str>, &str, Option<&str>, Option<&str>, bool) =
+            match name.as_str() {
+                "openai" => (
+                    "OPENAI_BASE_URL",
+                    Some("https://api.openai.com/v1"),
+                    "MODEL",
+                    Some("gpt-4o-mini"),
+                    Some("OPENAI_API_KEY"),
+                    true,
+                ),
+                "lmstudio" => (
+                    "LMSTUDIO_BASE_URL",
+                    Some("http://localhost:1234/v1"),
+                    "LMSTUDIO_MODEL",
+                    Some("local-model"),
+                    Some("LMSTUDIO_API_KEY"),
+                    false,
+                ),
+                "ollama" => (
+                    "OLLAMA_BASE_URL",
+                    Some("http://localhost:11434/v1"),
+                    "OLLAMA_MODEL",
+                    Some("llama3.2"),
+                    Some("OLLAMA_API_KEY"),
+                    false,
+                ),
+                "custom" => ("MCPCHAT_BASE_URL", None, "MODEL", None, None, false),
+                other => {
+                    let mut failure = Failure::usage(format!("unknown model provider `{other}`"));
+                    if let Some(best) =
+                        crate::config::suggest(other, &["openai", "lmstudio", "ollama", "custom"])
+                    {
+                        failure = failure.hint(format!("did you mean `{best}`?"));
+                    }
+                    return Err(failure.hint("providers: openai, lmstudio, ollama, custom"));
+                }
+            };
+        let (base_env, base_default, model_env, model_default, key_env, key_required) = preset;
+        let base_url = flags
+            .base_url
+            .clone()
+            .or_else(|| env("MCPCHAT_BASE_URL"))
+            .or_else(|| env(base_env))
+            .or_else(|| file(&config.base_url))
+            .or_else(|| base_default.map(str::to_string))
+            .ok_or_else(|| {
+                Failure::usage(format!("provider `{name}` needs a base URL")).hint(
+                    "pass --base-url URL, set MCPCHAT_BASE_URL, or `llm.base_url` in the config",
+                )
+            })?;
+        let model = flags
+            .model
+            .clone()
+            .or_else(|| env("MCPCHAT_MODEL"))
+            .or_else(|| env(model_env))
+            .or_else(|| file(&config.model))
+            .or_else(|| model_default.map(str::to_string))
+            .ok_or_else(|| {
+                Failure::usage(format!("provider `{name}` needs a model name"))
+                    .hint("pass --model NAME, set MCPCHAT_MODEL, or `llm.model` in the config")
+            })?;
+        let key_var = env("MCPCHAT_API_KEY_ENV")
+            .or_else(|| file(&config.api_key_env))
+            .or_else(|| key_env.map(str::to_string));
+        let api_key = env("MCPCHAT_API_KEY").or_else(|| key_var.as_deref().and_then(env));
+        if api_key.is_none() && key_required {
+            let var = key_var.unwrap_or_else(|| "OPENAI_API_KEY".to_string());
+            return Err(Failure::new(
+                Kind::Auth,
+                format!("no API key for the `{name}` model provider: {var} is not set"),
+            )
+            .hint(format!("export {var}=... (or put it in ./.env)"))
+            .hint("for a local server use --provider lmstudio, ollama or custom"));
+        }
+        if let Some(key) = &api_key {
+            redact::register(key);
+        }
+        // Gateways take keys in the URL too (`?api-key=...`, `https://user:key@host/v1`).
+        redact::register_url(&base_url);
+        let timeout = flags
+            .timeout
+            .or(env_number("MCPCHAT_LLM_TIMEOUT")?)
+            .or(config.timeout_secs)
+            .unwrap_or(300.0);
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(Failure::usage(
+                "the model API timeout must be a positive number of seconds",
+            ));
+        }
+        let max_retries = flags
+            .max_retries
+            .or(env_number("MCPCHAT_LLM_MAX_RETRIES")?)
+            .or(config.max_retries)
+            .unwrap_or(3);
+        Ok(Provider {
+            name,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            model,
+            api_key,
+            timeout: Duration::from_secs_f64(timeout),
+            max_retries,
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! Connecting to a server: which protocol era to speak, tried as small steps. Over HTTP the
+//! default is to probe `server/discover` (the stateless 2026-07-28 era), fall back to
+//! `initialize` (2025 era), then to the legacy HTTP+SSE transport (2024-11-05); a pinned version
+//! goes straight to its era. stdio servers start with `initialize`.
+//!
+//! The era a server answered in is remembered in the cache: the next run starts with that
+//! handshake (no `server/discover` probe for a 2025-era server; for a 2026-07-28 server, no
+//! request at all: the remembered discover answer is handed to rmcp locally). When the
+//! remembered era fails in a way that says "another era", detection starts afresh once.
+//!
+//! Parts: this file (the session's start, the lifecycle, stdio), `eras` (the HTTP eras tried
+//! in order, remembered or detected), `http` (one HTTP handshake: Streamable HTTP or legacy
+//! HTTP+SSE, headers, OAuth).
+
+mod eras;
+mod http;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::model::ProtocolVersion;
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, RoleClient, RunningService};
+use tokio::time::error::Elapsed;
+
+use super::classify::{classify_init, connect_timeout};
+use super::handler::Handler;
+use super::resume::{Keep, Resume};
+use super::stdio::{Child, spawn_child};
+use super::wire::Primed;
+use super::{Context, Session};
+use crate::cache::{Era, Key};
+use crate::config::{ServerConfig, Transport};
+use crate::exit::{Failure, Kind};
+use eras::connect_http;
+use http::Target;
+
+pub(super) type Client = RunningService<RoleClient, Handler>;
+
+/// One handshake attempt: timed out, refused, or a running client.
+type Attempt = Result<Result<Client, ClientInitializeError>, Elapsed>;
+
+/// The revision a 2025-era handshake proposes when nothing is pinned.
+const INITIALIZE_VERSION: &str = "2025-11-25";
+/// The legacy HTTP+SSE transport's revision.
+const LEGACY_VERSION: &str = "2024-11-05";
+
+impl Session {
+    /// Connect and complete the MCP handshake within the connect timeout.
+    pub async fn connect(server: Arc<ServerConfig>, context: &Context) -> Result<Session, Failure> {
+        Session::connect_resuming(server, context, None).await
+    }
+
+    /// Connect, going on in a recorded HTTP session when `resume` is given (see `resume`).
+    pub async fn connect_resuming(
+        server: Arc<ServerConfig>,
+        context: &Context,
+        resume: Option<Resume>,
+    ) -> Result<Session, Failure> {
+        // A resumed session stays open: its tasks may be asked about again.
+        let keep = Arc::new(Keep::resuming(resume.as_ref()));
+        let handler = Handler {
+            server: Arc::from(server.name.as_str()),
+            progress: context.progress.clone(),
+            elicitation: context.elicitation,
+            protocol_version: context
+                .pinned_version(&server)
+                .filter(|v| *v != "auto")
+                .map(str::to_string),
+            resource_updates: tokio::sync::broadcast::channel(64).0,
+            sampler: context.sampler.clone(),
+        };
+        let resource_updates = handler.resource_updates.clone();
+        let started = Instant::now();
+        let key = Key::of(&server, &context.store);
+        let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
+        let is_http = matches!(server.transport, Transport::Http { .. });
+        let (outcome, child) = match &server.transport {
+            Transport::Http { url, headers } => {
+                // A context whose HTTP client trusts the server's `ca_file`.
+                let context = &context.for_server(&server)?;
+                let target = Target {
+                    server: &server,
+                    url,
+                    headers,
+                    context,
+                    primed: &primed,
+                    resume: resume.map(Arc::new),
+                    keep: keep.clone(),
+                };
+                (connect_http(&target, &key, handler).await, None)
+            }
+            Transport::Stdio { .. } => {
+                let (transport, child) = spawn_child(&server, context)?;
+                let attempt = connect_stdio(&server, transport, handler, context).await;
+                (
+                    settle(&server, context, attempt, Some(&child)).map(|c| (c, None)),
+                    Some(child),
+                )
+            }
+        };
+        match outcome {
+            Ok((client, era)) => {
+                tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
+                let session = Session {
+                    server,
+                    store: context.store.clone(),
+                    client,
+                    child,
+                    cache: context.cache.clone(),
+                    key,
+                    era_unconfirmed: primed.lock().is_ok_and(|p| p.remembered),
+                    primed: child_free(&primed, era),
+                    resource_updates,
+                    connect_ms: started.elapsed().as_millis() as u64,
+                    progress: context.progress.clone(),
+                    keep: is_http.then_some(keep),
+                };
+                if let Some(level) = context.log_level {
+                    session.apply_log_level(level).await;
+                }
+                Ok(session)
+            }
+            Err(failure) => {
+                if let Some(child) = &child {
+                    crate::mcp::children::terminate(
+                        child.pid,
+                        std::time::Duration::from_millis(200),
+                    );
+                }
+                Err(failure)
+            }
+        }
+    }
+}
+
+/// The primed answers are usable only when the session runs over our [`Wire`] (Streamable
+/// HTTP): `era` is Some exactly then.
+fn child_free(
+    primed: &Arc<std::sync::Mutex<Primed>>,
+    era: Option<Era>,
+) -> Option<Arc<std::sync::Mutex<Primed>>> {
+    match era {
+        Some(Era::Stateless { .. } | Era::Initialize) => Some(primed.clone()),
+        _ => None,
+    }
+}
+
+/// The MCP lifecycle for a server: by default, over HTTP, probe `server/discover` and fall back
+/// to `initialize` for older servers; stdio servers start with `initialize` (a local child
+/// answers it at once, and a server that ignores unknown methods would stall a probe); a
+/// pinned version skips the probe.
+fn lifecycle(server: &ServerConfig, context: &Context, stdio: bool) -> ClientLifecycleMode {
+    match context.pinned_version(server) {
+        None if stdio => ClientLifecycleMode::Initialize,
+        None | Some("auto") => ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        },
+        Some("2026-07-28") => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+        Some(_) => ClientLifecycleMode::Initialize,
+    }
+}
+
+/// A finished attempt as a client or a classified failure.
+fn settle(
+    server: &ServerConfig,
+    context: &Context,
+    attempt: Attempt,
+    child: Option<&Child>,
+) -> Result<Client, Failure> {
+    match attempt {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(error)) => Err(classify_init(server, &context.store, &error, child)),
+        Err(_) => Err(connect_timeout(server, context.connect_timeout)),
+    }
+}
+
+/// Whether a refused attempt failed with one of `kinds` (the signs of another era).
+fn failed_with(
+    server: &ServerConfig,
+    context: &Context,
+    attempt: &Attempt,
+    kinds: &[Kind],
+) -> bool {
+    matches!(attempt, Ok(Err(error))
+        if kinds.contains(&classify_init(server, &context.store, error, None).kind))
+}
+
+/// An `initialize` refused with the 2026-07-28 header-mismatch code.
+fn rejected_as_modern(attempt: &Attempt) -> bool {
+    matches!(attempt, Ok(Err(ClientInitializeError::JsonRpcError(data)))
+        if data.code == rmcp::model::ErrorCode::HEADER_MISMATCH)
+}
+
+async fn connect_stdio(
+    server: &ServerConfig,
+    transport: crate::mcp::stdio::StdioTransport,
+    handler: Handler,
+    context: &Context,
+) -> Attempt {
+    let mode = lifecycle(server, context, true);
+    let handler = match mode {
+        ClientLifecycleMode::Initialize if handler.protocol_version.is_none() => {
+            handler.with_version(INITIALIZE_VERSION)
+        }
+        _ => handler,
+    };
+    tokio::time::timeout(
+        context.connect_timeout,
+        rmcp::service::ClientServiceExt::serve_with_lifecycle(handler, transport, mode),
+    )
+    .await
+}
