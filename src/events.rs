@@ -177,7 +177,7 @@ pub struct AuthPrompt {
 #[derive(Debug, Clone, Serialize)]
 pub struct AuthStatus {
     pub server: String,
-    /// `token`, `oauth`, `client_credentials` or `none`.
+    /// `token`, `oauth`, `client_credentials`, `jwt_bearer`, `enterprise_managed` or `none`.
     pub auth_type: &'static str,
     /// Null for servers without OAuth (their secret is in the config).
     pub logged_in: Option<bool>,

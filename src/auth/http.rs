@@ -31,9 +31,16 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Gets a new token with a headless grant (client credentials, JWT bearer, enterprise-managed)
+/// and stores it: what those servers have instead of a refresh token.
+pub type Regrant = Arc<
+    dyn Fn() -> futures::future::BoxFuture<'static, Result<(), crate::exit::Failure>> + Send + Sync,
+>;
+
 /// Hands out the current access token and refreshes it.
 pub struct TokenSource {
     manager: AuthorizationManager,
+    regrant: Option<Regrant>,
     store: TokenStore,
     key: String,
     /// The token in use and when it expires, so that requests do not re-read the store;
@@ -50,10 +57,17 @@ impl TokenSource {
     pub fn new(manager: AuthorizationManager, store: TokenStore, key: String) -> Self {
         TokenSource {
             manager,
+            regrant: None,
             store,
             key,
             current: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Renew tokens with `regrant` instead of a refresh token.
+    pub fn with_regrant(mut self, regrant: Regrant) -> Self {
+        self.regrant = Some(regrant);
+        self
     }
 
     fn remember(&self, token: &str, expires_at: Option<u64>) {
@@ -105,6 +119,9 @@ impl TokenSource {
     /// gone (no refresh token, or it was rejected): the caller goes on unauthenticated and the
     /// server's 401 ends the command with a hint to log in.
     pub async fn refresh(&self, rejected: Option<&str>) -> Result<Option<String>, AuthError> {
+        if let Some(regrant) = &self.regrant {
+            return self.run_regrant(regrant).await;
+        }
         let store = self.store.clone();
         let _lock = tokio::task::spawn_blocking(move || store.refresh_lock())
             .await
@@ -137,6 +154,21 @@ impl TokenSource {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl TokenSource {
+    /// A new token from the headless grant (which takes the refresh lock itself). A failed
+    /// grant is reported and, like a rejected refresh token, leaves no token: the server's
+    /// 401 then ends the command with exit 3.
+    async fn run_regrant(&self, regrant: &Regrant) -> Result<Option<String>, AuthError> {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Err(failure) = regrant().await {
+            tracing::warn!("{}", crate::redact::text(&failure.message));
+            return Ok(None);
+        }
+        tracing::info!("got a new access token with the server's grant");
+        Ok(self.stored()?.map(|(token, _)| token))
     }
 }
 

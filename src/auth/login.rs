@@ -10,13 +10,13 @@ use rmcp::transport::auth::{
 use super::browser::present_url;
 use super::callback::wait_for_callback;
 use super::client_auth::{Method, metadata_for, method_for};
-use super::client_credentials::ensure_client_credentials;
 use super::device::{self, DeviceRequest};
+use super::headless::{ensure_token, is_headless};
 use super::probe::probe_challenge;
 use super::registration::register;
 use super::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};
 use super::{auth_failure, register_secrets};
-use crate::config::{AuthType, OAuthConfig, ServerConfig, Transport};
+use crate::config::{OAuthConfig, ServerConfig, Transport};
 use crate::events::AuthPrompt;
 use crate::exit::{Failure, Kind};
 use crate::redact;
@@ -41,8 +41,8 @@ pub async fn login(
     http: &reqwest::Client,
     options: &LoginOptions,
 ) -> Result<(), Failure> {
-    if server.auth_type == AuthType::ClientCredentials {
-        return ensure_client_credentials(server, store, true).await;
+    if is_headless(server.auth_type) {
+        return ensure_token(server, store, true).await;
     }
     let Transport::Http { url, headers } = &server.transport else {
         return Err(Failure::usage(format!(

@@ -1,10 +1,11 @@
 //! OAuth 2.x for MCP servers, on top of rmcp's auth module: `auth login` (discovery,
 //! registration, PKCE, loopback callback, browser), the authorized HTTP client every command
-//! uses (proactive and reactive refresh through the token store), and client credentials.
+//! uses (proactive and reactive refresh through the token store), and the headless grants.
 //!
 //! Parts: `login` (the authorization-code flow as steps), `registration` (RFC 7591), `probe`
 //! (reading a server's challenge), `browser` and `callback` (the user's side), `tokens` (stored
-//! tokens for every command), `client_credentials`, `http` (the refreshing HTTP client), `store`.
+//! tokens for every command), the headless grants (`headless`: what they share;
+//! `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP client), `store`.
 //!
 //! Guarantees: only `auth login` opens a browser; tokens, secrets and codes are never printed
 //! (they are registered with `redact`); the callback listens on 127.0.0.1 only, accepts one
@@ -15,7 +16,10 @@ mod callback;
 mod client_auth;
 mod client_credentials;
 mod device;
+mod enterprise;
+mod headless;
 pub mod http;
+mod jwt_bearer;
 mod keychain;
 mod login;
 mod probe;
@@ -31,9 +35,16 @@ use crate::exit::{Failure, Kind};
 use crate::redact;
 use store::{Entry, TokenStore, expires_at, has_refresh_token};
 
-pub use client_credentials::ensure_client_credentials;
+pub use enterprise::IdentityProvider;
+pub use headless::{auth_type_name, ensure_token, is_headless};
 pub use login::{LoginOptions, login};
 pub use tokens::{access_token, authorized_client};
+
+/// Whether `auth_type` gets its tokens from an OAuth authorization server (and keeps them in
+/// the token store).
+pub fn uses_oauth(auth_type: AuthType) -> bool {
+    auth_type == AuthType::Oauth || is_headless(auth_type)
+}
 
 /// The store key of a server: its URL exactly as configured.
 pub fn key(server: &ServerConfig) -> Option<&str> {
@@ -108,16 +119,8 @@ pub fn describe(
     server: &ServerConfig,
     store: &TokenStore,
 ) -> Result<crate::events::AuthStatus, Failure> {
-    let auth_type = match server.auth_type {
-        AuthType::Token => "token",
-        AuthType::Oauth => "oauth",
-        AuthType::ClientCredentials => "client_credentials",
-        AuthType::None => "none",
-    };
-    let oauth_like = matches!(
-        server.auth_type,
-        AuthType::Oauth | AuthType::ClientCredentials
-    );
+    let auth_type = auth_type_name(server.auth_type);
+    let oauth_like = uses_oauth(server.auth_type);
     let entry = match key(server) {
         Some(url) if oauth_like => store.get(url)?,
         _ => None,
@@ -143,7 +146,8 @@ pub fn describe(
         issuer: entry.as_ref().and_then(|e| e.issuer.clone()),
         client_id: entry
             .as_ref()
-            .and_then(|e| e.client.as_ref().map(|c| c.client_id.clone())),
+            .and_then(|e| e.client.as_ref().map(|c| c.client_id.clone()))
+            .filter(|id| !id.is_empty()),
         revoked: None,
     })
 }

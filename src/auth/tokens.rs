@@ -1,14 +1,14 @@
-//! Stored tokens for every command: the refreshing HTTP client for OAuth and
-//! client-credentials servers, and a fresh access token for `auth token`.
+//! Stored tokens for every command: the refreshing HTTP client for OAuth servers (and those
+//! with a headless grant), and a fresh access token for `auth token`.
 
 use rmcp::transport::auth::AuthorizationManager;
 
 use super::client_auth;
-use super::client_credentials::ensure_client_credentials;
+use super::headless::{ensure_token, is_headless};
 use super::http::{OAuthHttp, TokenSource};
 use super::store::{Entry, ServerCredentials, TokenStore};
 use super::{auth_failure, key, login_hint, register_secrets};
-use crate::config::{AuthType, ServerConfig};
+use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 
 /// A manager for `server` that reads and writes the store, configured with the stored client.
@@ -51,6 +51,24 @@ async fn stored_manager(
     Ok(Some(manager))
 }
 
+/// The token source for `server`: servers with a headless grant renew by running it again.
+fn token_source(
+    server: &ServerConfig,
+    store: &TokenStore,
+    manager: AuthorizationManager,
+    url: &str,
+) -> TokenSource {
+    let source = TokenSource::new(manager, store.clone(), url.to_string());
+    if !is_headless(server.auth_type) {
+        return source;
+    }
+    let (server, store) = (server.clone(), store.clone());
+    source.with_regrant(std::sync::Arc::new(move || {
+        let (server, store) = (server.clone(), store.clone());
+        Box::pin(async move { ensure_token(&server, &store, true).await })
+    }))
+}
+
 /// The HTTP client a command uses for an OAuth or client-credentials server: it sends the
 /// stored token, refreshes it shortly before expiry and once after a 401. `None` when there
 /// is nothing stored (the server's 401 then ends the command with exit 3 and a hint).
@@ -62,9 +80,7 @@ pub async fn authorized_client(
     let Some(url) = key(server) else {
         return Ok(None);
     };
-    if server.auth_type == AuthType::ClientCredentials {
-        ensure_client_credentials(server, store, false).await?;
-    }
+    ensure_token(server, store, false).await?;
     let Some(entry) = store.get(url)? else {
         return Ok(None);
     };
@@ -82,7 +98,7 @@ pub async fn authorized_client(
     };
     Ok(Some(OAuthHttp {
         http: http.clone(),
-        tokens: std::sync::Arc::new(TokenSource::new(manager, store.clone(), url.to_string())),
+        tokens: std::sync::Arc::new(token_source(server, store, manager, url)),
     }))
 }
 
@@ -94,9 +110,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             server.name
         ))
     })?;
-    if server.auth_type == AuthType::ClientCredentials {
-        ensure_client_credentials(server, store, false).await?;
-    }
+    ensure_token(server, store, false).await?;
     let entry = store.get(url)?.unwrap_or_default();
     if entry
         .credentials
@@ -120,7 +134,7 @@ pub async fn access_token(server: &ServerConfig, store: &TokenStore) -> Result<S
             )
             .hint(login_hint(server))
         })?;
-    let tokens = TokenSource::new(manager, store.clone(), url.to_string());
+    let tokens = token_source(server, store, manager, url);
     let token = tokens
         .token()
         .await

@@ -43,7 +43,7 @@ pub enum AuthCommand {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// Servers to log in to (default: every server with auth_type oauth or client_credentials)
+    /// Servers to log in to (default: every server with auth_type oauth, client_credentials, jwt_bearer, enterprise_managed)
     #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
     pub names: Vec<String>,
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::auth::{self, LoginOptions};
 use crate::cli::AuthCommand;
-use crate::config::{AuthType, ServerConfig};
+use crate::config::ServerConfig;
 use crate::events::{AuthPrompt, Event};
 use crate::exit::{Code, Failure};
 use crate::report;
@@ -83,12 +83,9 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
         }
         AuthCommand::Token { server } => {
             let server = app.config.server(server)?;
-            if !matches!(
-                server.auth_type,
-                AuthType::Oauth | AuthType::ClientCredentials
-            ) {
+            if !auth::uses_oauth(server.auth_type) {
                 return Err(Failure::usage(format!(
-                    "MCP server `{}` does not use OAuth (auth_type: oauth or client_credentials); its secret is in the config",
+                    "MCP server `{}` does not use OAuth (auth_type: oauth, client_credentials, enterprise_managed or jwt_bearer); its secret is in the config",
                     server.name
                 ))
                 .into());
@@ -111,8 +108,7 @@ fn with_selected(app: &App, names: &[String]) -> Vec<String> {
 
 /// The named servers, or every enabled server with OAuth when none is named.
 fn oauth_servers(app: &App, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, Failure> {
-    let oauth_like =
-        |s: &ServerConfig| matches!(s.auth_type, AuthType::Oauth | AuthType::ClientCredentials);
+    let oauth_like = |s: &ServerConfig| auth::uses_oauth(s.auth_type);
     if !names.is_empty() {
         return names
             .iter()
@@ -120,7 +116,7 @@ fn oauth_servers(app: &App, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, 
                 let server = app.config.server(name)?;
                 if !oauth_like(&server) {
                     return Err(Failure::usage(format!(
-                        "MCP server `{name}` does not use OAuth; set `auth_type: oauth` (or client_credentials) in the config"
+                        "MCP server `{name}` does not use OAuth; set `auth_type: oauth` (or client_credentials, jwt_bearer, enterprise_managed) in the config"
                     )));
                 }
                 Ok(server)
@@ -137,7 +133,7 @@ fn oauth_servers(app: &App, names: &[String]) -> Result<Vec<Arc<ServerConfig>>, 
     }
     if servers.is_empty() {
         return Err(Failure::usage(
-            "no configured MCP server uses OAuth (auth_type: oauth or client_credentials)",
+            "no configured MCP server uses OAuth (auth_type: oauth, client_credentials, enterprise_managed or jwt_bearer)",
         ));
     }
     Ok(servers)

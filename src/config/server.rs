@@ -20,6 +20,10 @@ pub enum AuthType {
     Token,
     Oauth,
     ClientCredentials,
+    /// RFC 7523 JWT bearer grant with a workload identity token (see `auth::jwt_bearer`).
+    JwtBearer,
+    /// Enterprise-managed authorization: ID token -> ID-JAG -> token (see `auth::enterprise`).
+    EnterpriseManaged,
     None,
 }
 
@@ -91,6 +95,12 @@ pub struct OAuthConfig {
     /// How token requests authenticate a pre-registered client: client_secret_post,
     /// client_secret_basic or none (default: from the server's metadata).
     pub token_endpoint_auth_method: Option<String>,
+    /// jwt_bearer: the workload identity token, read from this file on every token request.
+    pub assertion_file: Option<String>,
+    /// jwt_bearer: ... or from this environment variable.
+    pub assertion_env: Option<String>,
+    /// enterprise_managed: the enterprise identity provider and where its ID token is.
+    pub identity_provider: Option<crate::auth::IdentityProvider>,
 }
 
 /// A server, resolved and ready to connect to.
@@ -219,6 +229,11 @@ impl Config {
 
     fn resolve_oauth(&self, o: &OAuthConfig) -> Result<OAuthConfig, Failure> {
         let expand = |value: &str| self.expand(value);
+        // Files named in `oauth` are relative to the config file, like `ca_file`.
+        let file = |value: &str| {
+            self.expand(value)
+                .map(|f| self.relative_to_file(&f).display().to_string())
+        };
         Ok(OAuthConfig {
             client_id: o.client_id.as_deref().map(expand).transpose()?,
             client_secret: o.client_secret.as_deref().map(expand).transpose()?,
@@ -234,6 +249,13 @@ impl Config {
             private_key_file: o.private_key_file.as_deref().map(expand).transpose()?,
             signing_algorithm: o.signing_algorithm.clone(),
             token_endpoint_auth_method: o.token_endpoint_auth_method.clone(),
+            assertion_file: o.assertion_file.as_deref().map(file).transpose()?,
+            assertion_env: o.assertion_env.clone(),
+            identity_provider: o
+                .identity_provider
+                .as_ref()
+                .map(|p| p.expanded(&expand, &file))
+                .transpose()?,
         })
     }
 }

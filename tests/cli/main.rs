@@ -8,6 +8,7 @@ mod ask_resources;
 mod auth;
 mod auth_browser;
 mod auth_device;
+mod auth_grants;
 mod auth_servers;
 mod config;
 mod faults;

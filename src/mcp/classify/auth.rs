@@ -19,6 +19,10 @@ pub(super) fn auth_failure(server: &ServerConfig) -> Failure {
             "check oauth.client_id / oauth.client_secret, then run: mcpchat auth login {}",
             server.name
         )),
+        AuthType::JwtBearer | AuthType::EnterpriseManaged => failure.hint(format!(
+            "check the server's oauth settings and that its token is fresh, then run: mcpchat auth login {}",
+            server.name
+        )),
         _ => {
             failure.hint("check the token in the server's `url` or `headers` (config or --header)")
         }

@@ -9,7 +9,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 
 use super::{Attempt, LEGACY_VERSION};
 use crate::auth::http::OAuthHttp;
-use crate::config::{AuthType, ServerConfig};
+use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 use crate::mcp::Context;
 use crate::mcp::handler::Handler;
@@ -48,16 +48,13 @@ impl Target<'_> {
     }
 }
 
-/// The OAuth-aware HTTP client for `oauth` and `client_credentials` servers (None otherwise),
+/// The OAuth-aware HTTP client for `oauth` servers and headless grants (None otherwise),
 /// bounded by the connect timeout.
 pub(super) async fn authorize(
     server: &ServerConfig,
     context: &Context,
 ) -> Result<Option<OAuthHttp>, Failure> {
-    if !matches!(
-        server.auth_type,
-        AuthType::Oauth | AuthType::ClientCredentials
-    ) {
+    if !crate::auth::uses_oauth(server.auth_type) {
         return Ok(None);
     }
     tokio::time::timeout(
