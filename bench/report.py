@@ -169,6 +169,15 @@ if rtt:
         ("list_2025_warm", "`tools list`, 2025-11-25, warm (live: it is discovery)", 4, None),
         ("list_2025_cached", "`tools list --cached`", 0, None),
         ("list_floor", "curl floor: `tools list` as 4 curl calls", 4, None),
+        ("read_2025_cold", "`resources read`, 2025-11-25, first run ever", 5, None),
+        ("read_2025_warm", "`resources read`, 2025-11-25, warm cache", 4, None),
+        ("read_floor", "curl floor: `resources read` as 4 curl calls", 4, None),
+        ("read_2026_cold", "`resources read`, 2026-07-28 stateless, first run ever", 3, None),
+        ("read_2026_warm", "`resources read`, 2026-07-28 stateless, warm cache", 2, None),
+        ("prompt_2025_cold", "`prompts get`, 2025-11-25, first run ever", 5, None),
+        ("prompt_2025_warm", "`prompts get`, 2025-11-25, warm cache", 4, None),
+        ("prompt_2026_cold", "`prompts get`, 2026-07-28 stateless, first run ever", 3, None),
+        ("prompt_2026_warm", "`prompts get`, 2026-07-28 stateless, warm cache", 2, None),
     ]
     for key, label, minimum, target_rtt in plan:
         row = rtt["rows"].get(key)
@@ -245,6 +254,15 @@ header = [
     f"- parameters: {meta.get('parameters', '?')}",
     "",
 ]
+# A machine busy with other work inflates every wall time (CPU time, not round trips).
+load = re.search(r"(\d+) CPUs.*load average ([\d.]+)", meta.get("machine", ""))
+if load and float(load.group(2)) > int(load.group(1)):
+    header += [
+        f"**Loaded machine:** the load average at the start ({load.group(2)}) was above the number of",
+        f"CPUs ({load.group(1)}): other work competed for the CPU and every wall time below is inflated",
+        "by it. Compare ratios within this table (to the floor, between rows), not times across runs.",
+        "",
+    ]
 text = "\n".join(header) + "\n" + table + "\n\n" + summary + "\n"
 with open(out_path, "w") as f:
     f.write(text)

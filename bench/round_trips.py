@@ -5,7 +5,8 @@
         --ev URL --py URL [--inspector JS] [--curl-floor SH] [--ask-ports P,P,...]
 
 --ev is server-everything (2025-11-25) and --py the Python SDK server in 2026-07-28 stateless
-mode, both through the proxy whose request log is PROXY_LOG. Each run of a command is timed
+mode, both through the proxy whose request log is PROXY_LOG. The commands: `tools call`,
+`tools list` (and `--cached`), `resources read` and `prompts get`. Each run of a command is timed
 from spawn to its first stdout line ("to result") and to its exit; "cold" runs get an empty
 cache dir each time, "warm" runs share one that a first (untimed) run filled. The requests of
 the last run are read from the proxy log. `ask` is timed from spawn to its first model request,
@@ -125,17 +126,26 @@ def main():
     b = args.bin
     call_ev = ["tools", "call", "ev__get-sum", "--arg", "a=2", "--arg", "b=3"]
     call_py = ["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"]
+    read_ev = ["resources", "read", "demo://resource/static/document/features.md"]
+    read_py = ["resources", "read", "notes://welcome"]
+    prompt_ev = ["prompts", "get", "ev__args-prompt", "-a", "city=Paris"]
+    prompt_py = ["prompts", "get", "py__review", "-a", "code=print(1)"]
     out = {"rtt_ms": args.rtt_ms, "runs": args.runs, "rows": {}}
     rows = out["rows"]
     for mode in ("cold", "warm"):
         rows[f"call_2025_{mode}"] = measure(f"tools call 2025-11-25 {mode}", [b, "--url", f"ev={args.ev}", *call_ev], args, mode)
         rows[f"call_2026_{mode}"] = measure(f"tools call 2026-07-28 {mode}", [b, "--url", f"py={args.py}", *call_py], args, mode)
         rows[f"list_2025_{mode}"] = measure(f"tools list 2025-11-25 {mode}", [b, "--url", f"ev={args.ev}", "tools", "list"], args, mode)
+        rows[f"read_2025_{mode}"] = measure(f"resources read 2025-11-25 {mode}", [b, "--url", f"ev={args.ev}", *read_ev], args, mode)
+        rows[f"read_2026_{mode}"] = measure(f"resources read 2026-07-28 {mode}", [b, "--url", f"py={args.py}", *read_py], args, mode)
+        rows[f"prompt_2025_{mode}"] = measure(f"prompts get 2025-11-25 {mode}", [b, "--url", f"ev={args.ev}", *prompt_ev], args, mode)
+        rows[f"prompt_2026_{mode}"] = measure(f"prompts get 2026-07-28 {mode}", [b, "--url", f"py={args.py}", *prompt_py], args, mode)
     live = [b, "--url", f"ev={args.ev}", "tools", "list"]
     rows["list_2025_cached"] = measure("tools list --cached", [*live, "--cached"], args, "warm", live)
     if args.curl_floor:
         rows["call_floor"] = measure("curl floor call", ["bash", args.curl_floor, args.ev, "call", "get-sum", '{"a":2,"b":3}'], args, None)
         rows["list_floor"] = measure("curl floor list", ["bash", args.curl_floor, args.ev, "list"], args, None)
+        rows["read_floor"] = measure("curl floor read", ["bash", args.curl_floor, args.ev, *read_ev[1:]], args, None)
     if args.inspector:
         rows["call_inspector"] = measure("Inspector CLI call", ["node", args.inspector, args.ev, "--method", "tools/call", "--tool-name", "get-sum", "--tool-arg", "a=2", "b=3"], args, None)
     if args.ask_ports:

@@ -185,7 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
                 failure.hint("--sampling allow answers servers with the model of `llm:` in the config (and its environment variables)")
             })?;
         let llm = llm::Client::new(
-            context.http_for(config.llm_ca_file()?.as_deref())?,
+            context.http_for_url(&provider.base_url, config.llm_ca_file()?.as_deref())?,
             provider,
         );
         context.sampler = Some(Arc::new(mcp::sampling::Sampler::new(llm, None)));

@@ -248,7 +248,9 @@ async fn prepare_and_run(
     if toolbox.is_empty() && !listed.is_empty() {
         report::notice("no tools are offered to the model (every tool was filtered out)");
     }
-    let http = app.context.http_for(app.config.llm_ca_file()?.as_deref())?;
+    let http = app
+        .context
+        .http_for_url(&provider.base_url, app.config.llm_ca_file()?.as_deref())?;
     let llm = Client::new(http, provider);
     let run = state.run.insert(agent::Run::new(
         settings.system.as_deref(),
@@ -289,7 +291,9 @@ fn fitting_history(history: &[Value], settings: &Settings, prompt: &str) -> Vec<
 fn with_sampler(app: &App, provider: &Provider, state: &mut State) -> Result<App, Failure> {
     let mut app = app.clone();
     if app.context.sampling == Sampling::Allow {
-        let http = app.context.http_for(app.config.llm_ca_file()?.as_deref())?;
+        let http = app
+            .context
+            .http_for_url(&provider.base_url, app.config.llm_ca_file()?.as_deref())?;
         let sampler = Arc::new(Sampler::new(
             Client::new(http, provider.clone()),
             Some(app.output.clone()),

@@ -55,6 +55,10 @@ pub struct Context {
     /// Built on first use: loading the system's CA certificates costs a few milliseconds that
     /// a stdio-only command should not pay.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// For plain `http://` URLs: a client that never loads the CA store (no TLS to verify),
+    /// so local servers and models are not kept waiting for it (~10 ms, and a panic in
+    /// reqwest on a system without CA certificates).
+    plain: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Clients that also trust a `ca_file`, one per file.
     trusting: Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, reqwest::Client>>>,
     pub store: crate::auth::store::TokenStore,
@@ -93,6 +97,28 @@ pub enum Elicitation {
 }
 
 impl Context {
+    /// The pooled client for requests to `url`, trusting `ca_file` when given (one client
+    /// per file); a plain `http://` URL gets the client without any CA store.
+    pub fn http_for_url(
+        &self,
+        url: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<reqwest::Client, Failure> {
+        if plain_http(url) {
+            return Ok(self.plain_http());
+        }
+        self.http_for(ca_file)
+    }
+
+    /// This context's client (see `for_server`) for requests to `url`, or the plain one for
+    /// an `http://` URL.
+    pub fn http_to(&self, url: &str) -> reqwest::Client {
+        if plain_http(url) {
+            return self.plain_http();
+        }
+        self.http()
+    }
+
     /// The pooled client for `server`: the shared one, or with a `ca_file` one per file.
     pub fn http_for(&self, ca_file: Option<&Path>) -> Result<reqwest::Client, Failure> {
         let Some(file) = ca_file else {
@@ -120,13 +146,27 @@ impl Context {
         })
     }
 
-    /// The pooled HTTP client (one for everything).
+    /// The pooled HTTP client (one for everything). Without a usable CA store (e.g. a
+    /// container without ca-certificates) it is the plain client: `https://` then fails at
+    /// the handshake with a certificate error, which says what is wrong.
     pub fn http(&self) -> reqwest::Client {
         self.http
             .get_or_init(|| {
                 http_client().unwrap_or_else(|failure| {
                     tracing::warn!("{}", failure.message);
-                    reqwest::Client::new()
+                    self.plain_http()
+                })
+            })
+            .clone()
+    }
+
+    /// The client for plain `http://` URLs: pooled like the other, but it has no CA store.
+    pub fn plain_http(&self) -> reqwest::Client {
+        self.plain
+            .get_or_init(|| {
+                plain_http_client().unwrap_or_else(|failure| {
+                    tracing::warn!("{}", failure.message);
+                    reqwest::Client::default()
                 })
             })
             .clone()
@@ -148,6 +188,7 @@ impl Context {
             sampler: None,
             store,
             http: Arc::default(),
+            plain: Arc::default(),
             trusting: Arc::default(),
             progress,
             connect_timeout,
@@ -222,8 +263,36 @@ pub fn http_client() -> Result<reqwest::Client, Failure> {
     http_client_trusting(None)
 }
 
+/// A URL whose requests need no TLS: `http://` and no proxy for it (a proxy may be
+/// `https://`). Redirects are followed within the origin only, so they stay plain too.
+fn plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        && !http_proxy_configured()
+}
+
+/// The client for plain `http://` URLs: the same settings, an empty CA store instead of the
+/// system's (loading it reads every file in /etc/ssl/certs; nothing here needs it).
+fn plain_http_client() -> Result<reqwest::Client, Failure> {
+    client_builder()
+        .tls_certs_only(Vec::<reqwest::Certificate>::new())
+        .build()
+        .map_err(|e| Failure::new(Kind::Internal, format!("cannot build the HTTP client: {e}")))
+}
+
 /// The same, also trusting the CA certificates in `ca_file` (PEM), besides the system's.
 pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<reqwest::Client, Failure> {
+    let mut builder = client_builder();
+    if let Some(file) = ca_file {
+        builder = builder.tls_certs_merge(ca_certificates(file)?);
+    }
+    builder
+        .build()
+        .map_err(|e| Failure::new(Kind::Internal, format!("cannot build the HTTP client: {e}")))
+}
+
+/// The settings every client shares: redirects, no Nagle, pooling.
+fn client_builder() -> reqwest::ClientBuilder {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let keeps_body = matches!(
             attempt.status(),
@@ -246,9 +315,6 @@ pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<reqwest::Client, F
         .redirect(policy)
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(30));
-    if let Some(file) = ca_file {
-        builder = builder.tls_certs_merge(ca_certificates(file)?);
-    }
     if http_proxy_configured() {
         // Forward proxies such as tinyproxy close the connection after each plain-HTTP request
         // without saying so (HTTP/1.1, no `Connection: close`); reusing it then fails the next
@@ -256,6 +322,4 @@ pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<reqwest::Client, F
         builder = builder.pool_max_idle_per_host(0);
     }
     builder
-        .build()
-        .map_err(|e| Failure::new(Kind::Internal, format!("cannot build the HTTP client: {e}")))
 }

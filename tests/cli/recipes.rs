@@ -257,7 +257,8 @@ fn the_benchmark_chart_is_drawn_from_the_results_table() {
         drawn,
         std::fs::read_to_string(repo().join("bench/results.svg")).unwrap()
     );
-    // Four comparisons (HTTP and stdio, list and call), each with mcpchat and the floor.
-    assert_eq!(drawn.matches(">mcpchat</text>").count(), 4, "{drawn}");
-    assert_eq!(drawn.matches(">floor (").count(), 4, "{drawn}");
+    // Five comparisons (HTTP and stdio, list and call; HTTP resources read), each with
+    // mcpchat and the floor.
+    assert_eq!(drawn.matches(">mcpchat</text>").count(), 5, "{drawn}");
+    assert_eq!(drawn.matches(">floor (").count(), 5, "{drawn}");
 }

@@ -329,3 +329,68 @@ fn ask_with_a_warm_cache_asks_the_model_without_waiting_for_a_server_that_never_
         .collect();
     assert_eq!(offered, vec!["py__add", "py__shout", "py__fail"]);
 }
+
+/// `SSL_CERT_FILE`/`SSL_CERT_DIR` naming an empty CA store: loading the system's CA store
+/// then fails (reqwest used to panic), so a command that works proves it never loaded it.
+fn without_ca_store(env: &TestEnv, cmd: &mut assert_cmd::Command) {
+    let empty_dir = env.path("no-certs");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    cmd.env("SSL_CERT_FILE", env.write("empty.pem", ""))
+        .env("SSL_CERT_DIR", empty_dir);
+}
+
+#[test]
+fn plain_http_servers_and_models_are_used_without_loading_the_ca_store() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--stateless-json", "--tools-ttl-ms", "600000"]);
+    let mut call = env.cmd();
+    without_ca_store(&env, &mut call);
+    let called = call
+        .args(["--url", &format!("py={}", python.url)])
+        .args(["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"])
+        .output()
+        .unwrap();
+    assert_eq!(called.status.code(), Some(0), "{}", stderr_of(&called));
+    assert_eq!(lines(&called.stdout)[0]["text"], "5");
+
+    // `ask` with a warm cache: the model request goes out over the plain client too.
+    let llm = fakellm();
+    let log = env.path("llm.jsonl");
+    let proxy = record_proxy(&llm, &log, "");
+    let mut ask = env.cmd();
+    without_ca_store(&env, &mut ask);
+    let asked = ask
+        .env("OPENAI_API_KEY", "sk-test-key-123456")
+        .env("OPENAI_BASE_URL", &proxy.url)
+        .args(["--url", &format!("py={}", python.url)])
+        .args(["ask", "what tools do you have #warm"])
+        .output()
+        .unwrap();
+    assert_eq!(asked.status.code(), Some(0), "{}", stderr_of(&asked));
+    assert_eq!(
+        lines(&asked.stdout).last().unwrap()["answer"],
+        "I have tools."
+    );
+    assert_eq!(logged_bodies(&log).len(), 1);
+}
+
+#[test]
+fn an_https_server_without_a_ca_store_is_a_certificate_error_not_a_crash() {
+    let env = TestEnv::new();
+    let mut cmd = env.cmd();
+    without_ca_store(&env, &mut cmd);
+    // Nothing listens there: what matters is that the client is built and the command ends
+    // with a classified error instead of reqwest's panic (exit 101).
+    let output = cmd
+        .args([
+            "--url",
+            &format!("far=https://127.0.0.1:{}/mcp", free_port()),
+        ])
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("mcpchat: error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -102,7 +102,7 @@ pub(super) async fn streamable(
             .await
         }
         None => {
-            let wire = target.wrap(context.http(), standalone);
+            let wire = target.wrap(context.http_to(target.url), standalone);
             let transport = StreamableHttpClientTransport::with_client(wire, config);
             tokio::time::timeout(
                 context.connect_timeout,
@@ -126,7 +126,7 @@ pub(super) async fn legacy_sse(
     let opened = tokio::time::timeout(
         context.connect_timeout,
         crate::mcp::legacy_sse::LegacySse::connect(
-            context.http(),
+            context.http_to(url),
             url,
             header_map(headers),
             server.max_message_bytes,
