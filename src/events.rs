@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.6.0";
+pub const SCHEMA_VERSION: &str = "1.7.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -29,13 +29,15 @@ pub enum Event {
     ResourceContents(ResourceContents),
     ResourceUpdated(ResourceUpdated),
     Server(ServerReport),
-    /// An MCP prompt (`prompts list`); `prompt` is a conversation's user prompt.
-    McpPrompt(PromptInfo),
+    /// An MCP prompt (`prompts list`). Until schema 1.7.0 these were `mcp_prompt` lines and
+    /// `prompt` was a conversation's user prompt, now `user_prompt`.
+    Prompt(PromptInfo),
     PromptResult(PromptResult),
     Completion(Completion),
     Task(TaskInfo),
     Session(SessionInfo),
-    Prompt(PromptText),
+    /// A conversation's user prompt (`sessions show`).
+    UserPrompt(PromptText),
     Sampling(SamplingInfo),
 }
 

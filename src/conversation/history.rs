@@ -80,7 +80,7 @@ pub fn replay(messages: &[Value]) -> Vec<Event> {
             Some("user") => {
                 turn += 1;
                 step = 0;
-                events.push(Event::Prompt(PromptText {
+                events.push(Event::UserPrompt(PromptText {
                     content: text_of(&message["content"]),
                     turn,
                 }));
