@@ -214,11 +214,11 @@ mod tests {
         assert_eq!(
             types,
             [
-                "prompt",
+                "user_prompt",
                 "tool_call",
                 "tool_result",
                 "message",
-                "prompt",
+                "user_prompt",
                 "message"
             ]
         );
