@@ -121,7 +121,7 @@ impl Key {
                     headers.iter().map(|(k, v)| format!("{k}:{v}")).collect();
                 headers.sort();
                 let auth = format!("{:?}", server.auth_type);
-                let store = format!("{:?}", store.path());
+                let store = store.identity();
                 (
                     hash(&["http", base]),
                     hash(&[query, &headers.join("\n"), &auth, &store]),

@@ -190,6 +190,10 @@ pub struct AuthStatus {
     pub refreshable: bool,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
+    /// `auth logout` only: whether the tokens were revoked at the authorization server
+    /// (null: nothing to revoke, or the server offers no revocation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Option<bool>>,
 }
 
 /// A tool call the model asked for (`ask`), printed before it runs.

@@ -154,7 +154,8 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Err(failure) => return Err(failure.into()),
     };
     let progress = Arc::new(ui::Progress::new(!global.quiet));
-    let store = auth::store::TokenStore::locate(global.token_store.clone())?;
+    let store =
+        auth::store::TokenStore::locate(global.token_store.clone(), config.token_store.as_deref())?;
     let mut context = mcp::Context::new(
         progress.clone(),
         config.connect_timeout,

@@ -109,7 +109,8 @@ impl CachedTools {
     fn open(config: &Config) -> Option<CachedTools> {
         Some(CachedTools {
             cache: crate::cache::Cache::locate(crate::cache::Mode::Normal, config.cache_ttl),
-            store: crate::auth::store::TokenStore::locate(None).ok()?,
+            store: crate::auth::store::TokenStore::locate(None, config.token_store.as_deref())
+                .ok()?,
         })
     }
 

@@ -87,11 +87,17 @@ pub fn method_for(
     if client.client_secret.is_none() {
         return Ok(Method::None);
     }
+    Ok(secret_default(metadata))
+}
+
+/// For a client with a secret and no recorded or configured method: HTTP Basic when the
+/// server supports it or says nothing (the RFC 6749 default), else `client_secret_post`.
+pub fn secret_default(metadata: &AuthorizationMetadata) -> Method {
     let supported = supported(metadata);
     if supported.is_empty() || supported.iter().any(|m| m == "client_secret_basic") {
-        Ok(Method::SecretBasic)
+        Method::SecretBasic
     } else {
-        Ok(Method::SecretPost)
+        Method::SecretPost
     }
 }
 
@@ -170,7 +176,7 @@ pub fn authenticate(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use pretty_assertions::assert_eq;
@@ -183,14 +189,14 @@ mod tests {
     use crate::auth::store::ClientSource;
     use crate::config::{AuthType, OAuthConfig, ToolFilter, Transport};
 
-    const URL: &str = "http://127.0.0.1:9/mcp";
+    pub const URL: &str = "http://127.0.0.1:9/mcp";
 
     /// A request as sent: its Authorization header and its form body, sorted.
-    type Sent = (Option<String>, Vec<(String, String)>);
+    pub type Sent = (Option<String>, Vec<(String, String)>);
 
     /// Records every request rmcp sends and answers each with a token response.
     #[derive(Default, Clone)]
-    struct Recorder(Arc<Mutex<Vec<Sent>>>);
+    pub struct Recorder(pub Arc<Mutex<Vec<Sent>>>);
 
     impl OAuthHttpClient for Recorder {
         fn execute(&self, request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {
@@ -218,7 +224,7 @@ mod tests {
         }
     }
 
-    fn server(configured: Option<&str>) -> ServerConfig {
+    pub fn server(configured: Option<&str>) -> ServerConfig {
         ServerConfig {
             name: "s".to_string(),
             transport: Transport::Http {
@@ -239,7 +245,7 @@ mod tests {
         }
     }
 
-    fn metadata(supported: &[&str]) -> AuthorizationMetadata {
+    pub fn metadata(supported: &[&str]) -> AuthorizationMetadata {
         let mut value = serde_json::json!({
             "authorization_endpoint": "http://127.0.0.1:9/authorize",
             "token_endpoint": "http://127.0.0.1:9/token",
@@ -262,7 +268,7 @@ mod tests {
         }
     }
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut form: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,7 +1,12 @@
 //! The client-credentials grant (the MCP OAuth client-credentials extension): a token for a
 //! machine client, authenticated with a client secret or a signed JWT (private_key_jwt).
 
-use rmcp::transport::auth::{AuthorizationManager, ClientCredentialsConfig, StoredCredentials};
+use rmcp::transport::auth::{
+    AuthError, AuthorizationManager, AuthorizationMetadata, ClientCredentialsConfig,
+    OAuthTokenResponse, StoredCredentials,
+};
+
+use super::client_auth::{self, Method};
 
 use super::store::expires_at;
 use super::store::{ClientSource, Entry, Registration, TokenStore};
@@ -42,7 +47,8 @@ pub async fn ensure_client_credentials(
             server.name
         )));
     };
-    let config = credentials_config(server, &oauth, &client_id, url)?;
+    let authentication = authentication(server, &oauth)?;
+    let config = credentials_config(server, &oauth, &client_id, url, authentication)?;
     let _lock = tokio::task::spawn_blocking({
         let store = store.clone();
         move || store.refresh_lock()
@@ -51,11 +57,8 @@ pub async fn ensure_client_credentials(
     .map_err(|e| Failure::new(Kind::Internal, e.to_string()))??;
     // rmcp's private_key_jwt exchange future is not Send: run the exchange on a thread of its
     // own with a small runtime, so it works from any task.
-    let (url_owned, token_url, scopes) = (
-        url.to_string(),
-        oauth.token_url.clone(),
-        oauth.scopes.clone(),
-    );
+    let (url_owned, token_url) = (url.to_string(), oauth.token_url.clone());
+    let scopes = oauth.scopes.clone();
     let trusting = match &server.ca_file {
         Some(file) => Some(crate::mcp::http_client_trusting(Some(file))?),
         None if crate::mcp::http_proxy_configured() => {
@@ -83,20 +86,15 @@ pub async fn ensure_client_credentials(
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
             }
-            manager.set_metadata(metadata.clone());
-            manager
-                .configure_client_credentials(&config)
-                .map_err(|e| e.to_string())?;
-            let token = manager
-                .exchange_client_credentials(&config)
+            let (token, method) = exchange(&mut manager, &metadata, &config, authentication)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok::<_, String>((metadata, token))
+            Ok::<_, String>((metadata, token, method))
         })
     })
     .await
     .map_err(|e| Failure::new(Kind::Internal, e.to_string()))?;
-    let (metadata, token) = exchanged
+    let (metadata, token, method) = exchanged
         .map_err(|e| auth_failure(server, format!("the client credentials grant failed: {e}")))?;
     let issuer = metadata.issuer.clone();
     let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))
@@ -114,11 +112,85 @@ pub async fn ensure_client_credentials(
             client_secret: None,
             redirect_uri: None,
             source: ClientSource::Config,
-            token_endpoint_auth_method: None,
+            token_endpoint_auth_method: Some(method.to_string()),
         });
         entry.credentials = Some(credentials);
     })?;
     Ok(())
+}
+
+/// How the client-credentials token request authenticates the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Authentication {
+    /// With the client secret: the configured method, else one the server's metadata implies.
+    Secret(Option<Method>),
+    /// With a signed JWT (RFC 7523, `private_key_jwt`).
+    Jwt,
+}
+
+/// `oauth.token_endpoint_auth_method` if set (checked against what is configured), else a
+/// key file means `private_key_jwt` and a secret means a secret method.
+fn authentication(
+    server: &ServerConfig,
+    oauth: &crate::config::OAuthConfig,
+) -> Result<Authentication, Failure> {
+    let problem = |what: &str| {
+        Failure::config(format!(
+            "server `{}` has auth_type client_credentials {what}",
+            server.name
+        ))
+    };
+    let has_secret = oauth.client_secret.is_some();
+    let has_key = oauth.private_key_file.is_some();
+    match oauth.token_endpoint_auth_method.as_deref() {
+        Some("private_key_jwt") if has_key => Ok(Authentication::Jwt),
+        Some("private_key_jwt") => Err(problem(
+            "and token_endpoint_auth_method private_key_jwt but no oauth.private_key_file",
+        )),
+        Some(name) => match Method::parse(name) {
+            Some(Method::None) => Err(problem(
+                "but token_endpoint_auth_method none: a machine client must authenticate",
+            )
+            .hint("use client_secret_basic, client_secret_post or private_key_jwt")),
+            Some(method) if has_secret => Ok(Authentication::Secret(Some(method))),
+            Some(_) => Err(problem(&format!(
+                "and token_endpoint_auth_method {name} but no oauth.client_secret"
+            ))),
+            None => Err(problem(&format!(
+                "and oauth.token_endpoint_auth_method `{name}`, which is not one of client_secret_basic, client_secret_post, private_key_jwt"
+            ))),
+        },
+        None if has_key => Ok(Authentication::Jwt),
+        None if has_secret => Ok(Authentication::Secret(None)),
+        None => Err(problem(
+            "but neither oauth.client_secret nor oauth.private_key_file",
+        )),
+    }
+}
+
+/// One client-credentials token request on `manager`, authenticated as `authentication`
+/// says; returns the token and the method's name. rmcp picks Basic or the body from the
+/// metadata alone, so it is shown a view that names exactly the chosen method (as at login).
+async fn exchange(
+    manager: &mut AuthorizationManager,
+    metadata: &AuthorizationMetadata,
+    config: &ClientCredentialsConfig,
+    authentication: Authentication,
+) -> Result<(OAuthTokenResponse, &'static str), AuthError> {
+    let method = match authentication {
+        Authentication::Secret(method) => {
+            let method = method.unwrap_or_else(|| client_auth::secret_default(metadata));
+            manager.set_metadata(client_auth::metadata_for(metadata, method));
+            method.name()
+        }
+        Authentication::Jwt => {
+            manager.set_metadata(metadata.clone());
+            "private_key_jwt"
+        }
+    };
+    manager.configure_client_credentials(config)?;
+    let token = manager.exchange_client_credentials(config).await?;
+    Ok((token, method))
 }
 
 /// The client-credentials grant's client authentication: a secret, or a signed JWT.
@@ -127,10 +199,15 @@ fn credentials_config(
     oauth: &crate::config::OAuthConfig,
     client_id: &str,
     url: &str,
+    authentication: Authentication,
 ) -> Result<ClientCredentialsConfig, Failure> {
     use rmcp::transport::auth::JwtSigningAlgorithm;
-    match (&oauth.client_secret, &oauth.private_key_file) {
-        (_, Some(key_file)) => {
+    match (
+        authentication,
+        &oauth.client_secret,
+        &oauth.private_key_file,
+    ) {
+        (Authentication::Jwt, _, Some(key_file)) => {
             let signing_key = std::fs::read(key_file).map_err(|e| {
                 Failure::config(format!(
                     "server `{}`: cannot read oauth.private_key_file {key_file}: {e}",
@@ -175,13 +252,15 @@ fn credentials_config(
                 resource: Some(url.to_string()),
             })
         }
-        (Some(client_secret), None) => Ok(ClientCredentialsConfig::ClientSecret {
-            client_id: client_id.to_string(),
-            client_secret: client_secret.clone(),
-            scopes: oauth.scopes.clone(),
-            resource: Some(url.to_string()),
-        }),
-        (None, None) => Err(Failure::config(format!(
+        (Authentication::Secret(_), Some(client_secret), _) => {
+            Ok(ClientCredentialsConfig::ClientSecret {
+                client_id: client_id.to_string(),
+                client_secret: client_secret.clone(),
+                scopes: oauth.scopes.clone(),
+                resource: Some(url.to_string()),
+            })
+        }
+        _ => Err(Failure::config(format!(
             "server `{}` has auth_type client_credentials but neither oauth.client_secret nor oauth.private_key_file",
             server.name
         ))),
@@ -212,6 +291,7 @@ fn pkcs8_curve(pem: &str) -> Option<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -243,6 +323,152 @@ mQFnrKWaN0MNo9T+omq0BVF5rY+33HSVnSneieBW1YdUh/XKepEDA0ECQQDFUt8K
 boMnzRTe3GLi1XGk5pi90gps/kkJNDRpBfFpo2hSg+1jSE4154N/C46TKgF92GjR
 xDltmjOZwce3Vntw
 -----END PRIVATE KEY-----";
+
+    use std::sync::Arc;
+
+    use pretty_assertions::assert_eq;
+
+    use crate::auth::client_auth::tests::{Recorder, Sent, URL, form, metadata, server};
+    use crate::config::OAuthConfig;
+
+    fn oauth(method: Option<&str>, secret: bool, key: Option<&str>) -> OAuthConfig {
+        OAuthConfig {
+            client_id: Some("cid".to_string()),
+            client_secret: secret.then(|| "s3cr:t".to_string()),
+            private_key_file: key.map(str::to_string),
+            token_endpoint_auth_method: method.map(str::to_string),
+            scopes: vec!["read".to_string()],
+            ..OAuthConfig::default()
+        }
+    }
+
+    /// The one token request a client-credentials exchange sends, and the method it names.
+    async fn sent(oauth: &OAuthConfig, offered: &[&str], key_pem: Option<&str>) -> (Sent, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut oauth = oauth.clone();
+        if let Some(pem) = key_pem {
+            let path = dir.path().join("key.pem");
+            std::fs::write(&path, pem).unwrap();
+            oauth.private_key_file = Some(path.display().to_string());
+        }
+        let server = server(None);
+        let authentication = authentication(&server, &oauth).unwrap();
+        let config = credentials_config(&server, &oauth, "cid", URL, authentication).unwrap();
+        let recorder = Recorder::default();
+        let mut manager =
+            AuthorizationManager::new_with_oauth_http_client(URL, Arc::new(recorder.clone()))
+                .await
+                .unwrap();
+        let (_, method) = exchange(&mut manager, &metadata(offered), &config, authentication)
+            .await
+            .unwrap();
+        let mut requests = recorder.0.lock().unwrap().clone();
+        assert_eq!(requests.len(), 1);
+        (requests.remove(0), method.to_string())
+    }
+
+    const BOTH: &[&str] = &["client_secret_post", "client_secret_basic"];
+
+    #[tokio::test]
+    async fn client_secret_post_puts_the_secret_in_the_body_even_when_basic_is_offered() {
+        let ((header, body), method) =
+            sent(&oauth(Some("client_secret_post"), true, None), BOTH, None).await;
+        assert_eq!(method, "client_secret_post");
+        assert_eq!(header, None);
+        assert_eq!(
+            body,
+            form(&[
+                ("client_id", "cid"),
+                ("client_secret", "s3cr:t"),
+                ("grant_type", "client_credentials"),
+                ("resource", URL),
+                ("scope", "read"),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn client_secret_basic_sends_the_header_even_when_only_post_is_offered() {
+        let ((header, body), method) = sent(
+            &oauth(Some("client_secret_basic"), true, None),
+            &["client_secret_post"],
+            None,
+        )
+        .await;
+        assert_eq!(method, "client_secret_basic");
+        use base64::Engine;
+        let expected = base64::engine::general_purpose::STANDARD.encode("cid:s3cr%3At");
+        assert_eq!(header, Some(format!("Basic {expected}")));
+        assert_eq!(
+            body,
+            form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", URL),
+                ("scope", "read"),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_configured_method_a_secret_goes_the_way_login_would_send_it() {
+        let ((header, _), method) = sent(&oauth(None, true, None), BOTH, None).await;
+        assert_eq!(method, "client_secret_basic");
+        assert!(header.unwrap().starts_with("Basic "));
+        let ((header, body), method) =
+            sent(&oauth(None, true, None), &["client_secret_post"], None).await;
+        assert_eq!(method, "client_secret_post");
+        assert_eq!(header, None);
+        assert!(body.contains(&("client_secret".to_string(), "s3cr:t".to_string())));
+    }
+
+    #[tokio::test]
+    async fn private_key_jwt_sends_an_assertion_and_neither_id_nor_secret() {
+        let ((header, body), method) = sent(
+            &oauth(Some("private_key_jwt"), true, Some("set below")),
+            &["private_key_jwt"],
+            Some(P256),
+        )
+        .await;
+        assert_eq!(method, "private_key_jwt");
+        assert_eq!(header, None);
+        let names: Vec<&str> = body.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "client_assertion",
+                "client_assertion_type",
+                "grant_type",
+                "resource",
+                "scope"
+            ]
+        );
+        assert_eq!(
+            body[1].1,
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+    }
+
+    #[test]
+    fn a_method_that_does_not_fit_the_configured_credentials_is_a_config_error() {
+        let fails = |oauth: OAuthConfig| {
+            let failure = authentication(&server(None), &oauth).unwrap_err();
+            assert_eq!(failure.kind, Kind::Config);
+            failure.message
+        };
+        assert!(fails(oauth(Some("none"), true, None)).contains("must authenticate"));
+        assert!(
+            fails(oauth(Some("private_key_jwt"), true, None)).contains("no oauth.private_key_file")
+        );
+        assert!(
+            fails(oauth(Some("client_secret_basic"), false, Some("k.pem")))
+                .contains("no oauth.client_secret")
+        );
+        assert!(fails(oauth(Some("tls_client_auth"), true, None)).contains("`tls_client_auth`"));
+        assert_eq!(
+            authentication(&server(None), &oauth(None, true, Some("k.pem"))).unwrap(),
+            Authentication::Jwt
+        );
+    }
 
     #[test]
     fn finds_the_curve_of_pkcs8_ec_keys() {

@@ -16,9 +16,11 @@ mod client_auth;
 mod client_credentials;
 mod device;
 pub mod http;
+mod keychain;
 mod login;
 mod probe;
 mod registration;
+mod revoke;
 pub mod store;
 mod tokens;
 
@@ -142,17 +144,29 @@ pub fn describe(
         client_id: entry
             .as_ref()
             .and_then(|e| e.client.as_ref().map(|c| c.client_id.clone())),
+        revoked: None,
     })
 }
 
-/// Forget a server's tokens (and its client registration with `forget_client`).
-pub fn logout(
+/// Forget a server's tokens (and its client registration with `forget_client`), after
+/// revoking them at the authorization server when it offers revocation (RFC 7009). Returns
+/// whether they were revoked: `None` when there was nothing to revoke or no endpoint to
+/// revoke at, `Some(false)` when revoking failed (a warning says why; the tokens are
+/// forgotten all the same).
+pub async fn logout(
     server: &ServerConfig,
     store: &TokenStore,
     forget_client: bool,
-) -> Result<(), Failure> {
+) -> Result<Option<bool>, Failure> {
     let Some(url) = key(server) else {
-        return Ok(());
+        return Ok(None);
+    };
+    let revoked = match store.get(url)? {
+        Some(entry) => {
+            register_secrets(&entry);
+            revoke::revoke(server, &entry).await
+        }
+        None => None,
     };
     store.update(url, |entry| {
         entry.credentials = None;
@@ -161,5 +175,6 @@ pub fn logout(
             entry.metadata = None;
             entry.issuer = None;
         }
-    })
+    })?;
+    Ok(revoked)
 }

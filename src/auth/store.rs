@@ -1,4 +1,6 @@
-//! The token store: OAuth tokens, client registrations and discovered metadata, one JSON file.
+//! The token store: OAuth tokens, client registrations and discovered metadata, one JSON file;
+//! with `token_store: keychain` the tokens and client secrets go to the OS keychain instead
+//! (`keychain`), and the file keeps the rest.
 //!
 //! Guarantees: the file is 0600 in a 0700 directory; every write replaces it atomically
 //! (temp file + rename) under an exclusive lock, so readers never see half a file; token
@@ -7,13 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use rmcp::transport::auth::{AuthError, AuthorizationMetadata, CredentialStore, StoredCredentials};
 use serde::{Deserialize, Serialize};
 
+use super::keychain::{Keychain, Secrets};
 use crate::exit::Failure;
 
 const VERSION: u32 = 1;
@@ -76,7 +78,12 @@ struct StoreFile {
 #[derive(Debug, Clone)]
 pub struct TokenStore {
     path: PathBuf,
+    /// Where the secrets go when not in the file.
+    keychain: Option<std::sync::Arc<Keychain>>,
 }
+
+/// The value of `--token-store`, `MCPCHAT_TOKEN_STORE` or `token_store` that means the OS keychain.
+const KEYCHAIN: &str = "keychain";
 
 impl TokenStore {
     /// The store's file (part of a server's auth identity in the cache key).
@@ -84,20 +91,51 @@ impl TokenStore {
         &self.path
     }
 
-    /// `--token-store` > `$MCPCHAT_TOKEN_STORE` > `<data dir>/mcpchat/tokens.json`.
-    pub fn locate(flag: Option<PathBuf>) -> Result<TokenStore, Failure> {
-        let path = flag
-            .or_else(|| {
-                std::env::var_os("MCPCHAT_TOKEN_STORE")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
+    /// Part of a server's auth identity in the cache key: the file, and whether secrets are
+    /// in the keychain.
+    pub fn identity(&self) -> String {
+        match self.keychain {
+            Some(_) => format!("{:?} {KEYCHAIN}", self.path),
+            None => format!("{:?}", self.path),
+        }
+    }
+
+    /// `--token-store` > `$MCPCHAT_TOKEN_STORE` > the config's `token_store` (`file` or
+    /// `keychain`) > `<data dir>/mcpchat/tokens.json`. `keychain` keeps the secrets in the OS
+    /// keychain and the rest in the default file.
+    pub fn locate(flag: Option<PathBuf>, configured: Option<&str>) -> Result<TokenStore, Failure> {
+        let chosen = flag.or_else(|| {
+            std::env::var_os("MCPCHAT_TOKEN_STORE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        let keychain = match (&chosen, configured) {
+            (Some(path), _) => path.as_os_str() == KEYCHAIN,
+            (None, None | Some("file")) => false,
+            (None, Some(KEYCHAIN)) => true,
+            (None, Some(other)) => {
+                return Err(Failure::config(format!(
+                    "token_store `{other}` is not one of file, keychain"
+                ))
+                .hint("a store file of your own: --token-store PATH or MCPCHAT_TOKEN_STORE=PATH"));
+            }
+        };
+        let path = chosen
+            .filter(|_| !keychain)
             .or_else(|| dirs::data_dir().map(|d| d.join("mcpchat").join("tokens.json")))
             .ok_or_else(|| {
                 Failure::config("cannot find a data directory for the token store")
                     .hint("pass --token-store PATH or set MCPCHAT_TOKEN_STORE")
             })?;
-        Ok(TokenStore { path })
+        Ok(TokenStore {
+            path,
+            keychain: keychain.then(Default::default),
+        })
+    }
+
+    /// The keychain, when the secrets go there and it answers.
+    fn keychain(&self) -> Option<&Keychain> {
+        self.keychain.as_deref().filter(|k| k.usable())
     }
 
     fn read(&self) -> Result<StoreFile, Failure> {
@@ -143,7 +181,13 @@ impl TokenStore {
     }
 
     pub fn get(&self, key: &str) -> Result<Option<Entry>, Failure> {
-        Ok(self.read()?.servers.remove(key))
+        let mut entry = self.read()?.servers.remove(key);
+        if let (Some(entry), Some(keychain)) = (entry.as_mut(), self.keychain())
+            && let Some(secrets) = keychain.load(key)?
+        {
+            secrets.restore(entry);
+        }
+        Ok(entry)
     }
 
     /// Read-modify-write one entry under the store's exclusive lock; an entry left empty is
@@ -151,9 +195,20 @@ impl TokenStore {
     pub fn update<T>(&self, key: &str, change: impl FnOnce(&mut Entry) -> T) -> Result<T, Failure> {
         let _lock = self.lock("lock")?;
         let mut file = self.read()?;
+        let keychain = self.keychain();
         let entry = file.servers.entry(key.to_string()).or_default();
+        if let Some(keychain) = keychain
+            && let Some(secrets) = keychain.load(key)?
+        {
+            secrets.restore(entry);
+        }
         let result = change(entry);
-        if entry.client.is_none() && entry.credentials.is_none() {
+        let gone = entry.client.is_none() && entry.credentials.is_none();
+        // The keychain first: a failure there leaves the file as it was.
+        if let Some(keychain) = keychain {
+            keychain.save(key, &Secrets::take(entry))?;
+        }
+        if gone {
             file.servers.remove(key);
         }
         file.version = VERSION;
@@ -165,14 +220,8 @@ impl TokenStore {
         let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) else {
             return Ok(());
         };
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| Failure::config(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        Ok(())
+        crate::private_file::create_dir(dir)
+            .map_err(|e| Failure::config(format!("cannot create {}: {e}", dir.display())))
     }
 
     /// An exclusive lock on `<store>.<suffix>`, released when the file is dropped.
@@ -199,29 +248,10 @@ impl TokenStore {
     }
 
     fn write(&self, file: &StoreFile) -> Result<(), Failure> {
-        self.ensure_dir()?;
-        let text = serde_json::to_string_pretty(file)
+        let mut text = serde_json::to_string_pretty(file)
             .map_err(|e| Failure::config(format!("cannot encode the token store: {e}")))?;
-        let tmp = PathBuf::from(format!(
-            "{}.tmp-{}",
-            self.path.display(),
-            std::process::id()
-        ));
-        let result = (|| -> std::io::Result<()> {
-            let mut out = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            out.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
-        })();
-        result.map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+        text.push('\n');
+        crate::private_file::write_durably(&self.path, text.as_bytes()).map_err(|e| {
             Failure::config(format!(
                 "cannot write the token store {}: {e}",
                 self.path.display()

@@ -137,7 +137,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
 
-    /// OAuth token store (default: $MCPCHAT_TOKEN_STORE, else <data dir>/mcpchat/tokens.json)
+    /// OAuth token store: a file, or `keychain` for the OS keychain (default:
+    /// $MCPCHAT_TOKEN_STORE, else the config's token_store, else <data dir>/mcpchat/tokens.json)
     #[arg(long, global = true, value_name = "PATH")]
     pub token_store: Option<PathBuf>,
 

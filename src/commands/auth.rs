@@ -74,9 +74,10 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             forget_client,
         } => {
             for server in oauth_servers(app, &with_selected(app, names))? {
-                auth::logout(&server, &app.context.store, *forget_client)?;
-                app.output
-                    .emit(&Event::Auth(auth::describe(&server, &app.context.store)?))?;
+                let revoked = auth::logout(&server, &app.context.store, *forget_client).await?;
+                let mut status = auth::describe(&server, &app.context.store)?;
+                status.revoked = Some(revoked);
+                app.output.emit(&Event::Auth(status))?;
             }
             Ok(Code::Success)
         }

@@ -95,6 +95,8 @@ pub(super) struct RawFile {
     pub(super) llm: Option<LlmConfig>,
     /// How long a tools list without the server's own `ttlMs` stays cached.
     pub(super) cache_ttl_secs: Option<u64>,
+    /// `file` (default) or `keychain`: see `auth::store::TokenStore::locate`.
+    pub(super) token_store: Option<String>,
 }
 
 /// A configured server before `${VAR}` expansion.
@@ -186,6 +188,7 @@ fn parse_client_format(path: &Path, text: &str, is_json: bool) -> Result<Option<
         mcp_servers,
         llm,
         cache_ttl_secs: None,
+        token_store: None,
     }))
 }
 
@@ -195,6 +198,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
         text,
         llm: raw.llm.clone().unwrap_or_default(),
         cache_ttl: Duration::from_secs(raw.cache_ttl_secs.unwrap_or(DEFAULT_CACHE_TTL_SECS)),
+        token_store: raw.token_store.clone(),
         ..Config::default()
     };
     let mut entries: Vec<Entry> = Vec::new();

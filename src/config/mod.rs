@@ -71,6 +71,8 @@ pub struct Config {
     pub max_message_bytes: Option<usize>,
     /// `cache_ttl_secs` (default 300).
     pub cache_ttl: Duration,
+    /// `token_store`: `file` or `keychain` (flags and environment come first).
+    pub token_store: Option<String>,
 }
 
 /// How long a tools list stays cached when its server gives no `ttlMs`.

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod keychain;
+pub use keychain::{Keychain, keychain_available};
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -45,6 +48,8 @@ pub fn node_module(path: &str) -> PathBuf {
 
 /// A temporary home and working directory, and the binary with a cleared environment.
 pub struct TestEnv {
+    /// With `with_keychain`: the OS keychain every command keeps its tokens in.
+    pub keychain: Option<Keychain>,
     pub dir: tempfile::TempDir,
 }
 
@@ -53,7 +58,69 @@ impl TestEnv {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        TestEnv { dir }
+        TestEnv {
+            keychain: None,
+            dir,
+        }
+    }
+
+    /// A TestEnv whose commands run with `MCPCHAT_TOKEN_STORE=keychain` against a private
+    /// gnome-keyring; `None` (skip) only outside CI when gnome-keyring is not installed.
+    pub fn with_keychain() -> Option<Self> {
+        if !keychain_available() {
+            return None;
+        }
+        let mut env = TestEnv::new();
+        env.keychain = Some(Keychain::start(&env.home()));
+        Some(env)
+    }
+
+    /// Both stores the same test runs against: the file, then the keychain (when available).
+    pub fn both_stores() -> Vec<Self> {
+        std::iter::once(TestEnv::new())
+            .chain(TestEnv::with_keychain())
+            .collect()
+    }
+
+    /// The environment of the chosen token store (nothing for the default file store).
+    fn store_env(&self) -> Vec<(&'static str, String)> {
+        match &self.keychain {
+            Some(keychain) => vec![
+                ("MCPCHAT_TOKEN_STORE", "keychain".to_string()),
+                ("DBUS_SESSION_BUS_ADDRESS", keychain.address.clone()),
+            ],
+            None => vec![],
+        }
+    }
+
+    /// The token store as mcpchat sees it: the file, with the secrets from the keychain put
+    /// back into each entry. With the keychain, asserts that the file holds no secret.
+    pub fn stored(&self) -> Value {
+        let text = std::fs::read_to_string(self.token_store()).unwrap();
+        let mut store: Value = serde_json::from_str(&text).unwrap();
+        let Some(keychain) = &self.keychain else {
+            return store;
+        };
+        let servers = store["servers"].as_object_mut().unwrap();
+        for (url, entry) in servers.iter_mut() {
+            assert!(
+                entry.get("credentials").is_none(),
+                "tokens in the file: {text}"
+            );
+            assert!(
+                entry["client"].get("client_secret").is_none(),
+                "a secret in the file: {text}"
+            );
+            if let Some(secrets) = keychain.secrets(url) {
+                if let Some(credentials) = secrets.get("credentials") {
+                    entry["credentials"] = credentials.clone();
+                }
+                if let Some(secret) = secrets.get("client_secret") {
+                    entry["client"]["client_secret"] = secret.clone();
+                }
+            }
+        }
+        store
     }
 
     pub fn home(&self) -> PathBuf {
@@ -88,6 +155,7 @@ impl TestEnv {
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_DATA_HOME", self.home().join(".local/share"))
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
+            .envs(self.store_env())
             .current_dir(self.cwd())
             .timeout(Duration::from_secs(120));
         cmd
@@ -102,6 +170,7 @@ impl TestEnv {
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_DATA_HOME", self.home().join(".local/share"))
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
+            .envs(self.store_env())
             .current_dir(self.cwd());
         cmd
     }
@@ -402,6 +471,7 @@ impl TestEnv {
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_DATA_HOME", self.home().join(".local/share"))
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
+            .envs(self.store_env())
             .current_dir(self.cwd());
         cmd.output().unwrap()
     }
