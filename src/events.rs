@@ -29,13 +29,15 @@ pub enum Event {
     ResourceContents(ResourceContents),
     ResourceUpdated(ResourceUpdated),
     Server(ServerReport),
-    /// An MCP prompt (`prompts list`); `prompt` is a conversation's user prompt.
-    McpPrompt(PromptInfo),
+    /// An MCP prompt (`prompts list`). Until schema 1.7.0 these were `mcp_prompt` lines and
+    /// `prompt` was a conversation's user prompt, now `user_prompt`.
+    Prompt(PromptInfo),
     PromptResult(PromptResult),
     Completion(Completion),
     Task(TaskInfo),
     Session(SessionInfo),
-    Prompt(PromptText),
+    /// A conversation's user prompt (`sessions show`).
+    UserPrompt(PromptText),
     Sampling(SamplingInfo),
 }
 

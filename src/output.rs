@@ -180,7 +180,7 @@ fn text_line(event: &Event) -> Option<String> {
                 ))
                 .unwrap_or_default()
         )),
-        Event::McpPrompt(prompt) => Some(match &prompt.description {
+        Event::Prompt(prompt) => Some(match &prompt.description {
             Some(d) if !d.is_empty() => {
                 format!("{}\t{}", prompt.name, d.lines().next().unwrap_or(""))
             }
@@ -202,7 +202,7 @@ fn text_line(event: &Event) -> Option<String> {
             session.updated.as_deref().unwrap_or("-")
         )),
         // `sessions show --format text` reads like the chat it was.
-        Event::Prompt(prompt) => Some(format!("You: {}", prompt.content)),
+        Event::UserPrompt(prompt) => Some(format!("You: {}", prompt.content)),
         Event::Message(message) => Some(format!("Assistant: {}", message.content)),
         Event::Error(_)
         | Event::AuthPrompt(_)

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum PromptsCommand {
-    /// One `mcp_prompt` line per prompt of every selected server
+    /// One `prompt` line per prompt of every selected server
     #[command(
         after_help = "Examples:\n  mcpchat prompts list | jq -r .name\n  mcpchat prompts list --server everything --format text"
     )]

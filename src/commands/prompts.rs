@@ -56,7 +56,7 @@ async fn list(app: &App) -> anyhow::Result<Code> {
             Ok(prompts) => {
                 for prompt in &prompts {
                     app.output
-                        .emit(&Event::McpPrompt(prompt_info(&name, prompt)))?;
+                        .emit(&Event::Prompt(prompt_info(&name, prompt)))?;
                 }
             }
             Err(failure) => {

@@ -80,7 +80,7 @@ pub fn replay(messages: &[Value]) -> Vec<Event> {
             Some("user") => {
                 turn += 1;
                 step = 0;
-                events.push(Event::Prompt(PromptText {
+                events.push(Event::UserPrompt(PromptText {
                     content: text_of(&message["content"]),
                     turn,
                 }));
@@ -214,11 +214,11 @@ mod tests {
         assert_eq!(
             types,
             [
-                "prompt",
+                "user_prompt",
                 "tool_call",
                 "tool_result",
                 "message",
-                "prompt",
+                "user_prompt",
                 "message"
             ]
         );

@@ -31,6 +31,7 @@ mod resume;
 pub mod sampling;
 mod session;
 mod stdio;
+mod task_fields;
 mod tasks;
 mod wire;
 

@@ -91,9 +91,11 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
         if let Some(answer) = self.local_answer(&message) {
             return Ok(answer);
         }
+        let task = super::task_fields::asks_for_a_task(&message);
         self.inner
             .post_message(uri, message, session_id, auth_header, custom_headers)
             .await
+            .map(|response| timings(task, response))
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -108,6 +110,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
         if let Some(answer) = self.local_answer(&message) {
             return Ok(answer);
         }
+        let task = super::task_fields::asks_for_a_task(&message);
         self.inner
             .post_message_with_max_sse_event_size(
                 uri,
@@ -118,6 +121,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
                 max_sse_event_size,
             )
             .await
+            .map(|response| timings(task, response))
     }
 
     async fn post_message_with_response_limits(
@@ -132,6 +136,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
         if let Some(answer) = self.local_answer(&message) {
             return Ok(answer);
         }
+        let task = super::task_fields::asks_for_a_task(&message);
         self.inner
             .post_message_with_response_limits(
                 uri,
@@ -142,6 +147,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
                 limits,
             )
             .await
+            .map(|response| timings(task, response))
     }
 
     async fn delete_session(
@@ -194,6 +200,15 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
                 max_sse_event_size,
             )
             .await
+    }
+}
+
+/// A task's answer with its 2025 timings kept (see `task_fields`); other answers as they are.
+fn timings(task: bool, response: StreamableHttpPostResponse) -> StreamableHttpPostResponse {
+    if task {
+        super::task_fields::keep_timings(response)
+    } else {
+        response
     }
 }
 

@@ -20,6 +20,20 @@ fn schema_command_prints_the_checked_in_schema() {
 }
 
 #[test]
+fn the_schema_still_accepts_the_prompt_lines_of_versions_before_1_7_0() {
+    // `lines` validates every line against the checked-in schema: the old shapes must pass,
+    // since consumers may hold output of an older mcpchat.
+    let old = [
+        r#"{"type":"prompt","content":"What can you add?","turn":1}"#,
+        r#"{"type":"mcp_prompt","server":"ev","name":"ev__p","prompt":"p","description":null,"arguments":[]}"#,
+        r#"{"type":"prompt","server":"ev","name":"ev__p","prompt":"p","description":null,"arguments":[]}"#,
+        r#"{"type":"user_prompt","content":"What can you add?","turn":1}"#,
+    ];
+    let parsed = lines(old.join("\n").as_bytes());
+    assert_eq!(parsed.len(), 4);
+}
+
+#[test]
 fn text_format_lists_names_and_descriptions() {
     let env = TestEnv::new();
     let output = env

@@ -51,7 +51,7 @@ fn lists_the_prompts_of_two_servers_with_their_arguments() {
     assert_eq!(
         lines[1],
         json!({
-            "type": "mcp_prompt", "server": "ev", "name": "ev__args-prompt", "prompt": "args-prompt",
+            "type": "prompt", "server": "ev", "name": "ev__args-prompt", "prompt": "args-prompt",
             "title": "Arguments Prompt",
             "description": "A prompt with two arguments, one required and one optional",
             "arguments": [

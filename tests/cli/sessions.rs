@@ -344,17 +344,17 @@ fn sessions_list_show_and_rm() {
     assert_eq!(
         types,
         [
-            "prompt",
+            "user_prompt",
             "tool_call",
             "tool_result",
             "message",
-            "prompt",
+            "user_prompt",
             "message"
         ]
     );
     assert_eq!(
         shown[0],
-        json!({"type": "prompt", "content": "What can you add?", "turn": 1})
+        json!({"type": "user_prompt", "content": "What can you add?", "turn": 1})
     );
     assert_eq!(shown[1]["name"], "ev__get-sum");
     assert_eq!(shown[1]["arguments"], json!({"a": 2, "b": 3}));

@@ -75,6 +75,9 @@ fn tools_call_task_prints_a_task_line_and_later_commands_follow_the_task() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(got[0]["task_id"], id.as_str());
     assert_eq!(got[0]["server"], "ev");
+    // A 2025-11-25 server names them `ttl` and `pollInterval`: kept through rmcp's 2026 types.
+    assert_eq!(got[0]["ttl_ms"], 300000);
+    assert_eq!(got[0]["poll_interval_ms"], 1000);
 
     let (code, listed, stderr) = run(&env, &url, &["tasks", "list"]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -123,6 +126,8 @@ fn tasks_cancel_cancels_a_running_task() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(cancelled[0]["task_id"], id.as_str());
     assert_eq!(cancelled[0]["status"], "cancelled");
+    assert_eq!(cancelled[0]["ttl_ms"], 300000);
+    assert_eq!(cancelled[0]["poll_interval_ms"], 1000);
     let (_, got, _) = run(&env, &url, &["tasks", "get", &id]);
     assert_eq!(got[0]["status"], "cancelled");
     let (code, _, stderr) = run(&env, &url, &["tasks", "result", &id]);
