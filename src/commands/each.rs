@@ -1,5 +1,6 @@
 //! Run one job on every selected server at once and print what each gives, in config order:
-//! the shape of `resources list`, `resources templates` and `servers`. A server that fails
+//! the shape of `resources list`, `resources templates`, `prompts list`, `tasks list` and
+//! `servers`. A server that fails
 //! gets an `error` line (and a warning when others are in play); exit codes as `tools list`.
 
 use futures::StreamExt;
@@ -7,6 +8,7 @@ use futures::stream::FuturesOrdered;
 
 use crate::events::Event;
 use crate::exit::{Code, Failure};
+use crate::mcp::Resume;
 use crate::mcp::Session;
 use crate::report;
 
@@ -19,6 +21,15 @@ pub async fn each_server(
     app: &App,
     job: impl AsyncFn(&Session) -> Result<Vec<Event>, Failure>,
 ) -> anyhow::Result<Code> {
+    each_server_resuming(app, |_| None, job).await
+}
+
+/// [`each_server`], going on in the HTTP session `resume` names for a server, if any.
+pub async fn each_server_resuming(
+    app: &App,
+    resume: impl Fn(&str) -> Option<Resume>,
+    job: impl AsyncFn(&Session) -> Result<Vec<Event>, Failure>,
+) -> anyhow::Result<Code> {
     let selected = app.config.select(&app.selected)?;
     let total = selected.len();
     let job = &job;
@@ -26,9 +37,11 @@ pub async fn each_server(
         .into_iter()
         .map(|selected| {
             let context = app.context.clone();
+            let resume = resume(&selected.name);
             async move {
                 let outcome = async {
-                    let session = Session::connect(selected.server?, &context).await?;
+                    let session =
+                        Session::connect_resuming(selected.server?, &context, resume).await?;
                     match job(&session).await {
                         Ok(events) => Ok((session, events)),
                         Err(failure) => {

@@ -5,8 +5,6 @@
 
 use std::io::{IsTerminal, Read};
 
-use futures::StreamExt;
-use futures::stream::FuturesOrdered;
 use rmcp::model::{GetPromptResult, Prompt};
 use serde_json::{Map, Value};
 
@@ -14,10 +12,10 @@ use crate::cli::{PromptGetArgs, PromptsCommand};
 use crate::events::{Event, PromptArgument, PromptInfo, PromptResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::mcp::Session;
-use crate::report;
 
 use super::App;
-use super::tools::{SEPARATOR, exit_for_servers, server_error, servers_failure};
+use super::each::each_server;
+use super::tools::SEPARATOR;
 
 pub async fn prompts(app: &App, command: &PromptsCommand) -> anyhow::Result<Code> {
     match command {
@@ -27,52 +25,18 @@ pub async fn prompts(app: &App, command: &PromptsCommand) -> anyhow::Result<Code
 }
 
 async fn list(app: &App) -> anyhow::Result<Code> {
-    let selected = app.config.select(&app.selected)?;
-    let total = selected.len();
-    let mut pending: FuturesOrdered<_> = selected
-        .into_iter()
-        .map(|selected| {
-            let context = app.context.clone();
-            async move {
-                let outcome = async {
-                    let session = Session::connect(selected.server?, &context).await?;
-                    // A server without the prompts capability simply has none.
-                    let prompts = if session.serves_prompts() {
-                        session.list_prompts().await
-                    } else {
-                        Ok(Vec::new())
-                    };
-                    session.close().await;
-                    prompts
-                }
-                .await;
-                (selected.name, selected.required, outcome)
-            }
-        })
-        .collect();
-    let mut failures: Vec<(bool, Failure)> = Vec::new();
-    while let Some((name, required, outcome)) = pending.next().await {
-        match outcome {
-            Ok(prompts) => {
-                for prompt in &prompts {
-                    app.output
-                        .emit(&Event::Prompt(prompt_info(&name, prompt)))?;
-                }
-            }
-            Err(failure) => {
-                if total > 1 {
-                    report::warning(&failure);
-                }
-                app.output
-                    .emit(&Event::Error(server_error(&name, &failure)))?;
-                failures.push((required, failure));
-            }
+    each_server(app, async |session: &Session| {
+        // A server without the prompts capability simply has none.
+        if !session.serves_prompts() {
+            return Ok(Vec::new());
         }
-    }
-    match exit_for_servers(total, &failures) {
-        Code::Success => Ok(Code::Success),
-        _ => Err(servers_failure(total, &failures).into()),
-    }
+        let prompts = session.list_prompts().await?;
+        Ok(prompts
+            .iter()
+            .map(|p| Event::Prompt(prompt_info(session.name(), p)))
+            .collect())
+    })
+    .await
 }
 
 pub fn prompt_info(server: &str, prompt: &Prompt) -> PromptInfo {

@@ -7,8 +7,6 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
-use futures::stream::FuturesOrdered;
 use serde_json::{Map, Value};
 
 use crate::cli::TasksCommand;
@@ -18,7 +16,8 @@ use crate::mcp::{Session, TaskState};
 use crate::report;
 
 use super::App;
-use super::tools::{exit_for_servers, result_event, server_error, servers_failure};
+use super::each::each_server_resuming;
+use super::tools::result_event;
 
 mod records;
 
@@ -147,49 +146,15 @@ fn only_server(app: &App, id: &str) -> Result<String, Failure> {
 }
 
 async fn list(app: &App) -> anyhow::Result<Code> {
-    let selected = app.config.select(&app.selected)?;
-    let total = selected.len();
-    let mut pending: FuturesOrdered<_> = selected
-        .into_iter()
-        .map(|selected| {
-            let context = app.context.clone();
-            async move {
-                let outcome = async {
-                    // Tasks may live in the session that started them: look there.
-                    let resume = records::latest_session(&selected.name);
-                    let session =
-                        Session::connect_resuming(selected.server?, &context, resume).await?;
-                    let tasks = session.list_tasks().await;
-                    session.close().await;
-                    tasks
-                }
-                .await;
-                (selected.name, selected.required, outcome)
-            }
-        })
-        .collect();
-    let mut failures: Vec<(bool, Failure)> = Vec::new();
-    while let Some((name, required, outcome)) = pending.next().await {
-        match outcome {
-            Ok(tasks) => {
-                for task in &tasks {
-                    app.output.emit(&Event::Task(task_info(&name, task)))?;
-                }
-            }
-            Err(failure) => {
-                if total > 1 {
-                    report::warning(&failure);
-                }
-                app.output
-                    .emit(&Event::Error(server_error(&name, &failure)))?;
-                failures.push((required, failure));
-            }
-        }
-    }
-    match exit_for_servers(total, &failures) {
-        Code::Success => Ok(Code::Success),
-        _ => Err(servers_failure(total, &failures).into()),
-    }
+    // Tasks may live in the session that started them: look there.
+    each_server_resuming(app, records::latest_session, async |session: &Session| {
+        let tasks = session.list_tasks().await?;
+        Ok(tasks
+            .iter()
+            .map(|t| Event::Task(task_info(session.name(), t)))
+            .collect())
+    })
+    .await
 }
 
 pub fn task_info(server: &str, state: &TaskState) -> TaskInfo {
