@@ -15,6 +15,11 @@ LATENCY_PROXY_LOG=FILE appends one JSON line per HTTP request seen from a client
      "method": "POST", "path": "/mcp", "rpc": "tools/call" or null}
 `rpc` is the JSON-RPC `method` of a POST body (null for GET/DELETE or a non-JSON body), so a
 client's whole request pattern can be counted: `jq -r '.method + " " + (.rpc // "")' FILE`.
+
+LATENCY_PROXY_TRACE=FILE appends one JSON line per piece of data, when it arrived and when it was
+passed on, for a per-exchange timeline (`bench/timeline.py` reads it):
+    {"conn": N, "dir": "up" (client to server) or "down", "bytes": N, "got": t, "sent": t, "head": "first 60 bytes"}
+plus {"conn": N, "event": "accept" | "upstream_open" | "eof_up" | "eof_down", "t": t}.
 """
 
 import asyncio
@@ -25,7 +30,14 @@ import sys
 import time
 
 LOG = open(os.environ["LATENCY_PROXY_LOG"], "a") if os.environ.get("LATENCY_PROXY_LOG") else None
+TRACE = open(os.environ["LATENCY_PROXY_TRACE"], "a") if os.environ.get("LATENCY_PROXY_TRACE") else None
 CONNECTIONS = 0
+
+
+def trace(**entry):
+    if TRACE is not None:
+        TRACE.write(json.dumps(entry) + "\n")
+        TRACE.flush()
 
 
 class RequestLog:
@@ -93,9 +105,10 @@ def dechunk(data):
         pos += size + 2
 
 
-async def pump(reader, writer, delay, on_data=None):
+async def pump(reader, writer, delay, on_data=None, label=None):
     """Copy reader to writer, each piece delivered `delay` seconds after it arrived."""
     queue = asyncio.Queue()
+    conn, direction = label or (0, "?")
 
     async def deliver():
         loop = asyncio.get_running_loop()
@@ -108,6 +121,9 @@ async def pump(reader, writer, delay, on_data=None):
                 break
             writer.write(data)
             await writer.drain()
+            trace(conn=conn, dir=direction, bytes=len(data), got=due - delay, sent=time.monotonic(),
+                  head=data[:60].decode("latin-1"))
+        trace(conn=conn, event="eof_" + direction, t=time.monotonic())
         if writer.can_write_eof():
             writer.write_eof()
 
@@ -118,6 +134,7 @@ async def pump(reader, writer, delay, on_data=None):
             data = await reader.read(65536)
             if on_data and data:
                 on_data(data)
+            # loop.time() is time.monotonic() on the default loop: one clock for the trace.
             await queue.put((loop.time() + delay, data or None))
             if not data:
                 break
@@ -130,20 +147,23 @@ def handler(where, upstream_port, rtt):
     async def handle(client_reader, client_writer):
         global CONNECTIONS
         CONNECTIONS += 1
-        log = RequestLog(where.get("port"), CONNECTIONS)
+        conn = CONNECTIONS
+        log = RequestLog(where.get("port"), conn)
+        trace(conn=conn, event="accept", t=time.monotonic())
         await asyncio.sleep(rtt)  # the handshake of a remote connection
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
         except OSError:
             client_writer.close()
             return
+        trace(conn=conn, event="upstream_open", t=time.monotonic())
         for w in (up_writer, client_writer):
             # Small writes go out at once: Nagle plus delayed ACKs would add ~40 ms here and there.
             w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             await asyncio.gather(
-                pump(client_reader, up_writer, rtt / 2, log.feed),
-                pump(up_reader, client_writer, rtt / 2),
+                pump(client_reader, up_writer, rtt / 2, log.feed, (conn, "up")),
+                pump(up_reader, client_writer, rtt / 2, None, (conn, "down")),
             )
         finally:
             for w in (up_writer, client_writer):
