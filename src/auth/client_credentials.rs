@@ -8,7 +8,7 @@ use rmcp::transport::auth::{
 
 use super::client_auth::{self, Method};
 
-use super::store::expires_at;
+use super::store::token_usable;
 use super::store::{ClientSource, Entry, Registration, TokenStore};
 use super::{auth_failure, key, now, register_secrets};
 use crate::config::ServerConfig;
@@ -31,12 +31,7 @@ pub async fn ensure_client_credentials(
     let fresh = entry
         .credentials
         .as_ref()
-        .and_then(expires_at)
-        .is_some_and(|at| at > now() + 60)
-        || entry
-            .credentials
-            .as_ref()
-            .is_some_and(|c| c.token_response.is_some() && expires_at(c).is_none());
+        .is_some_and(|c| token_usable(c, 60));
     if fresh && !force {
         return Ok(());
     }
@@ -120,6 +115,10 @@ pub async fn ensure_client_credentials(
         credentials: Some(credentials.clone()),
         ..Entry::default()
     });
+    if let Some(token) = &credentials.token_response {
+        use oauth2::TokenResponse;
+        super::store::mark_obtained(token.access_token().secret());
+    }
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());
         entry.issuer = issuer;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse, StoredCredentials};
 
-use super::store::{ClientSource, Entry, Registration, TokenStore, expires_at};
+use super::store::{ClientSource, Entry, Registration, TokenStore, token_usable};
 use super::{auth_failure, key, now, register_secrets};
 use crate::config::{AuthType, ServerConfig};
 use crate::exit::{Failure, Kind};
@@ -55,9 +55,10 @@ pub(super) fn url_of<'a>(server: &'a ServerConfig, grant: &str) -> Result<&'a st
 /// Whether the stored token is comfortably valid (a minute left, or of unknown lifetime).
 pub(super) fn has_fresh_token(store: &TokenStore, url: &str) -> Result<bool, Failure> {
     let entry = store.get(url)?.unwrap_or_default();
-    Ok(entry.credentials.as_ref().is_some_and(|c| {
-        c.token_response.is_some() && expires_at(c).is_none_or(|at| at > now() + 60)
-    }))
+    Ok(entry
+        .credentials
+        .as_ref()
+        .is_some_and(|c| token_usable(c, 60)))
 }
 
 /// Hold the store's refresh lock (taken off the async threads: it blocks).
@@ -199,6 +200,10 @@ pub(super) fn save(
         credentials: Some(credentials.clone()),
         ..Entry::default()
     });
+    if let Some(token) = &credentials.token_response {
+        use oauth2::TokenResponse;
+        super::store::mark_obtained(token.access_token().secret());
+    }
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());
         entry.issuer = issuer;
