@@ -181,17 +181,30 @@ pub fn auth_type_name(auth_type: AuthType) -> &'static str {
     }
 }
 
+/// What a headless grant returned: the server's metadata, the configured client and the token.
+pub(super) struct Granted {
+    pub metadata: AuthorizationMetadata,
+    pub client_id: Option<String>,
+    pub token: OAuthTokenResponse,
+    pub scopes: Vec<String>,
+}
+
 /// Store the token a headless grant returned, with the metadata and the configured client,
-/// the way every command then reads it.
+/// the way every command then reads it; `more` sets what only some grants have (the client's
+/// authentication method, a DPoP key).
 pub(super) fn save(
     server: &ServerConfig,
     store: &TokenStore,
     url: &str,
-    metadata: AuthorizationMetadata,
-    client_id: Option<String>,
-    token: OAuthTokenResponse,
-    scopes: Vec<String>,
+    granted: Granted,
+    more: impl FnOnce(&mut Entry),
 ) -> Result<(), Failure> {
+    let Granted {
+        metadata,
+        client_id,
+        token,
+        scopes,
+    } = granted;
     let issuer = metadata.issuer.clone();
     let client_id = client_id.unwrap_or_default();
     let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))
@@ -216,5 +229,6 @@ pub(super) fn save(
             token_endpoint_auth_method: None,
         });
         entry.credentials = Some(credentials);
+        more(entry);
     })
 }
