@@ -58,6 +58,7 @@ impl Session {
     ) -> Result<Session, Failure> {
         // A resumed session stays open: its tasks may be asked about again.
         let keep = Arc::new(Keep::resuming(resume.as_ref()));
+        let key = Key::of(&server, &context.store);
         let handler = Handler {
             server: Arc::from(server.name.as_str()),
             progress: context.progress.clone(),
@@ -68,10 +69,11 @@ impl Session {
                 .map(str::to_string),
             resource_updates: tokio::sync::broadcast::channel(64).0,
             sampler: context.sampler.clone(),
+            cache: context.cache.clone(),
+            key: key.clone(),
         };
         let resource_updates = handler.resource_updates.clone();
         let started = Instant::now();
-        let key = Key::of(&server, &context.store);
         let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
         let is_http = matches!(server.transport, Transport::Http { .. });
         let (outcome, child) = match &server.transport {
