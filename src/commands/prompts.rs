@@ -120,8 +120,9 @@ pub async fn fetch(
 }
 
 /// Check the arguments against the prompt's definition and get it. With a cached definition,
-/// any disagreement (unknown prompt, failed check, `prompts/get` rejected as invalid) forgets
-/// the cached list and goes again once with the live one.
+/// any disagreement (unknown prompt, failed check, `prompts/get` rejected) forgets the cached
+/// list and goes again once with the live one; a rejection whose prompt turns out unchanged is
+/// reported as it came (asking again would only repeat it).
 async fn checked_get(
     session: &Session,
     prompt: &str,
@@ -137,22 +138,32 @@ async fn checked_get(
             Err(failure) if cached && stale_sign(&failure) => {
                 tracing::info!(server = %session.name(), "the cached prompts list looks stale; listing the prompts again");
                 session.forget(ListKind::Prompts);
-                prompts = session.list_prompts().await?;
-                cached = false;
+                let live = session.list_prompts().await?;
+                let rejected = failure.kind == Kind::Protocol;
+                if rejected && definition(&live, prompt) == definition(&prompts, prompt) {
+                    return Err(failure);
+                }
+                (prompts, cached) = (live, false);
             }
             outcome => return outcome,
         }
     }
 }
 
+fn definition(prompts: &[Prompt], name: &str) -> Option<Value> {
+    let prompt = prompts.iter().find(|p| p.name == name)?;
+    serde_json::to_value(prompt).ok()
+}
+
 /// What a stale prompts list causes: our own check failing, or the server rejecting
-/// `prompts/get` as invalid params (-32602) or unknown (-32601).
+/// `prompts/get` as invalid params (-32602), unknown (-32601) or, as the Python SDK answers
+/// both, an internal error (-32603).
 fn stale_sign(failure: &Failure) -> bool {
     match failure.kind {
         Kind::Usage | Kind::InvalidArguments => true,
-        Kind::Protocol => {
-            failure.message.ends_with("(code -32602)") || failure.message.ends_with("(code -32601)")
-        }
+        Kind::Protocol => ["-32602", "-32601", "-32603"]
+            .iter()
+            .any(|code| failure.message.ends_with(&format!("(code {code})"))),
         _ => false,
     }
 }

@@ -167,12 +167,14 @@ impl Session {
 
     /// A request's error as a Failure. Connected from memory without asking the server, a
     /// failure at the HTTP or protocol level may mean it speaks another era now: detect it
-    /// afresh next time.
+    /// afresh next time. Not for an internal error (-32603): the server understood the
+    /// request well enough to fail it (the Python SDK answers an unknown prompt so).
     fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
         let failure = request_failure(&self.server, &self.store, self.child.as_ref(), what, error);
         if self.era_unconfirmed
             && matches!(failure.kind, Kind::Http | Kind::Protocol)
             && !super::rejected_as_stale(&failure)
+            && !failure.message.ends_with("(code -32603)")
         {
             self.cache.remember_era(&self.key, None);
         }
