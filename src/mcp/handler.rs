@@ -37,6 +37,8 @@ pub(super) struct Handler {
     /// Where this server's lists are cached: a `list_changed` notification drops them.
     pub cache: Cache,
     pub key: Key,
+    /// Shared with the session: tells a long-running command to list again.
+    pub changed: Arc<super::lists::Changed>,
 }
 
 impl Handler {
@@ -56,6 +58,7 @@ impl Handler {
         for kind in kinds {
             tracing::debug!(server = %self.server, "the {} list changed; dropped the cached one", kind.noun());
             self.cache.forget(&self.key, *kind);
+            self.changed.mark(*kind);
         }
     }
 }

@@ -19,6 +19,32 @@ use super::lenient;
 use crate::cache::ListKind;
 use crate::exit::Failure;
 
+/// Which lists the server said changed (`notifications/*/list_changed`) since whoever holds
+/// one in memory last looked: a long-running command lists it again before its next use.
+#[derive(Default)]
+pub(super) struct Changed([std::sync::atomic::AtomicBool; 4]);
+
+impl Changed {
+    fn flag(&self, kind: ListKind) -> &std::sync::atomic::AtomicBool {
+        &self.0[match kind {
+            ListKind::Tools => 0,
+            ListKind::Prompts => 1,
+            ListKind::Resources => 2,
+            ListKind::Templates => 3,
+        }]
+    }
+
+    pub(super) fn mark(&self, kind: ListKind) {
+        self.flag(kind)
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn take(&self, kind: ListKind) -> bool {
+        self.flag(kind)
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// The cache hints of a list's pages merged: the shortest `ttlMs` (none if a page has none),
 /// and private if any page is.
 #[derive(Default)]
@@ -124,6 +150,12 @@ impl Session {
     /// The cached list of `kind`, if the cache has a fresh one.
     pub fn cached<T: DeserializeOwned>(&self, kind: ListKind) -> Option<Vec<T>> {
         self.cache.list(&self.key, kind)
+    }
+
+    /// Whether the server said the list of `kind` changed since the last time this was
+    /// asked (a holder of the list in memory should list it again).
+    pub fn take_list_changed(&self, kind: ListKind) -> bool {
+        self.changed.take(kind)
     }
 
     /// Drop the cached list of `kind` (the server rejected a request made from it).

@@ -41,6 +41,8 @@ pub struct Session {
     pub(super) progress: Arc<crate::ui::Progress>,
     /// The HTTP session's id and whether to keep it open (Streamable HTTP only).
     pub(super) keep: Option<Arc<super::resume::Keep>>,
+    /// Lists the server said changed during this session.
+    pub(super) changed: Arc<super::lists::Changed>,
 }
 
 impl Session {

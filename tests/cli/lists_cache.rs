@@ -274,3 +274,37 @@ fn list_changed_notifications_drop_the_cached_list_and_the_next_command_lists_ag
     assert_eq!(mcpchat(&add)[0]["text"], "5");
     assert_eq!(requests(&log), session(&["POST tools/call"]));
 }
+
+#[test]
+fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--list-changers"]);
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let output = env
+        .cmd()
+        .args(["--url", &format!("py={}", proxy.url)])
+        .args(["--protocol-version", "2025-11-25"])
+        .args(["tools", "call", "--batch", "--jobs", "1"])
+        .write_stdin(concat!(
+            "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
+            "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
+        ))
+        .output()
+        .unwrap();
+    let lines = succeeded(&output);
+    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
+    assert_eq!(texts, ["sent", "5"]);
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST tools/list",
+            "POST tools/call",
+            "POST tools/list",
+            "POST tools/call",
+            "DELETE",
+        ])
+    );
+}

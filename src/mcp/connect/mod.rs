@@ -71,7 +71,9 @@ impl Session {
             sampler: context.sampler.clone(),
             cache: context.cache.clone(),
             key: key.clone(),
+            changed: Arc::default(),
         };
+        let changed = handler.changed.clone();
         let resource_updates = handler.resource_updates.clone();
         let started = Instant::now();
         let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
@@ -116,6 +118,7 @@ impl Session {
                     connect_ms: started.elapsed().as_millis() as u64,
                     progress: context.progress.clone(),
                     keep: is_http.then_some(keep),
+                    changed,
                 };
                 if let Some(level) = context.log_level {
                     session.apply_log_level(level).await;
