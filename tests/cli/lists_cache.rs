@@ -308,3 +308,45 @@ fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
         ])
     );
 }
+
+#[test]
+fn a_warm_resources_read_among_two_servers_finds_the_owner_from_the_cached_lists() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    let python = python_http_with(0, &["--stateless-json"]);
+    let read = |env: &TestEnv| {
+        let output = env
+            .cmd()
+            .args(["--url", &format!("ev={}", proxy.url)])
+            .args(["--url", &format!("py={}", python.url)])
+            .args(["resources", "read", "notes://welcome"])
+            .output()
+            .unwrap();
+        succeeded(&output)
+    };
+    let cold = read(&env);
+    assert_eq!(cold[0]["server"], "py");
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST server/discover",
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST resources/list",
+            "POST resources/templates/list",
+            "DELETE",
+        ])
+    );
+    let warm = read(&env);
+    assert_eq!(warm, cold);
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "DELETE"
+        ])
+    );
+}
