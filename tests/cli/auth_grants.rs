@@ -158,6 +158,33 @@ fn an_expiring_access_token_is_replaced_with_the_token_file_read_again() {
 }
 
 #[test]
+fn a_short_lived_access_token_is_fetched_once_per_command_not_once_per_request() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    // 20 s tokens are inside both renewal margins (60 s before a command, 30 s before each
+    // request): every command gets one new token, and uses it for all its requests.
+    let issuer = oidc_provider(&[
+        "--jwt-bearer",
+        log.path().to_str().unwrap(),
+        "--access-ttl",
+        "20",
+    ]);
+    let resource = protected_echo(&issuer.url);
+    let env = TestEnv::new();
+    let token = workload_token(&issuer, 600);
+    env.write("workload-token", &token);
+    config(&env, &resource.url, "assertion_file: workload-token");
+    for args in [
+        &["auth", "login", "s"][..],
+        &["tools", "call", "s__whoami"][..],
+    ] {
+        let output = env.cmd().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    }
+    let request = expected_request(&token, &resource.url);
+    assert_eq!(token_requests(log.path()), [request.clone(), request]);
+}
+
+#[test]
 fn the_assertion_can_come_from_an_environment_variable_without_a_login() {
     let log = tempfile::NamedTempFile::new().unwrap();
     let issuer = oidc_provider(&["--jwt-bearer", log.path().to_str().unwrap()]);
