@@ -1,6 +1,6 @@
-//! What a server sends us on its own: progress and log notifications, `list_changed`
-//! notifications (which drop the cached list), elicitation and sampling requests, and the client
-//! capabilities we declare in return.
+//! What a server sends us on its own: progress and log notifications, elicitation and sampling
+//! requests, and the client capabilities we declare in return. (`list_changed` notifications
+//! are acted on earlier, as the transport reads them: see `lists::ListChanges`.)
 
 use std::sync::Arc;
 
@@ -18,7 +18,6 @@ use serde_json::Value;
 
 use super::Elicitation;
 use super::sampling::Sampler;
-use crate::cache::{Cache, Key, ListKind};
 use crate::redact;
 use crate::ui::Progress;
 
@@ -34,11 +33,6 @@ pub(super) struct Handler {
     pub resource_updates: tokio::sync::broadcast::Sender<String>,
     /// Answers sampling requests (None: `--sampling deny`).
     pub sampler: Option<Arc<Sampler>>,
-    /// Where this server's lists are cached: a `list_changed` notification drops them.
-    pub cache: Cache,
-    pub key: Key,
-    /// Shared with the session: tells a long-running command to list again.
-    pub changed: Arc<super::lists::Changed>,
 }
 
 impl Handler {
@@ -51,32 +45,7 @@ impl Handler {
     }
 }
 
-impl Handler {
-    /// The server says a list changed: the cached one (this identity's and the public one) is
-    /// dropped, so the next use lists it live.
-    fn list_changed(&self, kinds: &[ListKind]) {
-        for kind in kinds {
-            tracing::debug!(server = %self.server, "the {} list changed; dropped the cached one", kind.noun());
-            self.cache.forget(&self.key, *kind);
-            self.changed.mark(*kind);
-        }
-    }
-}
-
 impl ClientHandler for Handler {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.list_changed(&[ListKind::Tools]);
-    }
-
-    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.list_changed(&[ListKind::Prompts]);
-    }
-
-    /// Templates are part of what a server serves as resources: both lists are dropped.
-    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.list_changed(&[ListKind::Resources, ListKind::Templates]);
-    }
-
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,

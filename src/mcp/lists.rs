@@ -22,7 +22,7 @@ use crate::exit::Failure;
 /// Which lists the server said changed (`notifications/*/list_changed`) since whoever holds
 /// one in memory last looked: a long-running command lists it again before its next use.
 #[derive(Default)]
-pub(super) struct Changed([std::sync::atomic::AtomicBool; 4]);
+pub(crate) struct Changed([std::sync::atomic::AtomicBool; 4]);
 
 impl Changed {
     fn flag(&self, kind: ListKind) -> &std::sync::atomic::AtomicBool {
@@ -42,6 +42,45 @@ impl Changed {
     fn take(&self, kind: ListKind) -> bool {
         self.flag(kind)
             .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Reacts to `notifications/*/list_changed` as our transports read them (Streamable HTTP,
+/// stdio): the server's cached list of that kind is dropped and the session told, before the
+/// messages after it reach rmcp. rmcp's own handler runs later on a task of its own, so a
+/// long-running command could otherwise make its next request before it ran.
+pub(crate) struct ListChanges {
+    pub cache: crate::cache::Cache,
+    pub key: crate::cache::Key,
+    pub changed: Changed,
+}
+
+impl ListChanges {
+    /// Look at one message from the server (JSON text: an SSE event's data or a stdio line).
+    pub(crate) fn seen(&self, text: &str) {
+        if !text.contains("list_changed") {
+            return;
+        }
+        let Ok(message) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        let kinds: &[ListKind] = match message.get("method").and_then(Value::as_str) {
+            Some("notifications/tools/list_changed") => &[ListKind::Tools],
+            Some("notifications/prompts/list_changed") => &[ListKind::Prompts],
+            // Templates are part of what a server serves as resources: both lists go.
+            Some("notifications/resources/list_changed") => {
+                &[ListKind::Resources, ListKind::Templates]
+            }
+            _ => return,
+        };
+        for kind in kinds {
+            tracing::debug!(
+                "the server's {} list changed; dropped the cached one",
+                kind.noun()
+            );
+            self.cache.forget(&self.key, *kind);
+            self.changed.mark(*kind);
+        }
     }
 }
 
@@ -155,7 +194,7 @@ impl Session {
     /// Whether the server said the list of `kind` changed since the last time this was
     /// asked (a holder of the list in memory should list it again).
     pub fn take_list_changed(&self, kind: ListKind) -> bool {
-        self.changed.take(kind)
+        self.changes.changed.take(kind)
     }
 
     /// Drop the cached list of `kind` (the server rejected a request made from it).

@@ -42,7 +42,7 @@ pub struct Session {
     /// The HTTP session's id and whether to keep it open (Streamable HTTP only).
     pub(super) keep: Option<Arc<super::resume::Keep>>,
     /// Lists the server said changed during this session.
-    pub(super) changed: Arc<super::lists::Changed>,
+    pub(super) changes: Arc<super::lists::ListChanges>,
 }
 
 impl Session {

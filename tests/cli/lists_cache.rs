@@ -350,3 +350,29 @@ fn a_warm_resources_read_among_two_servers_finds_the_owner_from_the_cached_lists
         ])
     );
 }
+
+#[test]
+fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .args([
+            "--stdio",
+            &format!("py={} --list-changers", python_stdio_cmd()),
+        ])
+        .args(["--protocol-version", "2025-11-25", "-v"])
+        .args(["tools", "call", "--batch", "--jobs", "1"])
+        .write_stdin(concat!(
+            "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
+            "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
+        ))
+        .output()
+        .unwrap();
+    let lines = succeeded(&output);
+    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
+    assert_eq!(texts, ["sent", "5"]);
+    // Over stdio there is no proxy to count requests: the relisting says so at -v.
+    let stderr = stderr_of(&output);
+    let listings = stderr.matches("the cached tools list looks stale").count();
+    assert_eq!(listings, 1, "{stderr}");
+}
