@@ -71,40 +71,67 @@ pub async fn login(
         c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
     });
     let no_browser = options.open_browser && !super::browser::can_open();
+    let found = Discovered {
+        url,
+        oauth: &oauth,
+        metadata: &metadata,
+        previous: &previous,
+        binding: binding.as_ref(),
+    };
     if options.device || (no_browser && device::endpoint(&metadata).is_some()) {
-        let found = Discovered {
-            url,
-            oauth: &oauth,
-            metadata: &metadata,
-            previous: &previous,
-            binding: binding.as_ref(),
-        };
         return login_device(server, store, http, options, manager, &found, reusable).await;
     }
-    let listener = listen(server, &oauth, reusable.as_ref()).await?;
+    login_browser(server, store, http, options, manager, &found, reusable).await
+}
+
+/// The RFC 8707 resource exactly as rmcp sends it in the browser flow (and on refresh).
+async fn resource_parameter(
+    manager: &AuthorizationManager,
+    scopes: &[String],
+    url: &str,
+) -> String {
+    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    manager
+        .get_authorization_url(&scope_refs)
+        .await
+        .ok()
+        .and_then(|auth_url| {
+            url::Url::parse(&auth_url).ok().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "resource")
+                    .map(|(_, v)| v.into_owned())
+            })
+        })
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// The authorization-code flow: a callback listener, the browser, the code exchange.
+async fn login_browser(
+    server: &ServerConfig,
+    store: &TokenStore,
+    http: &reqwest::Client,
+    options: &LoginOptions,
+    mut manager: AuthorizationManager,
+    found: &Discovered<'_>,
+    reusable: Option<Registration>,
+) -> Result<(), Failure> {
+    let Discovered {
+        url,
+        oauth,
+        metadata,
+        previous,
+        binding,
+    } = *found;
+    let listener = listen(server, oauth, reusable.as_ref()).await?;
     let port = listener
         .local_addr()
         .map_err(|e| auth_failure(server, e))?
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let scopes = scopes(&manager, &oauth, &previous).await;
-    let mut registration = client(
-        server,
-        http,
-        &oauth,
-        reusable,
-        &metadata,
-        &redirect_uri,
-        &scopes,
-    )
-    .await?;
-    if let Some(secret) = &registration.client_secret {
-        redact::register(secret);
-    }
-    // The code exchange authenticates as the client registered (see client_auth).
-    let method = method_for(server, &registration, &metadata)?;
-    registration.token_endpoint_auth_method = Some(method.name().to_string());
-    manager.set_metadata(metadata_for(&metadata, method));
+    let scopes = scopes(&manager, oauth, previous).await;
+    let (registration, method) =
+        registered(server, http, found, reusable, &redirect_uri, &scopes).await?;
+    manager.set_metadata(metadata_for(metadata, method));
     let mut request = AuthorizationRequest::new(redirect_uri.clone())
         .with_client_name("mcpchat")
         .with_scopes(scopes)
@@ -121,13 +148,42 @@ pub async fn login(
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());
         entry.client = Some(registration.clone());
-        entry.issuer = issuer.clone();
+        entry.issuer = metadata.issuer.clone();
         entry.metadata = Some(metadata.clone());
         entry.resource = resource.clone();
         entry.required_scopes.clear();
-        entry.dpop_key = super::stored_key(binding.as_ref());
+        entry.dpop_key = super::stored_key(binding);
     })?;
     Ok(())
+}
+
+/// The client to log in with (configured, reused or newly registered), its secret registered
+/// for masking, and how it authenticates at the token endpoint (as registered, see
+/// client_auth), recorded in the registration.
+async fn registered(
+    server: &ServerConfig,
+    http: &reqwest::Client,
+    found: &Discovered<'_>,
+    reusable: Option<Registration>,
+    redirect_uri: &str,
+    scopes: &[String],
+) -> Result<(Registration, Method), Failure> {
+    let mut registration = client(
+        server,
+        http,
+        found.oauth,
+        reusable,
+        found.metadata,
+        redirect_uri,
+        scopes,
+    )
+    .await?;
+    if let Some(secret) = &registration.client_secret {
+        redact::register(secret);
+    }
+    let method = method_for(server, &registration, found.metadata)?;
+    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    Ok((registration, method))
 }
 
 /// What discovery found, for the device flow.
@@ -173,21 +229,8 @@ async fn login_device(
         .as_ref()
         .and_then(|c| c.redirect_uri.clone())
         .unwrap_or_else(|| "http://127.0.0.1/callback".to_string());
-    let mut registration = client(
-        server,
-        http,
-        oauth,
-        reusable,
-        metadata,
-        &redirect_uri,
-        &scopes,
-    )
-    .await?;
-    if let Some(secret) = &registration.client_secret {
-        redact::register(secret);
-    }
-    let method = method_for(server, &registration, metadata)?;
-    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    let (registration, _) =
+        registered(server, http, found, reusable, &redirect_uri, &scopes).await?;
     super::client_auth::configure(
         server,
         &mut manager,
@@ -195,20 +238,7 @@ async fn login_device(
         &registration,
         scopes.clone(),
     )?;
-    // The RFC 8707 resource exactly as rmcp sends it in the browser flow (and on refresh).
-    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    let resource = manager
-        .get_authorization_url(&scope_refs)
-        .await
-        .ok()
-        .and_then(|auth_url| {
-            url::Url::parse(&auth_url).ok().and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "resource")
-                    .map(|(_, v)| v.into_owned())
-            })
-        })
-        .unwrap_or_else(|| url.to_string());
+    let resource = resource_parameter(&manager, &scopes, url).await;
     let request = DeviceRequest {
         server,
         http,
