@@ -174,6 +174,7 @@ pub struct Delete {
 }
 
 impl Delete {
+    /// Sends it with `client`.
     pub async fn send<C: StreamableHttpClient>(self, client: &C) -> HttpResult<(), C> {
         client
             .delete_session(
@@ -226,7 +227,7 @@ pub trait HttpHooks: Clone + Send + Sync + 'static {
 }
 
 /// `impl StreamableHttpClient` for a type that implements [`HttpHooks`]: each of rmcp's
-/// methods becomes its request and goes to the hook: `streamable_http_via_hooks!(impl<C> for
+/// methods becomes its request and goes to the hook. `streamable_http_via_hooks!(impl<C> for
 /// Wire<C>)` for a wrapper generic over the client below, `(for OAuthHttp)` for one that is not.
 macro_rules! streamable_http_via_hooks {
     ($(impl<$c:ident>)? for $ty:ty) => {
