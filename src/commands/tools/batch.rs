@@ -53,95 +53,151 @@ pub(super) async fn batch(
     shard: Option<Shard>,
     validate: bool,
 ) -> anyhow::Result<Code> {
+    refuse_terminal_stdin()?;
+    let state = State::new(app, jobs, shard);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut broken = false;
+    let interrupted = tokio::select! {
+        done = dispatch(&state, &mut tasks, &mut broken, shard, validate) => { done?; None }
+        what = crate::interrupt::wait() => Some(what),
+    };
+    state.bar.finish_and_clear();
+    if interrupted.is_some() {
+        broken |= report_unanswered(&state.app, &state.outstanding);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    close_all(&state.servers).await;
+    if broken {
+        return Err(crate::exit::BrokenPipe.into());
+    }
+    if let Some(what) = interrupted {
+        return Err(Failure::new(Kind::Interrupted, what).into());
+    }
+    let code = *state.worst.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(code)
+}
+
+/// A terminal on stdin means the user forgot the requests: say how to give them rather than
+/// wait for typing.
+fn refuse_terminal_stdin() -> anyhow::Result<()> {
     if std::io::stdin().is_terminal() {
         return Err(Failure::usage("--batch reads JSON Lines requests from stdin, but stdin is a terminal")
             .hint("echo '{\"id\": 1, \"tool\": \"server__tool\", \"arguments\": {}}' | mcpchat tools call --batch")
             .into());
     }
-    let app = Arc::new(app.clone());
-    let semaphore = Arc::new(Semaphore::new(jobs));
-    let servers: Arc<std::sync::Mutex<HashMap<String, Shared>>> = Arc::default();
-    let worst = Arc::new(std::sync::Mutex::new(Code::Success));
-    let outstanding: Outstanding = Arc::new(std::sync::Mutex::new(Some(BTreeMap::new())));
-    let mut tasks = tokio::task::JoinSet::new();
-    let bar = app.context.progress.batch_bar(
-        app.context
-            .progress
-            .is_drawn()
-            .then(|| requests_in_stdin_file(shard))
-            .flatten(),
-    );
-    let mut broken = false;
-    let work = async {
-        let stdin = tokio::io::stdin();
-        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
-        let mut line_number = 0usize;
-        loop {
-            let line = match lines.next_line().await {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    let failure =
-                        Failure::usage(format!("cannot read batch requests from stdin: {e}"));
-                    record(&app, &worst, None, None, &failure);
-                    break;
-                }
-            };
-            line_number += 1;
-            // Numbers stay those of the whole input, so ids and `batch line N` match any shard's.
-            if shard.is_some_and(|shard| !shard.owns(line_number - 1)) || line.trim().is_empty() {
-                continue;
-            }
-            accept(&outstanding, line_number, &line);
-            let permit = semaphore.clone().acquire_owned().await?;
-            let app = app.clone();
-            let servers = servers.clone();
-            let worst = worst.clone();
-            let outstanding = outstanding.clone();
-            let bar = bar.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                let _done = IncOnDrop(bar);
-                let line = Line {
-                    text: &line,
-                    number: line_number,
-                };
-                answer(&app, &servers, &worst, &outstanding, line, validate).await
-            });
-            // Reap finished tasks as we go so memory stays flat on long inputs.
-            while let Some(done) = tasks.try_join_next() {
-                broken |= done.unwrap_or(false);
-            }
-            if broken {
-                break;
-            }
+    Ok(())
+}
+
+/// What every request task of one batch shares.
+struct State {
+    app: Arc<App>,
+    /// Bounds the calls in flight to `--jobs`.
+    semaphore: Arc<Semaphore>,
+    /// One session per server, opened by the first request that names it.
+    servers: Arc<std::sync::Mutex<HashMap<String, Shared>>>,
+    /// The exit code so far: the worst of all requests.
+    worst: Arc<std::sync::Mutex<Code>>,
+    outstanding: Outstanding,
+    bar: indicatif::ProgressBar,
+}
+
+impl State {
+    /// Fresh state; the progress bar knows the total only when stdin is a file it can count.
+    fn new(app: &App, jobs: usize, shard: Option<Shard>) -> State {
+        let app = Arc::new(app.clone());
+        let bar = app.context.progress.batch_bar(
+            app.context
+                .progress
+                .is_drawn()
+                .then(|| requests_in_stdin_file(shard))
+                .flatten(),
+        );
+        State {
+            app,
+            semaphore: Arc::new(Semaphore::new(jobs)),
+            servers: Arc::default(),
+            worst: Arc::new(std::sync::Mutex::new(Code::Success)),
+            outstanding: Arc::new(std::sync::Mutex::new(Some(BTreeMap::new()))),
+            bar,
         }
-        while let Some(done) = tasks.join_next().await {
-            broken |= done.unwrap_or(false);
-        }
-        anyhow::Ok(())
-    };
-    let interrupted = tokio::select! {
-        done = work => { done?; None }
-        what = crate::interrupt::wait() => Some(what),
-    };
-    bar.finish_and_clear();
-    if let Some(what) = interrupted {
-        broken |= report_unanswered(&app, &outstanding);
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-        close_all(&servers).await;
-        if broken {
-            return Err(crate::exit::BrokenPipe.into());
-        }
-        return Err(Failure::new(Kind::Interrupted, what).into());
     }
-    close_all(&servers).await;
-    if broken {
-        return Err(crate::exit::BrokenPipe.into());
+}
+
+type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>;
+
+/// Read stdin to its end, spawning one task per owned request (`--jobs` at a time), then wait
+/// for them all. Sets `broken` and stops reading once stdout is gone.
+async fn dispatch(
+    state: &State,
+    tasks: &mut tokio::task::JoinSet<bool>,
+    broken: &mut bool,
+    shard: Option<Shard>,
+    validate: bool,
+) -> anyhow::Result<()> {
+    let stdin = tokio::io::stdin();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
+    let mut line_number = 0usize;
+    while let Some(line) = next_line(state, &mut lines).await {
+        line_number += 1;
+        // Numbers stay those of the whole input, so ids and `batch line N` match any shard's.
+        if shard.is_some_and(|shard| !shard.owns(line_number - 1)) || line.trim().is_empty() {
+            continue;
+        }
+        accept(&state.outstanding, line_number, &line);
+        let permit = state.semaphore.clone().acquire_owned().await?;
+        spawn_answer(state, tasks, permit, line, line_number, validate);
+        // Reap finished tasks as we go so memory stays flat on long inputs.
+        while let Some(done) = tasks.try_join_next() {
+            *broken |= done.unwrap_or(false);
+        }
+        if *broken {
+            break;
+        }
     }
-    let code = *worst.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(code)
+    while let Some(done) = tasks.join_next().await {
+        *broken |= done.unwrap_or(false);
+    }
+    Ok(())
+}
+
+/// The next line of stdin, or None at its end; a read error is reported as an `error` line
+/// (and counts toward the exit code) and ends the input there.
+async fn next_line(state: &State, lines: &mut Lines) -> Option<String> {
+    match lines.next_line().await {
+        Ok(line) => line,
+        Err(e) => {
+            let failure = Failure::usage(format!("cannot read batch requests from stdin: {e}"));
+            record(&state.app, &state.worst, None, None, &failure);
+            None
+        }
+    }
+}
+
+/// Answer one request line in its own task, holding its `--jobs` permit until done and
+/// ticking the progress bar however the task ends.
+fn spawn_answer(
+    state: &State,
+    tasks: &mut tokio::task::JoinSet<bool>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    line: String,
+    line_number: usize,
+    validate: bool,
+) {
+    let app = state.app.clone();
+    let servers = state.servers.clone();
+    let worst = state.worst.clone();
+    let outstanding = state.outstanding.clone();
+    let bar = state.bar.clone();
+    tasks.spawn(async move {
+        let _permit = permit;
+        let _done = IncOnDrop(bar);
+        let line = Line {
+            text: &line,
+            number: line_number,
+        };
+        answer(&app, &servers, &worst, &outstanding, line, validate).await
+    });
 }
 
 /// One request line and its 1-based number in the whole input.
