@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::toolbox::Toolbox;
+use super::toolbox::{Function, Toolbox};
 use super::{Options, TOOL_ERROR_MARK};
 use crate::events::{Event, ToolCallInfo, ToolResult};
 use crate::exit::BrokenPipe;
@@ -43,82 +43,147 @@ pub(super) async fn run_call(
     options: &Options,
     output: &Output,
 ) -> Result<String, BrokenPipe> {
-    let function = toolbox
-        .by_name
-        .get(&call.name)
-        .map(|i| &toolbox.functions[*i]);
+    let resolved = Resolved::new(call, toolbox);
     let parsed = call.parsed_arguments();
-    // `server__tool`, or what the model asked for when no such tool exists.
-    let display_name = function.map_or_else(
-        || call.name.clone(),
-        |f| {
-            format!(
-                "{}{}{}",
-                f.server,
-                crate::commands::tools::SEPARATOR,
-                f.tool
-            )
-        },
-    );
-    output.emit(&Event::ToolCall(ToolCallInfo {
-        id: call.id.clone(),
-        name: display_name.clone(),
-        server: function.map(|f| f.server.clone()),
-        tool: function.map(|f| f.tool.clone()),
-        arguments: parsed.clone().unwrap_or_else(|_| call.arguments.clone()),
-        step,
-    }))?;
+    resolved.announce(&parsed, step, output)?;
     let started = Instant::now();
-    let local_error = |message: String| ToolResult {
-        id: Some(json!(call.id).into()),
-        server: function.map(|f| f.server.clone()),
-        tool: function.map_or_else(|| call.name.clone(), |f| f.tool.clone()),
-        name: display_name.clone(),
-        is_error: true,
-        content: json!([{"type": "text", "text": message}]),
-        structured_content: None,
-        text: message,
-        duration_ms: started.elapsed().as_millis() as u64,
-    };
-    let result = match (function, parsed) {
-        (None, _) => {
-            let mut names: Vec<&str> = toolbox.functions.iter().map(|f| f.name.as_str()).collect();
-            names.truncate(50);
-            local_error(format!(
-                "unknown tool `{}`; available tools: {}",
-                call.name,
-                names.join(", ")
-            ))
+    let result = match (resolved.function, parsed) {
+        (None, _) => resolved.local_error(started, unknown_tool(call, toolbox)),
+        (Some(_), Err(message)) => {
+            resolved.local_error(started, format!("invalid arguments: {message}"))
         }
-        (Some(_), Err(message)) => local_error(format!("invalid arguments: {message}")),
         (Some(function), Ok(arguments)) => {
-            let violations = function.validator.violations(&arguments);
-            if !violations.is_empty() {
-                local_error(format!(
-                    "invalid arguments, no call was made; fix these and call again:\n{}",
-                    violations.join("\n")
-                ))
-            } else if let Value::Object(map) = arguments {
-                match call_on(&sessions[function.session], &function.tool, map).await {
-                    Ok(result) => crate::commands::tools::result_event(
-                        Some(json!(call.id).into()),
-                        &function.server,
-                        &function.tool,
-                        &result,
-                        started,
-                    ),
-                    Err(failure) => {
-                        local_error(format!("the tool call failed: {}", failure.message))
-                    }
-                }
-            } else {
-                local_error("invalid arguments: they must be a JSON object".to_string())
-            }
+            call_checked(&resolved, function, arguments, sessions, started).await
         }
     };
     let text = model_text(&result, options.max_tool_output);
     output.emit(&Event::ToolResult(result))?;
     Ok(text)
+}
+
+/// The call the model asked for, with the toolbox function it names (None for a tool that
+/// does not exist) and the name the output lines show.
+struct Resolved<'a> {
+    call: &'a ToolCall,
+    function: Option<&'a Function>,
+    /// `server__tool`, or what the model asked for when no such tool exists.
+    display_name: String,
+}
+
+impl<'a> Resolved<'a> {
+    /// Look the call's name up in the toolbox.
+    fn new(call: &'a ToolCall, toolbox: &'a Toolbox) -> Resolved<'a> {
+        let function = toolbox
+            .by_name
+            .get(&call.name)
+            .map(|i| &toolbox.functions[*i]);
+        let display_name = function.map_or_else(
+            || call.name.clone(),
+            |f| {
+                format!(
+                    "{}{}{}",
+                    f.server,
+                    crate::commands::tools::SEPARATOR,
+                    f.tool
+                )
+            },
+        );
+        Resolved {
+            call,
+            function,
+            display_name,
+        }
+    }
+
+    /// Print the `tool_call` line before anything runs, with the parsed arguments when they
+    /// parse (else as the model sent them), so a reader sees what was asked even if it fails.
+    fn announce(
+        &self,
+        parsed: &Result<Value, String>,
+        step: u32,
+        output: &Output,
+    ) -> Result<(), BrokenPipe> {
+        output.emit(&Event::ToolCall(ToolCallInfo {
+            id: self.call.id.clone(),
+            name: self.display_name.clone(),
+            server: self.function.map(|f| f.server.clone()),
+            tool: self.function.map(|f| f.tool.clone()),
+            arguments: parsed
+                .clone()
+                .unwrap_or_else(|_| self.call.arguments.clone()),
+            step,
+        }))
+    }
+
+    /// An error result made here without (or after) calling the server: the model reads
+    /// `message` and can correct its call.
+    fn local_error(&self, started: Instant, message: String) -> ToolResult {
+        ToolResult {
+            id: Some(json!(self.call.id).into()),
+            server: self.function.map(|f| f.server.clone()),
+            tool: self
+                .function
+                .map_or_else(|| self.call.name.clone(), |f| f.tool.clone()),
+            name: self.display_name.clone(),
+            is_error: true,
+            content: json!([{"type": "text", "text": message}]),
+            structured_content: None,
+            text: message,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// The message for a tool that does not exist, naming (up to 50 of) the tools that do so the
+/// model can pick one.
+fn unknown_tool(call: &ToolCall, toolbox: &Toolbox) -> String {
+    let mut names: Vec<&str> = toolbox.functions.iter().map(|f| f.name.as_str()).collect();
+    names.truncate(50);
+    format!(
+        "unknown tool `{}`; available tools: {}",
+        call.name,
+        names.join(", ")
+    )
+}
+
+/// Check the arguments against the tool's schema and call the server only when they pass:
+/// a refused or failed call becomes an error result the model can act on.
+async fn call_checked(
+    resolved: &Resolved<'_>,
+    function: &Function,
+    arguments: Value,
+    sessions: &[Slot],
+    started: Instant,
+) -> ToolResult {
+    let violations = function.validator.violations(&arguments);
+    if !violations.is_empty() {
+        return resolved.local_error(
+            started,
+            format!(
+                "invalid arguments, no call was made; fix these and call again:\n{}",
+                violations.join("\n")
+            ),
+        );
+    }
+    let Value::Object(map) = arguments else {
+        return resolved.local_error(
+            started,
+            "invalid arguments: they must be a JSON object".to_string(),
+        );
+    };
+    match call_on(&sessions[function.session], &function.tool, map).await {
+        Ok(result) => crate::commands::tools::result_event(
+            Some(json!(resolved.call.id).into()),
+            &function.server,
+            &function.tool,
+            &result,
+            started,
+        ),
+        Err(failure) => resolved.local_error(
+            started,
+            format!("the tool call failed: {}", failure.message),
+        ),
+    }
 }
 
 /// What the model sees of a tool result: text parts joined, structured content as JSON,
