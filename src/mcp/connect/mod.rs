@@ -57,87 +57,152 @@ impl Session {
         context: &Context,
         resume: Option<Resume>,
     ) -> Result<Session, Failure> {
-        // A resumed session stays open: its tasks may be asked about again.
-        let keep = Arc::new(Keep::resuming(resume.as_ref()));
-        let key = Key::of(&server, &context.store);
-        let handler = Handler {
-            server: Arc::from(server.name.as_str()),
-            progress: context.progress.clone(),
-            elicitation: context.elicitation,
-            protocol_version: context
-                .pinned_version(&server)
-                .filter(|v| *v != "auto")
-                .map(str::to_string),
-            resource_updates: tokio::sync::broadcast::channel(64).0,
-            sampler: context.sampler.clone(),
+        let handler = new_handler(&server, context);
+        let pieces = Pieces::new(&server, context, &handler, resume.as_ref());
+        let (client, era, child) = match &server.transport {
+            Transport::Http { url, headers } => {
+                let (client, era) =
+                    over_http(&server, url, headers, context, &pieces, handler, resume).await?;
+                (client, era, None)
+            }
+            Transport::Stdio { .. } => {
+                let (client, child) =
+                    over_stdio(&server, context, handler, &pieces.changes).await?;
+                (client, None, Some(child))
+            }
         };
+        tracing::debug!(server = %server.name, elapsed_ms = pieces.started.elapsed().as_millis() as u64, "connected");
+        let session = pieces.into_session(server, context, client, child, era);
+        if let Some(level) = context.log_level {
+            session.apply_log_level(level).await;
+        }
+        Ok(session)
+    }
+}
+
+/// The handler that answers the server's requests and notifications for this session, with
+/// the pinned protocol version if one is (`auto` is no pin).
+fn new_handler(server: &ServerConfig, context: &Context) -> Handler {
+    Handler {
+        server: Arc::from(server.name.as_str()),
+        progress: context.progress.clone(),
+        elicitation: context.elicitation,
+        protocol_version: context
+            .pinned_version(server)
+            .filter(|v| *v != "auto")
+            .map(str::to_string),
+        resource_updates: tokio::sync::broadcast::channel(64).0,
+        sampler: context.sampler.clone(),
+    }
+}
+
+/// What the handshake shares with the session it makes: made before connecting so the
+/// transports can fill them in, then handed to the session.
+struct Pieces {
+    key: Key,
+    /// A resumed session stays open: its tasks may be asked about again.
+    keep: Arc<Keep>,
+    changes: Arc<ListChanges>,
+    primed: Arc<std::sync::Mutex<Primed>>,
+    resource_updates: tokio::sync::broadcast::Sender<String>,
+    started: Instant,
+}
+
+impl Pieces {
+    /// Fresh pieces for `server`; the clock for `connect_ms` starts here.
+    fn new(
+        server: &ServerConfig,
+        context: &Context,
+        handler: &Handler,
+        resume: Option<&Resume>,
+    ) -> Pieces {
+        let keep = Arc::new(Keep::resuming(resume));
+        let key = Key::of(server, &context.store);
         let changes = Arc::new(ListChanges {
             cache: context.cache.clone(),
             key: key.clone(),
             changed: Default::default(),
         });
-        let resource_updates = handler.resource_updates.clone();
-        let started = Instant::now();
-        let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
+        Pieces {
+            key,
+            keep,
+            changes,
+            primed: Arc::new(std::sync::Mutex::new(Primed::default())),
+            resource_updates: handler.resource_updates.clone(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The session over a connected `client`, in `era` when it runs over our HTTP wire.
+    fn into_session(
+        self,
+        server: Arc<ServerConfig>,
+        context: &Context,
+        client: Client,
+        child: Option<Child>,
+        era: Option<Era>,
+    ) -> Session {
         let is_http = matches!(server.transport, Transport::Http { .. });
-        let (outcome, child) = match &server.transport {
-            Transport::Http { url, headers } => {
-                // A context whose HTTP client trusts the server's `ca_file`.
-                let context = &context.for_server(&server)?;
-                let target = Target {
-                    server: &server,
-                    url,
-                    headers,
-                    context,
-                    primed: &primed,
-                    changes: &changes,
-                    resume: resume.map(Arc::new),
-                    keep: keep.clone(),
-                };
-                (connect_http(&target, &key, handler).await, None)
-            }
-            Transport::Stdio { .. } => {
-                let (mut transport, child) = spawn_child(&server, context)?;
-                transport.changes = Some(changes.clone());
-                let attempt = connect_stdio(&server, transport, handler, context).await;
-                (
-                    settle(&server, context, attempt, Some(&child)).map(|c| (c, None)),
-                    Some(child),
-                )
-            }
-        };
-        match outcome {
-            Ok((client, era)) => {
-                tracing::debug!(server = %server.name, elapsed_ms = started.elapsed().as_millis() as u64, "connected");
-                let session = Session {
-                    server,
-                    store: context.store.clone(),
-                    client,
-                    child,
-                    cache: context.cache.clone(),
-                    key,
-                    era_unconfirmed: primed.lock().is_ok_and(|p| p.remembered),
-                    primed: child_free(&primed, era),
-                    resource_updates,
-                    connect_ms: started.elapsed().as_millis() as u64,
-                    progress: context.progress.clone(),
-                    keep: is_http.then_some(keep),
-                    changes,
-                };
-                if let Some(level) = context.log_level {
-                    session.apply_log_level(level).await;
-                }
-                Ok(session)
-            }
-            Err(failure) => {
-                if let Some(child) = &child {
-                    crate::mcp::children::terminate(
-                        child.pid,
-                        std::time::Duration::from_millis(200),
-                    );
-                }
-                Err(failure)
-            }
+        Session {
+            server,
+            store: context.store.clone(),
+            client,
+            child,
+            cache: context.cache.clone(),
+            key: self.key,
+            era_unconfirmed: self.primed.lock().is_ok_and(|p| p.remembered),
+            primed: child_free(&self.primed, era),
+            resource_updates: self.resource_updates,
+            connect_ms: self.started.elapsed().as_millis() as u64,
+            progress: context.progress.clone(),
+            keep: is_http.then_some(self.keep),
+            changes: self.changes,
+        }
+    }
+}
+
+/// Connect over HTTP in the era `connect_http` settles on; `resume` goes on in a recorded
+/// session.
+async fn over_http(
+    server: &ServerConfig,
+    url: &str,
+    headers: &[(String, String)],
+    context: &Context,
+    pieces: &Pieces,
+    handler: Handler,
+    resume: Option<Resume>,
+) -> Result<(Client, Option<Era>), Failure> {
+    // A context whose HTTP client trusts the server's `ca_file`.
+    let context = &context.for_server(server)?;
+    let target = Target {
+        server,
+        url,
+        headers,
+        context,
+        primed: &pieces.primed,
+        changes: &pieces.changes,
+        resume: resume.map(Arc::new),
+        keep: pieces.keep.clone(),
+    };
+    connect_http(&target, &pieces.key, handler).await
+}
+
+/// Start the server's child process and shake hands over its stdio; a child whose handshake
+/// failed is ended, so no process outlives the failure.
+async fn over_stdio(
+    server: &ServerConfig,
+    context: &Context,
+    handler: Handler,
+    changes: &Arc<ListChanges>,
+) -> Result<(Client, Child), Failure> {
+    let (mut transport, child) = spawn_child(server, context)?;
+    transport.changes = Some(changes.clone());
+    let attempt = connect_stdio(server, transport, handler, context).await;
+    match settle(server, context, attempt, Some(&child)) {
+        Ok(client) => Ok((client, child)),
+        Err(failure) => {
+            crate::mcp::children::terminate(child.pid, std::time::Duration::from_millis(200));
+            Err(failure)
         }
     }
 }
