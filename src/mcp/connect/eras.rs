@@ -7,7 +7,8 @@ use rmcp::service::{ClientInitializeError, ClientLifecycleMode};
 
 use super::http::{Target, authorize, http_config, legacy_sse, streamable};
 use super::{
-    Client, INITIALIZE_VERSION, LEGACY_VERSION, failed_with, lifecycle, rejected_as_modern, settle,
+    Attempt, Client, INITIALIZE_VERSION, LEGACY_VERSION, failed_with, lifecycle,
+    rejected_as_modern, settle,
 };
 use crate::auth::http::OAuthHttp;
 use crate::cache::{Era, Key};
@@ -148,37 +149,12 @@ async fn detect(
     let legacy_pinned = pinned == Some(LEGACY_VERSION);
     let mode = lifecycle(server, context, false);
     let auto = matches!(mode, ClientLifecycleMode::Auto { .. });
-    let mut attempt = if legacy_pinned {
-        // Placeholder failure; the legacy transport below replaces it.
-        Ok(Err(ClientInitializeError::ConnectionClosed(
-            "the legacy HTTP+SSE transport was asked for".to_string(),
-        )))
-    } else {
-        streamable(&handler, mode, target, authorized.clone()).await
-    };
-    // A server that answers `server/discover` with something other than a discover result or a
-    // clean error is an older server too: start again with initialize.
+    let mut attempt = first_attempt(target, &handler, mode, legacy_pinned, &authorized).await;
     if auto && failed_with(server, context, &attempt, &[Kind::Protocol]) {
-        tracing::debug!(server = %server.name, "server/discover failed; retrying with initialize");
-        let handler = handler.with_version(INITIALIZE_VERSION);
-        attempt = streamable(
-            &handler,
-            ClientLifecycleMode::Initialize,
-            target,
-            authorized.clone(),
-        )
-        .await;
+        attempt = retry_with_initialize(target, &handler, authorized.clone()).await;
     }
-    // rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a 2026-07-28
-    // server that was merely slow then rejects it for lacking 2026 headers (-32020), or answers
-    // it like any other method (a bare `resultType` result): it is a modern server after all,
-    // so ask it again without the fallback.
     if auto && rejected_as_modern(&attempt) {
-        tracing::debug!(server = %server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
-        let mode = ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        };
-        attempt = streamable(&handler, mode, target, authorized.clone()).await;
+        attempt = retry_with_discover(target, &handler, authorized.clone()).await;
     }
     // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
     let try_legacy = legacy_pinned
@@ -196,12 +172,70 @@ async fn detect(
     let era = if legacy {
         Era::LegacySse
     } else {
-        match client.peer().peer_info() {
-            Some(info) if !info.protocol_version.has_initialize() => Era::Stateless {
-                peer: Box::new((*info).clone()),
-            },
-            _ => Era::Initialize,
-        }
+        era_answered(&client)
     };
     Ok((client, era))
+}
+
+/// The first Streamable HTTP handshake in `mode`; when the legacy transport is pinned, no
+/// request at all but a placeholder failure that the legacy transport replaces.
+async fn first_attempt(
+    target: &Target<'_>,
+    handler: &Handler,
+    mode: ClientLifecycleMode,
+    legacy_pinned: bool,
+    authorized: &Option<OAuthHttp>,
+) -> Attempt {
+    if legacy_pinned {
+        Ok(Err(ClientInitializeError::ConnectionClosed(
+            "the legacy HTTP+SSE transport was asked for".to_string(),
+        )))
+    } else {
+        streamable(handler, mode, target, authorized.clone()).await
+    }
+}
+
+/// A server that answers `server/discover` with something other than a discover result or a
+/// clean error is an older server too: start again with initialize.
+async fn retry_with_initialize(
+    target: &Target<'_>,
+    handler: &Handler,
+    authorized: Option<OAuthHttp>,
+) -> Attempt {
+    tracing::debug!(server = %target.server.name, "server/discover failed; retrying with initialize");
+    let handler = handler.with_version(INITIALIZE_VERSION);
+    streamable(
+        &handler,
+        ClientLifecycleMode::Initialize,
+        target,
+        authorized,
+    )
+    .await
+}
+
+/// rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a 2026-07-28
+/// server that was merely slow then rejects it for lacking 2026 headers (-32020), or answers
+/// it like any other method (a bare `resultType` result): it is a modern server after all,
+/// so ask it again without the fallback.
+async fn retry_with_discover(
+    target: &Target<'_>,
+    handler: &Handler,
+    authorized: Option<OAuthHttp>,
+) -> Attempt {
+    tracing::debug!(server = %target.server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    streamable(handler, mode, target, authorized).await
+}
+
+/// The era a Streamable HTTP server answered in: stateless (2026-07-28, its answer kept to be
+/// handed back next run) unless its version has an `initialize` handshake.
+fn era_answered(client: &Client) -> Era {
+    match client.peer().peer_info() {
+        Some(info) if !info.protocol_version.has_initialize() => Era::Stateless {
+            peer: Box::new((*info).clone()),
+        },
+        _ => Era::Initialize,
+    }
 }
