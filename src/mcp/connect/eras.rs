@@ -151,10 +151,10 @@ async fn detect(
     let auto = matches!(mode, ClientLifecycleMode::Auto { .. });
     let mut attempt = first_attempt(target, &handler, mode, legacy_pinned, &authorized).await;
     if auto && failed_with(server, context, &attempt, &[Kind::Protocol]) {
-        attempt = retry_with_initialize(target, &handler, authorized.clone()).await;
+        attempt = retry(target, &handler, Retry::Initialize, authorized.clone()).await;
     }
     if auto && rejected_as_modern(&attempt) {
-        attempt = retry_with_discover(target, &handler, authorized.clone()).await;
+        attempt = retry(target, &handler, Retry::Discover, authorized.clone()).await;
     }
     // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
     let try_legacy = legacy_pinned
@@ -195,38 +195,40 @@ async fn first_attempt(
     }
 }
 
-/// A server that answers `server/discover` with something other than a discover result or a
-/// clean error is an older server too: start again with initialize.
-async fn retry_with_initialize(
-    target: &Target<'_>,
-    handler: &Handler,
-    authorized: Option<OAuthHttp>,
-) -> Attempt {
-    tracing::debug!(server = %target.server.name, "server/discover failed; retrying with initialize");
-    let handler = handler.with_version(INITIALIZE_VERSION);
-    streamable(
-        &handler,
-        ClientLifecycleMode::Initialize,
-        target,
-        authorized,
-    )
-    .await
+/// Which handshake detection asks a server again in, when its first answer gave its era away.
+enum Retry {
+    /// A server that answers `server/discover` with something other than a discover result
+    /// or a clean error is an older server too: start again with initialize.
+    Initialize,
+    /// rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a
+    /// 2026-07-28 server that was merely slow then rejects it for lacking 2026 headers
+    /// (-32020), or answers it like any other method (a bare `resultType` result): it is a
+    /// modern server after all, so ask it again without the fallback.
+    Discover,
 }
 
-/// rmcp gives up on `server/discover` after 10 s and falls back to `initialize`; a 2026-07-28
-/// server that was merely slow then rejects it for lacking 2026 headers (-32020), or answers
-/// it like any other method (a bare `resultType` result): it is a modern server after all,
-/// so ask it again without the fallback.
-async fn retry_with_discover(
+/// Ask the server again in the handshake `retry` names.
+async fn retry(
     target: &Target<'_>,
     handler: &Handler,
+    retry: Retry,
     authorized: Option<OAuthHttp>,
 ) -> Attempt {
-    tracing::debug!(server = %target.server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
-    let mode = ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    };
-    streamable(handler, mode, target, authorized).await
+    match retry {
+        Retry::Initialize => {
+            tracing::debug!(server = %target.server.name, "server/discover failed; retrying with initialize");
+            let handler = handler.with_version(INITIALIZE_VERSION);
+            let mode = ClientLifecycleMode::Initialize;
+            streamable(&handler, mode, target, authorized).await
+        }
+        Retry::Discover => {
+            tracing::debug!(server = %target.server.name, "initialize rejected as a 2026-07-28 request; retrying server/discover");
+            let mode = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            streamable(handler, mode, target, authorized).await
+        }
+    }
 }
 
 /// The era a Streamable HTTP server answered in: stateless (2026-07-28, its answer kept to be
