@@ -10,12 +10,8 @@ use crate::support::*;
 
 /// `tools call NAME ARGS` against the hostile fake over stdio.
 fn call_stdio(env: &TestEnv, extra: &[&str], tool: &str, args: &str) -> std::process::Output {
-    env.cmd()
-        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
-        .args(extra)
-        .args(["tools", "call", &format!("h__{tool}"), args])
-        .output()
-        .unwrap()
+    let name = format!("h__{tool}");
+    run_stdio(env, &[], &[extra, &["tools", "call", &name, args]].concat())
 }
 
 /// The failure is exit 4, nothing on stdout, and exactly this `mcpchat: error:` line.
@@ -25,6 +21,63 @@ fn assert_fails_with(output: &std::process::Output, message: &str) {
     assert!(output.stdout.is_empty());
     let first = stderr.lines().next().unwrap_or_default();
     assert_eq!(first, format!("mcpchat: error: {message}"), "{stderr}");
+}
+
+/// `tools call NAME ARGS` against the hostile fake at `url` over HTTP, replies capped at 1 MiB.
+fn call_capped(env: &TestEnv, url: &str, tool: &str, args: &str) -> std::process::Output {
+    env.cmd()
+        .args(["--url", &format!("h={url}")])
+        .args(["--max-message-bytes", "1048576"])
+        .args(["tools", "call", &format!("h__{tool}"), args])
+        .output()
+        .unwrap()
+}
+
+/// The error for `big` asked for 2 MiB over HTTP with a 1 MiB cap.
+const BIG_OVER_1_MIB: &str =
+    "MCP server `h` sent an unusable reply to tools/call `big`: reply exceeds the 1 MiB cap";
+
+/// The error for `notjsonrpc`, whatever the transport.
+const NOT_JSON_RPC: &str = "MCP server `h` sent an unusable reply to tools/call `notjsonrpc`: reply is not JSON-RPC: unrecognized JSON-RPC message";
+
+/// `tools call --batch` with `flags` (which name the server), the requests on stdin.
+fn call_batch(env: &TestEnv, flags: &[&str], input: &str) -> std::process::Output {
+    env.cmd()
+        .args(flags)
+        .args(["tools", "call", "--batch"])
+        .write_stdin(input)
+        .output()
+        .unwrap()
+}
+
+/// `ARGS` against the hostile fake over stdio, with its `HOSTILE_*` settings in `vars`.
+fn run_stdio(env: &TestEnv, vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = env.cmd();
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
+    cmd.args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The hostile fake over HTTP in `mode`, with `var` set and its requests logged to the file
+/// whose path comes second.
+fn logged_http(env: &TestEnv, mode: &[&str], var: (&str, &str)) -> (Peer, std::path::PathBuf) {
+    let log = env.path("requests.jsonl");
+    let log_text = log.to_str().unwrap().to_string();
+    let server = hostile_http(mode, &[var, ("HOSTILE_LOG", &log_text)]);
+    (server, log)
+}
+
+/// The cursors of the `tools/list` requests the fake logged, in order.
+fn list_cursors(log: &std::path::Path) -> Vec<Value> {
+    logged(log)
+        .into_iter()
+        .filter(|e| e["method"] == "tools/list")
+        .map(|e| e["cursor"].clone())
+        .collect()
 }
 
 fn logged(path: &std::path::Path) -> Vec<Value> {
@@ -62,10 +115,7 @@ fn a_stdio_reply_that_is_not_utf8_fails_the_call_at_once() {
 fn a_stdio_reply_that_is_not_json_rpc_fails_the_call_at_once() {
     let env = TestEnv::new();
     let output = call_stdio(&env, &[], "notjsonrpc", "{}");
-    assert_fails_with(
-        &output,
-        "MCP server `h` sent an unusable reply to tools/call `notjsonrpc`: reply is not JSON-RPC: unrecognized JSON-RPC message",
-    );
+    assert_fails_with(&output, NOT_JSON_RPC);
     let output = call_stdio(&env, &[], "truncated", "{}");
     assert_fails_with(
         &output,
@@ -110,13 +160,11 @@ fn an_oversized_reply_in_a_batch_fails_only_the_request_it_answered() {
     let env = TestEnv::new();
     // The big reply names its id last (the TypeScript SDK's order); the echo runs alongside.
     let input = "{\"id\": \"big\", \"tool\": \"h__big_id_last\"}\n{\"id\": \"ok\", \"tool\": \"h__echo\", \"arguments\": {\"message\": \"fine\"}}\n";
-    let output = env
-        .cmd()
-        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
-        .args(["tools", "call", "--batch"])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let output = call_batch(
+        &env,
+        &["--stdio", &format!("h={}", hostile_stdio_cmd())],
+        input,
+    );
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
     let lines = lines(&output.stdout);
     assert_eq!(lines.len(), 2);
@@ -186,26 +234,13 @@ fn streamable_http_replies_over_the_cap_or_not_json_rpc_fail_the_call_at_once() 
     // JSON bodies and SSE bodies; rmcp enforces the cap, mcpchat names it.
     for mode in [&["http"][..], &["http", "sse"][..]] {
         let server = hostile_http(mode, &[]);
-        let run = |tool: &str, args: &str| {
-            env.cmd()
-                .args(["--url", &format!("h={}", server.url)])
-                .args(["--max-message-bytes", "1048576"])
-                .args(["tools", "call", &format!("h__{tool}"), args])
-                .output()
-                .unwrap()
-        };
-        assert_fails_with(
-            &run("big", "{\"mib\": 2}"),
-            "MCP server `h` sent an unusable reply to tools/call `big`: reply exceeds the 1 MiB cap",
-        );
+        let run = |tool: &str, args: &str| call_capped(&env, &server.url, tool, args);
+        assert_fails_with(&run("big", "{\"mib\": 2}"), BIG_OVER_1_MIB);
         assert_fails_with(
             &run("badutf8", "{}"),
             "MCP server `h` sent an unusable reply to tools/call `badutf8`: reply is not valid UTF-8",
         );
-        assert_fails_with(
-            &run("notjsonrpc", "{}"),
-            "MCP server `h` sent an unusable reply to tools/call `notjsonrpc`: reply is not JSON-RPC: unrecognized JSON-RPC message",
-        );
+        assert_fails_with(&run("notjsonrpc", "{}"), NOT_JSON_RPC);
     }
 }
 
@@ -214,13 +249,16 @@ fn an_oversized_streamable_http_reply_in_a_batch_fails_only_its_request() {
     let env = TestEnv::new();
     let server = hostile_http(&["http", "sse"], &[]);
     let input = "{\"id\": 1, \"tool\": \"h__big\", \"arguments\": {\"mib\": 2}}\n{\"id\": 2, \"tool\": \"h__echo\", \"arguments\": {\"message\": \"ok\"}}\n";
-    let output = env
-        .cmd()
-        .args(["--url", &format!("h={}", server.url)])
-        .args(["--max-message-bytes", "1048576", "tools", "call", "--batch"])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let output = call_batch(
+        &env,
+        &[
+            "--url",
+            &format!("h={}", server.url),
+            "--max-message-bytes",
+            "1048576",
+        ],
+        input,
+    );
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
     let lines = lines(&output.stdout);
     assert_eq!(lines.len(), 2);
@@ -238,38 +276,15 @@ fn an_oversized_streamable_http_reply_in_a_batch_fails_only_its_request() {
 fn a_legacy_sse_event_over_the_cap_or_not_json_rpc_fails_the_call_at_once() {
     let env = TestEnv::new();
     let server = hostile_http(&["legacy"], &[]);
-    let run = |tool: &str, args: &str| {
-        env.cmd()
-            .args([
-                "--url",
-                &format!("h={}", server.url),
-                "--max-message-bytes",
-                "1048576",
-            ])
-            .args(["tools", "call", &format!("h__{tool}"), args])
-            .output()
-            .unwrap()
-    };
-    assert_fails_with(
-        &run("big", "{\"mib\": 2}"),
-        "MCP server `h` sent an unusable reply to tools/call `big`: reply exceeds the 1 MiB cap",
-    );
-    assert_fails_with(
-        &run("notjsonrpc", "{}"),
-        "MCP server `h` sent an unusable reply to tools/call `notjsonrpc`: reply is not JSON-RPC: unrecognized JSON-RPC message",
-    );
+    let run = |tool: &str, args: &str| call_capped(&env, &server.url, tool, args);
+    assert_fails_with(&run("big", "{\"mib\": 2}"), BIG_OVER_1_MIB);
+    assert_fails_with(&run("notjsonrpc", "{}"), NOT_JSON_RPC);
 }
 
 #[test]
 fn tools_with_a_malformed_field_are_skipped_with_a_warning_and_the_rest_listed() {
     let env = TestEnv::new();
-    let output = env
-        .cmd()
-        .env("HOSTILE_TOOLS", "malformed")
-        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
-        .args(["tools", "list"])
-        .output()
-        .unwrap();
+    let output = run_stdio(&env, &[("HOSTILE_TOOLS", "malformed")], &["tools", "list"]);
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let names: Vec<String> = lines(&output.stdout)
@@ -334,14 +349,14 @@ fn content_blocks_of_unknown_type_or_with_extra_fields_pass_through_verbatim() {
 fn a_repeated_pagination_cursor_ends_tools_list_after_the_first_repeat() {
     let env = TestEnv::new();
     let log = env.path("requests.jsonl");
-    let output = env
-        .cmd()
-        .env("HOSTILE_CURSOR", "repeat")
-        .env("HOSTILE_LOG", &log)
-        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
-        .args(["tools", "list"])
-        .output()
-        .unwrap();
+    let output = run_stdio(
+        &env,
+        &[
+            ("HOSTILE_CURSOR", "repeat"),
+            ("HOSTILE_LOG", log.to_str().unwrap()),
+        ],
+        &["tools", "list"],
+    );
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
     let lines = lines(&output.stdout);
     assert_eq!(lines.len(), 1);
@@ -351,34 +366,24 @@ fn a_repeated_pagination_cursor_ends_tools_list_after_the_first_repeat() {
         lines[0]["message"],
         "MCP server `h` sent the tools/list cursor `again` a second time (after 2 pages); stopped instead of looping"
     );
-    let cursors: Vec<Value> = logged(&log)
-        .into_iter()
-        .filter(|e| e["method"] == "tools/list")
-        .map(|e| e["cursor"].clone())
-        .collect();
-    assert_eq!(cursors, [Value::Null, json!("again")]);
+    assert_eq!(list_cursors(&log), [Value::Null, json!("again")]);
 }
 
 #[test]
 fn tools_list_follows_every_page() {
     let env = TestEnv::new();
     let log = env.path("requests.jsonl");
-    let output = env
-        .cmd()
-        .env("HOSTILE_PAGES", "3")
-        .env("HOSTILE_LOG", &log)
-        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
-        .args(["tools", "list"])
-        .output()
-        .unwrap();
+    let output = run_stdio(
+        &env,
+        &[
+            ("HOSTILE_PAGES", "3"),
+            ("HOSTILE_LOG", log.to_str().unwrap()),
+        ],
+        &["tools", "list"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(lines(&output.stdout).len(), 9);
-    let cursors: Vec<Value> = logged(&log)
-        .into_iter()
-        .filter(|e| e["method"] == "tools/list")
-        .map(|e| e["cursor"].clone())
-        .collect();
-    assert_eq!(cursors, [Value::Null, json!("p1"), json!("p2")]);
+    assert_eq!(list_cursors(&log), [Value::Null, json!("p1"), json!("p2")]);
 }
 
 #[test]
@@ -400,14 +405,14 @@ fn a_tool_that_never_answers_times_out_with_exit_4() {
 fn a_stdio_server_that_ignores_sigterm_and_stdin_closing_is_killed() {
     let env = TestEnv::new();
     let pidfile = env.path("server.pid");
-    let output = env
-        .cmd()
-        .env("HOSTILE_IGNORE_TERM", "1")
-        .env("HOSTILE_PIDFILE", &pidfile)
-        .args(["--stdio", &format!("h={}", hostile_stdio_cmd())])
-        .args(["tools", "call", "h__echo", "{\"message\": \"hi\"}"])
-        .output()
-        .unwrap();
+    let output = run_stdio(
+        &env,
+        &[
+            ("HOSTILE_IGNORE_TERM", "1"),
+            ("HOSTILE_PIDFILE", pidfile.to_str().unwrap()),
+        ],
+        &["tools", "call", "h__echo", "{\"message\": \"hi\"}"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(lines(&output.stdout)[0]["text"], "hi");
     let pid: u32 = std::fs::read_to_string(&pidfile)
@@ -426,12 +431,7 @@ fn a_stdio_server_that_ignores_sigterm_and_stdin_closing_is_killed() {
 #[test]
 fn a_redirect_to_another_origin_is_not_followed_and_the_token_stays_home() {
     let env = TestEnv::new();
-    let log = env.path("requests.jsonl");
-    let log_text = log.to_str().unwrap().to_string();
-    let server = hostile_http(
-        &["http"],
-        &[("HOSTILE_REDIRECT", "1"), ("HOSTILE_LOG", &log_text)],
-    );
+    let (server, log) = logged_http(&env, &["http"], ("HOSTILE_REDIRECT", "1"));
     let output = env
         .cmd()
         .args(["--url", &format!("h={}", server.url)])
@@ -471,12 +471,7 @@ fn a_stateless_server_slow_to_answer_discover_is_asked_again_not_taken_for_an_ol
     // 2026-07-28-only server answers like any method it does not know (seen under load in the
     // conformance suite's request-metadata scenario).
     let env = TestEnv::new();
-    let log = env.path("requests.jsonl");
-    let log_text = log.to_str().unwrap().to_string();
-    let server = hostile_http(
-        &["http"],
-        &[("HOSTILE_SLOW_DISCOVER", "11"), ("HOSTILE_LOG", &log_text)],
-    );
+    let (server, log) = logged_http(&env, &["http"], ("HOSTILE_SLOW_DISCOVER", "11"));
     let output = env
         .cmd()
         .args(["--url", &format!("h={}", server.url), "tools", "list"])

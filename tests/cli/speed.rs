@@ -18,6 +18,47 @@ fn run(env: &TestEnv, server: &str, url: &str, args: &[&str]) -> std::process::O
         .unwrap()
 }
 
+/// `get-sum 2 3` on server-everything, named `ev`.
+const GET_SUM: [&str; 7] = [
+    "tools",
+    "call",
+    "ev__get-sum",
+    "--arg",
+    "a=2",
+    "--arg",
+    "b=3",
+];
+
+/// `add 2 3` on the Python peer, named `py`.
+const ADD: [&str; 7] = ["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"];
+
+/// The Python peer's flags for a stateless server whose tools list may be cached 10 minutes.
+const CACHEABLE: [&str; 3] = ["--stateless-json", "--tools-ttl-ms", "600000"];
+
+/// `upstream` behind a recording proxy logging to `requests.jsonl` in `env`: returns the
+/// proxy, the log (`requests(&log)` lists what reached the peer since the last look) and the
+/// peer, which the caller keeps alive.
+fn recorded(env: &TestEnv, upstream: Peer) -> (Peer, std::path::PathBuf, Peer) {
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&upstream, &log);
+    (proxy, log, upstream)
+}
+
+/// The fake model behind a recording proxy logging to `llm.jsonl` in `env`; returns both
+/// peers (the proxy first) and the log.
+fn recorded_model(env: &TestEnv) -> (Peer, Peer, std::path::PathBuf) {
+    let llm = fakellm();
+    let log = env.path("llm.jsonl");
+    let proxy = record_proxy(&llm, &log, "");
+    (proxy, llm, log)
+}
+
+/// Point `cmd` at the model API at `url`, with a test key.
+fn with_model(cmd: &mut assert_cmd::Command, url: &str) {
+    cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
+        .env("OPENAI_BASE_URL", url);
+}
+
 fn cache_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(env.home().join(".cache/mcpchat/servers"))
         .map(|d| d.map(|e| e.unwrap().path()).collect())
@@ -27,20 +68,9 @@ fn cache_files(env: &TestEnv) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_warm_tools_call_on_server_everything_sends_initialize_initialized_call_and_delete() {
     let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
-    let call = [
-        "tools",
-        "call",
-        "ev__get-sum",
-        "--arg",
-        "a=2",
-        "--arg",
-        "b=3",
-    ];
+    let (proxy, log, _upstream) = recorded(&env, everything_http());
 
-    let cold = run(&env, "ev", &proxy.url, &call);
+    let cold = run(&env, "ev", &proxy.url, &GET_SUM);
     assert_eq!(cold.status.code(), Some(0), "{}", stderr_of(&cold));
     assert_eq!(
         requests(&log),
@@ -54,7 +84,7 @@ fn a_warm_tools_call_on_server_everything_sends_initialize_initialized_call_and_
         ])
     );
 
-    let warm = run(&env, "ev", &proxy.url, &call);
+    let warm = run(&env, "ev", &proxy.url, &GET_SUM);
     assert_eq!(warm.status.code(), Some(0), "{}", stderr_of(&warm));
     assert_eq!(lines(&warm.stdout)[0]["text"], "The sum of 2 and 3 is 5.");
     assert_eq!(
@@ -71,19 +101,16 @@ fn a_warm_tools_call_on_server_everything_sends_initialize_initialized_call_and_
 #[test]
 fn a_warm_tools_call_on_a_2026_07_28_server_sends_only_tools_call() {
     let env = TestEnv::new();
-    let python = python_http_with(0, &["--stateless-json", "--tools-ttl-ms", "600000"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
-    let call = ["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"];
+    let (proxy, log, _upstream) = recorded(&env, python_http_with(0, &CACHEABLE));
 
-    let cold = run(&env, "py", &proxy.url, &call);
+    let cold = run(&env, "py", &proxy.url, &ADD);
     assert_eq!(cold.status.code(), Some(0), "{}", stderr_of(&cold));
     assert_eq!(
         requests(&log),
         strings(&["POST server/discover", "POST tools/list", "POST tools/call"])
     );
 
-    let warm = run(&env, "py", &proxy.url, &call);
+    let warm = run(&env, "py", &proxy.url, &ADD);
     assert_eq!(warm.status.code(), Some(0), "{}", stderr_of(&warm));
     assert_eq!(lines(&warm.stdout)[0]["text"], "5");
     assert_eq!(requests(&log), strings(&["POST tools/call"]));
@@ -93,13 +120,10 @@ fn a_warm_tools_call_on_a_2026_07_28_server_sends_only_tools_call() {
 fn a_tools_list_with_ttl_ms_0_is_never_cached() {
     let env = TestEnv::new();
     // The Python SDK's default hint for tools/list is ttlMs 0.
-    let python = python_http_with(0, &["--stateless-json"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
-    let call = ["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"];
+    let (proxy, log, _upstream) = recorded(&env, python_http_with(0, &["--stateless-json"]));
 
     for _ in 0..2 {
-        let output = run(&env, "py", &proxy.url, &call);
+        let output = run(&env, "py", &proxy.url, &ADD);
         assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
         assert!(requests(&log).contains(&"POST tools/list".to_string()));
     }
@@ -111,24 +135,14 @@ fn a_tools_list_with_ttl_ms_0_is_never_cached() {
 fn private_tools_lists_are_not_shared_between_two_auth_identities_and_public_ones_are() {
     for (scope, second_identity_lists) in [("private", true), ("public", false)] {
         let env = TestEnv::new();
-        let python = python_http_with(
-            0,
-            &[
-                "--stateless-json",
-                "--tools-ttl-ms",
-                "600000",
-                "--tools-scope",
-                scope,
-            ],
-        );
-        let log = env.path("requests.jsonl");
-        let proxy = mcp_record_proxy(&python, &log);
+        let python = python_http_with(0, &[&CACHEABLE[..], &["--tools-scope", scope]].concat());
+        let (proxy, log, _upstream) = recorded(&env, python);
         let call = |who: &str| {
             let output = env
                 .cmd()
                 .args(["--url", &format!("py={}", proxy.url)])
                 .args(["-H", &format!("Authorization: Bearer {who}")])
-                .args(["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"])
+                .args(ADD)
                 .output()
                 .unwrap();
             assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
@@ -151,17 +165,16 @@ fn private_tools_lists_are_not_shared_between_two_auth_identities_and_public_one
 fn a_changed_tool_schema_is_picked_up_after_the_server_rejects_a_call() {
     let env = TestEnv::new();
     let port = free_port();
-    let hints = ["--stateless-json", "--tools-ttl-ms", "600000"];
     let log = env.path("requests.jsonl");
-    let old = python_http_with(port, &hints);
+    let old = python_http_with(port, &CACHEABLE);
     let proxy = mcp_record_proxy(&old, &log);
-    let two = ["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"];
+    let two = ADD;
     let warmed = run(&env, "py", &proxy.url, &two);
     assert_eq!(warmed.status.code(), Some(0), "{}", stderr_of(&warmed));
     drop(old);
 
     // The server comes back where it was, and `add` now needs `c`.
-    let _new = python_http_with(port, &[&hints[..], &["--add-needs-c"]].concat());
+    let _new = python_http_with(port, &[&CACHEABLE[..], &["--add-needs-c"]].concat());
     requests(&log);
     let rejected = run(&env, "py", &proxy.url, &two);
     assert_eq!(rejected.status.code(), Some(2), "{}", stderr_of(&rejected));
@@ -186,25 +199,14 @@ fn a_changed_tool_schema_is_picked_up_after_the_server_rejects_a_call() {
 #[test]
 fn a_corrupt_cache_file_is_replaced_silently() {
     let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
-    let call = [
-        "tools",
-        "call",
-        "ev__get-sum",
-        "--arg",
-        "a=2",
-        "--arg",
-        "b=3",
-    ];
-    assert_eq!(run(&env, "ev", &proxy.url, &call).status.code(), Some(0));
+    let (proxy, log, _upstream) = recorded(&env, everything_http());
+    assert_eq!(run(&env, "ev", &proxy.url, &GET_SUM).status.code(), Some(0));
     let files = cache_files(&env);
     assert_eq!(files.len(), 1);
     std::fs::write(&files[0], "{\"format\": 1, \"identities\": [tru").unwrap();
     requests(&log);
 
-    let output = run(&env, "ev", &proxy.url, &call);
+    let output = run(&env, "ev", &proxy.url, &GET_SUM);
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(stderr_of(&output), "");
     assert!(requests(&log).contains(&"POST tools/list".to_string()));
@@ -237,9 +239,7 @@ fn tools_list_cached_without_an_entry_exits_4_naming_the_server() {
 #[test]
 fn tools_list_cached_answers_without_connecting_and_cache_clear_forgets() {
     let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
+    let (proxy, log, _upstream) = recorded(&env, everything_http());
     let live = run(&env, "ev", &proxy.url, &["tools", "list"]);
     assert_eq!(live.status.code(), Some(0), "{}", stderr_of(&live));
     requests(&log);
@@ -259,19 +259,8 @@ fn tools_list_cached_answers_without_connecting_and_cache_clear_forgets() {
 #[test]
 fn no_cache_neither_reads_nor_writes_the_cache() {
     let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
-    let call = [
-        "--no-cache",
-        "tools",
-        "call",
-        "ev__get-sum",
-        "--arg",
-        "a=2",
-        "--arg",
-        "b=3",
-    ];
+    let (proxy, log, _upstream) = recorded(&env, everything_http());
+    let call = [&["--no-cache"][..], &GET_SUM].concat();
     for _ in 0..2 {
         let output = run(&env, "ev", &proxy.url, &call);
         assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
@@ -293,20 +282,17 @@ fn no_cache_neither_reads_nor_writes_the_cache() {
 #[test]
 fn ask_with_a_warm_cache_asks_the_model_without_waiting_for_a_server_that_never_answers() {
     let env = TestEnv::new();
-    let python = python_http_with(0, &["--stateless-json", "--tools-ttl-ms", "600000"]);
+    let python = python_http_with(0, &CACHEABLE);
     let listed = run(&env, "py", &python.url, &["tools", "list"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr_of(&listed));
     // The server now accepts connections but never answers.
     unsafe {
         libc::kill(python.pid() as i32, libc::SIGSTOP);
     }
-    let llm = fakellm();
-    let log = env.path("llm.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
-    let output = env
-        .cmd()
-        .env("OPENAI_API_KEY", "sk-test-key-123456")
-        .env("OPENAI_BASE_URL", &proxy.url)
+    let (proxy, _llm, log) = recorded_model(&env);
+    let mut ask = env.cmd();
+    with_model(&mut ask, &proxy.url);
+    let output = ask
         .args([
             "--url",
             &format!("py={}", python.url),
@@ -342,26 +328,23 @@ fn without_ca_store(env: &TestEnv, cmd: &mut assert_cmd::Command) {
 #[test]
 fn plain_http_servers_and_models_are_used_without_loading_the_ca_store() {
     let env = TestEnv::new();
-    let python = python_http_with(0, &["--stateless-json", "--tools-ttl-ms", "600000"]);
+    let python = python_http_with(0, &CACHEABLE);
     let mut call = env.cmd();
     without_ca_store(&env, &mut call);
     let called = call
         .args(["--url", &format!("py={}", python.url)])
-        .args(["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"])
+        .args(ADD)
         .output()
         .unwrap();
     assert_eq!(called.status.code(), Some(0), "{}", stderr_of(&called));
     assert_eq!(lines(&called.stdout)[0]["text"], "5");
 
     // `ask` with a warm cache: the model request goes out over the plain client too.
-    let llm = fakellm();
-    let log = env.path("llm.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
+    let (proxy, _llm, log) = recorded_model(&env);
     let mut ask = env.cmd();
     without_ca_store(&env, &mut ask);
+    with_model(&mut ask, &proxy.url);
     let asked = ask
-        .env("OPENAI_API_KEY", "sk-test-key-123456")
-        .env("OPENAI_BASE_URL", &proxy.url)
         .args(["--url", &format!("py={}", python.url)])
         .args(["ask", "what tools do you have #warm"])
         .output()
