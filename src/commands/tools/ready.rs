@@ -46,6 +46,9 @@ impl Ready {
         app: &App,
         validate: bool,
     ) -> Result<Ready, Failure> {
+        if validate {
+            crate::validate::warm_up();
+        }
         let session = Session::connect(server, &app.context).await?;
         // Listed (or taken from the cache) even without validation: on 2026-07-28 servers the
         // tool's definition tells rmcp which arguments to mirror into Mcp-Param-* headers.
