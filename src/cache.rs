@@ -1,5 +1,6 @@
 //! What mcpchat remembers about servers between runs, to save round trips: the protocol era a
-//! server spoke and its tools list, in `<cache dir>/mcpchat/servers/` (0700).
+//! server spoke and its lists (tools, prompts, resources, resource templates), in
+//! `<cache dir>/mcpchat/servers/` (0700).
 //!
 //! One file per server location (URL without its query, or command and arguments), named by a
 //! hash. Inside, `public` lists are shared by every auth identity and each identity (a hash of
@@ -8,12 +9,16 @@
 //! lists without hints are private and live `cache_ttl_secs`. Files are written atomically; a
 //! corrupt file, or one of another format version, reads as empty and is replaced on the next
 //! write. Nothing here is ever an error for the command: the cache only saves time.
+//!
+//! The format is additive: a file written before prompts, resources and templates were cached
+//! (only `tools`) still reads, and older versions ignore the kinds they do not know.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rmcp::model::{CacheScope, ServerPeerInfo, Tool};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -43,12 +48,60 @@ struct Listed {
     fresh_until_ms: u64,
 }
 
+/// The lists a server answers that are cached, each under the same rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+    Templates,
+}
+
+impl ListKind {
+    /// The list's name in messages: "no cached prompts list for ...".
+    pub fn noun(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources => "resources",
+            ListKind::Templates => "resource templates",
+        }
+    }
+
+    /// The JSON-RPC method that lists it.
+    pub fn method(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools/list",
+            ListKind::Prompts => "prompts/list",
+            ListKind::Resources => "resources/list",
+            ListKind::Templates => "resources/templates/list",
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     era: Option<Era>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tools: Option<Listed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prompts: Option<Listed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resources: Option<Listed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource_templates: Option<Listed>,
+}
+
+impl Identity {
+    fn list(&mut self, kind: ListKind) -> &mut Option<Listed> {
+        match kind {
+            ListKind::Tools => &mut self.tools,
+            ListKind::Prompts => &mut self.prompts,
+            ListKind::Resources => &mut self.resources,
+            ListKind::Templates => &mut self.resource_templates,
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -225,6 +278,12 @@ impl Cache {
 
     /// The cached tools of `key`, if fresh (never with `--refresh`).
     pub fn tools(&self, key: &Key) -> Option<Vec<Tool>> {
+        self.list(key, ListKind::Tools)
+    }
+
+    /// The cached list of `kind` for `key`, if fresh (never with `--refresh`): this
+    /// identity's private entry, else the public one.
+    pub fn list<T: DeserializeOwned>(&self, key: &Key, kind: ListKind) -> Option<Vec<T>> {
         if self.mode != Mode::Normal {
             return None;
         }
@@ -234,51 +293,55 @@ impl Cache {
         let listed = fresh(
             file.identities
                 .remove(&key.identity)
-                .and_then(|identity| identity.tools),
+                .and_then(|mut identity| identity.list(kind).take()),
         )
-        .or_else(|| fresh(file.public.tools))?;
+        .or_else(|| fresh(file.public.list(kind).take()))?;
         listed
             .items
             .into_iter()
             .map(serde_json::from_value)
-            .collect::<Result<Vec<Tool>, _>>()
+            .collect::<Result<Vec<T>, _>>()
             .ok()
     }
 
-    /// Remember a freshly listed tools list with the server's hints.
-    pub fn store_tools(
+    /// Remember a freshly listed list of `kind` with the server's hints: `ttlMs: 0` is not
+    /// stored (and drops what was), `public` goes where every identity finds it, anything
+    /// else is this identity's; no `ttlMs` means the configured `cache_ttl_secs`.
+    pub fn store_list<T: Serialize>(
         &self,
         key: &Key,
-        tools: &[Tool],
+        kind: ListKind,
+        items: &[T],
         ttl_ms: Option<u64>,
         scope: Option<CacheScope>,
     ) {
         let ttl_ms = ttl_ms.unwrap_or(self.default_ttl.as_millis() as u64);
         let listed = (ttl_ms > 0).then(|| Listed {
-            items: tools
+            items: items
                 .iter()
-                .filter_map(|t| serde_json::to_value(t).ok())
+                .filter_map(|item| serde_json::to_value(item).ok())
                 .collect(),
             fresh_until_ms: now_ms().saturating_add(ttl_ms),
         });
         self.update(key, |file| {
             let mine = file.identities.entry(key.identity.clone()).or_default();
             if scope == Some(CacheScope::Public) {
-                mine.tools = None;
-                file.public.tools = listed;
+                *mine.list(kind) = None;
+                *file.public.list(kind) = listed;
             } else {
-                mine.tools = listed;
+                *mine.list(kind) = listed;
             }
         });
     }
 
-    /// Drop the cached tools of `key` (the server rejected a call made from them).
-    pub fn forget_tools(&self, key: &Key) {
+    /// Drop the cached list of `kind` for `key`, this identity's and the public one (the
+    /// server rejected a request made from it, or said the list changed).
+    pub fn forget(&self, key: &Key, kind: ListKind) {
         self.update(key, |file| {
             if let Some(mine) = file.identities.get_mut(&key.identity) {
-                mine.tools = None;
+                *mine.list(kind) = None;
             }
-            file.public.tools = None;
+            *file.public.list(kind) = None;
         });
     }
 
@@ -341,16 +404,18 @@ mod tests {
     fn private_lists_stay_with_their_identity_and_public_ones_are_shared() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let cache = cache(dir.path());
-        cache.store_tools(
+        cache.store_list(
             &key("a"),
+            ListKind::Tools,
             &[tool("x")],
             Some(60_000),
             Some(CacheScope::Private),
         );
         assert!(cache.tools(&key("b")).is_none());
         assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
-        cache.store_tools(
+        cache.store_list(
             &key("a"),
+            ListKind::Tools,
             &[tool("y")],
             Some(60_000),
             Some(CacheScope::Public),
@@ -365,12 +430,76 @@ mod tests {
     fn a_zero_ttl_is_never_stored_and_a_corrupt_file_is_replaced() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let cache = cache(dir.path());
-        cache.store_tools(&key("a"), &[tool("x")], Some(0), None);
+        cache.store_list(&key("a"), ListKind::Tools, &[tool("x")], Some(0), None);
         assert!(cache.tools(&key("a")).is_none());
         let path = dir.path().join("servers/f.json");
         std::fs::write(&path, "{not json").unwrap_or_else(|e| panic!("{e}"));
         assert!(cache.tools(&key("a")).is_none());
-        cache.store_tools(&key("a"), &[tool("x")], None, None);
+        cache.store_list(&key("a"), ListKind::Tools, &[tool("x")], None, None);
         assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
+    }
+
+    #[test]
+    fn each_kind_has_its_own_list_and_forgetting_drops_private_and_public() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = cache(dir.path());
+        let prompt = serde_json::json!({"name": "review"});
+        cache.store_list(
+            &key("a"),
+            ListKind::Prompts,
+            std::slice::from_ref(&prompt),
+            None,
+            None,
+        );
+        let public = Some(CacheScope::Public);
+        cache.store_list(
+            &key("a"),
+            ListKind::Resources,
+            std::slice::from_ref(&prompt),
+            None,
+            public,
+        );
+        assert!(cache.tools(&key("a")).is_none());
+        assert!(
+            cache
+                .list::<serde_json::Value>(&key("a"), ListKind::Templates)
+                .is_none()
+        );
+        let prompts = cache.list::<serde_json::Value>(&key("a"), ListKind::Prompts);
+        assert_eq!(prompts, Some(vec![prompt.clone()]));
+        let shared = cache.list::<serde_json::Value>(&key("b"), ListKind::Resources);
+        assert_eq!(shared, Some(vec![prompt]));
+        cache.forget(&key("b"), ListKind::Resources);
+        assert!(
+            cache
+                .list::<serde_json::Value>(&key("a"), ListKind::Resources)
+                .is_none()
+        );
+        assert!(
+            cache
+                .list::<serde_json::Value>(&key("a"), ListKind::Prompts)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_file_written_with_only_tools_still_reads() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = cache(dir.path());
+        std::fs::create_dir_all(dir.path().join("servers")).unwrap_or_else(|e| panic!("{e}"));
+        let old = serde_json::json!({"format": 1, "server": "s", "public": {}, "identities": {
+            "a": {"era": {"kind": "initialize"}, "tools": {"items": [
+                {"name": "x", "inputSchema": {"type": "object"}}
+            ], "fresh_until_ms": u64::MAX}}
+        }});
+        std::fs::write(dir.path().join("servers/f.json"), old.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
+        assert_eq!(cache.era(&key("a")), Some(Era::Initialize));
+        assert!(
+            cache
+                .list::<serde_json::Value>(&key("a"), ListKind::Prompts)
+                .is_none()
+        );
     }
 }

@@ -204,8 +204,14 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
         Command::Ask(args) => commands::ask::ask(&app, args).await,
         Command::Auth(command) => commands::auth::auth(&app, command).await,
-        Command::Resources(ResourcesCommand::List) => commands::resources::list(&app).await,
-        Command::Resources(ResourcesCommand::Templates) => {
+        Command::Resources(ResourcesCommand::List(args)) if args.cached => {
+            commands::resources::list_cached(&app)
+        }
+        Command::Resources(ResourcesCommand::List(_)) => commands::resources::list(&app).await,
+        Command::Resources(ResourcesCommand::Templates(args)) if args.cached => {
+            commands::resources::templates_cached(&app)
+        }
+        Command::Resources(ResourcesCommand::Templates(_)) => {
             commands::resources::templates(&app).await
         }
         Command::Resources(ResourcesCommand::Read(args)) => {

@@ -115,36 +115,8 @@ impl Output {
 /// command), so they print nothing on stdout.
 fn text_line(event: &Event) -> Option<String> {
     match event {
-        Event::Tool(tool) => {
-            let description = tool
-                .description
-                .as_deref()
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("");
-            Some(if description.is_empty() {
-                tool.name.clone()
-            } else {
-                format!("{}\t{}", tool.name, description)
-            })
-        }
-        Event::ToolResult(result) => {
-            let mut text = result.text.clone();
-            if text.is_empty()
-                && let Some(structured) = &result.structured_content
-            {
-                text = serde_json::to_string_pretty(structured).unwrap_or_default();
-            }
-            if let Some(id) = &result.id {
-                let id = match serde_json::from_str(id.as_str()) {
-                    Ok(serde_json::Value::String(s)) => s,
-                    _ => id.as_str().to_string(),
-                };
-                text = format!("[{id}] {text}");
-            }
-            Some(text)
-        }
+        Event::Tool(tool) => Some(name_and_summary(&tool.name, tool.description.as_deref())),
+        Event::ToolResult(result) => Some(tool_result_text(result)),
         Event::Result(result) => result.answer.clone(),
         Event::Auth(status) => Some(format!(
             "{}\t{}\t{}",
@@ -165,27 +137,11 @@ fn text_line(event: &Event) -> Option<String> {
             None => contents.uri.clone(),
         }),
         Event::ResourceUpdated(update) => Some(update.uri.clone()),
-        Event::Server(server) => Some(format!(
-            "{}\t{}\t{}\t{}",
-            server.server,
-            server.transport,
-            server.protocol_version.as_deref().unwrap_or("-"),
-            server
-                .server_info
-                .as_ref()
-                .map(|i| format!(
-                    "{} {}",
-                    i["name"].as_str().unwrap_or("?"),
-                    i["version"].as_str().unwrap_or("")
-                ))
-                .unwrap_or_default()
+        Event::Server(server) => Some(server_text(server)),
+        Event::Prompt(prompt) => Some(name_and_summary(
+            &prompt.name,
+            prompt.description.as_deref(),
         )),
-        Event::Prompt(prompt) => Some(match &prompt.description {
-            Some(d) if !d.is_empty() => {
-                format!("{}\t{}", prompt.name, d.lines().next().unwrap_or(""))
-            }
-            _ => prompt.name.clone(),
-        }),
         Event::PromptResult(result) => Some(result.text.clone()),
         Event::Completion(completion) if completion.values.is_empty() => None,
         Event::Completion(completion) => Some(completion.values.join("\n")),
@@ -210,4 +166,52 @@ fn text_line(event: &Event) -> Option<String> {
         | Event::Delta(_)
         | Event::Sampling(_) => None,
     }
+}
+
+/// `NAME<TAB>first line of the description`, or the name alone without one.
+fn name_and_summary(name: &str, description: Option<&str>) -> String {
+    match description.and_then(|d| d.lines().next()) {
+        Some(line) if !line.is_empty() => format!("{name}\t{line}"),
+        _ => name.to_string(),
+    }
+}
+
+/// A tool's text (its structured content, pretty, when it has no text), `[ID] ` first in a
+/// batch.
+fn tool_result_text(result: &crate::events::ToolResult) -> String {
+    let mut text = result.text.clone();
+    if text.is_empty()
+        && let Some(structured) = &result.structured_content
+    {
+        text = serde_json::to_string_pretty(structured).unwrap_or_default();
+    }
+    if let Some(id) = &result.id {
+        let id = match serde_json::from_str(id.as_str()) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => id.as_str().to_string(),
+        };
+        text = format!("[{id}] {text}");
+    }
+    text
+}
+
+/// `SERVER<TAB>TRANSPORT<TAB>PROTOCOL<TAB>NAME VERSION`.
+fn server_text(server: &crate::events::ServerReport) -> String {
+    let info = server
+        .server_info
+        .as_ref()
+        .map(|i| {
+            format!(
+                "{} {}",
+                i["name"].as_str().unwrap_or("?"),
+                i["version"].as_str().unwrap_or("")
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{}\t{}\t{}\t{info}",
+        server.server,
+        server.transport,
+        server.protocol_version.as_deref().unwrap_or("-"),
+    )
 }

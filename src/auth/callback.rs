@@ -21,26 +21,9 @@ pub(super) async fn wait_for_callback(
         let Ok((mut socket, _)) = listener.accept().await else {
             continue;
         };
-        let mut buffer = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let read = tokio::time::timeout(Duration::from_secs(10), async {
-            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") && buffer.len() < 65536 {
-                match socket.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                }
-            }
-        })
-        .await;
-        if read.is_err() {
+        let Some(target) = request_target(&mut socket).await else {
             continue;
-        }
-        let head = String::from_utf8_lossy(&buffer);
-        let target = head
-            .lines()
-            .next()
-            .and_then(|line| line.split_whitespace().nth(1))
-            .unwrap_or("/");
+        };
         let parsed = url::Url::parse(&format!("http://127.0.0.1{target}")).ok();
         let param = |name: &str| {
             parsed.as_ref().and_then(|u| {
@@ -49,59 +32,67 @@ pub(super) async fn wait_for_callback(
                     .map(|(_, v)| v.into_owned())
             })
         };
-        if parsed.as_ref().is_none_or(|u| u.path() != "/callback") {
-            respond(
-                &mut socket,
+        let (status, title, text) = if parsed.as_ref().is_none_or(|u| u.path() != "/callback") {
+            (
                 404,
                 "Not found",
-                "This is mcpchat's login callback; nothing here.",
+                "This is mcpchat's login callback; nothing here.".to_string(),
             )
-            .await;
-            continue;
-        }
-        if param("state").as_deref() != Some(state) {
+        } else if param("state").as_deref() != Some(state) {
             tracing::warn!("ignored an authorization callback with a wrong state");
-            respond(&mut socket, 400, "Login failed", "The state parameter does not match this login attempt. Start again with `mcpchat auth login`.").await;
-            continue;
-        }
-        if let Some(error) = param("error") {
+            (400, "Login failed", "The state parameter does not match this login attempt. Start again with `mcpchat auth login`.".to_string())
+        } else if let Some(error) = param("error") {
             let description = param("error_description").unwrap_or_default();
-            respond(
-                &mut socket,
-                400,
-                "Login failed",
-                &format!("The authorization server said: {error} {description}"),
-            )
-            .await;
+            let said = format!("{error} {description}");
+            let text = format!("The authorization server said: {said}");
+            respond(&mut socket, 400, "Login failed", &text).await;
             return Err(Failure::new(
                 Kind::Auth,
-                format!("the authorization server refused: {error} {description}")
-                    .trim()
-                    .to_string(),
+                format!("the authorization server refused: {}", said.trim()),
             ));
-        }
-        let Some(code) = param("code") else {
-            respond(
-                &mut socket,
+        } else if let Some(code) = param("code") {
+            let text =
+                "mcpchat is logged in. You can close this window and go back to the terminal.";
+            respond(&mut socket, 200, "Logged in", text).await;
+            return Ok(Callback {
+                code,
+                issuer: param("iss"),
+            });
+        } else {
+            (
                 400,
                 "Login failed",
-                "The callback carries no authorization code.",
+                "The callback carries no authorization code.".to_string(),
             )
-            .await;
-            continue;
         };
-        respond(
-            &mut socket,
-            200,
-            "Logged in",
-            "mcpchat is logged in. You can close this window and go back to the terminal.",
-        )
-        .await;
-        return Ok(Callback {
-            code,
-            issuer: param("iss"),
-        });
+        // Not the callback of this login: answer it and wait for the next request.
+        respond(&mut socket, status, title, &text).await;
     }
+}
+
+/// The request target (`/callback?code=...`) of one HTTP request, read within 10 s; `None`
+/// when the client sends nothing usable in time.
+async fn request_target(socket: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !buffer.windows(4).any(|w| w == b"\r\n\r\n") && buffer.len() < 65536 {
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .ok()?;
+    let head = String::from_utf8_lossy(&buffer);
+    Some(
+        head.lines()
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .unwrap_or("/")
+            .to_string(),
+    )
 }
 
 pub(super) async fn respond(

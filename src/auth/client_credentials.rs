@@ -3,14 +3,15 @@
 
 use rmcp::transport::auth::{
     AuthError, AuthorizationManager, AuthorizationMetadata, ClientCredentialsConfig,
-    OAuthTokenResponse, StoredCredentials,
+    OAuthTokenResponse,
 };
 
 use super::client_auth::{self, Method};
 
-use super::store::expires_at;
-use super::store::{ClientSource, Entry, Registration, TokenStore};
-use super::{auth_failure, key, now, register_secrets};
+use super::headless::{Granted, save};
+use super::store::token_usable;
+use super::store::{Entry, TokenStore};
+use super::{auth_failure, key};
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 
@@ -31,12 +32,7 @@ pub async fn ensure_client_credentials(
     let fresh = entry
         .credentials
         .as_ref()
-        .and_then(expires_at)
-        .is_some_and(|at| at > now() + 60)
-        || entry
-            .credentials
-            .as_ref()
-            .is_some_and(|c| c.token_response.is_some() && expires_at(c).is_none());
+        .is_some_and(|c| token_usable(c, 60));
     if fresh && !force {
         return Ok(());
     }
@@ -55,10 +51,43 @@ pub async fn ensure_client_credentials(
     })
     .await
     .map_err(|e| Failure::new(Kind::Internal, e.to_string()))??;
-    // rmcp's private_key_jwt exchange future is not Send: run the exchange on a thread of its
-    // own with a small runtime, so it works from any task.
-    let (url_owned, token_url) = (url.to_string(), oauth.token_url.clone());
-    let scopes = oauth.scopes.clone();
+    let binding = dpop_binding(server, &oauth, &entry, url).await?;
+    let (metadata, token, method) =
+        exchange_apart(server, &oauth, url, binding.clone(), config, authentication)
+            .await?
+            .map_err(|e| {
+                auth_failure(server, format!("the client credentials grant failed: {e}"))
+            })?;
+    let granted = Granted {
+        metadata,
+        client_id: Some(client_id),
+        token,
+        scopes: oauth.scopes.clone(),
+    };
+    save(server, store, url, granted, |entry| {
+        if let Some(client) = &mut entry.client {
+            client.token_endpoint_auth_method = Some(method.to_string());
+        }
+        entry.dpop_key = super::stored_key(binding.as_ref());
+    })
+}
+
+/// What the exchange returns: the (possibly overridden) metadata, the token and how the
+/// client authenticated.
+type Exchanged = (AuthorizationMetadata, OAuthTokenResponse, &'static str);
+
+/// The grant's exchange, on a thread of its own with a small runtime: rmcp's private_key_jwt
+/// exchange future is not Send, so it could not run on our runtime's tasks otherwise.
+async fn exchange_apart(
+    server: &ServerConfig,
+    oauth: &crate::config::OAuthConfig,
+    url: &str,
+    binding: Option<std::sync::Arc<super::dpop_http::Binding>>,
+    config: ClientCredentialsConfig,
+    authentication: Authentication,
+) -> Result<Result<Exchanged, String>, Failure> {
+    let url = url.to_string();
+    let token_url = oauth.token_url.clone();
     let trusting = match &server.ca_file {
         Some(file) => Some(crate::mcp::http_client_trusting(Some(file))?),
         None if crate::mcp::http_proxy_configured() => {
@@ -66,7 +95,6 @@ pub async fn ensure_client_credentials(
         }
         None => None,
     };
-    let binding = dpop_binding(server, &oauth, &entry, url).await?;
     let dpop_client = match &binding {
         Some(binding) => Some(super::dpop_http::DpopOAuthClient::new(
             crate::mcp::http_client_trusting(server.ca_file.as_deref())?,
@@ -74,8 +102,7 @@ pub async fn ensure_client_credentials(
         )),
         None => None,
     };
-    let bound = binding.is_some();
-    let exchanged = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -83,23 +110,26 @@ pub async fn ensure_client_credentials(
         runtime.block_on(async move {
             let mut manager = match dpop_client {
                 Some(client) => AuthorizationManager::new_with_oauth_http_client(
-                    url_owned.as_str(),
+                    url.as_str(),
                     std::sync::Arc::new(client),
                 )
                 .await
                 .map_err(|e| e.to_string())?,
-                None => AuthorizationManager::new(url_owned.as_str())
-                    .await
-                    .map_err(|e| e.to_string())?,
+                None => {
+                    let mut manager = AuthorizationManager::new(url.as_str())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if let Some(http) = trusting {
+                        manager.with_client(http).map_err(|e| e.to_string())?;
+                    }
+                    manager
+                }
             };
-            if let Some(http) = trusting.filter(|_| !bound) {
-                manager.with_client(http).map_err(|e| e.to_string())?;
-            }
-            let resolution = manager
+            let mut metadata = manager
                 .resolve_metadata()
                 .await
-                .map_err(|e| e.to_string())?;
-            let mut metadata = resolution.metadata;
+                .map_err(|e| e.to_string())?
+                .metadata;
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
             }
@@ -110,31 +140,7 @@ pub async fn ensure_client_credentials(
         })
     })
     .await
-    .map_err(|e| Failure::new(Kind::Internal, e.to_string()))?;
-    let (metadata, token, method) = exchanged
-        .map_err(|e| auth_failure(server, format!("the client credentials grant failed: {e}")))?;
-    let issuer = metadata.issuer.clone();
-    let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))
-        .with_issuer(issuer.clone());
-    register_secrets(&Entry {
-        credentials: Some(credentials.clone()),
-        ..Entry::default()
-    });
-    store.update(url, |entry| {
-        entry.server = Some(server.name.clone());
-        entry.issuer = issuer;
-        entry.metadata = Some(metadata);
-        entry.client = Some(Registration {
-            client_id,
-            client_secret: None,
-            redirect_uri: None,
-            source: ClientSource::Config,
-            token_endpoint_auth_method: Some(method.to_string()),
-        });
-        entry.credentials = Some(credentials);
-        entry.dpop_key = super::stored_key(binding.as_ref());
-    })?;
-    Ok(())
+    .map_err(|e| Failure::new(Kind::Internal, e.to_string()))
 }
 
 /// The DPoP binding of a client-credentials token, when `oauth.dpop` and (`auto`) the MCP

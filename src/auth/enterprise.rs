@@ -27,7 +27,9 @@ use serde::Deserialize;
 
 use super::auth_failure;
 use super::client_auth::{self, Method};
-use super::headless::{Source, discover, has_fresh_token, http_client, refresh_lock, save, url_of};
+use super::headless::{
+    Granted, Source, discover, has_fresh_token, http_client, refresh_lock, save, url_of,
+};
 use super::store::{ClientSource, Registration, TokenStore};
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
@@ -181,15 +183,13 @@ pub async fn ensure(server: &ServerConfig, store: &TokenStore, force: bool) -> R
     let mut granted: Vec<String> = token.scopes.iter().cloned().collect();
     granted.sort();
     let response = token_response(&token)?;
-    save(
-        server,
-        store,
-        url,
+    let granted = Granted {
         metadata,
-        Some(settings.client_id),
-        response,
-        if granted.is_empty() { scopes } else { granted },
-    )
+        client_id: Some(settings.client_id),
+        token: response,
+        scopes: if granted.is_empty() { scopes } else { granted },
+    };
+    save(server, store, url, granted, |_| {})
 }
 
 /// The MCP server's authorization server and how our client authenticates there (as

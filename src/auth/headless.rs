@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse, StoredCredentials};
 
-use super::store::{ClientSource, Entry, Registration, TokenStore, expires_at};
+use super::store::{ClientSource, Entry, Registration, TokenStore, token_usable};
 use super::{auth_failure, key, now, register_secrets};
 use crate::config::{AuthType, ServerConfig};
 use crate::exit::{Failure, Kind};
@@ -55,9 +55,10 @@ pub(super) fn url_of<'a>(server: &'a ServerConfig, grant: &str) -> Result<&'a st
 /// Whether the stored token is comfortably valid (a minute left, or of unknown lifetime).
 pub(super) fn has_fresh_token(store: &TokenStore, url: &str) -> Result<bool, Failure> {
     let entry = store.get(url)?.unwrap_or_default();
-    Ok(entry.credentials.as_ref().is_some_and(|c| {
-        c.token_response.is_some() && expires_at(c).is_none_or(|at| at > now() + 60)
-    }))
+    Ok(entry
+        .credentials
+        .as_ref()
+        .is_some_and(|c| token_usable(c, 60)))
 }
 
 /// Hold the store's refresh lock (taken off the async threads: it blocks).
@@ -180,17 +181,30 @@ pub fn auth_type_name(auth_type: AuthType) -> &'static str {
     }
 }
 
+/// What a headless grant returned: the server's metadata, the configured client and the token.
+pub(super) struct Granted {
+    pub metadata: AuthorizationMetadata,
+    pub client_id: Option<String>,
+    pub token: OAuthTokenResponse,
+    pub scopes: Vec<String>,
+}
+
 /// Store the token a headless grant returned, with the metadata and the configured client,
-/// the way every command then reads it.
+/// the way every command then reads it; `more` sets what only some grants have (the client's
+/// authentication method, a DPoP key).
 pub(super) fn save(
     server: &ServerConfig,
     store: &TokenStore,
     url: &str,
-    metadata: AuthorizationMetadata,
-    client_id: Option<String>,
-    token: OAuthTokenResponse,
-    scopes: Vec<String>,
+    granted: Granted,
+    more: impl FnOnce(&mut Entry),
 ) -> Result<(), Failure> {
+    let Granted {
+        metadata,
+        client_id,
+        token,
+        scopes,
+    } = granted;
     let issuer = metadata.issuer.clone();
     let client_id = client_id.unwrap_or_default();
     let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))
@@ -199,6 +213,10 @@ pub(super) fn save(
         credentials: Some(credentials.clone()),
         ..Entry::default()
     });
+    if let Some(token) = &credentials.token_response {
+        use oauth2::TokenResponse;
+        super::store::mark_obtained(token.access_token().secret());
+    }
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());
         entry.issuer = issuer;
@@ -211,5 +229,6 @@ pub(super) fn save(
             token_endpoint_auth_method: None,
         });
         entry.credentials = Some(credentials);
+        more(entry);
     })
 }

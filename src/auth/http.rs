@@ -56,9 +56,9 @@ pub struct TokenSource {
     bound: std::sync::atomic::AtomicBool,
 }
 
-/// Comfortably valid: not expiring within the margin (or of unknown lifetime).
-fn fresh(expires_at: Option<u64>) -> bool {
-    expires_at.is_none_or(|at| at > now() + REFRESH_MARGIN_SECS)
+/// Good to send (see `store::usable`): the margin left, or obtained by this process.
+fn fresh(token: &str, expires_at: Option<u64>) -> bool {
+    super::store::usable(token, expires_at, REFRESH_MARGIN_SECS)
 }
 
 impl TokenSource {
@@ -117,7 +117,8 @@ impl TokenSource {
         let expires_at = super::store::expires_at(&credentials);
         let secret = token.access_token().secret().to_string();
         self.remember(&secret, expires_at, dpop::bound(token.token_type()));
-        Ok(Some((secret, fresh(expires_at))))
+        let fresh = fresh(&secret, expires_at);
+        Ok(Some((secret, fresh)))
     }
 
     /// The token to send: the one in use, else the stored one, refreshed first if it is
@@ -129,7 +130,7 @@ impl TokenSource {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let Some((token, expires_at)) = current
-            && fresh(expires_at)
+            && fresh(&token, expires_at)
         {
             return Ok(Some(token));
         }
@@ -163,6 +164,7 @@ impl TokenSource {
             Ok(response) => {
                 use oauth2::TokenResponse;
                 let token = response.access_token().secret().to_string();
+                super::store::mark_obtained(&token);
                 self.remember(
                     &token,
                     response.expires_in().map(|d| now() + d.as_secs()),

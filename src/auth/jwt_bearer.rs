@@ -12,7 +12,9 @@ use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse};
 
 use super::auth_failure;
 use super::client_auth;
-use super::headless::{Source, discover, has_fresh_token, http_client, refresh_lock, save, url_of};
+use super::headless::{
+    Granted, Source, discover, has_fresh_token, http_client, refresh_lock, save, url_of,
+};
 use super::store::{ClientSource, Registration, TokenStore};
 use crate::config::{OAuthConfig, ServerConfig};
 use crate::exit::{Failure, Kind};
@@ -49,7 +51,13 @@ pub async fn ensure(server: &ServerConfig, store: &TokenStore, force: bool) -> R
         .scopes()
         .map(|s| s.iter().map(|s| s.to_string()).collect())
         .unwrap_or_else(|| oauth.scopes.clone());
-    save(server, store, url, metadata, oauth.client_id, token, scopes)
+    let granted = Granted {
+        metadata,
+        client_id: oauth.client_id,
+        token,
+        scopes,
+    };
+    save(server, store, url, granted, |_| {})
 }
 
 /// The grant's own parameters (RFC 7523 §2.1, RFC 8707 `resource`), before client

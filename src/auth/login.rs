@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rmcp::transport::auth::{
     AuthorizationManager, AuthorizationMetadata, AuthorizationRequest, AuthorizationSession,
+    StoredCredentials,
 };
 
 use super::browser::present_url;
@@ -71,40 +72,60 @@ pub async fn login(
         c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
     });
     let no_browser = options.open_browser && !super::browser::can_open();
+    let found = Discovered {
+        server,
+        store,
+        http,
+        options,
+        url,
+        oauth: &oauth,
+        metadata: &metadata,
+        previous: &previous,
+        binding: binding.as_ref(),
+    };
     if options.device || (no_browser && device::endpoint(&metadata).is_some()) {
-        let found = Discovered {
-            url,
-            oauth: &oauth,
-            metadata: &metadata,
-            previous: &previous,
-            binding: binding.as_ref(),
-        };
-        return login_device(server, store, http, options, manager, &found, reusable).await;
+        return login_device(&found, manager, reusable).await;
     }
-    let listener = listen(server, &oauth, reusable.as_ref()).await?;
+    login_browser(&found, manager, reusable).await
+}
+
+/// The RFC 8707 resource exactly as rmcp sends it in the browser flow (and on refresh).
+async fn resource_parameter(
+    manager: &AuthorizationManager,
+    scopes: &[String],
+    url: &str,
+) -> String {
+    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    manager
+        .get_authorization_url(&scope_refs)
+        .await
+        .ok()
+        .and_then(|auth_url| {
+            url::Url::parse(&auth_url).ok().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "resource")
+                    .map(|(_, v)| v.into_owned())
+            })
+        })
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// The authorization-code flow: a callback listener, the browser, the code exchange.
+async fn login_browser(
+    found: &Discovered<'_>,
+    mut manager: AuthorizationManager,
+    reusable: Option<Registration>,
+) -> Result<(), Failure> {
+    let (server, oauth, metadata) = (found.server, found.oauth, found.metadata);
+    let listener = listen(server, oauth, reusable.as_ref()).await?;
     let port = listener
         .local_addr()
         .map_err(|e| auth_failure(server, e))?
         .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let scopes = scopes(&manager, &oauth, &previous).await;
-    let mut registration = client(
-        server,
-        http,
-        &oauth,
-        reusable,
-        &metadata,
-        &redirect_uri,
-        &scopes,
-    )
-    .await?;
-    if let Some(secret) = &registration.client_secret {
-        redact::register(secret);
-    }
-    // The code exchange authenticates as the client registered (see client_auth).
-    let method = method_for(server, &registration, &metadata)?;
-    registration.token_endpoint_auth_method = Some(method.name().to_string());
-    manager.set_metadata(metadata_for(&metadata, method));
+    let scopes = scopes(&manager, oauth, found.previous).await;
+    let (registration, method) = registered(found, reusable, &redirect_uri, &scopes).await?;
+    manager.set_metadata(metadata_for(metadata, method));
     let mut request = AuthorizationRequest::new(redirect_uri.clone())
         .with_client_name("mcpchat")
         .with_scopes(scopes)
@@ -117,21 +138,45 @@ pub async fn login(
     let session = AuthorizationSession::new(manager, request)
         .await
         .map_err(|(_, e)| auth_failure(server, e))?;
-    let resource = authorize(server, &session, &listener, options).await?;
-    store.update(url, |entry| {
-        entry.server = Some(server.name.clone());
-        entry.client = Some(registration.clone());
-        entry.issuer = issuer.clone();
-        entry.metadata = Some(metadata.clone());
-        entry.resource = resource.clone();
-        entry.required_scopes.clear();
-        entry.dpop_key = super::stored_key(binding.as_ref());
-    })?;
-    Ok(())
+    let resource = authorize(server, &session, &listener, found.options).await?;
+    // The tokens are in the store already (rmcp's session wrote them through it).
+    found.save(registration, resource, None)
+}
+
+/// The client to log in with (configured, reused or newly registered), its secret registered
+/// for masking, and how it authenticates at the token endpoint (as registered, see
+/// client_auth), recorded in the registration.
+async fn registered(
+    found: &Discovered<'_>,
+    reusable: Option<Registration>,
+    redirect_uri: &str,
+    scopes: &[String],
+) -> Result<(Registration, Method), Failure> {
+    let server = found.server;
+    let mut registration = client(
+        server,
+        found.http,
+        found.oauth,
+        reusable,
+        found.metadata,
+        redirect_uri,
+        scopes,
+    )
+    .await?;
+    if let Some(secret) = &registration.client_secret {
+        redact::register(secret);
+    }
+    let method = method_for(server, &registration, found.metadata)?;
+    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    Ok((registration, method))
 }
 
 /// What discovery found, for the device flow.
 struct Discovered<'a> {
+    server: &'a ServerConfig,
+    store: &'a TokenStore,
+    http: &'a reqwest::Client,
+    options: &'a LoginOptions,
     url: &'a str,
     oauth: &'a OAuthConfig,
     metadata: &'a AuthorizationMetadata,
@@ -143,24 +188,14 @@ struct Discovered<'a> {
 /// `auth login --device`: RFC 8628 with the same client choice as the browser flow; the
 /// tokens and the client are stored like the browser flow's.
 async fn login_device(
-    server: &ServerConfig,
-    store: &TokenStore,
-    http: &reqwest::Client,
-    options: &LoginOptions,
-    mut manager: AuthorizationManager,
     found: &Discovered<'_>,
+    mut manager: AuthorizationManager,
     reusable: Option<Registration>,
 ) -> Result<(), Failure> {
-    let Discovered {
-        url,
-        oauth,
-        metadata,
-        previous,
-        binding,
-    } = *found;
+    let (server, oauth, metadata) = (found.server, found.oauth, found.metadata);
     // Before registering anything.
     device::require_endpoint(server, metadata)?;
-    let mut scopes = scopes(&manager, oauth, previous).await;
+    let mut scopes = scopes(&manager, oauth, found.previous).await;
     let offline = metadata
         .scopes_supported
         .as_ref()
@@ -173,21 +208,7 @@ async fn login_device(
         .as_ref()
         .and_then(|c| c.redirect_uri.clone())
         .unwrap_or_else(|| "http://127.0.0.1/callback".to_string());
-    let mut registration = client(
-        server,
-        http,
-        oauth,
-        reusable,
-        metadata,
-        &redirect_uri,
-        &scopes,
-    )
-    .await?;
-    if let Some(secret) = &registration.client_secret {
-        redact::register(secret);
-    }
-    let method = method_for(server, &registration, metadata)?;
-    registration.token_endpoint_auth_method = Some(method.name().to_string());
+    let (registration, _) = registered(found, reusable, &redirect_uri, &scopes).await?;
     super::client_auth::configure(
         server,
         &mut manager,
@@ -195,45 +216,47 @@ async fn login_device(
         &registration,
         scopes.clone(),
     )?;
-    // The RFC 8707 resource exactly as rmcp sends it in the browser flow (and on refresh).
-    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    let resource = manager
-        .get_authorization_url(&scope_refs)
-        .await
-        .ok()
-        .and_then(|auth_url| {
-            url::Url::parse(&auth_url).ok().and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "resource")
-                    .map(|(_, v)| v.into_owned())
-            })
-        })
-        .unwrap_or_else(|| url.to_string());
+    let resource = resource_parameter(&manager, &scopes, found.url).await;
     let request = DeviceRequest {
         server,
-        http,
+        http: found.http,
         metadata,
         client: &registration,
         scopes: &scopes,
         resource: &resource,
-        timeout: options.timeout,
-        dpop: binding.map(|b| b.key()),
+        timeout: found.options.timeout,
+        dpop: found.binding.map(|b| b.key()),
     };
-    let tokens = device::device_login(&request, options.prompt.as_ref()).await?;
+    let tokens = device::device_login(&request, found.options.prompt.as_ref()).await?;
     register_secrets(&Entry {
         credentials: Some(tokens.credentials.clone()),
         ..Entry::default()
     });
-    store.update(url, |entry| {
-        entry.server = Some(server.name.clone());
-        entry.client = Some(registration.clone());
-        entry.issuer = metadata.issuer.clone();
-        entry.metadata = Some(metadata.clone());
-        entry.resource = Some(resource.clone());
-        entry.credentials = Some(tokens.credentials.clone());
-        entry.required_scopes.clear();
-        entry.dpop_key = super::stored_key(binding);
-    })
+    found.save(registration, Some(resource), Some(tokens.credentials))
+}
+
+impl Discovered<'_> {
+    /// Store what the login ended with: the client, the issuer and its metadata, the
+    /// resource, the DPoP key, and (device flow) the tokens.
+    fn save(
+        &self,
+        registration: Registration,
+        resource: Option<String>,
+        credentials: Option<StoredCredentials>,
+    ) -> Result<(), Failure> {
+        self.store.update(self.url, |entry| {
+            entry.server = Some(self.server.name.clone());
+            entry.client = Some(registration);
+            entry.issuer = self.metadata.issuer.clone();
+            entry.metadata = Some(self.metadata.clone());
+            entry.resource = resource;
+            if let Some(credentials) = credentials {
+                entry.credentials = Some(credentials);
+            }
+            entry.required_scopes.clear();
+            entry.dpop_key = super::stored_key(self.binding);
+        })
+    }
 }
 
 /// RFC 9728 / RFC 8414 discovery from the server's challenge, with the config's endpoint

@@ -310,10 +310,72 @@ pub fn expires_at(credentials: &StoredCredentials) -> Option<u64> {
     Some(credentials.token_received_at? + token.expires_in()?.as_secs())
 }
 
+/// Seconds of clock skew kept before the expiry of a token this process obtained itself.
+const SKEW_SECS: u64 = 2;
+
+/// Digests of the access tokens this process obtained (grants and refreshes).
+static OBTAINED: std::sync::Mutex<Vec<[u8; 32]>> = std::sync::Mutex::new(Vec::new());
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// Note an access token this process has just obtained (see [`usable`]).
+pub fn mark_obtained(token: &str) {
+    OBTAINED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(digest(token));
+}
+
+/// Whether an access token is good to send. One from an earlier process must have `margin`
+/// seconds left (else it is renewed first); one this process obtained itself is used until it
+/// expires (less a little skew): renewing it at once would only fetch another token of the
+/// same short life, once per request. Unknown lifetimes are used until rejected.
+pub fn usable(token: &str, expires_at: Option<u64>, margin: u64) -> bool {
+    let Some(at) = expires_at else {
+        return true;
+    };
+    let ours = OBTAINED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&digest(token));
+    at > super::now() + if ours { SKEW_SECS } else { margin }
+}
+
+/// [`usable`] for a stored entry's access token (false without one).
+pub fn token_usable(credentials: &StoredCredentials, margin: u64) -> bool {
+    use oauth2::TokenResponse;
+    credentials
+        .token_response
+        .as_ref()
+        .is_some_and(|t| usable(t.access_token().secret(), expires_at(credentials), margin))
+}
+
 pub fn has_refresh_token(credentials: &StoredCredentials) -> bool {
     use oauth2::TokenResponse;
     credentials
         .token_response
         .as_ref()
         .is_some_and(|t| t.refresh_token().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{mark_obtained, usable};
+
+    #[test]
+    fn a_token_of_this_process_is_used_until_it_expires_an_older_one_is_renewed_early() {
+        let now = crate::auth::now();
+        mark_obtained("ours");
+        // Obtained by this process, 20 s left: inside the margin, still used.
+        assert!(usable("ours", Some(now + 20), 60));
+        // The same from an earlier process: renewed first.
+        assert!(!usable("stored", Some(now + 20), 60));
+        assert!(usable("stored", Some(now + 120), 60));
+        // About to expire even by this process's own measure.
+        assert!(!usable("ours", Some(now + 1), 60));
+        assert!(usable("stored", None, 60));
+    }
 }

@@ -6,9 +6,9 @@ use clap::{Args, Subcommand};
 pub enum PromptsCommand {
     /// One `prompt` line per prompt of every selected server
     #[command(
-        after_help = "Examples:\n  mcpchat prompts list | jq -r .name\n  mcpchat prompts list --server everything --format text"
+        after_help = "Examples:\n  mcpchat prompts list | jq -r .name\n  mcpchat prompts list --server everything --format text\n  mcpchat prompts list --cached | jq -r .name"
     )]
-    List,
+    List(super::ListArgs),
 
     /// Get one prompt's messages: one `prompt_result` line
     #[command(

@@ -8,12 +8,16 @@ use clap::{Args, Subcommand};
 pub enum ResourcesCommand {
     /// List the resources of every selected server, one `resource` line each
     #[command(after_help = "Examples:\n  mcpchat resources list | jq -r .uri\n  \
-        mcpchat resources list --server docs --format text")]
-    List,
+        mcpchat resources list --server docs --format text\n  \
+        mcpchat resources list --cached | jq -r .uri")]
+    List(super::ListArgs),
 
     /// List the resource templates of every selected server, one `resource_template` line each
-    #[command(after_help = "Examples:\n  mcpchat resources templates | jq -r .uri_template")]
-    Templates,
+    #[command(
+        after_help = "Examples:\n  mcpchat resources templates | jq -r .uri_template\n  \
+        mcpchat resources templates --cached"
+    )]
+    Templates(super::ListArgs),
 
     /// Read resources: one `resource_contents` line per URI. The server is the one that lists
     /// the URI (or has a matching template), else the one --server selects

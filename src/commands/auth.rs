@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{self, LoginOptions};
-use crate::cli::AuthCommand;
+use crate::cli::{AuthCommand, LoginArgs};
 use crate::config::ServerConfig;
 use crate::events::{AuthPrompt, Event};
 use crate::exit::{Code, Failure};
@@ -18,43 +18,7 @@ const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
     match command {
-        AuthCommand::Login(args) => {
-            let servers = oauth_servers(app, &with_selected(app, &args.names))?;
-            let output = app.output.clone();
-            let options = LoginOptions {
-                open_browser: !args.no_browser,
-                device: args.device,
-                timeout: app.config.request_timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
-                prompt: Arc::new(move |prompt: &AuthPrompt| {
-                    report::device_prompt(prompt);
-                    // A closed stdout must not stop the login: the prompt is on stderr too.
-                    let _ = output.emit(&Event::AuthPrompt(prompt.clone()));
-                }),
-            };
-            let mut worst = Code::Success;
-            let mut last = None;
-            for server in &servers {
-                let http = app.context.http_for(server.ca_file.as_deref())?;
-                match auth::login(server, &app.context.store, &http, &options).await {
-                    Ok(()) => {
-                        report::notice(&format!("logged in to MCP server `{}`", server.name));
-                        app.output
-                            .emit(&Event::Auth(auth::describe(server, &app.context.store)?))?;
-                    }
-                    Err(failure) => {
-                        worst = worst.max(failure.code());
-                        if servers.len() > 1 {
-                            report::error(&failure);
-                        }
-                        last = Some(failure);
-                    }
-                }
-            }
-            match last {
-                Some(failure) if servers.len() == 1 => Err(failure.into()),
-                _ => Ok(worst),
-            }
-        }
+        AuthCommand::Login(args) => login(app, args).await,
         AuthCommand::Status { names } => {
             let servers = &with_selected(app, names);
             let names: Vec<String> = if servers.is_empty() {
@@ -94,6 +58,46 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             app.output.write_unmasked(&token)?;
             Ok(Code::Success)
         }
+    }
+}
+
+/// `auth login [NAME...]`: one server after another; with several, a failed one is reported
+/// and the others go on (the exit code is the worst).
+async fn login(app: &App, args: &LoginArgs) -> anyhow::Result<Code> {
+    let servers = oauth_servers(app, &with_selected(app, &args.names))?;
+    let output = app.output.clone();
+    let options = LoginOptions {
+        open_browser: !args.no_browser,
+        device: args.device,
+        timeout: app.config.request_timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT),
+        prompt: Arc::new(move |prompt: &AuthPrompt| {
+            report::device_prompt(prompt);
+            // A closed stdout must not stop the login: the prompt is on stderr too.
+            let _ = output.emit(&Event::AuthPrompt(prompt.clone()));
+        }),
+    };
+    let mut worst = Code::Success;
+    let mut last = None;
+    for server in &servers {
+        let http = app.context.http_for(server.ca_file.as_deref())?;
+        match auth::login(server, &app.context.store, &http, &options).await {
+            Ok(()) => {
+                report::notice(&format!("logged in to MCP server `{}`", server.name));
+                app.output
+                    .emit(&Event::Auth(auth::describe(server, &app.context.store)?))?;
+            }
+            Err(failure) => {
+                worst = worst.max(failure.code());
+                if servers.len() > 1 {
+                    report::error(&failure);
+                }
+                last = Some(failure);
+            }
+        }
+    }
+    match last {
+        Some(failure) if servers.len() == 1 => Err(failure.into()),
+        _ => Ok(worst),
     }
 }
 

@@ -32,19 +32,23 @@ pub async fn complete(app: &App, args: &CompleteArgs) -> anyhow::Result<Code> {
     let outcome = session
         .complete(target, &args.argument, &args.value, context)
         .await;
+    // Printed before the session is closed: the reader need not wait for the DELETE.
+    let printed = outcome.map_err(anyhow::Error::from).and_then(|info| {
+        app.context.progress.clear();
+        app.output.emit(&Event::Completion(Completion {
+            name: prompt.map(|p| format!("{server_name}{SEPARATOR}{p}")),
+            server: server_name,
+            template: args.template.clone(),
+            argument: args.argument.clone(),
+            value: args.value.clone(),
+            has_more: info.has_more.unwrap_or(false),
+            total: info.total.map(u64::from),
+            values: info.values,
+        }))?;
+        Ok(())
+    });
     session.close().await;
-    let info = outcome?;
-    app.context.progress.clear();
-    app.output.emit(&Event::Completion(Completion {
-        name: prompt.map(|p| format!("{server_name}{SEPARATOR}{p}")),
-        server: server_name,
-        template: args.template.clone(),
-        argument: args.argument.clone(),
-        value: args.value.clone(),
-        has_more: info.has_more.unwrap_or(false),
-        total: info.total.map(u64::from),
-        values: info.values,
-    }))?;
+    printed?;
     Ok(Code::Success)
 }
 

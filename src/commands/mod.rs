@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod auth;
+mod cached;
 pub mod complete;
 mod each;
 mod owners;

@@ -1,10 +1,13 @@
 //! Which server a resource URI belongs to, for `resources read|watch` and `ask --resource`:
 //! with one server in play, that server (no listing round trip); with several, the first (in
-//! config order) that lists the URI, else the first with a template it matches. When a server
+//! config order) that lists the URI, else the first with a template it matches (from the
+//! cached lists when fresh, listed live when they place no server). When a server
 //! cannot read a URI that servers outside the selection list, the error names them (exit 2).
 
 use futures::StreamExt;
+use serde_json::Value;
 
+use crate::cache::ListKind;
 use crate::events::Event;
 use crate::exit::{Code, Failure};
 use crate::mcp::Session;
@@ -107,7 +110,8 @@ async fn connect_selected(app: &App) -> Result<Vec<Session>, Failure> {
     Ok(sessions)
 }
 
-/// For each URI, the index of the session it belongs to (see the module's rules).
+/// For each URI, the index of the session it belongs to (see the module's rules). The
+/// servers' cached lists are used when fresh; a URI they do not place makes them listed live.
 pub async fn pick<S: std::borrow::Borrow<Session>>(
     sessions: &[S],
     uris: &[String],
@@ -115,11 +119,37 @@ pub async fn pick<S: std::borrow::Borrow<Session>>(
     if sessions.len() == 1 {
         return Ok(vec![0; uris.len()]);
     }
+    let warm = sessions.iter().any(|session| {
+        let session: &Session = session.borrow();
+        session.cached::<Value>(ListKind::Resources).is_some()
+            || session.cached::<Value>(ListKind::Templates).is_some()
+    });
+    match pick_from(sessions, uris, false).await {
+        Err(failure) if warm && failure.code() == Code::Usage => {
+            pick_from(sessions, uris, true).await
+        }
+        picked => picked,
+    }
+}
+
+/// [`pick`] from the cached lists (`live` false; those without a fresh entry are listed) or
+/// the live ones.
+async fn pick_from<S: std::borrow::Borrow<Session>>(
+    sessions: &[S],
+    uris: &[String],
+    live: bool,
+) -> Result<Vec<usize>, Failure> {
     let listings = futures::future::join_all(sessions.iter().map(async |session| {
         let session: &Session = session.borrow();
-        let resources = session.list_resources().await?;
-        let templates = session.list_resource_templates().await?;
-        Ok::<_, Failure>((resources, templates))
+        if live {
+            let resources = session.list_resources().await?;
+            let templates = session.list_resource_templates().await?;
+            return Ok::<_, Failure>((resources, templates));
+        }
+        Ok((
+            session.resources().await?,
+            session.resource_templates().await?,
+        ))
     }))
     .await;
     let mut known = Vec::new();

@@ -1,13 +1,17 @@
 //! `prompts list` and `prompts get`, and the prompt lookup `ask --prompt` shares.
 //!
-//! A prompt's arguments are checked against its listed definition before `prompts/get` is sent:
-//! a missing required argument is an input error (exit 2) naming it, and nothing is asked.
+//! A prompt's arguments are checked against its listed definition (the cached prompts list when
+//! fresh) before `prompts/get` is sent: a missing required argument is an input error (exit 2)
+//! naming it, and nothing is asked. A cached definition is trusted only until it disagrees: a
+//! prompt it does not know, a failed check or a `prompts/get` the server rejects as invalid
+//! makes it forgotten and the list fetched live once before anything is reported.
 
 use std::io::{IsTerminal, Read};
 
 use rmcp::model::{GetPromptResult, Prompt};
 use serde_json::{Map, Value};
 
+use crate::cache::ListKind;
 use crate::cli::{PromptGetArgs, PromptsCommand};
 use crate::events::{Event, PromptArgument, PromptInfo, PromptResult};
 use crate::exit::{Code, Failure, Kind};
@@ -19,17 +23,14 @@ use super::tools::SEPARATOR;
 
 pub async fn prompts(app: &App, command: &PromptsCommand) -> anyhow::Result<Code> {
     match command {
-        PromptsCommand::List => list(app).await,
+        PromptsCommand::List(args) if args.cached => list_cached(app),
+        PromptsCommand::List(_) => list(app).await,
         PromptsCommand::Get(args) => get(app, args).await,
     }
 }
 
 async fn list(app: &App) -> anyhow::Result<Code> {
     each_server(app, async |session: &Session| {
-        // A server without the prompts capability simply has none.
-        if !session.serves_prompts() {
-            return Ok(Vec::new());
-        }
         let prompts = session.list_prompts().await?;
         Ok(prompts
             .iter()
@@ -37,6 +38,16 @@ async fn list(app: &App) -> anyhow::Result<Code> {
             .collect())
     })
     .await
+}
+
+/// `prompts list --cached`: the cached lists, without connecting.
+fn list_cached(app: &App) -> anyhow::Result<Code> {
+    super::cached::list(app, ListKind::Prompts, |server, prompts: Vec<Prompt>| {
+        prompts
+            .iter()
+            .map(|p| Event::Prompt(prompt_info(&server.name, p)))
+            .collect()
+    })
 }
 
 pub fn prompt_info(server: &str, prompt: &Prompt) -> PromptInfo {
@@ -62,45 +73,122 @@ pub fn prompt_info(server: &str, prompt: &Prompt) -> PromptInfo {
 
 async fn get(app: &App, args: &PromptGetArgs) -> anyhow::Result<Code> {
     let arguments = prompt_arguments(args.arguments.as_deref(), &args.args)?;
-    let (server, prompt, result) = fetch(app, &args.name, &arguments).await?;
+    let fetched = fetch(app, &args.name, &arguments).await?;
     app.context.progress.clear();
-    app.output.emit(&Event::PromptResult(result_event(
-        &server, &prompt, &result,
-    )))?;
+    // Printed before the session is closed: the reader need not wait for the DELETE.
+    let printed = app.output.emit(&Event::PromptResult(result_event(
+        &fetched.server,
+        &fetched.prompt,
+        &fetched.result,
+    )));
+    fetched.session.close().await;
+    printed?;
     Ok(Code::Success)
 }
 
+/// A prompt got from its server, whose session is still open: the caller closes it once it
+/// has used the result.
+pub struct Fetched {
+    pub server: String,
+    /// The prompt's own name (without the server prefix).
+    pub prompt: String,
+    pub result: GetPromptResult,
+    pub session: Session,
+}
+
 /// Connect to the prompt's server, check the arguments against its definition, and get it.
-/// Returns the server name, the prompt's own name and the result.
 pub async fn fetch(
     app: &App,
     name: &str,
     arguments: &Map<String, Value>,
-) -> Result<(String, String, GetPromptResult), Failure> {
+) -> Result<Fetched, Failure> {
     let (server_name, prompt) = split_prefixed(app, name, "prompt")?;
     let server = app.config.server(&server_name)?;
     let session = Session::connect(server, &app.context).await?;
-    let outcome = async {
-        let prompts = session.list_prompts().await?;
-        let Some(definition) = prompts.iter().find(|p| p.name == prompt) else {
-            let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
-            let mut failure = Failure::new(
-                Kind::Usage,
-                format!("MCP server `{server_name}` has no prompt `{prompt}`"),
-            );
-            if let Some(best) = crate::config::suggest(&prompt, &names) {
-                failure = failure.hint(format!("did you mean `{server_name}{SEPARATOR}{best}`?"));
-            }
-            return Err(failure.hint(format!(
-                "`mcpchat prompts list --server {server_name}` shows its prompts"
-            )));
-        };
-        check_required(&server_name, definition, arguments)?;
-        session.get_prompt(&prompt, arguments).await
+    match checked_get(&session, &prompt, arguments).await {
+        Ok(result) => Ok(Fetched {
+            server: server_name,
+            prompt,
+            result,
+            session,
+        }),
+        Err(failure) => {
+            session.close().await;
+            Err(failure)
+        }
     }
-    .await;
-    session.close().await;
-    Ok((server_name, prompt, outcome?))
+}
+
+/// Check the arguments against the prompt's definition and get it. With a cached definition,
+/// any disagreement (unknown prompt, failed check, `prompts/get` rejected) forgets the cached
+/// list and goes again once with the live one; a rejection whose prompt turns out unchanged is
+/// reported as it came (asking again would only repeat it).
+async fn checked_get(
+    session: &Session,
+    prompt: &str,
+    arguments: &Map<String, Value>,
+) -> Result<GetPromptResult, Failure> {
+    let (mut prompts, mut cached) = session.prompts().await?;
+    loop {
+        let outcome = match check(session.name(), &prompts, prompt, arguments) {
+            Ok(()) => session.get_prompt(prompt, arguments).await,
+            Err(failure) => Err(failure),
+        };
+        match outcome {
+            Err(failure) if cached && stale_sign(&failure) => {
+                tracing::info!(server = %session.name(), "the cached prompts list looks stale; listing the prompts again");
+                session.forget(ListKind::Prompts);
+                let live = session.list_prompts().await?;
+                let rejected = failure.kind == Kind::Protocol;
+                if rejected && definition(&live, prompt) == definition(&prompts, prompt) {
+                    return Err(failure);
+                }
+                (prompts, cached) = (live, false);
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn definition(prompts: &[Prompt], name: &str) -> Option<Value> {
+    let prompt = prompts.iter().find(|p| p.name == name)?;
+    serde_json::to_value(prompt).ok()
+}
+
+/// What a stale prompts list causes: our own check failing, or the server rejecting
+/// `prompts/get` as invalid params (-32602), unknown (-32601) or, as the Python SDK answers
+/// both, an internal error (-32603).
+fn stale_sign(failure: &Failure) -> bool {
+    match failure.kind {
+        Kind::Usage | Kind::InvalidArguments => true,
+        Kind::Protocol => ["-32602", "-32601", "-32603"]
+            .iter()
+            .any(|code| failure.message.ends_with(&format!("(code {code})"))),
+        _ => false,
+    }
+}
+
+/// The prompt's definition in `prompts` and its required arguments present.
+fn check(
+    server_name: &str,
+    prompts: &[Prompt],
+    prompt: &str,
+    arguments: &Map<String, Value>,
+) -> Result<(), Failure> {
+    let Some(definition) = prompts.iter().find(|p| p.name == prompt) else {
+        let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+        let mut failure = Failure::new(
+            Kind::Usage,
+            format!("MCP server `{server_name}` has no prompt `{prompt}`"),
+        );
+        if let Some(best) = crate::config::suggest(prompt, &names) {
+            failure = failure.hint(format!("did you mean `{server_name}{SEPARATOR}{best}`?"));
+        }
+        return Err(failure.hint(format!(
+            "`mcpchat prompts list --server {server_name}` shows its prompts"
+        )));
+    };
+    check_required(server_name, definition, arguments)
 }
 
 /// Exit 2, before any `prompts/get`, when a required argument is missing.
@@ -265,8 +353,10 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, Failure> {
 /// is; an embedded resource's text is inlined, binary content is named, not inlined.
 pub async fn chat_messages(app: &App, name: &str, pairs: &[String]) -> Result<Vec<Value>, Failure> {
     let arguments = prompt_arguments(None, pairs)?;
-    let (_, _, result) = fetch(app, name, &arguments).await?;
-    let messages = serde_json::to_value(&result.messages).unwrap_or(Value::Array(Vec::new()));
+    let fetched = fetch(app, name, &arguments).await?;
+    fetched.session.close().await;
+    let messages =
+        serde_json::to_value(&fetched.result.messages).unwrap_or(Value::Array(Vec::new()));
     Ok(messages
         .as_array()
         .into_iter()

@@ -9,6 +9,7 @@ use base64::Engine;
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
 use serde_json::Value;
 
+use crate::cache::ListKind;
 use crate::cli::ReadArgs;
 use crate::events::{self, Event};
 use crate::exit::{Code, Failure, Kind};
@@ -39,6 +40,34 @@ pub async fn templates(app: &App) -> anyhow::Result<Code> {
             .collect())
     })
     .await
+}
+
+/// `resources list --cached`: the cached lists, without connecting.
+pub fn list_cached(app: &App) -> anyhow::Result<Code> {
+    super::cached::list(
+        app,
+        ListKind::Resources,
+        |server, resources: Vec<Resource>| {
+            resources
+                .iter()
+                .map(|r| Event::Resource(resource_event(&server.name, r)))
+                .collect()
+        },
+    )
+}
+
+/// `resources templates --cached`: the cached lists, without connecting.
+pub fn templates_cached(app: &App) -> anyhow::Result<Code> {
+    super::cached::list(
+        app,
+        ListKind::Templates,
+        |server, templates: Vec<ResourceTemplate>| {
+            templates
+                .iter()
+                .map(|t| Event::ResourceTemplate(template_event(&server.name, t)))
+                .collect()
+        },
+    )
 }
 
 pub async fn read(app: &App, args: &ReadArgs) -> anyhow::Result<Code> {

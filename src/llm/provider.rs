@@ -68,52 +68,14 @@ impl Provider {
             .to_ascii_lowercase();
         let same_provider = file_provider == name;
         let file = |value: &Option<String>| value.clone().filter(|_| same_provider);
-        // (base URL env, default base URL, model env, default model, key env, key required)
-        let preset: (&str, Option<&str>, &str, Option<&str>, Option<&str>, bool) =
-            match name.as_str() {
-                "openai" => (
-                    "OPENAI_BASE_URL",
-                    Some("https://api.openai.com/v1"),
-                    "MODEL",
-                    Some("gpt-4o-mini"),
-                    Some("OPENAI_API_KEY"),
-                    true,
-                ),
-                "lmstudio" => (
-                    "LMSTUDIO_BASE_URL",
-                    Some("http://localhost:1234/v1"),
-                    "LMSTUDIO_MODEL",
-                    Some("local-model"),
-                    Some("LMSTUDIO_API_KEY"),
-                    false,
-                ),
-                "ollama" => (
-                    "OLLAMA_BASE_URL",
-                    Some("http://localhost:11434/v1"),
-                    "OLLAMA_MODEL",
-                    Some("llama3.2"),
-                    Some("OLLAMA_API_KEY"),
-                    false,
-                ),
-                "custom" => ("MCPCHAT_BASE_URL", None, "MODEL", None, None, false),
-                other => {
-                    let mut failure = Failure::usage(format!("unknown model provider `{other}`"));
-                    if let Some(best) =
-                        crate::config::suggest(other, &["openai", "lmstudio", "ollama", "custom"])
-                    {
-                        failure = failure.hint(format!("did you mean `{best}`?"));
-                    }
-                    return Err(failure.hint("providers: openai, lmstudio, ollama, custom"));
-                }
-            };
-        let (base_env, base_default, model_env, model_default, key_env, key_required) = preset;
+        let preset = Preset::named(&name)?;
         let base_url = flags
             .base_url
             .clone()
             .or_else(|| env("MCPCHAT_BASE_URL"))
-            .or_else(|| env(base_env))
+            .or_else(|| env(preset.base_env))
             .or_else(|| file(&config.base_url))
-            .or_else(|| base_default.map(str::to_string))
+            .or_else(|| preset.base_url.map(str::to_string))
             .ok_or_else(|| {
                 Failure::usage(format!("provider `{name}` needs a base URL")).hint(
                     "pass --base-url URL, set MCPCHAT_BASE_URL, or `llm.base_url` in the config",
@@ -123,53 +85,130 @@ impl Provider {
             .model
             .clone()
             .or_else(|| env("MCPCHAT_MODEL"))
-            .or_else(|| env(model_env))
+            .or_else(|| env(preset.model_env))
             .or_else(|| file(&config.model))
-            .or_else(|| model_default.map(str::to_string))
+            .or_else(|| preset.model.map(str::to_string))
             .ok_or_else(|| {
                 Failure::usage(format!("provider `{name}` needs a model name"))
                     .hint("pass --model NAME, set MCPCHAT_MODEL, or `llm.model` in the config")
             })?;
-        let key_var = env("MCPCHAT_API_KEY_ENV")
-            .or_else(|| file(&config.api_key_env))
-            .or_else(|| key_env.map(str::to_string));
-        let api_key = env("MCPCHAT_API_KEY").or_else(|| key_var.as_deref().and_then(env));
-        if api_key.is_none() && key_required {
-            let var = key_var.unwrap_or_else(|| "OPENAI_API_KEY".to_string());
-            return Err(Failure::new(
-                Kind::Auth,
-                format!("no API key for the `{name}` model provider: {var} is not set"),
-            )
-            .hint(format!("export {var}=... (or put it in ./.env)"))
-            .hint("for a local server use --provider lmstudio, ollama or custom"));
-        }
-        if let Some(key) = &api_key {
-            redact::register(key);
-        }
+        let api_key = api_key(&name, &preset, file(&config.api_key_env))?;
         // Gateways take keys in the URL too (`?api-key=...`, `https://user:key@host/v1`).
         redact::register_url(&base_url);
-        let timeout = flags
-            .timeout
-            .or(env_number("MCPCHAT_LLM_TIMEOUT")?)
-            .or(config.timeout_secs)
-            .unwrap_or(300.0);
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(Failure::usage(
-                "the model API timeout must be a positive number of seconds",
-            ));
-        }
-        let max_retries = flags
-            .max_retries
-            .or(env_number("MCPCHAT_LLM_MAX_RETRIES")?)
-            .or(config.max_retries)
-            .unwrap_or(3);
+        let (timeout, max_retries) = limits(flags, config)?;
         Ok(Provider {
             name,
             base_url: base_url.trim_end_matches('/').to_string(),
             model,
             api_key,
-            timeout: Duration::from_secs_f64(timeout),
+            timeout,
             max_retries,
         })
     }
+}
+
+/// A provider's defaults and the environment variables it reads.
+struct Preset {
+    base_env: &'static str,
+    base_url: Option<&'static str>,
+    model_env: &'static str,
+    model: Option<&'static str>,
+    key_env: Option<&'static str>,
+    key_required: bool,
+}
+
+impl Preset {
+    fn named(name: &str) -> Result<Preset, Failure> {
+        let local = |prefix: &'static [&'static str; 3], url, model| Preset {
+            base_env: prefix[0],
+            base_url: Some(url),
+            model_env: prefix[1],
+            model: Some(model),
+            key_env: Some(prefix[2]),
+            key_required: false,
+        };
+        Ok(match name {
+            "openai" => Preset {
+                base_env: "OPENAI_BASE_URL",
+                base_url: Some("https://api.openai.com/v1"),
+                model_env: "MODEL",
+                model: Some("gpt-4o-mini"),
+                key_env: Some("OPENAI_API_KEY"),
+                key_required: true,
+            },
+            "lmstudio" => local(
+                &["LMSTUDIO_BASE_URL", "LMSTUDIO_MODEL", "LMSTUDIO_API_KEY"],
+                "http://localhost:1234/v1",
+                "local-model",
+            ),
+            "ollama" => local(
+                &["OLLAMA_BASE_URL", "OLLAMA_MODEL", "OLLAMA_API_KEY"],
+                "http://localhost:11434/v1",
+                "llama3.2",
+            ),
+            "custom" => Preset {
+                base_env: "MCPCHAT_BASE_URL",
+                base_url: None,
+                model_env: "MODEL",
+                model: None,
+                key_env: None,
+                key_required: false,
+            },
+            other => {
+                let mut failure = Failure::usage(format!("unknown model provider `{other}`"));
+                if let Some(best) =
+                    crate::config::suggest(other, &["openai", "lmstudio", "ollama", "custom"])
+                {
+                    failure = failure.hint(format!("did you mean `{best}`?"));
+                }
+                return Err(failure.hint("providers: openai, lmstudio, ollama, custom"));
+            }
+        })
+    }
+}
+
+/// The API key: `MCPCHAT_API_KEY`, else the variable the config or the preset names (exit 3
+/// when the provider needs one and there is none). Registered for masking.
+fn api_key(
+    name: &str,
+    preset: &Preset,
+    file_key_env: Option<String>,
+) -> Result<Option<String>, Failure> {
+    let key_var = env("MCPCHAT_API_KEY_ENV")
+        .or(file_key_env)
+        .or_else(|| preset.key_env.map(str::to_string));
+    let api_key = env("MCPCHAT_API_KEY").or_else(|| key_var.as_deref().and_then(env));
+    if api_key.is_none() && preset.key_required {
+        let var = key_var.unwrap_or_else(|| "OPENAI_API_KEY".to_string());
+        return Err(Failure::new(
+            Kind::Auth,
+            format!("no API key for the `{name}` model provider: {var} is not set"),
+        )
+        .hint(format!("export {var}=... (or put it in ./.env)"))
+        .hint("for a local server use --provider lmstudio, ollama or custom"));
+    }
+    if let Some(key) = &api_key {
+        redact::register(key);
+    }
+    Ok(api_key)
+}
+
+/// The request timeout and the number of retries: flag, environment, config, default.
+fn limits(flags: &ProviderFlags, config: &LlmConfig) -> Result<(Duration, u32), Failure> {
+    let timeout = flags
+        .timeout
+        .or(env_number("MCPCHAT_LLM_TIMEOUT")?)
+        .or(config.timeout_secs)
+        .unwrap_or(300.0);
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return Err(Failure::usage(
+            "the model API timeout must be a positive number of seconds",
+        ));
+    }
+    let max_retries = flags
+        .max_retries
+        .or(env_number("MCPCHAT_LLM_MAX_RETRIES")?)
+        .or(config.max_retries)
+        .unwrap_or(3);
+    Ok((Duration::from_secs_f64(timeout), max_retries))
 }

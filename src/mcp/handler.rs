@@ -1,5 +1,6 @@
 //! What a server sends us on its own: progress and log notifications, elicitation and sampling
-//! requests, and the client capabilities we declare in return.
+//! requests, and the client capabilities we declare in return. (`list_changed` notifications
+//! are acted on earlier, as the transport reads them: see `lists::ListChanges`.)
 
 use std::sync::Arc;
 

@@ -20,21 +20,8 @@ impl Session {
             .map(|info| info.protocol_version.to_string())
     }
 
-    /// How many prompts the server lists (every page).
+    /// How many prompts the server lists (every page; the list is cached).
     pub async fn count_prompts(&self) -> Result<usize, Failure> {
-        let prompts =
-            super::paginate::all_pages(self.name(), "prompts/list", |cursor| async move {
-                let page = self
-                    .bounded(
-                        "prompts/list",
-                        self.client
-                            .peer()
-                            .list_prompts(super::resources::page_params(cursor)),
-                    )
-                    .await?;
-                Ok((page.prompts, page.next_cursor))
-            })
-            .await?;
-        Ok(prompts.len())
+        Ok(self.list_prompts().await?.len())
     }
 }

@@ -60,19 +60,55 @@ pub fn tools_page(server: &str, result: &Value) -> Result<(Vec<Tool>, Option<Str
             }
         }
     }
-    let cursor = match result.get("nextCursor") {
+    let cursor = next_cursor(server, "tools/list", result);
+    Ok((tools, cursor))
+}
+
+/// One page of another list (`prompts/list`, `resources/list`, `resources/templates/list`):
+/// the items of `field` that parse (the others reported and skipped), and the next cursor.
+pub fn items_page<T: serde::de::DeserializeOwned>(
+    server: &str,
+    method: &str,
+    field: &str,
+    result: &Value,
+) -> Result<(Vec<T>, Option<String>), Failure> {
+    let Some(listed) = result.get(field).and_then(Value::as_array) else {
+        return Err(Failure::new(
+            Kind::Protocol,
+            format!(
+                "MCP server `{server}` answered {method} without a `{field}` array (got {})",
+                result.get(field).map_or("nothing", kind_of)
+            ),
+        ));
+    };
+    let mut items = Vec::with_capacity(listed.len());
+    for (index, raw) in listed.iter().enumerate() {
+        match serde_json::from_value(raw.clone()) {
+            Ok(item) => items.push(item),
+            Err(problem) => warn(format!(
+                "MCP server `{server}`: skipped item #{} of its {method} answer: {problem}",
+                index + 1
+            )),
+        }
+    }
+    Ok((items, next_cursor(server, method, result)))
+}
+
+/// A page's `nextCursor`: none when absent, null or empty; a non-string one is reported and
+/// ends the listing.
+fn next_cursor(server: &str, method: &str, result: &Value) -> Option<String> {
+    match result.get("nextCursor") {
         None | Some(Value::Null) => None,
         Some(Value::String(cursor)) if cursor.is_empty() => None,
         Some(Value::String(cursor)) => Some(cursor.clone()),
         Some(other) => {
             warn(format!(
-                "MCP server `{server}`: tools/list `nextCursor` is {}, not a string; stopped paginating",
+                "MCP server `{server}`: {method} `nextCursor` is {}, not a string; stopped paginating",
                 kind_of(other)
             ));
             None
         }
-    };
-    Ok((tools, cursor))
+    }
 }
 
 /// Each field a tool may carry and the JSON kinds it may have; checked before rmcp's typed

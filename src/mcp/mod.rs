@@ -24,6 +24,7 @@ mod inventory;
 pub mod lazy;
 pub mod legacy_sse;
 pub mod lenient;
+mod lists;
 pub mod paginate;
 mod prompts;
 mod resources;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rmcp::model::{
     ArgumentInfo, CompleteRequestParams, CompletionContext, CompletionInfo, GetPromptRequestParams,
-    GetPromptResult, Prompt, Reference,
+    GetPromptResult, Reference,
 };
 use serde_json::{Map, Value};
 
@@ -34,12 +34,6 @@ impl Session {
             .peer()
             .peer_info()
             .is_some_and(|info| info.capabilities.logging.is_some())
-    }
-
-    /// All prompts (every page).
-    pub async fn list_prompts(&self) -> Result<Vec<Prompt>, Failure> {
-        self.bounded("prompts/list", self.client.peer().list_all_prompts())
-            .await
     }
 
     /// `prompts/get` with string arguments.

@@ -7,8 +7,7 @@
 
 use rmcp::model::ErrorCode;
 use rmcp::model::{
-    ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate, ServerNotification,
-    SubscriptionFilter,
+    ReadResourceRequestParams, ReadResourceResult, ServerNotification, SubscriptionFilter,
 };
 use rmcp::service::{ServiceError, Subscription};
 use tokio::sync::broadcast;
@@ -36,47 +35,6 @@ impl Session {
     pub fn has_resources(&self) -> bool {
         self.peer_info()
             .is_some_and(|info| info.capabilities.resources.is_some())
-    }
-
-    /// All resources (every page); empty for a server without the capability.
-    pub async fn list_resources(&self) -> Result<Vec<Resource>, Failure> {
-        if !self.has_resources() {
-            return Ok(Vec::new());
-        }
-        // rmcp's list_all_* would loop on a server that repeats a cursor; this stops.
-        super::paginate::all_pages(self.name(), "resources/list", |cursor| async move {
-            let page = self
-                .bounded(
-                    "resources/list",
-                    self.client.peer().list_resources(page_params(cursor)),
-                )
-                .await?;
-            Ok((page.resources, page.next_cursor))
-        })
-        .await
-    }
-
-    /// All resource templates (every page); empty for a server without the capability.
-    pub async fn list_resource_templates(&self) -> Result<Vec<ResourceTemplate>, Failure> {
-        if !self.has_resources() {
-            return Ok(Vec::new());
-        }
-        super::paginate::all_pages(
-            self.name(),
-            "resources/templates/list",
-            |cursor| async move {
-                let page = self
-                    .bounded(
-                        "resources/templates/list",
-                        self.client
-                            .peer()
-                            .list_resource_templates(page_params(cursor)),
-                    )
-                    .await?;
-                Ok((page.resource_templates, page.next_cursor))
-            },
-        )
-        .await
     }
 
     /// Read one resource (input-required rounds answered by the handler). A server that says
@@ -242,11 +200,6 @@ impl Session {
             }
         }
     }
-}
-
-/// The request parameters for one page (None: the first).
-pub(super) fn page_params(cursor: Option<String>) -> Option<rmcp::model::PaginatedRequestParams> {
-    cursor.map(|c| rmcp::model::PaginatedRequestParams::default().with_cursor(Some(c)))
 }
 
 /// Whether `uri` is one of the URIs an RFC 6570 template describes. Simple expressions

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CacheScope, CallToolRequest, CallToolRequestParams, ClientRequest, ListToolsRequest,
-    NumberOrString, PaginatedRequestParams, ProgressToken, RequestMetaObject, ServerResult, Tool,
+    CallToolRequest, CallToolRequestParams, ClientRequest, NumberOrString, ProgressToken,
+    RequestMetaObject, ServerResult, Tool,
 };
 use rmcp::service::PeerRequestOptions;
 use serde_json::Value;
@@ -17,7 +17,7 @@ use super::lenient::{self, CallResult};
 use super::stdio::Child;
 use super::wire::Primed;
 use crate::auth::store::TokenStore;
-use crate::cache::{Cache, Key};
+use crate::cache::{Cache, Key, ListKind};
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 
@@ -41,38 +41,8 @@ pub struct Session {
     pub(super) progress: Arc<crate::ui::Progress>,
     /// The HTTP session's id and whether to keep it open (Streamable HTTP only).
     pub(super) keep: Option<Arc<super::resume::Keep>>,
-}
-
-/// The cache hints of a list's pages merged: the shortest `ttlMs` (none if a page has none),
-/// and private if any page is.
-#[derive(Default)]
-struct Hints {
-    pages: usize,
-    ttl_ms: Option<u64>,
-    scope: Option<CacheScope>,
-}
-
-impl Hints {
-    fn add(&mut self, page: &Value) {
-        let ttl = page
-            .get("ttlMs")
-            .and_then(Value::as_i64)
-            .map(|t| t.max(0) as u64);
-        self.ttl_ms = match (self.pages, self.ttl_ms, ttl) {
-            (0, _, ttl) => ttl,
-            (_, Some(a), Some(b)) => Some(a.min(b)),
-            _ => None,
-        };
-        let scope = match page.get("cacheScope").and_then(Value::as_str) {
-            Some("private") => Some(CacheScope::Private),
-            Some("public") => Some(CacheScope::Public),
-            _ => None,
-        };
-        if self.pages == 0 || scope == Some(CacheScope::Private) {
-            self.scope = scope.or(self.scope.take());
-        }
-        self.pages += 1;
-    }
+    /// Lists the server said changed during this session.
+    pub(super) changes: Arc<super::lists::ListChanges>,
 }
 
 impl Session {
@@ -84,29 +54,7 @@ impl Session {
     /// allow/deny globs; the unfiltered list goes to the cache with the server's hints. A
     /// malformed tool is reported and skipped; a repeated cursor is a protocol error.
     pub async fn list_tools(&self) -> Result<Vec<Tool>, Failure> {
-        let name = self.name();
-        let hints = std::sync::Mutex::new(Hints::default());
-        let hints_ref = &hints;
-        let tools = super::paginate::all_pages(name, "tools/list", |cursor| async move {
-            let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
-            let request = ListToolsRequest {
-                method: Default::default(),
-                params,
-                extensions: Default::default(),
-            };
-            let result = self
-                .request("tools/list", ClientRequest::ListToolsRequest(request))
-                .await?;
-            hints_ref
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .add(&result);
-            lenient::tools_page(name, &result)
-        })
-        .await?;
-        let hints = hints.into_inner().unwrap_or_else(|e| e.into_inner());
-        self.cache
-            .store_tools(&self.key, &tools, hints.ttl_ms, hints.scope);
+        let tools = self.list_live(ListKind::Tools, lenient::tools_page).await?;
         Ok(self.permitted(tools))
     }
 
@@ -137,7 +85,7 @@ impl Session {
 
     /// Drop the cached list (the server rejected a call made from it).
     pub fn forget_tools(&self) {
-        self.cache.forget_tools(&self.key);
+        self.forget(ListKind::Tools);
     }
 
     fn permitted(&self, tools: Vec<Tool>) -> Vec<Tool> {
@@ -221,12 +169,14 @@ impl Session {
 
     /// A request's error as a Failure. Connected from memory without asking the server, a
     /// failure at the HTTP or protocol level may mean it speaks another era now: detect it
-    /// afresh next time.
+    /// afresh next time. Not for an internal error (-32603): the server understood the
+    /// request well enough to fail it (the Python SDK answers an unknown prompt so).
     fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
         let failure = request_failure(&self.server, &self.store, self.child.as_ref(), what, error);
         if self.era_unconfirmed
             && matches!(failure.kind, Kind::Http | Kind::Protocol)
             && !super::rejected_as_stale(&failure)
+            && !failure.message.ends_with("(code -32603)")
         {
             self.cache.remember_era(&self.key, None);
         }
@@ -235,7 +185,11 @@ impl Session {
 
     /// One request under the server's timeout (rmcp sends the cancellation when it runs out);
     /// the result as raw JSON where our transport kept it, else as rmcp's model serialises.
-    async fn request(&self, what: &str, request: ClientRequest) -> Result<Value, Failure> {
+    pub(super) async fn request(
+        &self,
+        what: &str,
+        request: ClientRequest,
+    ) -> Result<Value, Failure> {
         let peer = self.client.peer();
         let options = PeerRequestOptions::with_timeout(self.server.timeout);
         let exchange = async {

@@ -76,6 +76,7 @@ pub(super) fn spawn_child(
         process,
         pending: Pending::default(),
         queued: VecDeque::new(),
+        changes: None,
     };
     let stderr_tail: StderrTail = Arc::new(Mutex::new(VecDeque::new()));
     if let Some(stderr) = stderr {
@@ -140,6 +141,8 @@ pub(super) struct StdioTransport {
     pending: Pending,
     /// Errors made up for requests whose reply was unusable, delivered before reading on.
     queued: VecDeque<ServerJsonRpcMessage>,
+    /// Sees `list_changed` notifications as they are read.
+    pub(super) changes: Option<Arc<super::lists::ListChanges>>,
 }
 
 impl Transport<RoleClient> for StdioTransport {
@@ -173,7 +176,12 @@ impl Transport<RoleClient> for StdioTransport {
             }
             let frame = match self.lines.next().await {
                 Ok(Line::Complete(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Ok(Line::Complete(line)) => decode(&line, &mut self.pending),
+                Ok(Line::Complete(line)) => {
+                    if let Some(changes) = &self.changes {
+                        changes.seen(&String::from_utf8_lossy(&line));
+                    }
+                    decode(&line, &mut self.pending)
+                }
                 Ok(Line::TooLarge(over)) => too_large(
                     over.size,
                     self.lines.cap(),

@@ -1,7 +1,8 @@
 //! The HTTP client under rmcp's Streamable HTTP transport, with two savings in round trips:
 //! answers we already know (a remembered `server/discover` result, a cached tools list) are
 //! given to rmcp locally instead of being fetched, and the optional standalone GET stream is
-//! not opened unless the command needs server-initiated messages outside a request.
+//! not opened unless the command needs server-initiated messages outside a request. Every event
+//! stream is also shown to the `list_changed` watcher (`lists::ListChanges`) as it is read.
 //!
 //! Answering locally, rather than skipping the request, keeps rmcp's own bookkeeping intact:
 //! it still records the server's info from the discover result, and it still learns the tool
@@ -11,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::model::{
@@ -38,6 +40,8 @@ pub struct Wire<C> {
     pub primed: Arc<Mutex<Primed>>,
     /// Open the standalone GET stream for server-initiated messages.
     pub standalone_stream: bool,
+    /// Sees `list_changed` notifications on every event stream.
+    changes: Option<Arc<super::lists::ListChanges>>,
 }
 
 impl<C> Wire<C> {
@@ -46,6 +50,40 @@ impl<C> Wire<C> {
             inner,
             primed,
             standalone_stream,
+            changes: None,
+        }
+    }
+
+    /// The same wire, with `list_changed` notifications seen as they arrive.
+    pub fn watching(mut self, changes: Arc<super::lists::ListChanges>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// `stream` with each event's data shown to the `list_changed` watcher first.
+    fn watched(&self, stream: Stream) -> Stream {
+        let Some(changes) = self.changes.clone() else {
+            return stream;
+        };
+        stream
+            .inspect(move |event| {
+                if let Ok(sse_stream::Sse {
+                    data: Some(data), ..
+                }) = event
+                {
+                    changes.seen(data);
+                }
+            })
+            .boxed()
+    }
+
+    /// A POST's response with its event stream watched.
+    fn watched_response(&self, response: StreamableHttpPostResponse) -> StreamableHttpPostResponse {
+        match response {
+            StreamableHttpPostResponse::Sse(stream, session) => {
+                StreamableHttpPostResponse::Sse(self.watched(stream), session)
+            }
+            other => other,
         }
     }
 
@@ -95,7 +133,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
         self.inner
             .post_message(uri, message, session_id, auth_header, custom_headers)
             .await
-            .map(|response| timings(task, response))
+            .map(|response| self.watched_response(timings(task, response)))
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -121,7 +159,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
                 max_sse_event_size,
             )
             .await
-            .map(|response| timings(task, response))
+            .map(|response| self.watched_response(timings(task, response)))
     }
 
     async fn post_message_with_response_limits(
@@ -147,7 +185,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
                 limits,
             )
             .await
-            .map(|response| timings(task, response))
+            .map(|response| self.watched_response(timings(task, response)))
     }
 
     async fn delete_session(
@@ -176,6 +214,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
         self.inner
             .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
             .await
+            .map(|stream| self.watched(stream))
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -200,6 +239,7 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
                 max_sse_event_size,
             )
             .await
+            .map(|stream| self.watched(stream))
     }
 }
 

@@ -156,6 +156,22 @@ mod tests {
     }
 
     #[test]
+    fn bearer_in_prose_is_not_taken_for_a_token() {
+        assert_eq!(
+            mask_patterns("auth_type jwt_bearer but no assertion"),
+            "auth_type jwt_bearer but no assertion"
+        );
+        assert_eq!(
+            mask_patterns("send a bearer token, not bearer abc-1"),
+            "send a bearer token, not bearer ***"
+        );
+        assert_eq!(
+            mask_patterns("WWW-Authenticate: Bearer realm=x; Bearer sk_live_9"),
+            "WWW-Authenticate: Bearer *** Bearer ***"
+        );
+    }
+
+    #[test]
     fn url_masks_every_query_value() {
         assert_eq!(
             url("https://h.example/ws/mcp?token=s3cr3t&b=2"),

@@ -46,15 +46,17 @@ pub(super) fn mask_patterns(input: &str) -> String {
                 continue;
             }
         }
-        // `Bearer <token>` (Authorization header values).
-        if input[i..].starts_with("Bearer ") || input[i..].starts_with("bearer ") {
-            out.push_str(&input[i..i + 7]);
+        // `Bearer <token>` (Authorization header values), as a word of its own.
+        if (input[i..].starts_with("Bearer ") || input[i..].starts_with("bearer "))
+            && !input[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
             let end = value_end(input, i + 7);
-            if end > i + 7 {
+            if token_shaped(&input[i + 7..end]) {
+                out.push_str(&input[i..i + 7]);
                 out.push_str(MASK);
+                i = end;
+                continue;
             }
-            i = end;
-            continue;
         }
         // `://user:password@host`
         if input[i..].starts_with("://") {
@@ -75,6 +77,17 @@ pub(super) fn mask_patterns(input: &str) -> String {
         i += ch.len_utf8();
     }
     out
+}
+
+/// Whether the word after `Bearer ` looks like a credential rather than prose ("a bearer
+/// token", "bearer but"): a plain short lowercase word is prose; anything with a digit, a
+/// capital, a token punctuation mark or 16+ characters is masked.
+fn token_shaped(word: &str) -> bool {
+    !word.is_empty()
+        && (word.len() >= 16
+            || word.chars().any(|c| {
+                !c.is_ascii_lowercase() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
+            }))
 }
 
 /// End of a parameter value: up to `&`, whitespace, quotes or closing brackets.

@@ -123,12 +123,14 @@ fn auth_login_sends_the_workload_token_from_the_file_as_a_jwt_bearer_assertion()
 #[test]
 fn an_expiring_access_token_is_replaced_with_the_token_file_read_again() {
     let log = tempfile::NamedTempFile::new().unwrap();
-    // 45 s tokens are inside the one-minute margin: every command gets a new one.
+    // 20 s tokens are inside both renewal margins (60 s before a command, 30 s before each
+    // request): every command gets one new token and uses it for all its requests (they
+    // used to be fetched again on every request).
     let issuer = oidc_provider(&[
         "--jwt-bearer",
         log.path().to_str().unwrap(),
         "--access-ttl",
-        "45",
+        "20",
     ]);
     let resource = protected_echo(&issuer.url);
     let env = TestEnv::new();

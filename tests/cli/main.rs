@@ -16,6 +16,7 @@ mod faults;
 mod hostile;
 mod interrupt;
 mod legacy;
+mod lists_cache;
 mod output;
 mod processes;
 mod prompts;

@@ -1,7 +1,8 @@
 """MCP test peer built with the Python `mcp` SDK 2.x (run it with the venv from install.sh).
 
     python_server.py PORT [--stateless-json] [--tools-ttl-ms N] [--tools-scope public|private]
-                          [--add-needs-c]
+                          [--prompts-ttl-ms N] [--prompts-scope public|private]
+                          [--add-needs-c] [--review-needs-focus] [--list-changers]
     python_server.py stdio
 
 Serves streamable HTTP at http://127.0.0.1:PORT/mcp. PORT may be 0: the socket is bound before the
@@ -12,6 +13,11 @@ fail {} -> isError result with the text "this tool always fails".
 --tools-ttl-ms / --tools-scope: the `ttlMs` / `cacheScope` hints of tools/list (2026-07-28; the
 SDK's default is ttlMs 0, private). --add-needs-c: `add` takes {a, b, c} (all required) and
 returns a + b + c, to play a server whose tool schema changed.
+--prompts-ttl-ms / --prompts-scope: the same hints for prompts/list. --review-needs-focus: `review`
+also requires `focus`, to play a server whose prompt definition changed.
+--list-changers: two more tools, touch_tools and touch_prompts, which send
+notifications/tools/list_changed and notifications/prompts/list_changed on their own request's
+stream (the SDK's session.send_notification with the request id) and return "sent".
 Resources: notes://welcome (text/plain "Welcome to the Python peer.\n"), bytes://all (application/octet-stream,
 the 256 byte values 0..255 in order, sent as a base64 blob); template notes://{name} -> "Note {name}."
 Prompts: review {code (required), language (optional, default "python")} -> one user message
@@ -25,8 +31,8 @@ from mcp.server.caching import CacheHint
 
 import anyio
 import uvicorn
-from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, TextContent
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, PromptListChangedNotification, TextContent, ToolListChangedNotification
 
 
 
@@ -35,10 +41,13 @@ def option(name: str, default: str) -> str:
     return args[args.index(name) + 1] if name in args else default
 
 
-hint = CacheHint(ttl_ms=int(option("--tools-ttl-ms", "0")), scope=option("--tools-scope", "private"))
-server = MCPServer(
-    "mcpchat-python-peer", version="1.0.0", log_level="WARNING", cache_hints={"tools/list": hint}
-)
+hints = {
+    f"{kind}/list": CacheHint(
+        ttl_ms=int(option(f"--{kind}-ttl-ms", "0")), scope=option(f"--{kind}-scope", "private")
+    )
+    for kind in ("tools", "prompts")
+}
+server = MCPServer("mcpchat-python-peer", version="1.0.0", log_level="WARNING", cache_hints=hints)
 
 if "--add-needs-c" in sys.argv[2:]:
 
@@ -64,6 +73,19 @@ def fail() -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text="this tool always fails")], is_error=True)
 
 
+if "--list-changers" in sys.argv[2:]:
+
+    @server.tool(description="Send notifications/tools/list_changed.")
+    async def touch_tools(ctx: Context) -> str:
+        await ctx.session.send_notification(ToolListChangedNotification(), related_request_id=ctx.request_id)
+        return "sent"
+
+    @server.tool(description="Send notifications/prompts/list_changed.")
+    async def touch_prompts(ctx: Context) -> str:
+        await ctx.session.send_notification(PromptListChangedNotification(), related_request_id=ctx.request_id)
+        return "sent"
+
+
 @server.resource("notes://welcome", name="welcome", description="A fixed greeting.", mime_type="text/plain")
 def welcome() -> str:
     return "Welcome to the Python peer.\n"
@@ -79,9 +101,17 @@ def note(name: str) -> str:
     return f"Note {name}."
 
 
-@server.prompt(description="Ask for a review of a piece of code.")
-def review(code: str, language: str = "python") -> str:
-    return f"Please review this {language} code:\n{code}"
+if "--review-needs-focus" in sys.argv[2:]:
+
+    @server.prompt(description="Ask for a review of a piece of code.")
+    def review(code: str, focus: str, language: str = "python") -> str:
+        return f"Please review this {language} code for {focus}:\n{code}"
+
+else:
+
+    @server.prompt(description="Ask for a review of a piece of code.")
+    def review(code: str, language: str = "python") -> str:
+        return f"Please review this {language} code:\n{code}"
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ use futures::stream::FuturesOrdered;
 use rmcp::model::Tool;
 use serde_json::Value;
 
+use crate::cache::ListKind;
 use crate::config::ServerConfig;
 use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
@@ -79,45 +80,16 @@ pub async fn list(app: &App) -> anyhow::Result<Code> {
     Ok(code)
 }
 
-/// `tools list --cached`: the cached lists, without connecting. Servers without a fresh
-/// entry get an `error` line and make the command exit 4.
+/// `tools list --cached`: the cached lists (filtered by the config's allow/deny globs), without
+/// connecting.
 pub fn list_cached(app: &App) -> anyhow::Result<Code> {
-    let selected = app.config.select(&app.selected)?;
-    let mut missing = Vec::new();
-    for selected in selected {
-        let cached = selected.server.as_ref().ok().and_then(|server| {
-            let key = crate::cache::Key::of(server, &app.context.store);
-            app.context.cache.tools(&key).map(|tools| (server, tools))
-        });
-        let Some((server, tools)) = cached else {
-            let failure = Failure::new(
-                Kind::Unreachable,
-                format!("no cached tools list for MCP server `{}`", selected.name),
-            );
-            app.output
-                .emit(&Event::Error(server_error(&selected.name, &failure)))?;
-            missing.push(selected.name);
-            continue;
-        };
-        for tool in tools.iter().filter(|t| server.tools.permits(&t.name)) {
-            app.output
-                .emit(&Event::Tool(tool_info(&selected.name, tool)))?;
-        }
-    }
-    if missing.is_empty() {
-        return Ok(Code::Success);
-    }
-    let names = missing
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(Failure::new(
-        Kind::Unreachable,
-        format!("no cached tools list (or only a stale one) for MCP server(s) {names}"),
-    )
-    .hint("`mcpchat tools list` lists them live and fills the cache")
-    .into())
+    super::cached::list(app, ListKind::Tools, |server, tools: Vec<Tool>| {
+        tools
+            .iter()
+            .filter(|t| server.tools.permits(&t.name))
+            .map(|tool| Event::Tool(tool_info(&server.name, tool)))
+            .collect()
+    })
 }
 
 /// The error that ends a command when its servers failed (see [`exit_for_servers`]).

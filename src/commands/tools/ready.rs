@@ -9,6 +9,7 @@ use rmcp::model::Tool;
 use serde_json::Value;
 
 use super::{SEPARATOR, result_event};
+use crate::cache::ListKind;
 use crate::config::ServerConfig;
 use crate::events::{RawId, ToolResult};
 use crate::exit::{Failure, Kind};
@@ -150,6 +151,11 @@ impl Ready {
         tool: &str,
         arguments: Value,
     ) -> Result<ToolResult, Failure> {
+        if self.session.take_list_changed(ListKind::Tools) {
+            // The server said its tools changed (list_changed): list them before this call.
+            self.tools.write().unwrap_or_else(|e| e.into_inner()).1 = true;
+            self.relist().await?;
+        }
         match self.check(tool, &arguments) {
             // A tool or schema the cached list does not know yet: ask the server.
             Err(failure)

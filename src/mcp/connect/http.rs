@@ -23,6 +23,8 @@ pub(super) struct Target<'a> {
     pub(super) headers: &'a [(String, String)],
     pub(super) context: &'a Context,
     pub(super) primed: &'a Arc<std::sync::Mutex<Primed>>,
+    /// Sees `list_changed` notifications on the response streams.
+    pub(super) changes: &'a Arc<crate::mcp::lists::ListChanges>,
     /// A recorded session to go on in (tasks), and whether to keep the session open.
     pub(super) resume: Option<Arc<Resume>>,
     pub(super) keep: Arc<Keep>,
@@ -45,6 +47,7 @@ impl Target<'_> {
             self.primed.clone(),
             standalone,
         )
+        .watching(self.changes.clone())
     }
 }
 

@@ -24,6 +24,7 @@ use tokio::time::error::Elapsed;
 
 use super::classify::{classify_init, connect_timeout};
 use super::handler::Handler;
+use super::lists::ListChanges;
 use super::resume::{Keep, Resume};
 use super::stdio::{Child, spawn_child};
 use super::wire::Primed;
@@ -58,6 +59,7 @@ impl Session {
     ) -> Result<Session, Failure> {
         // A resumed session stays open: its tasks may be asked about again.
         let keep = Arc::new(Keep::resuming(resume.as_ref()));
+        let key = Key::of(&server, &context.store);
         let handler = Handler {
             server: Arc::from(server.name.as_str()),
             progress: context.progress.clone(),
@@ -69,9 +71,13 @@ impl Session {
             resource_updates: tokio::sync::broadcast::channel(64).0,
             sampler: context.sampler.clone(),
         };
+        let changes = Arc::new(ListChanges {
+            cache: context.cache.clone(),
+            key: key.clone(),
+            changed: Default::default(),
+        });
         let resource_updates = handler.resource_updates.clone();
         let started = Instant::now();
-        let key = Key::of(&server, &context.store);
         let primed = Arc::new(std::sync::Mutex::new(Primed::default()));
         let is_http = matches!(server.transport, Transport::Http { .. });
         let (outcome, child) = match &server.transport {
@@ -84,13 +90,15 @@ impl Session {
                     headers,
                     context,
                     primed: &primed,
+                    changes: &changes,
                     resume: resume.map(Arc::new),
                     keep: keep.clone(),
                 };
                 (connect_http(&target, &key, handler).await, None)
             }
             Transport::Stdio { .. } => {
-                let (transport, child) = spawn_child(&server, context)?;
+                let (mut transport, child) = spawn_child(&server, context)?;
+                transport.changes = Some(changes.clone());
                 let attempt = connect_stdio(&server, transport, handler, context).await;
                 (
                     settle(&server, context, attempt, Some(&child)).map(|c| (c, None)),
@@ -114,6 +122,7 @@ impl Session {
                     connect_ms: started.elapsed().as_millis() as u64,
                     progress: context.progress.clone(),
                     keep: is_http.then_some(keep),
+                    changes,
                 };
                 if let Some(level) = context.log_level {
                     session.apply_log_level(level).await;

@@ -1,0 +1,266 @@
+//! The lists a server answers (tools, prompts, resources, resource templates), live or from the
+//! cache: one code path for all four kinds.
+//!
+//! Guarantees: every live listing follows every page and stores the server's unfiltered list
+//! in the cache with its `ttlMs`/`cacheScope` hints merged over the pages; a cached answer is
+//! used only while fresh, and never with `--refresh` or `--no-cache`.
+
+use rmcp::model::{
+    CacheScope, ClientRequest, ListPromptsRequest, ListResourceTemplatesRequest,
+    ListResourcesRequest, ListToolsRequest, PaginatedRequestParams, Prompt, Resource,
+    ResourceTemplate,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::Session;
+use super::lenient;
+use crate::cache::ListKind;
+use crate::exit::Failure;
+
+/// Which lists the server said changed (`notifications/*/list_changed`) since whoever holds
+/// one in memory last looked: a long-running command lists it again before its next use.
+#[derive(Default)]
+pub(crate) struct Changed([std::sync::atomic::AtomicBool; 4]);
+
+impl Changed {
+    fn flag(&self, kind: ListKind) -> &std::sync::atomic::AtomicBool {
+        &self.0[match kind {
+            ListKind::Tools => 0,
+            ListKind::Prompts => 1,
+            ListKind::Resources => 2,
+            ListKind::Templates => 3,
+        }]
+    }
+
+    pub(super) fn mark(&self, kind: ListKind) {
+        self.flag(kind)
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn take(&self, kind: ListKind) -> bool {
+        self.flag(kind)
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Reacts to `notifications/*/list_changed` as our transports read them (Streamable HTTP,
+/// stdio): the server's cached list of that kind is dropped and the session told, before the
+/// messages after it reach rmcp. rmcp's own handler runs later on a task of its own, so a
+/// long-running command could otherwise make its next request before it ran.
+pub(crate) struct ListChanges {
+    pub cache: crate::cache::Cache,
+    pub key: crate::cache::Key,
+    pub changed: Changed,
+}
+
+impl ListChanges {
+    /// Look at one message from the server (JSON text: an SSE event's data or a stdio line).
+    pub(crate) fn seen(&self, text: &str) {
+        if !text.contains("list_changed") {
+            return;
+        }
+        let Ok(message) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        let kinds: &[ListKind] = match message.get("method").and_then(Value::as_str) {
+            Some("notifications/tools/list_changed") => &[ListKind::Tools],
+            Some("notifications/prompts/list_changed") => &[ListKind::Prompts],
+            // Templates are part of what a server serves as resources: both lists go.
+            Some("notifications/resources/list_changed") => {
+                &[ListKind::Resources, ListKind::Templates]
+            }
+            _ => return,
+        };
+        for kind in kinds {
+            tracing::debug!(
+                "the server's {} list changed; dropped the cached one",
+                kind.noun()
+            );
+            self.cache.forget(&self.key, *kind);
+            self.changed.mark(*kind);
+        }
+    }
+}
+
+/// The cache hints of a list's pages merged: the shortest `ttlMs` (none if a page has none),
+/// and private if any page is.
+#[derive(Default)]
+struct Hints {
+    pages: usize,
+    ttl_ms: Option<u64>,
+    scope: Option<CacheScope>,
+}
+
+impl Hints {
+    fn add(&mut self, page: &Value) {
+        let ttl = page
+            .get("ttlMs")
+            .and_then(Value::as_i64)
+            .map(|t| t.max(0) as u64);
+        self.ttl_ms = match (self.pages, self.ttl_ms, ttl) {
+            (0, _, ttl) => ttl,
+            (_, Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+        let scope = match page.get("cacheScope").and_then(Value::as_str) {
+            Some("private") => Some(CacheScope::Private),
+            Some("public") => Some(CacheScope::Public),
+            _ => None,
+        };
+        if self.pages == 0 || scope == Some(CacheScope::Private) {
+            self.scope = scope.or(self.scope.take());
+        }
+        self.pages += 1;
+    }
+}
+
+/// The request for one page of `kind` (None: the first page).
+fn page_request(kind: ListKind, cursor: Option<String>) -> ClientRequest {
+    let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+    match kind {
+        ListKind::Tools => ClientRequest::ListToolsRequest(ListToolsRequest {
+            method: Default::default(),
+            params,
+            extensions: Default::default(),
+        }),
+        ListKind::Prompts => ClientRequest::ListPromptsRequest(ListPromptsRequest {
+            method: Default::default(),
+            params,
+            extensions: Default::default(),
+        }),
+        ListKind::Resources => ClientRequest::ListResourcesRequest(ListResourcesRequest {
+            method: Default::default(),
+            params,
+            extensions: Default::default(),
+        }),
+        ListKind::Templates => {
+            ClientRequest::ListResourceTemplatesRequest(ListResourceTemplatesRequest {
+                method: Default::default(),
+                params,
+                extensions: Default::default(),
+            })
+        }
+    }
+}
+
+/// One page of a list other than tools, leniently.
+fn items<T: DeserializeOwned>(
+    kind: ListKind,
+) -> impl Fn(&str, &Value) -> Result<(Vec<T>, Option<String>), Failure> {
+    let field = match kind {
+        ListKind::Tools => "tools",
+        ListKind::Prompts => "prompts",
+        ListKind::Resources => "resources",
+        ListKind::Templates => "resourceTemplates",
+    };
+    move |server, result| lenient::items_page(server, kind.method(), field, result)
+}
+
+impl Session {
+    /// Every page of `kind` as the server lists it now (`parse` reads one page); the result
+    /// goes to the cache with the server's hints.
+    pub(super) async fn list_live<T: Serialize>(
+        &self,
+        kind: ListKind,
+        parse: impl Fn(&str, &Value) -> Result<(Vec<T>, Option<String>), Failure>,
+    ) -> Result<Vec<T>, Failure> {
+        let name = self.name();
+        let hints = std::sync::Mutex::new(Hints::default());
+        let (hints_ref, parse) = (&hints, &parse);
+        let items = super::paginate::all_pages(name, kind.method(), |cursor| async move {
+            let result = self
+                .request(kind.method(), page_request(kind, cursor))
+                .await?;
+            hints_ref
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&result);
+            parse(name, &result)
+        })
+        .await?;
+        let hints = hints.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.cache
+            .store_list(&self.key, kind, &items, hints.ttl_ms, hints.scope);
+        Ok(items)
+    }
+
+    /// The cached list of `kind`, if the cache has a fresh one.
+    pub fn cached<T: DeserializeOwned>(&self, kind: ListKind) -> Option<Vec<T>> {
+        self.cache.list(&self.key, kind)
+    }
+
+    /// Whether the server said the list of `kind` changed since the last time this was
+    /// asked (a holder of the list in memory should list it again).
+    pub fn take_list_changed(&self, kind: ListKind) -> bool {
+        self.changes.changed.take(kind)
+    }
+
+    /// Drop the cached list of `kind` (the server rejected a request made from it).
+    pub fn forget(&self, kind: ListKind) {
+        self.cache.forget(&self.key, kind);
+    }
+
+    /// A server without the capability for `kind` has none: an empty list, cached like any
+    /// other (so `--cached` knows it too), and nothing asked.
+    fn none_served<T: Serialize>(&self, kind: ListKind) -> Vec<T> {
+        self.cache.store_list::<T>(&self.key, kind, &[], None, None);
+        Vec::new()
+    }
+
+    /// All prompts (every page) as the server lists them now; empty for a server without the
+    /// capability.
+    pub async fn list_prompts(&self) -> Result<Vec<Prompt>, Failure> {
+        if !self.serves_prompts() {
+            return Ok(self.none_served(ListKind::Prompts));
+        }
+        self.list_live(ListKind::Prompts, items(ListKind::Prompts))
+            .await
+    }
+
+    /// The prompts from the cache when it has a fresh list (no `prompts/list` is sent), else
+    /// from the server. The flag says whether they came from the cache.
+    pub async fn prompts(&self) -> Result<(Vec<Prompt>, bool), Failure> {
+        match self.cached(ListKind::Prompts) {
+            Some(prompts) => Ok((prompts, true)),
+            None => Ok((self.list_prompts().await?, false)),
+        }
+    }
+
+    /// All resources (every page) as the server lists them now; empty for a server without
+    /// the capability.
+    pub async fn list_resources(&self) -> Result<Vec<Resource>, Failure> {
+        if !self.has_resources() {
+            return Ok(self.none_served(ListKind::Resources));
+        }
+        self.list_live(ListKind::Resources, items(ListKind::Resources))
+            .await
+    }
+
+    /// The resources from the cache when fresh, else listed.
+    pub async fn resources(&self) -> Result<Vec<Resource>, Failure> {
+        match self.cached(ListKind::Resources) {
+            Some(resources) => Ok(resources),
+            None => self.list_resources().await,
+        }
+    }
+
+    /// All resource templates (every page) as the server lists them now; empty for a server
+    /// without the capability.
+    pub async fn list_resource_templates(&self) -> Result<Vec<ResourceTemplate>, Failure> {
+        if !self.has_resources() {
+            return Ok(self.none_served(ListKind::Templates));
+        }
+        self.list_live(ListKind::Templates, items(ListKind::Templates))
+            .await
+    }
+
+    /// The resource templates from the cache when fresh, else listed.
+    pub async fn resource_templates(&self) -> Result<Vec<ResourceTemplate>, Failure> {
+        match self.cached(ListKind::Templates) {
+            Some(templates) => Ok(templates),
+            None => self.list_resource_templates().await,
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Cached prompts, resources and resource-templates lists: what a warm `prompts get` sends
+//! (exact requests through a recording proxy), a changed prompt picked up, `ttlMs: 0`,
+//! `--cached` on the list commands, and `list_changed` notifications dropping cached lists.
+
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Run `mcpchat --url NAME=URL ARGS...` in `env`; returns the output.
+fn run(env: &TestEnv, server: &str, url: &str, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .args(["--url", &format!("{server}={url}")])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The stdout lines of a command that must have succeeded.
+fn succeeded(output: &std::process::Output) -> Vec<Value> {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(output));
+    lines(&output.stdout)
+}
+
+#[test]
+fn a_warm_prompts_get_on_server_everything_sends_initialize_initialized_get_and_delete() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    let get = ["prompts", "get", "ev__args-prompt", "-a", "city=Paris"];
+
+    let cold = succeeded(&run(&env, "ev", &proxy.url, &get));
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST server/discover",
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST prompts/list",
+            "POST prompts/get",
+            "DELETE",
+        ])
+    );
+
+    // The line is printed before the session is closed, and the DELETE still goes out.
+    let warm = succeeded(&run(&env, "ev", &proxy.url, &get));
+    assert_eq!(warm, cold);
+    assert_eq!(warm[0]["text"], "What's weather in Paris?");
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST prompts/get",
+            "DELETE",
+        ])
+    );
+}
+
+#[test]
+fn a_warm_prompts_get_on_a_2026_07_28_server_sends_only_prompts_get() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--stateless-json", "--prompts-ttl-ms", "600000"]);
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let get = ["prompts", "get", "py__review", "-a", "code=x = 1"];
+
+    succeeded(&run(&env, "py", &proxy.url, &get));
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST server/discover",
+            "POST prompts/list",
+            "POST prompts/get"
+        ])
+    );
+    let warm = succeeded(&run(&env, "py", &proxy.url, &get));
+    assert_eq!(warm[0]["text"], "Please review this python code:\nx = 1");
+    assert_eq!(requests(&log), strings(&["POST prompts/get"]));
+}
+
+#[test]
+fn a_prompt_that_gained_a_required_argument_is_picked_up_after_the_server_rejects_prompts_get() {
+    let env = TestEnv::new();
+    let port = free_port();
+    let hints = ["--stateless-json", "--prompts-ttl-ms", "600000"];
+    let log = env.path("requests.jsonl");
+    let old = python_http_with(port, &hints);
+    let proxy = mcp_record_proxy(&old, &log);
+    let get = ["prompts", "get", "py__review", "-a", "code=x = 1"];
+    succeeded(&run(&env, "py", &proxy.url, &get));
+    drop(old);
+
+    // The server comes back where it was, and `review` now needs `focus`.
+    let _new = python_http_with(port, &[&hints[..], &["--review-needs-focus"]].concat());
+    requests(&log);
+    let rejected = run(&env, "py", &proxy.url, &get);
+    assert_eq!(rejected.status.code(), Some(2), "{}", stderr_of(&rejected));
+    assert!(
+        stderr_of(&rejected)
+            .contains("mcpchat: error: prompt `py__review` needs the argument `focus`"),
+        "{}",
+        stderr_of(&rejected)
+    );
+    assert_eq!(
+        requests(&log),
+        strings(&["POST prompts/get", "POST prompts/list"])
+    );
+
+    // The new definition is cached: a complete request goes out alone.
+    let focused = [&get[..], &["-a", "focus=speed"]].concat();
+    let ok = succeeded(&run(&env, "py", &proxy.url, &focused));
+    assert_eq!(
+        ok[0]["text"],
+        "Please review this python code for speed:\nx = 1"
+    );
+    assert_eq!(requests(&log), strings(&["POST prompts/get"]));
+}
+
+#[test]
+fn a_prompt_the_cached_list_does_not_know_is_looked_up_live_once() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    succeeded(&run(&env, "ev", &proxy.url, &["prompts", "list"]));
+    requests(&log);
+
+    let unknown = run(&env, "ev", &proxy.url, &["prompts", "get", "ev__nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr_of(&unknown));
+    assert!(
+        stderr_of(&unknown).contains("MCP server `ev` has no prompt `nope`"),
+        "{}",
+        stderr_of(&unknown)
+    );
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST prompts/list",
+            "DELETE",
+        ])
+    );
+}
+
+#[test]
+fn a_prompts_list_with_ttl_ms_0_is_never_cached() {
+    let env = TestEnv::new();
+    // The Python SDK's default hint for prompts/list is ttlMs 0.
+    let python = python_http_with(0, &["--stateless-json"]);
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let get = ["prompts", "get", "py__review", "-a", "code=x"];
+    succeeded(&run(&env, "py", &proxy.url, &get));
+    requests(&log);
+
+    succeeded(&run(&env, "py", &proxy.url, &get));
+    assert_eq!(
+        requests(&log),
+        strings(&["POST prompts/list", "POST prompts/get"])
+    );
+    let cached = run(&env, "py", &proxy.url, &["prompts", "list", "--cached"]);
+    assert_eq!(cached.status.code(), Some(4), "{}", stderr_of(&cached));
+}
+
+#[test]
+fn the_cached_list_commands_without_an_entry_exit_4_naming_the_server() {
+    for (command, noun) in [
+        (["prompts", "list"], "prompts"),
+        (["resources", "list"], "resources"),
+        (["resources", "templates"], "resource templates"),
+    ] {
+        let env = TestEnv::new();
+        let output = run(
+            &env,
+            "far",
+            "http://127.0.0.1:9/mcp",
+            &[command[0], command[1], "--cached"],
+        );
+        assert_eq!(output.status.code(), Some(4), "{command:?}");
+        assert!(
+            stderr_of(&output).contains(&format!(
+                "mcpchat: error: no cached {noun} list (or only a stale one) for MCP server(s) `far`"
+            )),
+            "{}",
+            stderr_of(&output)
+        );
+        let lines = lines(&output.stdout);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["type"], "error");
+        assert_eq!(lines[0]["server"], "far");
+    }
+}
+
+#[test]
+fn the_cached_list_commands_print_the_live_lines_without_connecting() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    for command in [
+        ["prompts", "list"],
+        ["resources", "list"],
+        ["resources", "templates"],
+    ] {
+        let live = succeeded(&run(&env, "ev", &proxy.url, &command));
+        assert!(!live.is_empty(), "{command:?}");
+        requests(&log);
+        let cached = succeeded(&run(
+            &env,
+            "ev",
+            &proxy.url,
+            &[command[0], command[1], "--cached"],
+        ));
+        assert_eq!(cached, live, "{command:?}");
+        assert_eq!(requests(&log), Vec::<String>::new(), "{command:?}");
+    }
+}
+
+#[test]
+fn list_changed_notifications_drop_the_cached_list_and_the_next_command_lists_again() {
+    let env = TestEnv::new();
+    // A 2025-era session: 2026-07-28 servers send list_changed only on subscriptions/listen.
+    let python = python_http_with(0, &["--list-changers"]);
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let mcpchat = |args: &[&str]| {
+        let output = env
+            .cmd()
+            .args(["--url", &format!("py={}", proxy.url)])
+            .args(["--protocol-version", "2025-11-25"])
+            .args(args)
+            .output()
+            .unwrap();
+        succeeded(&output)
+    };
+    let session = |middle: &[&str]| {
+        let mut all = strings(&["POST initialize", "POST notifications/initialized"]);
+        all.extend(strings(middle));
+        all.push("DELETE".to_string());
+        all
+    };
+    mcpchat(&["tools", "list"]);
+    mcpchat(&["prompts", "list"]);
+    requests(&log);
+
+    let touched = mcpchat(&["tools", "call", "py__touch_tools"]);
+    assert_eq!(touched[0]["text"], "sent");
+    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    let add = ["tools", "call", "py__add", "-a", "a=2", "-a", "b=3"];
+    assert_eq!(mcpchat(&add)[0]["text"], "5");
+    assert_eq!(
+        requests(&log),
+        session(&["POST tools/list", "POST tools/call"])
+    );
+
+    // The prompts list was untouched so far; touch_prompts drops it, and only it.
+    let review = ["prompts", "get", "py__review", "-a", "code=x"];
+    mcpchat(&review);
+    assert_eq!(requests(&log), session(&["POST prompts/get"]));
+    mcpchat(&["tools", "call", "py__touch_prompts"]);
+    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    mcpchat(&review);
+    assert_eq!(
+        requests(&log),
+        session(&["POST prompts/list", "POST prompts/get"])
+    );
+    assert_eq!(mcpchat(&add)[0]["text"], "5");
+    assert_eq!(requests(&log), session(&["POST tools/call"]));
+}
+
+#[test]
+fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--list-changers"]);
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let output = env
+        .cmd()
+        .args(["--url", &format!("py={}", proxy.url)])
+        .args(["--protocol-version", "2025-11-25"])
+        .args(["tools", "call", "--batch", "--jobs", "1"])
+        .write_stdin(concat!(
+            "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
+            "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
+        ))
+        .output()
+        .unwrap();
+    let lines = succeeded(&output);
+    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
+    assert_eq!(texts, ["sent", "5"]);
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST tools/list",
+            "POST tools/call",
+            "POST tools/list",
+            "POST tools/call",
+            "DELETE",
+        ])
+    );
+}
+
+#[test]
+fn a_warm_resources_read_among_two_servers_finds_the_owner_from_the_cached_lists() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    let python = python_http_with(0, &["--stateless-json"]);
+    let read = |env: &TestEnv| {
+        let output = env
+            .cmd()
+            .args(["--url", &format!("ev={}", proxy.url)])
+            .args(["--url", &format!("py={}", python.url)])
+            .args(["resources", "read", "notes://welcome"])
+            .output()
+            .unwrap();
+        succeeded(&output)
+    };
+    let cold = read(&env);
+    assert_eq!(cold[0]["server"], "py");
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST server/discover",
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST resources/list",
+            "POST resources/templates/list",
+            "DELETE",
+        ])
+    );
+    let warm = read(&env);
+    assert_eq!(warm, cold);
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "DELETE"
+        ])
+    );
+}
+
+#[test]
+fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .args([
+            "--stdio",
+            &format!("py={} --list-changers", python_stdio_cmd()),
+        ])
+        .args(["--protocol-version", "2025-11-25", "-v"])
+        .args(["tools", "call", "--batch", "--jobs", "1"])
+        .write_stdin(concat!(
+            "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
+            "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
+        ))
+        .output()
+        .unwrap();
+    let lines = succeeded(&output);
+    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
+    assert_eq!(texts, ["sent", "5"]);
+    // Over stdio there is no proxy to count requests: the relisting says so at -v.
+    let stderr = stderr_of(&output);
+    let listings = stderr.matches("the cached tools list looks stale").count();
+    assert_eq!(listings, 1, "{stderr}");
+}
