@@ -13,18 +13,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::auth::{AuthError, AuthorizationManager};
-use rmcp::transport::streamable_http_client::{
-    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
-    StreamableHttpResponseLimits,
-};
+use rmcp::transport::streamable_http_client::{StreamableHttpError, StreamableHttpPostResponse};
 
 use super::dpop::{self, DpopKey};
 use super::dpop_http::{self, Binding};
 use crate::auth::store::TokenStore;
+use crate::mcp::http_layer::{Delete, Get, HttpHooks, Post, SseStream, streamable_http_via_hooks};
 
 /// Refresh when less than this many seconds of validity are left.
 const REFRESH_MARGIN_SECS: u64 = 30;
@@ -278,126 +274,38 @@ impl OAuthHttp {
     }
 }
 
-impl StreamableHttpClient for OAuthHttp {
-    type Error = reqwest::Error;
+/// Every request goes with the current token (see [`OAuthHttp::with_token`]); the `Bearer`
+/// argument rmcp passes is replaced.
+impl HttpHooks for OAuthHttp {
+    type Inner = reqwest::Client;
 
-    async fn delete_session(
-        &self,
-        uri: Arc<str>,
-        session_id: Arc<str>,
-        _auth_token: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<(), Error> {
-        self.with_token("DELETE", &uri, &custom_headers, |token, headers| {
-            self.http
-                .delete_session(uri.clone(), session_id.clone(), token, headers)
+    fn inner(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    async fn post(&self, post: Post) -> Result<StreamableHttpPostResponse, Error> {
+        self.with_token("POST", &post.uri, &post.custom_headers, |token, headers| {
+            post.authorized(token, headers).send(&self.http)
         })
         .await
     }
 
-    async fn get_stream(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        _auth_token: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, Error> {
-        self.with_token("GET", &uri, &custom_headers, |token, headers| {
-            self.http.get_stream(
-                uri.clone(),
-                session_id.clone(),
-                last_event_id.clone(),
-                token,
-                headers,
-            )
+    async fn get(&self, get: Get) -> Result<SseStream, Error> {
+        self.with_token("GET", &get.uri, &get.custom_headers, |token, headers| {
+            get.authorized(token, headers).send(&self.http)
         })
         .await
     }
 
-    async fn get_stream_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        _auth_token: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>, Error> {
-        self.with_token("GET", &uri, &custom_headers, |token, headers| {
-            self.http.get_stream_with_max_sse_event_size(
-                uri.clone(),
-                session_id.clone(),
-                last_event_id.clone(),
-                token,
-                headers,
-                max_sse_event_size,
-            )
-        })
-        .await
-    }
-
-    async fn post_message(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        _auth_token: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<StreamableHttpPostResponse, Error> {
-        self.with_token("POST", &uri, &custom_headers, |token, headers| {
-            self.http.post_message(
-                uri.clone(),
-                message.clone(),
-                session_id.clone(),
-                token,
-                headers,
-            )
-        })
-        .await
-    }
-
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        _auth_token: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<StreamableHttpPostResponse, Error> {
-        self.with_token("POST", &uri, &custom_headers, |token, headers| {
-            self.http.post_message_with_max_sse_event_size(
-                uri.clone(),
-                message.clone(),
-                session_id.clone(),
-                token,
-                headers,
-                max_sse_event_size,
-            )
-        })
-        .await
-    }
-
-    async fn post_message_with_response_limits(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        _auth_token: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        limits: StreamableHttpResponseLimits,
-    ) -> Result<StreamableHttpPostResponse, Error> {
-        self.with_token("POST", &uri, &custom_headers, |token, headers| {
-            self.http.post_message_with_response_limits(
-                uri.clone(),
-                message.clone(),
-                session_id.clone(),
-                token,
-                headers,
-                limits,
-            )
-        })
+    async fn delete(&self, delete: Delete) -> Result<(), Error> {
+        self.with_token(
+            "DELETE",
+            &delete.uri,
+            &delete.custom_headers,
+            |token, headers| delete.authorized(token, headers).send(&self.http),
+        )
         .await
     }
 }
+
+streamable_http_via_hooks!(for OAuthHttp);

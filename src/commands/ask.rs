@@ -36,6 +36,8 @@ struct State {
     run: Option<agent::Run>,
     /// Answers servers' sampling requests (`--sampling allow`); its usage joins the run's.
     sampler: Option<Arc<Sampler>>,
+    /// The `--prompt` server's session, closing while the run goes on.
+    prompt_closing: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
@@ -47,7 +49,13 @@ pub async fn ask(app: &App, args: &AskArgs) -> anyhow::Result<Code> {
         what = crate::interrupt::wait() => Err(Failure::new(Kind::Interrupted, what).into()),
     };
     // A closed stdout shows again when the result line is written.
-    let _ = close_all(app, std::mem::take(&mut state.sessions)).await;
+    let prompt_closed = async {
+        if let Some(closing) = state.prompt_closing.take() {
+            let _ = closing.await;
+        }
+    };
+    let sessions = std::mem::take(&mut state.sessions);
+    let _ = futures::join!(close_all(app, sessions), prompt_closed);
     app.context.progress.clear();
     let mut outcome = match outcome {
         Ok(outcome) => outcome,
@@ -213,7 +221,12 @@ async fn prepare_and_run(
     let settings = settings(app, args)?;
     // `--prompt`: the run starts from an MCP prompt's messages.
     let preamble = match &args.mcp_prompt {
-        Some(name) => super::prompts::chat_messages(app, name, &args.prompt_args).await?,
+        Some(name) => {
+            let (messages, closing) =
+                super::prompts::chat_messages(app, name, &args.prompt_args).await?;
+            state.prompt_closing = Some(closing);
+            messages
+        }
         None => Vec::new(),
     };
     let provider = Provider::resolve(

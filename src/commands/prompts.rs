@@ -349,15 +349,23 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, Failure> {
         .collect()
 }
 
-/// `ask --prompt`: the prompt's messages as chat messages for the model. Text is passed as
-/// is; an embedded resource's text is inlined, binary content is named, not inlined.
-pub async fn chat_messages(app: &App, name: &str, pairs: &[String]) -> Result<Vec<Value>, Failure> {
+/// `ask --prompt`: the prompt's messages as chat messages for the model, and the closing of
+/// the prompt's session, under way meanwhile (the caller awaits it before exiting; a close is
+/// bounded by `Session::close`). Text is passed as is; an embedded resource's text is inlined,
+/// binary content is named, not inlined.
+pub async fn chat_messages(
+    app: &App,
+    name: &str,
+    pairs: &[String],
+) -> Result<(Vec<Value>, tokio::task::JoinHandle<()>), Failure> {
     let arguments = prompt_arguments(None, pairs)?;
-    let fetched = fetch(app, name, &arguments).await?;
-    fetched.session.close().await;
-    let messages =
-        serde_json::to_value(&fetched.result.messages).unwrap_or(Value::Array(Vec::new()));
-    Ok(messages
+    let Fetched {
+        result, session, ..
+    } = fetch(app, name, &arguments).await?;
+    // Closed alongside the model request rather than before it: nothing waits on the DELETE.
+    let closing = tokio::spawn(session.close());
+    let messages = serde_json::to_value(&result.messages).unwrap_or(Value::Array(Vec::new()));
+    let messages = messages
         .as_array()
         .into_iter()
         .flatten()
@@ -369,7 +377,8 @@ pub async fn chat_messages(app: &App, name: &str, pairs: &[String]) -> Result<Ve
             let content = message.get("content").map(content_text).unwrap_or_default();
             serde_json::json!({"role": role, "content": content})
         })
-        .collect())
+        .collect();
+    Ok((messages, closing))
 }
 
 /// One MCP content block as text for a chat model.

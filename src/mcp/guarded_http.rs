@@ -6,22 +6,13 @@
 //! Guarantees: only replies to ordinary requests are touched (the handshake's own failures
 //! keep deciding which protocol era to try); a stream ends after the event we replaced.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use futures::StreamExt;
-use futures::stream::BoxStream;
-use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage};
-use rmcp::transport::streamable_http_client::{
-    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
-    StreamableHttpResponseLimits,
-};
+use rmcp::transport::streamable_http_client::{StreamableHttpClient, StreamableHttpPostResponse};
 use serde_json::Value;
 
 use super::framing::{Fault, fault_error};
-
-type SseStream = BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>;
+use super::http_layer::{HttpHooks, HttpResult, Post, SseStream, streamable_http_via_hooks};
 
 /// A Streamable HTTP client whose unusable replies become errors for their request.
 #[derive(Clone)]
@@ -120,65 +111,17 @@ fn guard_stream(stream: SseStream, id: RequestId, cap: usize) -> SseStream {
     .boxed()
 }
 
-impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Guarded<C> {
-    type Error = C::Error;
+impl<C: StreamableHttpClient + Sync> HttpHooks for Guarded<C> {
+    type Inner = C;
 
-    async fn post_message(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<C::Error>> {
-        self.inner
-            .post_message(uri, message, session_id, auth_header, custom_headers)
-            .await
+    fn inner(&self) -> &C {
+        &self.inner
     }
 
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<C::Error>> {
-        self.inner
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
-    }
-
-    async fn post_message_with_response_limits(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        limits: StreamableHttpResponseLimits,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<C::Error>> {
-        let id = guarded_id(&message);
-        let cap = limits.max_json_response_size;
-        let response = self
-            .inner
-            .post_message_with_response_limits(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                limits,
-            )
-            .await;
+    async fn post(&self, post: Post) -> HttpResult<StreamableHttpPostResponse, C> {
+        let id = guarded_id(&post.message);
+        let cap = post.response_limits().max_json_response_size;
+        let response = post.send(&self.inner).await;
         let Some(id) = id else { return response };
         match response {
             Ok(StreamableHttpPostResponse::Sse(stream, session)) => Ok(
@@ -194,53 +137,9 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Guarded<C> {
             other => other,
         }
     }
-
-    async fn delete_session(
-        &self,
-        uri: Arc<str>,
-        session_id: Arc<str>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<(), StreamableHttpError<C::Error>> {
-        self.inner
-            .delete_session(uri, session_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<SseStream, StreamableHttpError<C::Error>> {
-        self.inner
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<SseStream, StreamableHttpError<C::Error>> {
-        self.inner
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
-    }
 }
+
+streamable_http_via_hooks!(impl<C> for Guarded<C>);
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ mod connect;
 mod framing;
 mod guarded_http;
 mod handler;
+pub mod http_layer;
 mod inventory;
 pub mod lazy;
 pub mod legacy_sse;

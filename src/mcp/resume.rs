@@ -8,20 +8,15 @@
 //! out in the recorded session. A resumed or kept session is never DELETEd by us; the server's
 //! own session expiry ends it.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::stream::BoxStream;
-use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
-use rmcp::transport::streamable_http_client::{
-    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
-    StreamableHttpResponseLimits,
-};
+use rmcp::transport::streamable_http_client::{StreamableHttpClient, StreamableHttpPostResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sse_stream::{Error as SseError, Sse};
+
+use super::http_layer::{Delete, HttpHooks, HttpResult, Post, streamable_http_via_hooks};
 
 /// What it takes to go on in an existing session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,13 +83,7 @@ impl<C> Resumable<C> {
 
     /// Whether the recorded session still exists: a `ping` in it gets an answer. (A request
     /// in a session the server has dropped would otherwise wait for the request timeout.)
-    async fn session_answers(
-        &self,
-        uri: &Arc<str>,
-        auth_header: &Option<String>,
-        custom_headers: &HashMap<HeaderName, HeaderValue>,
-        limits: StreamableHttpResponseLimits,
-    ) -> bool
+    async fn session_answers(&self, post: &Post) -> bool
     where
         C: StreamableHttpClient,
     {
@@ -105,17 +94,15 @@ impl<C> Resumable<C> {
         let Ok(ping) = serde_json::from_value::<ClientJsonRpcMessage>(ping) else {
             return false;
         };
-        let response = self
-            .inner
-            .post_message_with_response_limits(
-                uri.clone(),
-                ping,
-                Some(Arc::from(resume.session_id.as_str())),
-                auth_header.clone(),
-                custom_headers.clone(),
-                limits,
-            )
-            .await;
+        let ping = Post {
+            uri: post.uri.clone(),
+            message: ping,
+            session_id: Some(Arc::from(resume.session_id.as_str())),
+            auth_header: post.auth_header.clone(),
+            custom_headers: post.custom_headers.clone(),
+            limits: post.limits,
+        };
+        let response = ping.send(&self.inner).await;
         match response {
             // A 400/404 for an unknown session may come back as a JSON-RPC error body.
             Ok(StreamableHttpPostResponse::Json(message, _)) => {
@@ -148,44 +135,17 @@ fn is_initialize(message: &ClientJsonRpcMessage) -> bool {
         .is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some("initialize"))
 }
 
-type Result<T, E> = std::result::Result<T, StreamableHttpError<E>>;
+impl<C: StreamableHttpClient + Sync> HttpHooks for Resumable<C> {
+    type Inner = C;
 
-impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Resumable<C> {
-    type Error = C::Error;
-
-    async fn post_message(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<StreamableHttpPostResponse, C::Error> {
-        self.post_message_with_response_limits(
-            uri,
-            message,
-            session_id,
-            auth_header,
-            custom_headers,
-            StreamableHttpResponseLimits::default(),
-        )
-        .await
+    fn inner(&self) -> &C {
+        &self.inner
     }
 
-    async fn post_message_with_response_limits(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        limits: StreamableHttpResponseLimits,
-    ) -> Result<StreamableHttpPostResponse, C::Error> {
+    async fn post(&self, post: Post) -> HttpResult<StreamableHttpPostResponse, C> {
         if self.resume.is_some()
-            && is_initialize(&message)
-            && !self
-                .session_answers(&uri, &auth_header, &custom_headers, limits)
-                .await
+            && is_initialize(&post.message)
+            && !self.session_answers(&post).await
         {
             tracing::info!("the recorded HTTP session is gone; starting a new one");
             self.keep.gone.store(true, Ordering::Relaxed);
@@ -196,71 +156,21 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Resumable<C> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = None;
         }
-        if let Some(replayed) = self.replay(&message) {
+        if let Some(replayed) = self.replay(&post.message) {
             return Ok(replayed);
         }
-        let response = self
-            .inner
-            .post_message_with_response_limits(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                limits,
-            )
-            .await?;
+        let response = post.send(&self.inner).await?;
         self.note_session(&response);
         Ok(response)
     }
 
-    async fn delete_session(
-        &self,
-        uri: Arc<str>,
-        session_id: Arc<str>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<(), C::Error> {
+    async fn delete(&self, delete: Delete) -> HttpResult<(), C> {
         if self.keep.keep.load(Ordering::Relaxed) {
             tracing::debug!("keeping the HTTP session open for its tasks");
             return Ok(());
         }
-        self.inner
-            .delete_session(uri, session_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<BoxStream<'static, std::result::Result<Sse, SseError>>, C::Error> {
-        self.inner
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<BoxStream<'static, std::result::Result<Sse, SseError>>, C::Error> {
-        self.inner
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
+        delete.send(&self.inner).await
     }
 }
+
+streamable_http_via_hooks!(impl<C> for Resumable<C>);

@@ -9,20 +9,18 @@
 //! definitions it needs to mirror arguments into `Mcp-Param-*` headers (2026-07-28) from the
 //! tools list it sees. Each primed answer is used once, for the first matching request.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use futures::stream::BoxStream;
-use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::model::{
     ClientJsonRpcMessage, ClientRequest, DiscoverResult, ListToolsResult, ServerJsonRpcMessage,
     ServerResult, Tool,
 };
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
-    StreamableHttpResponseLimits,
 };
+
+use super::http_layer::{Get, HttpHooks, HttpResult, Post, SseStream, streamable_http_via_hooks};
 
 /// Answers handed to rmcp without asking the server.
 #[derive(Default)]
@@ -61,7 +59,7 @@ impl<C> Wire<C> {
     }
 
     /// `stream` with each event's data shown to the `list_changed` watcher first.
-    fn watched(&self, stream: Stream) -> Stream {
+    fn watched(&self, stream: SseStream) -> SseStream {
         let Some(changes) = self.changes.clone() else {
             return stream;
         };
@@ -113,135 +111,34 @@ impl<C> Wire<C> {
     }
 }
 
-type Stream = BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>;
+impl<C: StreamableHttpClient + Sync> HttpHooks for Wire<C> {
+    type Inner = C;
 
-impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Wire<C> {
-    type Error = C::Error;
+    fn inner(&self) -> &C {
+        &self.inner
+    }
 
-    async fn post_message(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<C::Error>> {
-        if let Some(answer) = self.local_answer(&message) {
+    async fn post(&self, post: Post) -> HttpResult<StreamableHttpPostResponse, C> {
+        if let Some(answer) = self.local_answer(&post.message) {
             return Ok(answer);
         }
-        let task = super::task_fields::asks_for_a_task(&message);
-        self.inner
-            .post_message(uri, message, session_id, auth_header, custom_headers)
+        let task = super::task_fields::asks_for_a_task(&post.message);
+        post.send(&self.inner)
             .await
             .map(|response| self.watched_response(timings(task, response)))
     }
 
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<C::Error>> {
-        if let Some(answer) = self.local_answer(&message) {
-            return Ok(answer);
-        }
-        let task = super::task_fields::asks_for_a_task(&message);
-        self.inner
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
-            .map(|response| self.watched_response(timings(task, response)))
-    }
-
-    async fn post_message_with_response_limits(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        limits: StreamableHttpResponseLimits,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<C::Error>> {
-        if let Some(answer) = self.local_answer(&message) {
-            return Ok(answer);
-        }
-        let task = super::task_fields::asks_for_a_task(&message);
-        self.inner
-            .post_message_with_response_limits(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                limits,
-            )
-            .await
-            .map(|response| self.watched_response(timings(task, response)))
-    }
-
-    async fn delete_session(
-        &self,
-        uri: Arc<str>,
-        session_id: Arc<str>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<(), StreamableHttpError<C::Error>> {
-        self.inner
-            .delete_session(uri, session_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<Stream, StreamableHttpError<C::Error>> {
-        if self.skips(&last_event_id) {
+    async fn get(&self, get: Get) -> HttpResult<SseStream, C> {
+        if self.skips(&get.last_event_id) {
             return Err(StreamableHttpError::ServerDoesNotSupportSse);
         }
-        self.inner
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await
-            .map(|stream| self.watched(stream))
-    }
-
-    async fn get_stream_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<Stream, StreamableHttpError<C::Error>> {
-        if self.skips(&last_event_id) {
-            return Err(StreamableHttpError::ServerDoesNotSupportSse);
-        }
-        self.inner
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
+        get.send(&self.inner)
             .await
             .map(|stream| self.watched(stream))
     }
 }
+
+streamable_http_via_hooks!(impl<C> for Wire<C>);
 
 /// A task's answer with its 2025 timings kept (see `task_fields`); other answers as they are.
 fn timings(task: bool, response: StreamableHttpPostResponse) -> StreamableHttpPostResponse {

@@ -294,3 +294,47 @@ fn ask_starts_the_conversation_from_an_mcp_prompts_messages() {
         json!([{"role": "user", "content": "What's weather in Lyon?"}])
     );
 }
+
+#[test]
+fn ask_closes_the_prompts_session_alongside_the_model_request_and_still_deletes_it() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let mcp_log = env.path("requests.jsonl");
+    let mcp = mcp_record_proxy(&everything, &mcp_log);
+    let llm = fakellm();
+    let output = env
+        .cmd()
+        .env("OPENAI_API_KEY", "sk-test-key-123456")
+        .env("OPENAI_BASE_URL", &llm.url)
+        .args(["--url", &format!("ev={}", mcp.url)])
+        .args(["ask", "--prompt", "ev__args-prompt", "-a", "city=Lyon"])
+        .output()
+        .unwrap();
+    let lines = ok(&output);
+    assert_eq!(lines.last().unwrap()["answer"], "Sunny in Lyon.");
+    // The prompt's own session comes first; its DELETE then goes out while the tools'
+    // session is opened, so only the multiset of what follows is fixed, not its order.
+    let mut seen = requests(&mcp_log);
+    let mut after_get = seen.split_off(5);
+    after_get.sort();
+    assert_eq!(
+        seen,
+        [
+            "POST server/discover",
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST prompts/list",
+            "POST prompts/get",
+        ]
+    );
+    assert_eq!(
+        after_get,
+        [
+            "DELETE",
+            "DELETE",
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST tools/list",
+        ]
+    );
+}
