@@ -2,16 +2,23 @@
 """Round trips (bench/run's `rtt` item): commands through latency_proxy.py, cold and warm.
 
     python3 bench/round_trips.py --bin MCPCHAT --rtt-ms 50 --log PROXY_LOG --out FILE --runs N
-        --ev URL --py URL [--inspector JS] [--curl-floor SH] [--ask-ports P,P,...]
+        --ev URL --py URL [--fast URL] [--trace TRACE] [--inspector JS] [--curl-floor SH]
+        [--ask-ports P,P,...]
 
 --ev is server-everything (2025-11-25) and --py the Python SDK server in 2026-07-28 stateless
-mode, both through the proxy whose request log is PROXY_LOG. The commands: `tools call`,
+mode, --fast a 2025-11-25 server that answers at once (mcp_delay_server.py, 0 ms: the client's
+own share without a slow server), all through proxies whose request log is PROXY_LOG. The commands: `tools call`,
 `tools list` (and `--cached`), `resources read` and `prompts get`. Each run of a command is timed
 from spawn to its first stdout line ("to result") and to its exit; "cold" runs get an empty
 cache dir each time, "warm" runs share one that a first (untimed) run filled. The requests of
 the last run are read from the proxy log. `ask` is timed from spawn to its first model request,
 with a stub model API in this process (it answers "ok" without tool calls), across the
 --ask-ports servers (each answers every request late). Writes medians and request lists as JSON.
+
+With --trace (the proxies' LATENCY_PROXY_TRACE file), every timed run of mcpchat and of the curl
+floor is also split into minimum round trips, proxy overhead, server processing, client start-up
+and client turnarounds (timeline.py); a row gets the medians of each part (`split`) and of its
+time minus the server's processing (`to_result_minus_server`).
 """
 
 import argparse
@@ -25,6 +32,10 @@ import tempfile
 import threading
 import time
 
+import timeline
+
+RTT = 0.05  # seconds; --rtt-ms
+
 
 def requests_in(log):
     with open(log) as f:
@@ -33,19 +44,34 @@ def requests_in(log):
     return [f"{e['method']} {e['rpc']}" if e.get("rpc") else e["method"] for e in lines]
 
 
-def timed(cmd, env):
+def timed(cmd, env, trace=None):
+    """(to result, to exit) in seconds; with a trace file, also the run's split (else None)."""
+    if trace:
+        open(trace, "w").close()
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env) as proc:
         first = proc.stdout.readline()
-        to_result = time.monotonic() - started
+        result = time.monotonic()
         proc.stdout.read()
         code = proc.wait()
     if code != 0 or not first:
         raise SystemExit(f"round_trips: failed ({code}): {' '.join(cmd)}")
-    return to_result, time.monotonic() - started
+    done = time.monotonic()
+    parts = None
+    if trace:
+        time.sleep(0.05)  # the proxy writes a piece's line once it has delivered it
+        parts = timeline.split(timeline.load(trace, started), started, result, RTT)
+    return result - started, done - started, parts
 
 
-def measure(name, cmd, args, cache_mode, warm_cmd=None):
+def medians(splits):
+    for p in splits:
+        p["client"] = p["startup"] + p["turnaround"]
+    keys = ("rtt", "proxy", "server", "startup", "turnaround", "client")
+    return {k: statistics.median(p[k] for p in splits) for k in keys}
+
+
+def measure(name, cmd, args, cache_mode, warm_cmd=None, split=True):
     """cache_mode: None (not mcpchat), "cold" or "warm" (filled by running warm_cmd or cmd)."""
     base = dict(os.environ)
     home = tempfile.mkdtemp(prefix="rtt-")
@@ -53,17 +79,25 @@ def measure(name, cmd, args, cache_mode, warm_cmd=None):
     if cache_mode == "warm":
         timed(warm_cmd or cmd, base)
     requests_in(args.log)
-    results, to_exit = [], []
+    results, to_exit, splits = [], [], []
     for _ in range(args.runs):
         if cache_mode == "cold":
             shutil.rmtree(base["XDG_CACHE_HOME"], ignore_errors=True)
-        r, e = timed(cmd, base)
+        r, e, parts = timed(cmd, base, args.trace if split else None)
         results.append(r)
         to_exit.append(e)
+        if parts:
+            splits.append(parts)
         seen = requests_in(args.log)
     shutil.rmtree(home, ignore_errors=True)
-    print(f"round_trips: {name}: {statistics.median(results) * 1000:.0f} ms, {len(seen)} requests", flush=True)
-    return {"to_result": statistics.median(results), "to_exit": statistics.median(to_exit), "requests": seen}
+    row = {"to_result": statistics.median(results), "to_exit": statistics.median(to_exit), "requests": seen}
+    note = ""
+    if splits:
+        row["split"] = medians(splits)
+        row["to_result_minus_server"] = statistics.median(p["to_result"] - p["server"] for p in splits)
+        note = "; " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in row["split"].items()) + " ms"
+    print(f"round_trips: {name}: {row['to_result'] * 1000:.0f} ms, {len(seen)} requests{note}", flush=True)
+    return row
 
 
 class StubModel(http.server.BaseHTTPRequestHandler):
@@ -118,11 +152,13 @@ def ask_first_request(args, ports, warm):
 
 def main():
     p = argparse.ArgumentParser()
-    for flag in ("--bin", "--log", "--out", "--ev", "--py", "--inspector", "--curl-floor", "--ask-ports"):
+    for flag in ("--bin", "--log", "--out", "--ev", "--py", "--fast", "--trace", "--inspector", "--curl-floor", "--ask-ports"):
         p.add_argument(flag)
     p.add_argument("--rtt-ms", type=float, default=50)
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
+    global RTT
+    RTT = args.rtt_ms / 1000
     b = args.bin
     call_ev = ["tools", "call", "ev__get-sum", "--arg", "a=2", "--arg", "b=3"]
     call_py = ["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"]
@@ -140,6 +176,9 @@ def main():
         rows[f"read_2026_{mode}"] = measure(f"resources read 2026-07-28 {mode}", [b, "--url", f"py={args.py}", *read_py], args, mode)
         rows[f"prompt_2025_{mode}"] = measure(f"prompts get 2025-11-25 {mode}", [b, "--url", f"ev={args.ev}", *prompt_ev], args, mode)
         rows[f"prompt_2026_{mode}"] = measure(f"prompts get 2026-07-28 {mode}", [b, "--url", f"py={args.py}", *prompt_py], args, mode)
+    if args.fast:
+        call_fast = [b, "--url", f"fast={args.fast}", "tools", "call", "fast__get-sum", "--arg", "a=2", "--arg", "b=3"]
+        rows["call_fast_warm"] = measure("tools call 2025-11-25, 0 ms server, warm", call_fast, args, "warm")
     live = [b, "--url", f"ev={args.ev}", "tools", "list"]
     rows["list_2025_cached"] = measure("tools list --cached", [*live, "--cached"], args, "warm", live)
     if args.curl_floor:
@@ -147,7 +186,8 @@ def main():
         rows["list_floor"] = measure("curl floor list", ["bash", args.curl_floor, args.ev, "list"], args, None)
         rows["read_floor"] = measure("curl floor read", ["bash", args.curl_floor, args.ev, *read_ev[1:]], args, None)
     if args.inspector:
-        rows["call_inspector"] = measure("Inspector CLI call", ["node", args.inspector, args.ev, "--method", "tools/call", "--tool-name", "get-sum", "--tool-arg", "a=2", "b=3"], args, None)
+        inspector = ["node", args.inspector, args.ev, "--method", "tools/call", "--tool-name", "get-sum", "--tool-arg", "a=2", "b=3"]
+        rows["call_inspector"] = measure("Inspector CLI call", inspector, args, None, split=False)
     if args.ask_ports:
         ports = args.ask_ports.split(",")
         rows["ask_cold"] = ask_first_request(args, ports, False)

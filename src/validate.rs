@@ -7,6 +7,26 @@ pub struct ArgsValidator {
     validator: Option<jsonschema::Validator>,
 }
 
+/// Builds jsonschema's validator of the JSON Schema meta-schema on a thread of its own, once.
+/// jsonschema checks every schema against it before compiling, and builds it on first use: the
+/// first tool's validator would pay for it (a millisecond or more of CPU and page faults, on the
+/// critical path of a `tools call`). Started before connecting, it is ready when the first
+/// call is checked; a validator that comes first just waits for it.
+pub fn warm_up() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("schema-warm-up".into())
+            .spawn(|| {
+                // Any non-empty schema without `$schema`: the default draft's meta-schema.
+                let _ = jsonschema::validator_for(&serde_json::json!({"type": "object"}));
+            });
+        if let Err(error) = spawned {
+            tracing::debug!("not warming up the schema validator: {error}");
+        }
+    });
+}
+
 impl ArgsValidator {
     /// A schema that cannot be compiled (invalid, or a `$ref` we refuse to fetch) does not
     /// block calls: the server still validates on its side.

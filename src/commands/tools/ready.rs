@@ -1,8 +1,8 @@
-//! A connected server ready for calls: its tools (cached or listed) with compiled argument
-//! validators, checked before every call and listed again when the cache proves stale.
+//! A connected server ready for calls: its tools (cached or listed) with argument validators
+//! compiled on first use, checked before every call and listed again when the cache proves stale.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rmcp::model::Tool;
@@ -18,8 +18,10 @@ use crate::validate::ArgsValidator;
 
 use crate::commands::App;
 
-/// A tool's definition and its compiled argument validator, by tool name.
-type Validators = HashMap<String, (Tool, ArgsValidator)>;
+/// A tool's definition and its argument validator, by tool name. A validator is compiled the
+/// first time its tool is called: compiling every schema of a large server up front cost more
+/// than the call itself, and one command calls one tool or a few.
+type Validators = HashMap<String, (Tool, OnceLock<ArgsValidator>)>;
 
 /// A connected server with its tools and compiled argument validators.
 pub(super) struct Ready {
@@ -35,11 +37,7 @@ pub(super) struct Ready {
 fn validators(tools: Vec<Tool>) -> Validators {
     tools
         .into_iter()
-        .map(|tool| {
-            let validator =
-                ArgsValidator::new(&tool.name, &Value::Object((*tool.input_schema).clone()));
-            (tool.name.to_string(), (tool, validator))
-        })
+        .map(|tool| (tool.name.to_string(), (tool, OnceLock::new())))
         .collect()
 }
 
@@ -49,6 +47,9 @@ impl Ready {
         app: &App,
         validate: bool,
     ) -> Result<Ready, Failure> {
+        if validate {
+            crate::validate::warm_up();
+        }
         let session = Session::connect(server, &app.context).await?;
         // Listed (or taken from the cache) even without validation: on 2026-07-28 servers the
         // tool's definition tells rmcp which arguments to mirror into Mcp-Param-* headers.
@@ -102,7 +103,7 @@ impl Ready {
         let server = self.session.name();
         let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
         let tools = &tools.0;
-        let Some((_, validator)) = tools.get(tool) else {
+        let Some((definition, validator)) = tools.get(tool) else {
             let mut failure = Failure::new(
                 Kind::UnknownTool,
                 format!("MCP server `{server}` has no tool `{tool}`"),
@@ -124,6 +125,9 @@ impl Ready {
                 "`mcpchat tools list --server {server}` shows its tools"
             )));
         };
+        let validator = validator.get_or_init(|| {
+            ArgsValidator::new(tool, &Value::Object((*definition.input_schema).clone()))
+        });
         let violations = validator.violations(arguments);
         if violations.is_empty() {
             return Ok(());
