@@ -58,6 +58,13 @@ pub enum ListKind {
 }
 
 impl ListKind {
+    pub const ALL: [ListKind; 4] = [
+        ListKind::Tools,
+        ListKind::Prompts,
+        ListKind::Resources,
+        ListKind::Templates,
+    ];
+
     /// The list's name in messages: "no cached prompts list for ...".
     pub fn noun(self) -> &'static str {
         match self {
@@ -249,10 +256,14 @@ impl Cache {
     }
 
     /// Read-modify-write of one server's file (a missing or unreadable file starts empty).
+    /// One at a time in this process: a list_changed seen on the transport's task must not be
+    /// undone by a list stored at the same moment from the file as it was before.
     fn update(&self, key: &Key, change: impl FnOnce(&mut File)) {
+        static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let Some(path) = self.path(key) else {
             return;
         };
+        let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
         let mut file = self.load(key).unwrap_or_default();
         file.format = FORMAT;
         file.server = key.describe.clone();
@@ -336,6 +347,18 @@ impl Cache {
 
     /// Drop the cached list of `kind` for `key`, this identity's and the public one (the
     /// server rejected a request made from it, or said the list changed).
+    /// Drop every list `key`'s identity keeps privately: after a login or a logout they may
+    /// be another account's. The era stays (a fact about the server), and so do public lists.
+    pub fn forget_private(&self, key: &Key) {
+        self.update(key, |file| {
+            if let Some(mine) = file.identities.get_mut(&key.identity) {
+                for kind in ListKind::ALL {
+                    *mine.list(kind) = None;
+                }
+            }
+        });
+    }
+
     pub fn forget(&self, key: &Key, kind: ListKind) {
         self.update(key, |file| {
             if let Some(mine) = file.identities.get_mut(&key.identity) {

@@ -39,6 +39,7 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
         } => {
             for server in oauth_servers(app, &with_selected(app, names))? {
                 let revoked = auth::logout(&server, &app.context.store, *forget_client).await?;
+                forget_lists(app, &server);
                 let mut status = auth::describe(&server, &app.context.store)?;
                 status.revoked = Some(revoked);
                 app.output.emit(&Event::Auth(status))?;
@@ -59,6 +60,13 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
             Ok(Code::Success)
         }
     }
+}
+
+/// The server's private cached lists belong to the account that fetched them: a login or a
+/// logout starts them afresh.
+fn forget_lists(app: &App, server: &ServerConfig) {
+    let key = crate::cache::Key::of(server, &app.context.store);
+    app.context.cache.forget_private(&key);
 }
 
 /// `auth login [NAME...]`: one server after another; with several, a failed one is reported
@@ -82,6 +90,7 @@ async fn login(app: &App, args: &LoginArgs) -> anyhow::Result<Code> {
         let http = app.context.http_for(server.ca_file.as_deref())?;
         match auth::login(server, &app.context.store, &http, &options).await {
             Ok(()) => {
+                forget_lists(app, server);
                 report::notice(&format!("logged in to MCP server `{}`", server.name));
                 app.output
                     .emit(&Event::Auth(auth::describe(server, &app.context.store)?))?;

@@ -22,7 +22,15 @@ pub fn list<T: DeserializeOwned>(
 ) -> anyhow::Result<Code> {
     let selected = app.config.select(&app.selected)?;
     let mut missing = Vec::new();
+    let mut broken = None;
     for selected in selected {
+        if let Err(failure) = &selected.server {
+            // A config error says more than "nothing cached" would.
+            app.output
+                .emit(&Event::Error(server_error(&selected.name, failure)))?;
+            broken.get_or_insert_with(|| failure.clone());
+            continue;
+        }
         let cached = selected.server.as_ref().ok().and_then(|server| {
             let key = Key::of(server, &app.context.store);
             app.context
@@ -47,6 +55,9 @@ pub fn list<T: DeserializeOwned>(
         for event in lines(server, items) {
             app.output.emit(&event)?;
         }
+    }
+    if let Some(failure) = broken {
+        return Err(failure.into());
     }
     if missing.is_empty() {
         return Ok(Code::Success);

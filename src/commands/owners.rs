@@ -21,14 +21,21 @@ use super::tools::{exit_for_servers, server_error, servers_failure};
 pub struct Owners {
     pub sessions: Vec<Session>,
     owner: Vec<usize>,
+    /// Picked with cached lists in play (they may be stale).
+    warm: bool,
 }
 
 impl Owners {
     /// Connect to the selected servers and find each URI's server.
     pub async fn connect(app: &App, uris: &[String]) -> Result<Owners, Failure> {
         let sessions = connect_selected(app).await?;
+        let warm = sessions.len() > 1 && any_cached(&sessions);
         match pick(&sessions, uris).await {
-            Ok(owner) => Ok(Owners { sessions, owner }),
+            Ok(owner) => Ok(Owners {
+                sessions,
+                owner,
+                warm,
+            }),
             Err(failure) => {
                 let failure = match uris.first() {
                     Some(uri) if failure.code() == Code::Usage => {
@@ -42,14 +49,33 @@ impl Owners {
         }
     }
 
-    /// The session of each URI, in the order the URIs were given.
-    pub fn each(&self) -> impl Iterator<Item = &Session> {
-        self.owner.iter().map(|&i| &self.sessions[i])
-    }
-
     /// The index (in `sessions`) of each URI's session, in the order the URIs were given.
     pub fn indices(&self) -> &[usize] {
         &self.owner
+    }
+
+    /// After the server picked for the `i`th URI refused to read it as bad input: when the
+    /// pick came from cached lists, forget them, pick again from the live lists, and return
+    /// the new owner's session if it is another server (the caller reads once more).
+    pub async fn repick(&mut self, i: usize, uri: &str) -> Option<&Session> {
+        if self.sessions.len() < 2 || !self.warm {
+            return None;
+        }
+        self.warm = false;
+        for session in &self.sessions {
+            session.forget(ListKind::Resources);
+            session.forget(ListKind::Templates);
+        }
+        let owner = *pick_from(&self.sessions, &[uri.to_string()], true)
+            .await
+            .ok()?
+            .first()?;
+        if owner == self.owner[i] {
+            return None;
+        }
+        tracing::info!(uri, server = %self.sessions[owner].name(), "the cached lists placed the URI on another server; reading it from this one");
+        self.owner[i] = owner;
+        Some(&self.sessions[owner])
     }
 
     /// A read that failed as bad input: say so with the servers that do list `uri`.
@@ -119,17 +145,22 @@ pub async fn pick<S: std::borrow::Borrow<Session>>(
     if sessions.len() == 1 {
         return Ok(vec![0; uris.len()]);
     }
-    let warm = sessions.iter().any(|session| {
-        let session: &Session = session.borrow();
-        session.cached::<Value>(ListKind::Resources).is_some()
-            || session.cached::<Value>(ListKind::Templates).is_some()
-    });
+    let warm = any_cached(sessions);
     match pick_from(sessions, uris, false).await {
         Err(failure) if warm && failure.code() == Code::Usage => {
             pick_from(sessions, uris, true).await
         }
         picked => picked,
     }
+}
+
+/// Whether any of the servers has a fresh cached resources or templates list.
+fn any_cached<S: std::borrow::Borrow<Session>>(sessions: &[S]) -> bool {
+    sessions.iter().any(|session| {
+        let session: &Session = session.borrow();
+        session.cached::<Value>(ListKind::Resources).is_some()
+            || session.cached::<Value>(ListKind::Templates).is_some()
+    })
 }
 
 /// [`pick`] from the cached lists (`live` false; those without a fresh entry are listed) or

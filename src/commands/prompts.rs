@@ -138,7 +138,10 @@ async fn checked_get(
             Err(failure) if cached && stale_sign(&failure) => {
                 tracing::info!(server = %session.name(), "the cached prompts list looks stale; listing the prompts again");
                 session.forget(ListKind::Prompts);
-                let live = session.list_prompts().await?;
+                // A listing that fails says nothing about the prompt: report what was wrong.
+                let Ok(live) = session.list_prompts().await else {
+                    return Err(failure);
+                };
                 let rejected = failure.kind == Kind::Protocol;
                 if rejected && definition(&live, prompt) == definition(&prompts, prompt) {
                     return Err(failure);

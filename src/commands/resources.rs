@@ -76,8 +76,8 @@ pub async fn read(app: &App, args: &ReadArgs) -> anyhow::Result<Code> {
             .hint("read each URI with its own -o, or leave -o out for JSON lines")
             .into());
     }
-    let owners = super::owners::Owners::connect(app, &args.uris).await?;
-    let outcome = read_all(app, args, &owners).await;
+    let mut owners = super::owners::Owners::connect(app, &args.uris).await?;
+    let outcome = read_all(app, args, &mut owners).await;
     owners.close().await;
     outcome
 }
@@ -85,11 +85,11 @@ pub async fn read(app: &App, args: &ReadArgs) -> anyhow::Result<Code> {
 async fn read_all(
     app: &App,
     args: &ReadArgs,
-    owners: &super::owners::Owners,
+    owners: &mut super::owners::Owners,
 ) -> anyhow::Result<Code> {
-    for (uri, session) in args.uris.iter().zip(owners.each()) {
-        let result = match session.read_resource(uri).await {
-            Ok(result) => result,
+    for (i, uri) in args.uris.iter().enumerate() {
+        let (session, result) = match read_one(owners, i, uri).await {
+            Ok(read) => read,
             Err(failure) => return Err(owners.explain(app, uri, failure).await.into()),
         };
         app.context.progress.clear();
@@ -107,6 +107,24 @@ async fn read_all(
         }
     }
     Ok(Code::Success)
+}
+
+/// Read the `i`th URI from its server; refused as bad input after a pick from cached lists,
+/// from the server the live lists place it on (once).
+async fn read_one<'a>(
+    owners: &'a mut super::owners::Owners,
+    i: usize,
+    uri: &str,
+) -> Result<(&'a Session, ReadResourceResult), Failure> {
+    let first = owners.indices()[i];
+    match owners.sessions[first].read_resource(uri).await {
+        Ok(result) => Ok((&owners.sessions[first], result)),
+        Err(failure) if failure.code() == Code::Usage => match owners.repick(i, uri).await {
+            Some(session) => Ok((session, session.read_resource(uri).await?)),
+            None => Err(failure),
+        },
+        Err(failure) => Err(failure),
+    }
 }
 
 /// `--format text`: text contents as they are; blobs are named on stderr, not printed.

@@ -166,6 +166,9 @@ impl Session {
         kind: ListKind,
         parse: impl Fn(&str, &Value) -> Result<(Vec<T>, Option<String>), Failure>,
     ) -> Result<Vec<T>, Failure> {
+        // This listing answers any list_changed seen so far; one arriving while it runs marks
+        // the kind again.
+        self.changes.changed.take(kind);
         let name = self.name();
         let hints = std::sync::Mutex::new(Hints::default());
         let (hints_ref, parse) = (&hints, &parse);

@@ -166,6 +166,10 @@ mod tests {
             "send a bearer token, not bearer ***"
         );
         assert_eq!(
+            mask_patterns("Authorization: Bearer changeme"),
+            "Authorization: Bearer ***"
+        );
+        assert_eq!(
             mask_patterns("WWW-Authenticate: Bearer realm=x; Bearer sk_live_9"),
             "WWW-Authenticate: Bearer *** Bearer ***"
         );

@@ -79,15 +79,11 @@ pub(super) fn mask_patterns(input: &str) -> String {
     out
 }
 
-/// Whether the word after `Bearer ` looks like a credential rather than prose ("a bearer
-/// token", "bearer but"): a plain short lowercase word is prose; anything with a digit, a
-/// capital, a token punctuation mark or 16+ characters is masked.
+/// Whether the word after `Bearer ` may be a credential rather than prose ("a bearer
+/// token", "bearer but"): a plain lowercase word of up to 7 letters is prose; anything
+/// longer, or with a digit, a capital or a token punctuation mark, is masked.
 fn token_shaped(word: &str) -> bool {
-    !word.is_empty()
-        && (word.len() >= 16
-            || word.chars().any(|c| {
-                !c.is_ascii_lowercase() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
-            }))
+    word.len() >= 8 || word.chars().any(|c| !c.is_ascii_lowercase())
 }
 
 /// End of a parameter value: up to `&`, whitespace, quotes or closing brackets.

@@ -376,3 +376,91 @@ fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed()
     let listings = stderr.matches("the cached tools list looks stale").count();
     assert_eq!(listings, 1, "{stderr}");
 }
+
+/// Make the cache file of the server named `name` list `uri` as one of its resources, as a
+/// stale list would after the resource moved away.
+fn plant_cached_resource(env: &TestEnv, name: &str, uri: &str) {
+    let dir = env.home().join(".cache/mcpchat/servers");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if !file["server"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{name} ("))
+        {
+            continue;
+        }
+        for identity in file["identities"].as_object_mut().unwrap().values_mut() {
+            identity["resources"] = serde_json::json!({
+                "items": [{"uri": uri, "name": "planted"}],
+                "fresh_until_ms": u64::MAX / 2,
+            });
+        }
+        std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+        return;
+    }
+    panic!("no cache file for `{name}` in {}", dir.display());
+}
+
+#[test]
+fn a_resource_a_stale_cached_list_places_on_the_wrong_server_is_read_from_the_right_one() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&everything, &log);
+    let python = python_http_with(0, &["--stateless-json"]);
+    let read = |env: &TestEnv| {
+        env.cmd()
+            .args(["--url", &format!("ev={}", proxy.url)])
+            .args(["--url", &format!("py={}", python.url)])
+            .args(["resources", "read", "notes://welcome"])
+            .output()
+            .unwrap()
+    };
+    let cold = succeeded(&read(&env));
+    assert_eq!(cold[0]["server"], "py");
+    requests(&log);
+    // server-everything's cached list now claims the note (config order puts it first).
+    plant_cached_resource(&env, "ev", "notes://welcome");
+    assert_eq!(succeeded(&read(&env)), cold);
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST resources/read",
+            "POST resources/list",
+            "POST resources/templates/list",
+            "DELETE",
+        ])
+    );
+}
+
+#[test]
+fn a_logout_forgets_the_lists_cached_for_the_account() {
+    let env = TestEnv::new();
+    let everything = everything_http();
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: ev\n    url: {}\n    auth_type: oauth\n",
+            everything.url
+        ),
+    );
+    let list = |cached: bool| {
+        let mut cmd = env.cmd();
+        cmd.args(["tools", "list"]);
+        if cached {
+            cmd.arg("--cached");
+        }
+        cmd.output().unwrap()
+    };
+    let live = succeeded(&list(false));
+    assert_eq!(succeeded(&list(true)), live);
+    let output = env.cmd().args(["auth", "logout", "ev"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = list(true);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("no cached tools list"));
+}
