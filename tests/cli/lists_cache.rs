@@ -7,17 +7,18 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
+/// A batch whose first call changes the server's tools list (and says so) and whose second
+/// call must then be checked against the new list.
+const TOUCH_THEN_ADD: &str = concat!(
+    "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
+    "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
+);
 
-/// Run `mcpchat --url NAME=URL ARGS...` in `env`; returns the output.
-fn run(env: &TestEnv, server: &str, url: &str, args: &[&str]) -> std::process::Output {
-    env.cmd()
-        .args(["--url", &format!("{server}={url}")])
-        .args(args)
-        .output()
-        .unwrap()
+/// Both calls of [`TOUCH_THEN_ADD`] answered, in order.
+fn assert_touched_then_added(output: &std::process::Output) {
+    let lines = succeeded(output);
+    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
+    assert_eq!(texts, ["sent", "5"]);
 }
 
 /// The stdout lines of a command that must have succeeded.
@@ -172,6 +173,7 @@ fn a_prompts_list_with_ttl_ms_0_is_never_cached() {
 #[test]
 fn the_cached_list_commands_without_an_entry_exit_4_naming_the_server() {
     for (command, noun) in [
+        (["tools", "list"], "tools"),
         (["prompts", "list"], "prompts"),
         (["resources", "list"], "resources"),
         (["resources", "templates"], "resource templates"),
@@ -286,15 +288,10 @@ fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
         .args(["--url", &format!("py={}", proxy.url)])
         .args(["--protocol-version", "2025-11-25"])
         .args(["tools", "call", "--batch", "--jobs", "1"])
-        .write_stdin(concat!(
-            "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
-            "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
-        ))
+        .write_stdin(TOUCH_THEN_ADD)
         .output()
         .unwrap();
-    let lines = succeeded(&output);
-    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
-    assert_eq!(texts, ["sent", "5"]);
+    assert_touched_then_added(&output);
     assert_eq!(
         requests(&log),
         strings(&[
@@ -362,15 +359,10 @@ fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed()
         ])
         .args(["--protocol-version", "2025-11-25", "-v"])
         .args(["tools", "call", "--batch", "--jobs", "1"])
-        .write_stdin(concat!(
-            "{\"id\": 1, \"tool\": \"py__touch_tools\"}\n",
-            "{\"id\": 2, \"tool\": \"py__add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n",
-        ))
+        .write_stdin(TOUCH_THEN_ADD)
         .output()
         .unwrap();
-    let lines = succeeded(&output);
-    let texts: Vec<&Value> = lines.iter().map(|l| &l["text"]).collect();
-    assert_eq!(texts, ["sent", "5"]);
+    assert_touched_then_added(&output);
     // Over stdio there is no proxy to count requests: the relisting says so at -v.
     let stderr = stderr_of(&output);
     let listings = stderr.matches("the cached tools list looks stale").count();

@@ -5,19 +5,6 @@ use pretty_assertions::assert_eq;
 
 use crate::support::*;
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-/// Run `mcpchat --url NAME=URL ARGS...` in `env`; returns the output.
-fn run(env: &TestEnv, server: &str, url: &str, args: &[&str]) -> std::process::Output {
-    env.cmd()
-        .args(["--url", &format!("{server}={url}")])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 /// `get-sum 2 3` on server-everything, named `ev`.
 const GET_SUM: [&str; 7] = [
     "tools",
@@ -213,27 +200,6 @@ fn a_corrupt_cache_file_is_replaced_silently() {
     let replaced: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
     assert_eq!(replaced["format"], 1);
-}
-
-#[test]
-fn tools_list_cached_without_an_entry_exits_4_naming_the_server() {
-    let env = TestEnv::new();
-    let output = env
-        .cmd()
-        .args(["--url", "far=http://127.0.0.1:9/mcp"])
-        .args(["tools", "list", "--cached"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stderr_of(&output).contains("`far`"),
-        "{}",
-        stderr_of(&output)
-    );
-    let lines = lines(&output.stdout);
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["type"], "error");
-    assert_eq!(lines[0]["server"], "far");
 }
 
 #[test]

@@ -923,3 +923,17 @@ pub fn hostile_http(args: &[&str], env: &[(&str, &str)]) -> Peer {
     };
     Peer::spawn(cmd, PortFrom::FirstLine, path)
 }
+
+/// Owned strings, to compare with a request list.
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Run `mcpchat --url NAME=URL ARGS...` in `env`; returns the output.
+pub fn run(env: &TestEnv, server: &str, url: &str, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .args(["--url", &format!("{server}={url}")])
+        .args(args)
+        .output()
+        .unwrap()
+}
