@@ -45,22 +45,8 @@ fn headers(overrides: &Overrides) -> Result<IndexMap<String, Scalar>, Failure> {
 fn blank(name: String) -> RawServer {
     RawServer {
         name,
-        url: None,
-        command: None,
-        args: Vec::new(),
-        env: IndexMap::new(),
-        cwd: None,
         enabled: Some(true),
-        auth_type: None,
-        headers: IndexMap::new(),
-        timeout_secs: None,
-        required: None,
-        tools: None,
-        oauth: None,
-        protocol_version: None,
-        ca_file: None,
-        max_message_bytes: None,
-        description: None,
+        ..RawServer::default()
     }
 }
 

@@ -41,7 +41,7 @@ pub(super) struct RawToolFilter {
     pub(super) deny: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
     pub(super) name: String,
@@ -229,17 +229,8 @@ fn from_client_format(name: String, server: RawMcpServer) -> RawServer {
         args: server.args,
         env: server.env,
         cwd: server.cwd,
-        enabled: None,
-        auth_type: None,
         headers: server.headers,
-        timeout_secs: None,
-        required: None,
-        tools: None,
-        oauth: None,
-        protocol_version: None,
-        ca_file: None,
-        max_message_bytes: None,
-        description: None,
+        ..RawServer::default()
     }
 }
 

@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// A workload identity token from the peer's workload issuer (what Kubernetes projects into a
-/// pod), with `expires_in` seconds to live.
-fn workload_token(issuer: &Peer, expires_in: i64) -> String {
+/// A token the peer's test endpoint `path` mints, with `expires_in` seconds to live.
+fn minted(peer: &Peer, path: &str, expires_in: i64) -> String {
     let output = std::process::Command::new("curl")
         .args([
             "-s",
@@ -27,11 +26,22 @@ fn workload_token(issuer: &Peer, expires_in: i64) -> String {
             "-d",
         ])
         .arg(json!({ "expires_in": expires_in }).to_string())
-        .arg(format!("{}/test/workload-token", issuer.url))
+        .arg(format!("{}/test/{path}", peer.url))
         .output()
         .unwrap();
     let body: Value = serde_json::from_slice(&output.stdout).unwrap();
     body["token"].as_str().unwrap().to_string()
+}
+
+/// A workload identity token from the peer's workload issuer (what Kubernetes projects into a
+/// pod).
+fn workload_token(issuer: &Peer, expires_in: i64) -> String {
+    minted(issuer, "workload-token", expires_in)
+}
+
+/// An ID token for user alice from the IdP peer.
+fn id_token(idp: &Peer, expires_in: i64) -> String {
+    minted(idp, "id-token", expires_in)
 }
 
 /// The JWT bearer token requests the authorization server received, in order.
@@ -324,25 +334,6 @@ fn enterprise_managed_config_errors_exit_2_naming_the_key() {
             "mcpchat: error: server `s`: the ID token in /dev/null (oauth.identity_provider.id_token_file) is empty".to_string()
         )
     );
-}
-
-/// An ID token for user alice from the IdP peer, `expires_in` seconds to live.
-fn id_token(idp: &Peer, expires_in: i64) -> String {
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-        ])
-        .arg(json!({ "expires_in": expires_in }).to_string())
-        .arg(format!("{}/test/id-token", idp.url))
-        .output()
-        .unwrap();
-    let body: Value = serde_json::from_slice(&output.stdout).unwrap();
-    body["token"].as_str().unwrap().to_string()
 }
 
 fn basic(id: &str, secret: &str) -> String {
