@@ -295,8 +295,11 @@ fn ask_starts_the_conversation_from_an_mcp_prompts_messages() {
     );
 }
 
+// The close runs alongside the model request, but no request log orders MCP and model
+// requests against each other (no timed assertions): this checks that both sessions are
+// still ended, in the prompt session's exact request order.
 #[test]
-fn ask_closes_the_prompts_session_alongside_the_model_request_and_still_deletes_it() {
+fn ask_with_a_prompt_still_deletes_the_prompts_session_and_the_tools_session() {
     let env = TestEnv::new();
     let everything = everything_http();
     let mcp_log = env.path("requests.jsonl");
