@@ -8,7 +8,7 @@
 The time from spawn to the first stdout line is cut into who held the ball:
   - rtt:        the round trips the requests need at least (one per new connection, half an RTT
                 per piece of data each way; overlapping pieces count once);
-  - proxy:      the proxy's relaying over that minimum (asyncio scheduling, its own handshake);
+  - proxy:      the proxy's relaying over that minimum (thread wake-ups, its own handshake);
   - server:     from a request's delivery to the server until the server's reply reached the
                 proxy (per exchange too: `exchanges`);
   - startup:    the client, from spawn to its first connection;
