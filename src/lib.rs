@@ -41,6 +41,9 @@ pub fn main_entry() -> i32 {
     if shell::complete_if_asked() {
         return 0;
     }
+    // ./.env never overrides the real environment. Loaded before the flags are parsed, as
+    // their MCPCHAT_* variables may come from it, and before any thread starts.
+    let _ = dotenvy::from_path(".env");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -54,8 +57,6 @@ pub fn main_entry() -> i32 {
             return code;
         }
     };
-    // ./.env never overrides the real environment. Done before any thread starts.
-    let _ = dotenvy::from_path(".env");
     init_logging(cli.global.verbose);
     if checks_tool_arguments(&cli.command) {
         // From here it overlaps the runtime, the config and the cache (docs/speed.md).

@@ -106,6 +106,28 @@ fn variables_expand_with_defaults_and_from_dot_env_without_overriding_the_enviro
 }
 
 #[test]
+fn flags_read_their_variables_from_dot_env_and_the_environment_wins() {
+    let env = TestEnv::new();
+    env.write(".env", "MCPCHAT_ELICITATION=sometimes\n");
+    env.write("mcp_servers.yaml", &demo_yaml("demo"));
+    let output = env.cmd().args(["tools", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("invalid value 'sometimes' for '--elicitation <ELICITATION>'"),
+        "{stderr}"
+    );
+    let output = env
+        .cmd()
+        .env("MCPCHAT_ELICITATION", "decline")
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed_servers(&output), vec!["demo"]);
+}
+
+#[test]
 fn only_servers_in_use_need_their_variables() {
     let env = TestEnv::new();
     env.write(
