@@ -122,34 +122,59 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Code> {
-    let global = cli.global;
-    // Commands that print a fixed text need no config.
-    let fixed = match &cli.command {
-        Command::Schema => Some(events::SCHEMA.to_string()),
-        Command::Completions { shell } => Some(shell::registration(*shell)?),
-        Command::Man => Some(shell::man_page()?),
-        _ => None,
+    if let Some(code) = run_without_config(&cli.command)? {
+        return Ok(code);
+    }
+    let global = &cli.global;
+    let config = load_config(global, &cli.command)?;
+    let progress = Arc::new(ui::Progress::new(!global.quiet));
+    let context = connection_context(global, &cli.command, &config, progress.clone())?;
+    let app = App {
+        config: Arc::new(config),
+        output: Arc::new(Output::new(global.format)),
+        context,
+        selected: global.servers.clone(),
     };
-    if let Some(text) = fixed {
-        let output = Output::new(output::Format::Json);
-        output.write_line(text.trim_end())?;
-        return Ok(Code::Success);
-    }
-    if let Command::Cache(cli::CacheCommand::Clear) = cli.command {
-        // Needs no config: the cache is the user's, not a server's.
-        let cache = cache::Cache::locate(cache::Mode::Normal, std::time::Duration::ZERO);
-        let removed = cache.clear().map_err(|e| {
-            Failure::new(
-                Kind::Internal,
-                format!(
-                    "cannot clear the cache in {}: {e}",
-                    cache.dir().map_or("?".into(), |d| d.display().to_string())
-                ),
-            )
-        })?;
-        tracing::info!("removed {removed} cache entries");
-        return Ok(Code::Success);
-    }
+    let result = dispatch(&app, &cli.command).await;
+    progress.clear();
+    result
+}
+
+/// Commands that need no config: fixed texts (schema, completions, man page) and `cache
+/// clear` (the cache is the user's, not a server's). `None` for every other command.
+fn run_without_config(command: &Command) -> anyhow::Result<Option<Code>> {
+    let fixed = match command {
+        Command::Schema => events::SCHEMA.to_string(),
+        Command::Completions { shell } => shell::registration(*shell)?,
+        Command::Man => shell::man_page()?,
+        Command::Cache(cli::CacheCommand::Clear) => {
+            clear_cache()?;
+            return Ok(Some(Code::Success));
+        }
+        _ => return Ok(None),
+    };
+    let output = Output::new(output::Format::Json);
+    output.write_line(fixed.trim_end())?;
+    Ok(Some(Code::Success))
+}
+
+fn clear_cache() -> Result<(), Failure> {
+    let cache = cache::Cache::locate(cache::Mode::Normal, std::time::Duration::ZERO);
+    let removed = cache.clear().map_err(|e| {
+        Failure::new(
+            Kind::Internal,
+            format!(
+                "cannot clear the cache in {}: {e}",
+                cache.dir().map_or("?".into(), |d| d.display().to_string())
+            ),
+        )
+    })?;
+    tracing::info!("removed {removed} cache entries");
+    Ok(())
+}
+
+/// The config file (or the ad-hoc servers) with the flags over it.
+fn load_config(global: &cli::GlobalArgs, command: &Command) -> anyhow::Result<Config> {
     let overrides = Overrides {
         config: global.config.clone(),
         urls: global.urls.clone(),
@@ -159,24 +184,29 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         connect_timeout: global.connect_timeout,
         max_message_bytes: global.max_message_bytes,
     };
-    let config = match Config::load(&overrides) {
-        Ok(config) => config,
-        Err(failure) if matches!(cli.command, Command::Ask(_)) => {
+    match Config::load(&overrides) {
+        Ok(config) => Ok(config),
+        Err(failure) if matches!(command, Command::Ask(_)) => {
             // `ask` promises a `result` line whatever goes wrong.
             commands::ask::failed_before_start(&Output::new(global.format), &failure)?;
-            return Err(failure.into());
+            Err(failure.into())
         }
-        Err(failure) => return Err(failure.into()),
-    };
-    let progress = Arc::new(ui::Progress::new(!global.quiet));
+        Err(failure) => Err(failure.into()),
+    }
+}
+
+/// What every connection of this command shares: HTTP clients, token store, cache, and the
+/// answers to server requests (elicitation, sampling).
+fn connection_context(
+    global: &cli::GlobalArgs,
+    command: &Command,
+    config: &Config,
+    progress: Arc<ui::Progress>,
+) -> anyhow::Result<mcp::Context> {
     let store =
         auth::store::TokenStore::locate(global.token_store.clone(), config.token_store.as_deref())?;
-    let mut context = mcp::Context::new(
-        progress.clone(),
-        config.connect_timeout,
-        global.verbose > 0,
-        store,
-    )?;
+    let mut context =
+        mcp::Context::new(progress, config.connect_timeout, global.verbose > 0, store)?;
     context.elicitation = global.elicitation;
     context.protocol_version = global.protocol_version.clone();
     let cache_mode = if global.no_cache {
@@ -190,62 +220,65 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     context.log_level = global.log_level;
     // Resource updates arrive outside any request: `resources watch` needs the standalone
     // stream that other commands skip (it costs a second connection).
-    context.standalone_stream =
-        matches!(cli.command, Command::Resources(ResourcesCommand::Watch(_)));
+    context.standalone_stream = matches!(command, Command::Resources(ResourcesCommand::Watch(_)));
     context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
     // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
-    if context.sampling == Sampling::Allow && matches!(cli.command, Command::Tools(_)) {
-        let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)
-            .map_err(|failure| {
-                failure.hint("--sampling allow answers servers with the model of `llm:` in the config (and its environment variables)")
-            })?;
-        let llm = llm::Client::new(
-            context.http_for_url(&provider.base_url, config.llm_ca_file()?.as_deref())?,
-            provider,
-        );
-        context.sampler = Some(Arc::new(mcp::sampling::Sampler::new(llm, None)));
+    if context.sampling == Sampling::Allow && matches!(command, Command::Tools(_)) {
+        context.sampler = Some(configured_sampler(&context, config)?);
     }
-    let app = App {
-        config: Arc::new(config),
-        output: Arc::new(Output::new(global.format)),
-        context,
-        selected: global.servers.clone(),
-    };
-    let result = match &cli.command {
+    Ok(context)
+}
+
+/// Servers' sampling requests answered by the model of `llm:` in the config.
+fn configured_sampler(
+    context: &mcp::Context,
+    config: &Config,
+) -> anyhow::Result<Arc<mcp::sampling::Sampler>> {
+    let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)
+        .map_err(|failure| {
+            failure.hint("--sampling allow answers servers with the model of `llm:` in the config (and its environment variables)")
+        })?;
+    let llm = llm::Client::new(
+        context.http_for_url(&provider.base_url, config.llm_ca_file()?.as_deref())?,
+        provider,
+    );
+    Ok(Arc::new(mcp::sampling::Sampler::new(llm, None)))
+}
+
+async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
+    match command {
         Command::Tools(ToolsCommand::List(args)) if args.cached => {
-            commands::tools::list_cached(&app)
+            commands::tools::list_cached(app)
         }
-        Command::Tools(ToolsCommand::List(_)) => commands::tools::list(&app).await,
-        Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(&app, args).await,
-        Command::Ask(args) => commands::ask::ask(&app, args).await,
-        Command::Auth(command) => commands::auth::auth(&app, command).await,
+        Command::Tools(ToolsCommand::List(_)) => commands::tools::list(app).await,
+        Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(app, args).await,
+        Command::Ask(args) => commands::ask::ask(app, args).await,
+        Command::Auth(command) => commands::auth::auth(app, command).await,
         Command::Resources(ResourcesCommand::List(args)) if args.cached => {
-            commands::resources::list_cached(&app)
+            commands::resources::list_cached(app)
         }
-        Command::Resources(ResourcesCommand::List(_)) => commands::resources::list(&app).await,
+        Command::Resources(ResourcesCommand::List(_)) => commands::resources::list(app).await,
         Command::Resources(ResourcesCommand::Templates(args)) if args.cached => {
-            commands::resources::templates_cached(&app)
+            commands::resources::templates_cached(app)
         }
         Command::Resources(ResourcesCommand::Templates(_)) => {
-            commands::resources::templates(&app).await
+            commands::resources::templates(app).await
         }
         Command::Resources(ResourcesCommand::Read(args)) => {
-            commands::resources::read(&app, args).await
+            commands::resources::read(app, args).await
         }
         Command::Resources(ResourcesCommand::Watch(args)) => {
-            commands::watch::watch(&app, args).await
+            commands::watch::watch(app, args).await
         }
-        Command::Servers => commands::servers::servers(&app).await,
-        Command::Prompts(command) => commands::prompts::prompts(&app, command).await,
-        Command::Complete(args) => commands::complete::complete(&app, args).await,
-        Command::Tasks(command) => commands::tasks::tasks(&app, command).await,
-        Command::Sessions(command) => commands::sessions::sessions(&app, command).await,
+        Command::Servers => commands::servers::servers(app).await,
+        Command::Prompts(command) => commands::prompts::prompts(app, command).await,
+        Command::Complete(args) => commands::complete::complete(app, args).await,
+        Command::Tasks(command) => commands::tasks::tasks(app, command).await,
+        Command::Sessions(command) => commands::sessions::sessions(app, command).await,
         Command::Schema | Command::Completions { .. } | Command::Man | Command::Cache(_) => {
             Ok(Code::Success)
         }
-    };
-    progress.clear();
-    result
+    }
 }
 
 /// Logs go to stderr, through `redact`. Default: warnings only; `-v` info; `-vv` debug;
