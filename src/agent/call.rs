@@ -189,69 +189,84 @@ async fn call_checked(
 /// What the model sees of a tool result: text parts joined, structured content as JSON,
 /// placeholders for binary content, an error marker, and a size cap with a visible note.
 fn model_text(result: &ToolResult, cap: usize) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for block in result.content.as_array().into_iter().flatten() {
-        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-        let mime = block
-            .get("mimeType")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown type");
-        match kind {
-            "text" => parts.push(
-                block
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            ),
-            "image" | "audio" => {
-                let bytes = block
-                    .get("data")
-                    .and_then(Value::as_str)
-                    .map_or(0, |d| d.len() * 3 / 4);
-                parts.push(format!("[{kind} omitted: {mime}, about {bytes} bytes]"));
-            }
-            "resource_link" => {
-                let uri = block.get("uri").and_then(Value::as_str).unwrap_or("");
-                parts.push(format!("[resource link: {uri}]"));
-            }
-            "resource" => {
-                let resource = block.get("resource").cloned().unwrap_or_default();
-                let uri = resource.get("uri").and_then(Value::as_str).unwrap_or("");
-                match resource.get("text").and_then(Value::as_str) {
-                    Some(text) => parts.push(format!("[resource {uri}]\n{text}")),
-                    None => parts.push(format!("[resource omitted: {uri}, {mime}]")),
-                }
-            }
-            other => parts.push(format!("[{other} content omitted]")),
-        }
-    }
-    let mut text = parts.join("\n");
-    if let Some(structured) = &result.structured_content {
-        let same = serde_json::from_str::<Value>(text.trim()).is_ok_and(|v| &v == structured);
-        if !same {
-            let json = structured.to_string();
-            text = if text.is_empty() {
-                json
-            } else {
-                format!("{text}\nstructuredContent: {json}")
-            };
-        }
-    }
+    let blocks = result.content.as_array().into_iter().flatten();
+    let parts: Vec<String> = blocks.map(block_text).collect();
+    let mut text = with_structured(parts.join("\n"), result.structured_content.as_ref());
     if result.is_error {
         text = format!("{TOOL_ERROR_MARK}{text}");
     }
-    if text.len() > cap {
-        let total = text.len();
-        let mut end = cap;
-        while end > 0 && !text.is_char_boundary(end) {
-            end -= 1;
+    capped(text, cap)
+}
+
+/// One content block as text: binary content and links become a short placeholder.
+fn block_text(block: &Value) -> String {
+    let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+    let field = |value: &Value, name: &str| {
+        value
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mime = |value: &Value| {
+        value
+            .get("mimeType")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown type")
+            .to_string()
+    };
+    match kind {
+        "text" => field(block, "text"),
+        "image" | "audio" => {
+            let bytes = block
+                .get("data")
+                .and_then(Value::as_str)
+                .map_or(0, |d| d.len() * 3 / 4);
+            format!("[{kind} omitted: {}, about {bytes} bytes]", mime(block))
         }
-        text.truncate(end);
-        text.push_str(&format!(
-            "\n[truncated by mcpchat: showing {end} of {total} bytes]"
-        ));
+        "resource_link" => format!("[resource link: {}]", field(block, "uri")),
+        "resource" => {
+            let resource = block.get("resource").cloned().unwrap_or_default();
+            let uri = field(&resource, "uri");
+            match resource.get("text").and_then(Value::as_str) {
+                Some(text) => format!("[resource {uri}]\n{text}"),
+                None => format!("[resource omitted: {uri}, {}]", mime(&resource)),
+            }
+        }
+        other => format!("[{other} content omitted]"),
     }
+}
+
+/// The structured content after the text, unless the text already is that same JSON.
+fn with_structured(text: String, structured: Option<&Value>) -> String {
+    let Some(structured) = structured else {
+        return text;
+    };
+    if serde_json::from_str::<Value>(text.trim()).is_ok_and(|v| &v == structured) {
+        return text;
+    }
+    let json = structured.to_string();
+    if text.is_empty() {
+        json
+    } else {
+        format!("{text}\nstructuredContent: {json}")
+    }
+}
+
+/// At most `cap` bytes (cut on a character boundary), with a note saying what was cut.
+fn capped(mut text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let total = text.len();
+    let mut end = cap;
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!(
+        "\n[truncated by mcpchat: showing {end} of {total} bytes]"
+    ));
     text
 }
 
@@ -284,5 +299,29 @@ mod tests {
             "{full}"
         );
         assert!(full.ends_with("structuredContent: {\"k\":1}"), "{full}");
+    }
+
+    #[test]
+    fn model_text_shows_resources_and_links_by_uri_and_type() {
+        let blocks = [
+            json!({"type": "resource", "resource": {"uri": "file:///a.txt", "text": "hello"}}),
+            json!({"type": "resource", "resource": {"uri": "file:///b.png", "mimeType": "image/png", "blob": "AAAA"}}),
+            json!({"type": "resource_link", "uri": "file:///c", "name": "c"}),
+            json!({"type": "hologram"}),
+        ];
+        let texts: Vec<String> = blocks.iter().map(block_text).collect();
+        assert_eq!(
+            texts,
+            [
+                "[resource file:///a.txt]\nhello",
+                "[resource omitted: file:///b.png, image/png]",
+                "[resource link: file:///c]",
+                "[hologram content omitted]",
+            ]
+        );
+        assert_eq!(
+            with_structured("{\"k\": 1}".into(), Some(&json!({"k": 1}))),
+            "{\"k\": 1}"
+        );
     }
 }
