@@ -13,8 +13,9 @@
 //! The format is additive: a file written before prompts, resources and templates were cached
 //! (only `tools`) still reads, and older versions ignore the kinds they do not know.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rmcp::model::{CacheScope, ServerPeerInfo, Tool};
@@ -101,6 +102,15 @@ struct Identity {
 }
 
 impl Identity {
+    fn listed(&self, kind: ListKind) -> Option<&Listed> {
+        match kind {
+            ListKind::Tools => self.tools.as_ref(),
+            ListKind::Prompts => self.prompts.as_ref(),
+            ListKind::Resources => self.resources.as_ref(),
+            ListKind::Templates => self.resource_templates.as_ref(),
+        }
+    }
+
     fn list(&mut self, kind: ListKind) -> &mut Option<Listed> {
         match kind {
             ListKind::Tools => &mut self.tools,
@@ -147,6 +157,9 @@ pub struct Cache {
     pub mode: Mode,
     /// For lists whose server gave no `ttlMs`.
     default_ttl: Duration,
+    /// Each file as this process last read or wrote it, shared by clones: a command asks for a
+    /// server's era and then its list, and a large tools list is parsed once, not twice.
+    seen: Arc<Mutex<HashMap<String, Option<Arc<File>>>>>,
 }
 
 fn now_ms() -> u64 {
@@ -215,6 +228,7 @@ impl Cache {
             dir: dirs::cache_dir().map(|d| d.join("mcpchat")),
             mode,
             default_ttl,
+            seen: Arc::default(),
         }
     }
 
@@ -224,6 +238,7 @@ impl Cache {
             dir: None,
             mode: Mode::Off,
             default_ttl: Duration::ZERO,
+            seen: Arc::default(),
         }
     }
 
@@ -243,7 +258,18 @@ impl Cache {
         )
     }
 
-    fn load(&self, key: &Key) -> Option<File> {
+    /// The file of `key` as this process knows it: read once, then as last written.
+    fn load(&self, key: &Key) -> Option<Arc<File>> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = seen.get(&key.file) {
+            return file.clone();
+        }
+        let file = self.read(key).map(Arc::new);
+        seen.insert(key.file.clone(), file.clone());
+        file
+    }
+
+    fn read(&self, key: &Key) -> Option<File> {
         let text = std::fs::read(self.path(key)?).ok()?;
         match serde_json::from_slice::<File>(&text) {
             Ok(file) if file.format == FORMAT => Some(file),
@@ -264,18 +290,24 @@ impl Cache {
             return;
         };
         let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-        let mut file = self.load(key).unwrap_or_default();
+        // From the disk, not from `seen`: another process may have written since.
+        let mut file = self.read(key).unwrap_or_default();
         file.format = FORMAT;
         file.server = key.describe.clone();
         change(&mut file);
         if let Err(e) = write_atomically(&path, &file) {
             tracing::debug!(server = %key.describe, "cannot write the cache: {e}");
         }
+        // Even when the write failed, this process goes on from what it decided.
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.file.clone(), Some(Arc::new(file)));
     }
 
     /// The era `key` answered in last time.
     pub fn era(&self, key: &Key) -> Option<Era> {
-        self.load(key)?.identities.remove(&key.identity)?.era
+        self.load(key)?.identities.get(&key.identity)?.era.clone()
     }
 
     pub fn remember_era(&self, key: &Key, era: Option<Era>) {
@@ -298,19 +330,19 @@ impl Cache {
         if self.mode != Mode::Normal {
             return None;
         }
-        let mut file = self.load(key)?;
+        let file = self.load(key)?;
         let now = now_ms();
-        let fresh = |listed: Option<Listed>| listed.filter(|l| l.fresh_until_ms > now);
-        let listed = fresh(
-            file.identities
-                .remove(&key.identity)
-                .and_then(|mut identity| identity.list(kind).take()),
-        )
-        .or_else(|| fresh(file.public.list(kind).take()))?;
+        let fresh = |listed: &&Listed| listed.fresh_until_ms > now;
+        let listed = file
+            .identities
+            .get(&key.identity)
+            .and_then(|identity| identity.listed(kind))
+            .filter(fresh)
+            .or_else(|| file.public.listed(kind).filter(fresh))?;
         listed
             .items
-            .into_iter()
-            .map(serde_json::from_value)
+            .iter()
+            .map(T::deserialize)
             .collect::<Result<Vec<T>, _>>()
             .ok()
     }
@@ -345,8 +377,6 @@ impl Cache {
         });
     }
 
-    /// Drop the cached list of `kind` for `key`, this identity's and the public one (the
-    /// server rejected a request made from it, or said the list changed).
     /// Drop every list `key`'s identity keeps privately: after a login or a logout they may
     /// be another account's. The era stays (a fact about the server), and so do public lists.
     pub fn forget_private(&self, key: &Key) {
@@ -359,6 +389,8 @@ impl Cache {
         });
     }
 
+    /// Drop the cached list of `kind` for `key`, this identity's and the public one (the
+    /// server rejected a request made from it, or said the list changed).
     pub fn forget(&self, key: &Key, kind: ListKind) {
         self.update(key, |file| {
             if let Some(mine) = file.identities.get_mut(&key.identity) {
@@ -407,6 +439,7 @@ mod tests {
             dir: Some(dir.to_path_buf()),
             mode: Mode::Normal,
             default_ttl: Duration::from_secs(300),
+            seen: Arc::default(),
         }
     }
 
@@ -457,9 +490,34 @@ mod tests {
         assert!(cache.tools(&key("a")).is_none());
         let path = dir.path().join("servers/f.json");
         std::fs::write(&path, "{not json").unwrap_or_else(|e| panic!("{e}"));
+        // A new process (a new Cache) reads the file from the disk.
+        let cache = self::cache(dir.path());
         assert!(cache.tools(&key("a")).is_none());
         cache.store_list(&key("a"), ListKind::Tools, &[tool("x")], None, None);
         assert_eq!(cache.tools(&key("a")).map(|t| t.len()), Some(1));
+        let written = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(written.starts_with("{\"format\":1,"), "{written}");
+    }
+
+    #[test]
+    fn a_process_reads_a_file_once_and_writes_merge_with_the_disk() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ours = cache(dir.path());
+        ours.store_list(&key("a"), ListKind::Tools, &[tool("x")], None, None);
+        // Another process writes a prompts list and drops the tools meanwhile.
+        let theirs = cache(dir.path());
+        theirs.forget(&key("a"), ListKind::Tools);
+        theirs.store_list(&key("a"), ListKind::Prompts, &[tool("p")], None, None);
+        // This process goes on with the file as it last saw it...
+        assert_eq!(ours.tools(&key("a")).map(|t| t.len()), Some(1));
+        let prompts = ours.list::<serde_json::Value>(&key("a"), ListKind::Prompts);
+        assert!(prompts.is_none());
+        // ...and its next write starts from the disk, keeping the other process's change.
+        ours.remember_era(&key("a"), Some(Era::Initialize));
+        assert!(ours.tools(&key("a")).is_none());
+        let prompts = ours.list::<serde_json::Value>(&key("a"), ListKind::Prompts);
+        assert_eq!(prompts.map(|p| p.len()), Some(1));
+        assert_eq!(cache(dir.path()).era(&key("a")), Some(Era::Initialize));
     }
 
     #[test]

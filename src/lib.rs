@@ -57,6 +57,10 @@ pub fn main_entry() -> i32 {
     // ./.env never overrides the real environment. Done before any thread starts.
     let _ = dotenvy::from_path(".env");
     init_logging(cli.global.verbose);
+    if checks_tool_arguments(&cli.command) {
+        // From here it overlaps the runtime, the config and the cache (docs/speed.md).
+        validate::warm_up();
+    }
     report::set_quiet(cli.global.quiet);
 
     // One thread: a command is a few sockets and pipes, and each worker thread costs start-up
@@ -88,6 +92,16 @@ pub fn main_entry() -> i32 {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     mcp::children::kill_all();
     code
+}
+
+/// Commands that check tool arguments against a schema before calling: jsonschema's
+/// meta-schema (about 2 ms of CPU) is built on a thread from the start.
+fn checks_tool_arguments(command: &Command) -> bool {
+    match command {
+        Command::Tools(ToolsCommand::Call(args)) => !args.no_validate,
+        Command::Ask(_) => true,
+        _ => false,
+    }
 }
 
 async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {

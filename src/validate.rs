@@ -10,8 +10,9 @@ pub struct ArgsValidator {
 /// Builds jsonschema's validator of the JSON Schema meta-schema on a thread of its own, once.
 /// jsonschema checks every schema against it before compiling, and builds it on first use: the
 /// first tool's validator would pay for it (a millisecond or more of CPU and page faults, on the
-/// critical path of a `tools call`). Started before connecting, it is ready when the first
-/// call is checked; a validator that comes first just waits for it.
+/// critical path of a `tools call`). Started as soon as the command line says arguments will be
+/// checked (lib.rs), it overlaps the runtime's start, the config and the cache, and is ready
+/// when the first call is checked; a validator that comes first just waits for it.
 pub fn warm_up() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {

@@ -155,7 +155,7 @@ async fn call_checked(
     sessions: &[Slot],
     started: Instant,
 ) -> ToolResult {
-    let violations = function.validator.violations(&arguments);
+    let violations = function.violations(&arguments);
     if !violations.is_empty() {
         return resolved.local_error(
             started,

@@ -1,7 +1,9 @@
 //! The functions offered to the model: each selected server's tools that pass the allow/deny
-//! globs, named `server__tool` made safe for function-calling APIs, with a validator each.
+//! globs, named `server__tool` made safe for function-calling APIs, with a validator each
+//! (compiled when the model first calls the tool, not before the first model request).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use globset::GlobSet;
 use rmcp::model::Tool;
@@ -15,7 +17,24 @@ pub(super) struct Function {
     pub session: usize,
     pub server: String,
     pub tool: String,
-    pub validator: ArgsValidator,
+    schema: Arc<rmcp::model::JsonObject>,
+    validator: OnceLock<ArgsValidator>,
+}
+
+impl Function {
+    /// Every way `arguments` break the tool's input schema (empty when they are valid).
+    pub fn violations(&self, arguments: &Value) -> Vec<String> {
+        let validator = self.validator.get_or_init(|| {
+            let prefixed = format!(
+                "{}{}{}",
+                self.server,
+                crate::commands::tools::SEPARATOR,
+                self.tool
+            );
+            ArgsValidator::new(&prefixed, &Value::Object((*self.schema).clone()))
+        });
+        validator.violations(arguments)
+    }
 }
 
 /// The functions offered to the model and how they map back to servers.
@@ -75,10 +94,8 @@ impl Toolbox {
                 }
                 specs.push(json!({"type": "function", "function": function}));
                 functions.push(Function {
-                    validator: ArgsValidator::new(
-                        &prefixed,
-                        &Value::Object((*tool.input_schema).clone()),
-                    ),
+                    schema: tool.input_schema.clone(),
+                    validator: OnceLock::new(),
                     name,
                     session: *session,
                     server: server.clone(),
