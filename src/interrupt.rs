@@ -9,13 +9,17 @@ use tokio::sync::watch;
 static SIGNAL: OnceLock<watch::Receiver<Option<&'static str>>> = OnceLock::new();
 
 /// Start listening for signals. Call once, inside the runtime, before any command runs.
+/// The handlers are installed here, not in the task: on the one-thread runtime the task first
+/// runs at the command's first await, and a signal before that would end us by its default
+/// action, leaving stdio servers behind.
 pub fn install() {
     let (sender, receiver) = watch::channel(None);
     if SIGNAL.set(receiver).is_err() {
         return;
     }
+    let signals = Signals::install();
     tokio::spawn(async move {
-        let what = received().await;
+        let what = signals.received().await;
         let _ = sender.send(Some(what));
         // Keep the channel open so late waiters still see the value.
         std::future::pending::<()>().await;
@@ -34,26 +38,41 @@ pub async fn wait() -> &'static str {
     }
 }
 
-async fn received() -> &'static str {
+/// SIGINT and SIGTERM, listened for from the moment this is built (None where that failed).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => "interrupted",
-                    _ = term.recv() => "terminated",
-                }
-            }
-            _ => std::future::pending().await,
+    both: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let both = signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok());
+            Signals { both }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupted"
+
+    async fn received(self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let Some((mut int, mut term)) = self.both else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => "interrupted",
+                _ = term.recv() => "terminated",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
+        }
     }
 }

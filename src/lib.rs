@@ -64,7 +64,10 @@ pub fn main_entry() -> i32 {
     }
     report::set_quiet(cli.global.quiet);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a command is a few sockets and pipes, and each worker thread costs start-up
+    // time (its stack and malloc arena faulted in). Nothing here blocks the thread for long:
+    // waits are async, and blocking work (file locks, stdin) goes to `spawn_blocking`.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -2,7 +2,7 @@
 //! happens after the command line has been parsed (Ctrl-C included). With `--session` or
 //! `--continue` the run continues a stored conversation and appends what it completed.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -217,7 +217,7 @@ async fn prepare_and_run(
     args: &AskArgs,
     state: &mut State,
 ) -> Result<agent::Outcome, Stop> {
-    let prompt = read_prompt(args)?;
+    let prompt = read_prompt(args).await?;
     let settings = settings(app, args)?;
     // `--prompt`: the run starts from an MCP prompt's messages.
     let preamble = match &args.mcp_prompt {
@@ -352,7 +352,7 @@ async fn open_conversation(args: &AskArgs, state: &mut State) -> Result<Vec<Valu
 }
 
 /// The prompt: the argument, or stdin when it is `-` or absent and stdin is not a terminal.
-fn read_prompt(args: &AskArgs) -> Result<String, Failure> {
+async fn read_prompt(args: &AskArgs) -> Result<String, Failure> {
     match args.prompt.as_deref() {
         Some("-") => {}
         Some(prompt) => return non_empty(prompt.to_string()),
@@ -366,9 +366,8 @@ fn read_prompt(args: &AskArgs) -> Result<String, Failure> {
         }
         None => {}
     }
-    let mut prompt = String::new();
-    std::io::stdin()
-        .read_to_string(&mut prompt)
+    let prompt = super::read_stdin()
+        .await
         .map_err(|e| Failure::usage(format!("cannot read the prompt from stdin: {e}")))?;
     non_empty(prompt)
 }

@@ -20,6 +20,15 @@ use crate::config::Config;
 use crate::mcp::Context;
 use crate::output::Output;
 
+/// All of stdin, read off the runtime's one thread: a slow producer does not hold up other
+/// tasks, and a signal that arrives meanwhile is still seen.
+async fn read_stdin() -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut text = String::new();
+    tokio::io::stdin().read_to_string(&mut text).await?;
+    Ok(text)
+}
+
 /// Everything a command needs, resolved once from flags, environment and the config file.
 #[derive(Clone)]
 pub struct App {

@@ -6,7 +6,7 @@
 //! prompt it does not know, a failed check or a `prompts/get` the server rejects as invalid
 //! makes it forgotten and the list fetched live once before anything is reported.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use rmcp::model::{GetPromptResult, Prompt};
 use serde_json::{Map, Value};
@@ -72,7 +72,7 @@ pub fn prompt_info(server: &str, prompt: &Prompt) -> PromptInfo {
 }
 
 async fn get(app: &App, args: &PromptGetArgs) -> anyhow::Result<Code> {
-    let arguments = prompt_arguments(args.arguments.as_deref(), &args.args)?;
+    let arguments = prompt_arguments(args.arguments.as_deref(), &args.args).await?;
     let fetched = fetch(app, &args.name, &arguments).await?;
     app.context.progress.clear();
     // Printed before the session is closed: the reader need not wait for the DELETE.
@@ -286,13 +286,13 @@ pub fn split_prefixed(app: &App, name: &str, what: &str) -> Result<(String, Stri
 }
 
 /// Prompt arguments (strings) from ARGS_JSON (or stdin with `-`), with `-a key=value` over it.
-pub fn prompt_arguments(
+pub async fn prompt_arguments(
     json: Option<&str>,
     pairs: &[String],
 ) -> Result<Map<String, Value>, Failure> {
     let mut object = match json {
         None => Map::new(),
-        Some(text) => parse_object(&read_arguments(text)?)?,
+        Some(text) => parse_object(&read_arguments(text).await?)?,
     };
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
@@ -305,7 +305,7 @@ pub fn prompt_arguments(
     Ok(object)
 }
 
-fn read_arguments(text: &str) -> Result<String, Failure> {
+async fn read_arguments(text: &str) -> Result<String, Failure> {
     if text != "-" {
         return Ok(text.to_string());
     }
@@ -314,11 +314,9 @@ fn read_arguments(text: &str) -> Result<String, Failure> {
             "`-` reads the arguments from stdin, but stdin is a terminal",
         ));
     }
-    let mut buffer = String::new();
-    std::io::stdin()
-        .read_to_string(&mut buffer)
-        .map_err(|e| Failure::usage(format!("cannot read arguments from stdin: {e}")))?;
-    Ok(buffer)
+    super::read_stdin()
+        .await
+        .map_err(|e| Failure::usage(format!("cannot read arguments from stdin: {e}")))
 }
 
 /// A JSON object whose values become strings (prompt arguments are strings in MCP); numbers
@@ -361,7 +359,7 @@ pub async fn chat_messages(
     name: &str,
     pairs: &[String],
 ) -> Result<(Vec<Value>, tokio::task::JoinHandle<()>), Failure> {
-    let arguments = prompt_arguments(None, pairs)?;
+    let arguments = prompt_arguments(None, pairs).await?;
     let Fetched {
         result, session, ..
     } = fetch(app, name, &arguments).await?;

@@ -33,23 +33,23 @@ fn signal_group(pgid: i32, signal: i32) -> bool {
     unsafe { libc::killpg(pgid, signal) == 0 }
 }
 
-/// Terminate one child's group: SIGTERM, a short grace period, then SIGKILL.
-pub fn terminate(pid: u32, grace: Duration) {
+/// Terminate one child's group: SIGTERM, up to `grace` for it to go, then SIGKILL. It waits
+/// asynchronously, so the runtime (one thread) goes on meanwhile: reaping the child, among
+/// other things, which is what lets its group vanish.
+pub async fn terminate(pid: u32, grace: Duration) {
     let Ok(pgid) = i32::try_from(pid) else { return };
     if signal_group(pgid, libc::SIGTERM) {
-        let deadline = std::time::Instant::now() + grace;
-        while std::time::Instant::now() < deadline {
-            if !signal_group(pgid, 0) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let deadline = tokio::time::Instant::now() + grace;
+        while tokio::time::Instant::now() < deadline && signal_group(pgid, 0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         signal_group(pgid, libc::SIGKILL);
     }
     unregister(pid);
 }
 
-/// Kill every registered group. Called on every way out of `main_entry`.
+/// Kill every registered group. Called on every way out of `main_entry`, after the runtime
+/// is gone, so it may wait blocking.
 pub fn kill_all() {
     let pids: Vec<i32> = std::mem::take(&mut *groups().lock().unwrap_or_else(|e| e.into_inner()));
     for pgid in &pids {

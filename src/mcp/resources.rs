@@ -67,7 +67,8 @@ impl Session {
                 self.child.as_ref(),
                 &what,
                 &error,
-            )),
+            )
+            .await),
             Err(_) => Err(request_timeout(&self.server, &what)),
         }
     }

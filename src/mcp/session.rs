@@ -75,7 +75,7 @@ impl Session {
             .await
             {
                 Ok(Ok(local)) => local,
-                Ok(Err(error)) => return Err(self.failed("tools/list", &error)),
+                Ok(Err(error)) => return Err(self.failed("tools/list", &error).await),
                 Err(_) => return Err(request_timeout(&self.server, "tools/list")),
             };
             return Ok((self.permitted(local), true));
@@ -137,7 +137,7 @@ impl Session {
     ) -> Result<T, Failure> {
         match tokio::time::timeout(self.server.timeout, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(self.failed(what, &error)),
+            Ok(Err(error)) => Err(self.failed(what, &error).await),
             Err(_) => Err(request_timeout(&self.server, what)),
         }
     }
@@ -162,7 +162,7 @@ impl Session {
     async fn mrtr_call(&self, what: &str, params: CallToolRequestParams) -> Result<Value, Failure> {
         match tokio::time::timeout(self.server.timeout, self.client.call_tool(params)).await {
             Ok(Ok(result)) => Ok(serde_json::to_value(&result).unwrap_or(Value::Null)),
-            Ok(Err(error)) => Err(self.failed(what, &error)),
+            Ok(Err(error)) => Err(self.failed(what, &error).await),
             Err(_) => Err(request_timeout(&self.server, what)),
         }
     }
@@ -171,8 +171,9 @@ impl Session {
     /// failure at the HTTP or protocol level may mean it speaks another era now: detect it
     /// afresh next time. Not for an internal error (-32603): the server understood the
     /// request well enough to fail it (the Python SDK answers an unknown prompt so).
-    fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
-        let failure = request_failure(&self.server, &self.store, self.child.as_ref(), what, error);
+    async fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
+        let failure =
+            request_failure(&self.server, &self.store, self.child.as_ref(), what, error).await;
         if self.era_unconfirmed
             && matches!(failure.kind, Kind::Http | Kind::Protocol)
             && !super::rejected_as_stale(&failure)
@@ -203,7 +204,7 @@ impl Session {
             Ok(Err(rmcp::service::ServiceError::Timeout { .. })) | Err(_) => {
                 return Err(request_timeout(&self.server, what));
             }
-            Ok(Err(error)) => return Err(self.failed(what, &error)),
+            Ok(Err(error)) => return Err(self.failed(what, &error).await),
         };
         Ok(match result {
             ServerResult::CustomResult(raw) => raw.0,
@@ -222,7 +223,7 @@ impl Session {
         };
         let _ = tokio::time::timeout(grace, client.cancel()).await;
         if let Some(child) = child {
-            super::children::terminate(child.pid, Duration::from_millis(100));
+            super::children::terminate(child.pid, Duration::from_millis(100)).await;
         }
     }
 }

@@ -5,12 +5,14 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::RoleClient;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::watch;
 
 use super::Context;
 use super::framing::{Frame, Line, Lines, Pending, decode, too_large};
@@ -26,7 +28,23 @@ const TAIL_LINES: usize = 20;
 
 pub(super) struct Child {
     pub pid: u32,
-    pub stderr_tail: StderrTail,
+    stderr_tail: StderrTail,
+    /// Never sent on: it changes (to closed) when the stderr reader reaches EOF and drops its
+    /// sender, which is how [`Child::last_words`] knows every line is in.
+    stderr_open: watch::Receiver<()>,
+}
+
+impl Child {
+    /// The child's last stderr lines, once its stderr has closed or `bound` has passed (a
+    /// grandchild may hold the pipe open after the server itself is gone).
+    pub async fn last_words(&self, bound: Duration) -> Vec<String> {
+        let mut open = self.stderr_open.clone();
+        let _ = tokio::time::timeout(bound, open.changed()).await;
+        self.stderr_tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 pub(super) fn spawn_child(
@@ -79,15 +97,27 @@ pub(super) fn spawn_child(
         changes: None,
     };
     let stderr_tail: StderrTail = Arc::new(Mutex::new(VecDeque::new()));
+    // Without a stderr the sender is dropped here: there is nothing to wait for.
+    let (open, stderr_open) = watch::channel(());
     if let Some(stderr) = stderr {
         read_stderr(
             stderr,
-            stderr_tail.clone(),
+            Reader {
+                tail: stderr_tail.clone(),
+                open,
+            },
             &server.name,
             context.forward_stderr,
         );
     }
-    Ok((transport, Child { pid, stderr_tail }))
+    Ok((
+        transport,
+        Child {
+            pid,
+            stderr_tail,
+            stderr_open,
+        },
+    ))
 }
 
 fn spawn_failure(server: &ServerConfig, command: &str, error: &std::io::Error) -> Failure {
@@ -109,10 +139,17 @@ fn spawn_failure(server: &ServerConfig, command: &str, error: &std::io::Error) -
     }
 }
 
+/// Where the stderr reader leaves what it read; `open` is dropped at EOF.
+struct Reader {
+    tail: StderrTail,
+    open: watch::Sender<()>,
+}
+
 /// Keep the child's last stderr lines (redacted), and forward them with `-v`.
-fn read_stderr(stderr: tokio::process::ChildStderr, tail: StderrTail, name: &str, forward: bool) {
+fn read_stderr(stderr: tokio::process::ChildStderr, reader: Reader, name: &str, forward: bool) {
     let name = name.to_string();
     tokio::spawn(async move {
+        let Reader { tail, open } = reader;
         let mut lines = tokio::io::BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let line = redact::text(&line);
@@ -128,6 +165,7 @@ fn read_stderr(stderr: tokio::process::ChildStderr, tail: StderrTail, name: &str
             }
             tail.push_back(line);
         }
+        drop(open);
     });
 }
 

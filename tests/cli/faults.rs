@@ -116,6 +116,69 @@ fn a_stdio_server_that_exits_mid_call_is_exit_4_with_its_last_words() {
 }
 
 #[test]
+fn a_stdio_server_that_dies_during_the_handshake_is_exit_4_with_its_last_three_stderr_lines() {
+    let env = TestEnv::new();
+    let script = env.write(
+        "dying.sh",
+        "for i in 1 2 3 4; do echo \"dying $i\" >&2; done\nexit 3\n",
+    );
+    let output = env
+        .cmd()
+        .args(["--stdio", &format!("dying=sh {}", script.display())])
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = stderr_of(&output);
+    let hints: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("hint: "))
+        .collect();
+    assert_eq!(
+        hints,
+        [
+            "its stderr: dying 2",
+            "its stderr: dying 3",
+            "its stderr: dying 4",
+            "run with -v to see everything the server writes to stderr",
+        ],
+        "{stderr}"
+    );
+}
+
+/// The stderr pipe stays open in a grandchild (its stdout does not): the last words are taken
+/// after a short bound rather than at EOF, and the grandchild ends with the server's group.
+#[test]
+fn a_dead_stdio_server_whose_grandchild_holds_its_stderr_is_still_reported_with_its_last_words() {
+    let env = TestEnv::new();
+    let script = env.write(
+        "orphaning.sh",
+        "sleep 300 >/dev/null &\necho $! > grandchild.pid\necho \"leaving a child behind\" >&2\nexit 3\n",
+    );
+    let output = env
+        .cmd()
+        .args(["--stdio", &format!("orphaning=sh {}", script.display())])
+        .args(["tools", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("hint: its stderr: leaving a child behind\n"),
+        "{stderr}"
+    );
+    let grandchild: u32 = std::fs::read_to_string(env.cwd().join("grandchild.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        crate::processes::wait_dead(grandchild),
+        "the grandchild outlived mcpchat"
+    );
+}
+
+#[test]
 fn a_stdio_crash_in_a_batch_fails_only_its_own_requests() {
     let env = TestEnv::new();
     let input = "{\"id\": 1, \"tool\": \"crash__boom\"}\n{\"id\": 2, \"tool\": \"demo__echo\", \"arguments\": {\"message\": \"ok\"}}\n";

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
+use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -222,4 +223,70 @@ fn sigterm_during_ask_prints_the_same_summary() {
     let (code, lines, stderr) = interrupt_ask(&env, &llm, &everything, "term", libc::SIGTERM);
     assert_eq!(code, Some(130), "{stderr}");
     assert_interrupted_result(&lines, "terminated", "term");
+}
+
+/// Whether the process has a handler for SIGINT (bit 2 of `SigCgt` in /proc/PID/status).
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+}
+
+#[test]
+fn sigint_while_tools_call_waits_for_its_arguments_on_stdin_exits_130() {
+    let env = TestEnv::new();
+    let mut child = env
+        .std_cmd()
+        .args([
+            "--url",
+            &format!("x=http://127.0.0.1:{}/mcp", closed_port()),
+        ])
+        .args(["tools", "call", "x__echo", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdin stays open and empty: the arguments never come.
+    let _stdin = child.stdin.take().unwrap();
+    while !catches_sigint(child.id()) {
+        assert!(child.try_wait().unwrap().is_none(), "mcpchat exited early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    // A guard against a hang (the read blocking the signal's task), not a timing assertion.
+    let mut waited = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if waited == 3000 {
+            child.kill().unwrap();
+            panic!("mcpchat did not end within 30 s of SIGINT while reading stdin");
+        }
+        waited += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr.lines().next(), Some("mcpchat: error: interrupted"));
+    assert_eq!(stdout, "");
 }

@@ -32,7 +32,7 @@ fn read_pid(env: &TestEnv, name: &str) -> u32 {
     }
 }
 
-fn wait_dead(pid: u32) -> bool {
+pub(crate) fn wait_dead(pid: u32) -> bool {
     // The kill happens before mcpchat exits; allow the kernel a moment to reap.
     let deadline = Instant::now() + Duration::from_secs(5);
     while alive(pid) {

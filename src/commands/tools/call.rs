@@ -1,7 +1,7 @@
 //! `tools call NAME [ARGS_JSON|-] [-a k=v]`: one call (or, with `--task`, one task started),
 //! one `tool_result` line.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use serde_json::{Map, Value};
 
@@ -29,7 +29,7 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     let Some(name) = args.name.as_deref() else {
         return Err(Failure::usage("tools call needs a tool name (or --batch)").into());
     };
-    let arguments = call_arguments(args)?;
+    let arguments = call_arguments(args).await?;
     let (server, tool) = resolve_name(app, name)?;
     if args.task && matches!(server.transport, crate::config::Transport::Stdio { .. }) {
         return Err(Failure::usage(format!(
@@ -74,7 +74,7 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
 }
 
 /// The JSON object from ARGS_JSON (or stdin with `-`), with `--arg key=value` merged over it.
-fn call_arguments(args: &CallArgs) -> Result<Value, Failure> {
+async fn call_arguments(args: &CallArgs) -> Result<Value, Failure> {
     let mut object = match args.arguments.as_deref() {
         None => Map::new(),
         Some(text) => {
@@ -85,11 +85,9 @@ fn call_arguments(args: &CallArgs) -> Result<Value, Failure> {
                     )
                     .hint("pipe the JSON in: echo '{\"a\": 1}' | mcpchat tools call NAME -"));
                 }
-                let mut buffer = String::new();
-                std::io::stdin().read_to_string(&mut buffer).map_err(|e| {
-                    Failure::usage(format!("cannot read arguments from stdin: {e}"))
-                })?;
-                buffer
+                crate::commands::read_stdin()
+                    .await
+                    .map_err(|e| Failure::usage(format!("cannot read arguments from stdin: {e}")))?
             } else {
                 text.to_string()
             };

@@ -12,7 +12,7 @@ use crate::exit::{Failure, Kind};
 use crate::mcp::stdio::Child;
 use crate::redact;
 
-pub(in crate::mcp) fn classify_init(
+pub(in crate::mcp) async fn classify_init(
     server: &ServerConfig,
     store: &TokenStore,
     error: &ClientInitializeError,
@@ -30,7 +30,7 @@ pub(in crate::mcp) fn classify_init(
                 return failure;
             }
             if let Some(child) = child {
-                return exited_failure(server, child, "during the MCP handshake");
+                return exited_failure(server, child, "during the MCP handshake").await;
             }
             Failure::new(
                 Kind::Protocol,
@@ -43,7 +43,7 @@ pub(in crate::mcp) fn classify_init(
             )
         }
         ClientInitializeError::ConnectionClosed(_) => match child {
-            Some(child) => exited_failure(server, child, "during the MCP handshake"),
+            Some(child) => exited_failure(server, child, "during the MCP handshake").await,
             None => Failure::new(
                 Kind::Protocol,
                 format!(

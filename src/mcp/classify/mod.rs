@@ -24,7 +24,7 @@ pub use connect::{CA_HINT, untrusted_certificate};
 use connect::{chain_text, classify_transport};
 
 /// A request's error (after the handshake): `what` names the request, e.g. "tools/list".
-pub(super) fn request_failure(
+pub(super) async fn request_failure(
     server: &ServerConfig,
     store: &TokenStore,
     child: Option<&Child>,
@@ -46,13 +46,13 @@ pub(super) fn request_failure(
                 data.code.0
             ),
         ),
-        ServiceError::TransportClosed => closed_failure(server, child, what),
+        ServiceError::TransportClosed => closed_failure(server, child, what).await,
         ServiceError::TransportSend(inner) => {
             if let Some(failure) = classify_transport(server, inner.error.as_ref()) {
                 return failure;
             }
             if child.is_some() {
-                return closed_failure(server, child, what);
+                return closed_failure(server, child, what).await;
             }
             Failure::new(
                 Kind::Protocol,
@@ -101,9 +101,9 @@ fn fault_failure(server: &ServerConfig, what: &str, data: &rmcp::ErrorData) -> F
     }
 }
 
-fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> Failure {
+async fn closed_failure(server: &ServerConfig, child: Option<&Child>, what: &str) -> Failure {
     match child {
-        Some(child) => exited_failure(server, child, &format!("during {what}")),
+        Some(child) => exited_failure(server, child, &format!("during {what}")).await,
         // rmcp may end a Streamable HTTP connection (a broken event stream, say) and log
         // why only inside itself.
         None => Failure::new(
@@ -144,14 +144,13 @@ pub(super) fn request_timeout(server: &ServerConfig, what: &str) -> Failure {
     .hint("raise the limit with --timeout SECS or `timeout_secs` in the config")
 }
 
-pub(super) fn exited_failure(server: &ServerConfig, child: &Child, when: &str) -> Failure {
-    // Give the stderr reader a moment to collect the child's last words.
-    std::thread::sleep(Duration::from_millis(50));
-    let tail: Vec<String> = child
-        .stderr_tail
-        .lock()
-        .map(|t| t.iter().rev().take(3).rev().cloned().collect())
-        .unwrap_or_default();
+/// How long a dead child's stderr may stay open (held by a grandchild) before its tail is
+/// taken as it is.
+const LAST_WORDS: Duration = Duration::from_millis(50);
+
+pub(super) async fn exited_failure(server: &ServerConfig, child: &Child, when: &str) -> Failure {
+    let words = child.last_words(LAST_WORDS).await;
+    let tail = &words[words.len().saturating_sub(3)..];
     let mut failure = Failure::new(
         Kind::ServerExited,
         format!(

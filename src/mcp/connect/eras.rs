@@ -43,7 +43,9 @@ pub(super) async fn connect_http(
             authorized,
         )
         .await;
-        return settle(server, context, attempt, None).map(|client| (client, None));
+        return settle(server, context, attempt, None)
+            .await
+            .map(|client| (client, None));
     }
     let remembered = match context.pinned_version(server) {
         None | Some("auto") => context.cache.era(key),
@@ -105,7 +107,7 @@ async fn remembered_era(
             }
         },
     };
-    settle(server, context, attempt, None)
+    settle(server, context, attempt, None).await
 }
 
 /// The remembered `server/discover` answer, rebuilt from the server's info.
@@ -150,7 +152,7 @@ async fn detect(
     let mode = lifecycle(server, context, false);
     let auto = matches!(mode, ClientLifecycleMode::Auto { .. });
     let mut attempt = first_attempt(target, &handler, mode, legacy_pinned, &authorized).await;
-    if auto && failed_with(server, context, &attempt, &[Kind::Protocol]) {
+    if auto && failed_with(server, context, &attempt, &[Kind::Protocol]).await {
         attempt = retry(target, &handler, Retry::Initialize, authorized.clone()).await;
     }
     if auto && rejected_as_modern(&attempt) {
@@ -159,7 +161,7 @@ async fn detect(
     // Servers of the 2024-11-05 era speak HTTP+SSE: a GET opens the event stream.
     let try_legacy = legacy_pinned
         || matches!(pinned, None | Some("auto"))
-            && failed_with(server, context, &attempt, &[Kind::Http, Kind::Protocol]);
+            && failed_with(server, context, &attempt, &[Kind::Http, Kind::Protocol]).await;
     let mut legacy = false;
     if try_legacy
         && authorized.is_none()
@@ -168,7 +170,7 @@ async fn detect(
         attempt = answer;
         legacy = true;
     }
-    let client = settle(server, context, attempt, None)?;
+    let client = settle(server, context, attempt, None).await?;
     let era = if legacy {
         Era::LegacySse
     } else {

@@ -198,10 +198,10 @@ async fn over_stdio(
     let (mut transport, child) = spawn_child(server, context)?;
     transport.changes = Some(changes.clone());
     let attempt = connect_stdio(server, transport, handler, context).await;
-    match settle(server, context, attempt, Some(&child)) {
+    match settle(server, context, attempt, Some(&child)).await {
         Ok(client) => Ok((client, child)),
         Err(failure) => {
-            crate::mcp::children::terminate(child.pid, std::time::Duration::from_millis(200));
+            crate::mcp::children::terminate(child.pid, std::time::Duration::from_millis(200)).await;
             Err(failure)
         }
     }
@@ -238,7 +238,7 @@ fn lifecycle(server: &ServerConfig, context: &Context, stdio: bool) -> ClientLif
 }
 
 /// A finished attempt as a client or a classified failure.
-fn settle(
+async fn settle(
     server: &ServerConfig,
     context: &Context,
     attempt: Attempt,
@@ -246,20 +246,26 @@ fn settle(
 ) -> Result<Client, Failure> {
     match attempt {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(error)) => Err(classify_init(server, &context.store, &error, child)),
+        Ok(Err(error)) => Err(classify_init(server, &context.store, &error, child).await),
         Err(_) => Err(connect_timeout(server, context.connect_timeout)),
     }
 }
 
 /// Whether a refused attempt failed with one of `kinds` (the signs of another era).
-fn failed_with(
+async fn failed_with(
     server: &ServerConfig,
     context: &Context,
     attempt: &Attempt,
     kinds: &[Kind],
 ) -> bool {
-    matches!(attempt, Ok(Err(error))
-        if kinds.contains(&classify_init(server, &context.store, error, None).kind))
+    match attempt {
+        Ok(Err(error)) => kinds.contains(
+            &classify_init(server, &context.store, error, None)
+                .await
+                .kind,
+        ),
+        _ => false,
+    }
 }
 
 /// An `initialize` refused with the 2026-07-28 header-mismatch code.
