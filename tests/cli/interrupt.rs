@@ -261,32 +261,17 @@ fn sigint_while_tools_call_waits_for_its_arguments_on_stdin_exits_130() {
     }
     // A guard against a hang (the read blocking the signal's task), not a timing assertion.
     let mut waited = 0;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
+    while child.try_wait().unwrap().is_none() {
         if waited == 3000 {
             child.kill().unwrap();
             panic!("mcpchat did not end within 30 s of SIGINT while reading stdin");
         }
         waited += 1;
         std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert_eq!(stderr.lines().next(), Some("mcpchat: error: interrupted"));
-    assert_eq!(stdout, "");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
 }
