@@ -58,22 +58,11 @@ impl Owners {
     /// pick came from cached lists, forget them, pick again from the live lists, and return
     /// the new owner's session if it is another server (the caller reads once more).
     pub async fn repick(&mut self, i: usize, uri: &str) -> Option<&Session> {
-        if self.sessions.len() < 2 || !self.warm {
+        if !self.warm {
             return None;
         }
         self.warm = false;
-        for session in &self.sessions {
-            session.forget(ListKind::Resources);
-            session.forget(ListKind::Templates);
-        }
-        let owner = *pick_from(&self.sessions, &[uri.to_string()], true)
-            .await
-            .ok()?
-            .first()?;
-        if owner == self.owner[i] {
-            return None;
-        }
-        tracing::info!(uri, server = %self.sessions[owner].name(), "the cached lists placed the URI on another server; reading it from this one");
+        let owner = repick(&self.sessions, uri, self.owner[i]).await?;
         self.owner[i] = owner;
         Some(&self.sessions[owner])
     }
@@ -154,8 +143,35 @@ pub async fn pick<S: std::borrow::Borrow<Session>>(
     }
 }
 
+/// The server `uri` belongs to by the live lists, when it is not `current`: the cached lists
+/// that placed it on `current` are forgotten first (they proved stale: `current` refused it).
+pub async fn repick<S: std::borrow::Borrow<Session>>(
+    sessions: &[S],
+    uri: &str,
+    current: usize,
+) -> Option<usize> {
+    if sessions.len() < 2 {
+        return None;
+    }
+    for session in sessions {
+        let session: &Session = session.borrow();
+        session.forget(ListKind::Resources);
+        session.forget(ListKind::Templates);
+    }
+    let owner = *pick_from(sessions, &[uri.to_string()], true)
+        .await
+        .ok()?
+        .first()?;
+    if owner == current {
+        return None;
+    }
+    let name = sessions[owner].borrow().name();
+    tracing::info!(uri, server = %name, "the cached lists placed the URI on another server; reading it from this one");
+    Some(owner)
+}
+
 /// Whether any of the servers has a fresh cached resources or templates list.
-fn any_cached<S: std::borrow::Borrow<Session>>(sessions: &[S]) -> bool {
+pub fn any_cached<S: std::borrow::Borrow<Session>>(sessions: &[S]) -> bool {
     sessions.iter().any(|session| {
         let session: &Session = session.borrow();
         session.cached::<Value>(ListKind::Resources).is_some()

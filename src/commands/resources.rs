@@ -293,11 +293,22 @@ pub async fn attach(
                 .hint("configure one, or add --url / --stdio"),
         );
     }
+    // Picked from cached lists, a server may refuse a URI that has moved: pick once more live.
+    let warm = super::owners::any_cached(&sessions);
     let owners = super::owners::pick(&sessions, uris).await?;
     let mut text = prompt;
     for (uri, &index) in uris.iter().zip(&owners) {
-        let session = sessions[index];
-        let result = session.read_resource(uri).await?;
+        let mut session = sessions[index];
+        let result = match session.read_resource(uri).await {
+            Err(failure) if warm && failure.code() == Code::Usage => {
+                let Some(owner) = super::owners::repick(&sessions, uri, index).await else {
+                    return Err(failure);
+                };
+                session = sessions[owner];
+                session.read_resource(uri).await?
+            }
+            result => result?,
+        };
         for item in &result.contents {
             text.push_str("\n\n");
             match item {

@@ -371,7 +371,7 @@ fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed()
 
 /// Make the cache file of the server named `name` list `uri` as one of its resources, as a
 /// stale list would after the resource moved away.
-fn plant_cached_resource(env: &TestEnv, name: &str, uri: &str) {
+pub(crate) fn plant_cached_resource(env: &TestEnv, name: &str, uri: &str) {
     let dir = env.home().join(".cache/mcpchat/servers");
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
