@@ -20,7 +20,7 @@ use crate::llm::{ChatRequest, Client, Turn, Usage};
 use crate::mcp::lazy::Slot;
 use crate::output::Output;
 
-pub use toolbox::Toolbox;
+pub use toolbox::{Listed, Offered, Toolbox};
 
 pub struct Options {
     pub max_steps: u32,
@@ -127,12 +127,12 @@ impl Outcome {
 pub struct Tools<'a> {
     pub llm: &'a Client,
     pub sessions: &'a [Slot],
-    pub toolbox: &'a Toolbox,
+    pub offered: Offered<'a>,
     pub options: &'a Options,
     pub output: &'a Output,
 }
 
-pub async fn run(state: &mut Run, with: &Tools<'_>) -> Result<Outcome, BrokenPipe> {
+pub async fn run(state: &mut Run, with: &mut Tools<'_>) -> Result<Outcome, BrokenPipe> {
     loop {
         let step = state.steps + 1;
         with.options
@@ -168,6 +168,8 @@ pub async fn run(state: &mut Run, with: &Tools<'_>) -> Result<Outcome, BrokenPip
             return Ok(out_of_steps(state, content, with.options.max_steps));
         }
         run_calls(state, &turn, step, with).await?;
+        let sessions = with.sessions;
+        with.offered.refresh(sessions).await;
     }
 }
 
@@ -185,7 +187,7 @@ async fn ask_model(state: &Run, with: &Tools<'_>, step: u32) -> Result<Turn, Fai
     };
     let request = ChatRequest {
         messages: &state.messages,
-        tools: &with.toolbox.specs,
+        tools: &with.offered.toolbox.specs,
         temperature: with.options.temperature,
         stream: with.options.stream,
         tool_choice,
@@ -240,7 +242,7 @@ async fn run_calls(
     let calling: Vec<String> = turn
         .tool_calls
         .iter()
-        .map(|call| with.toolbox.shown_name(call))
+        .map(|call| with.offered.toolbox.shown_name(call))
         .collect();
     with.options
         .progress
@@ -254,7 +256,7 @@ async fn run_calls(
                 call,
                 step,
                 with.sessions,
-                with.toolbox,
+                &with.offered.toolbox,
                 with.options,
                 with.output,
             )

@@ -9,7 +9,65 @@ use globset::GlobSet;
 use rmcp::model::Tool;
 use serde_json::{Value, json};
 
+use crate::cache::ListKind;
+use crate::mcp::lazy::Slot;
+use crate::report;
 use crate::validate::ArgsValidator;
+
+/// Each session's index, server name and (permitted) tools.
+pub type Listed = Vec<(usize, String, Vec<Tool>)>;
+
+/// The tools offered to the model, and what they were built from: a server that says its
+/// tools changed (`notifications/tools/list_changed`) during a call is listed again, and the
+/// model's next request offers the new list.
+pub struct Offered<'a> {
+    listed: Listed,
+    allow: Option<&'a GlobSet>,
+    deny: Option<&'a GlobSet>,
+    pub toolbox: Toolbox,
+}
+
+impl<'a> Offered<'a> {
+    pub fn new(listed: Listed, allow: Option<&'a GlobSet>, deny: Option<&'a GlobSet>) -> Self {
+        let toolbox = Toolbox::new(&listed, allow, deny);
+        Offered {
+            listed,
+            allow,
+            deny,
+            toolbox,
+        }
+    }
+
+    /// List again the tools of every connected server that said they changed; true when the
+    /// offer was rebuilt. A server that fails to list keeps its old tools (with a warning).
+    pub async fn refresh(&mut self, sessions: &[Slot]) -> bool {
+        let mut changed = false;
+        for (index, slot) in sessions.iter().enumerate() {
+            let Some(session) = slot.connected() else {
+                continue;
+            };
+            if !session.take_list_changed(ListKind::Tools) {
+                continue;
+            }
+            tracing::info!(server = %session.name(), "the server's tools changed; listing them again");
+            match session.list_tools().await {
+                Ok(tools) => {
+                    match self.listed.iter_mut().find(|(i, _, _)| *i == index) {
+                        Some(entry) => entry.2 = tools,
+                        None => self.listed.push((index, slot.name.clone(), tools)),
+                    }
+                    changed = true;
+                }
+                Err(failure) => report::warning(&failure),
+            }
+        }
+        if changed {
+            self.listed.sort_by_key(|(index, _, _)| *index);
+            self.toolbox = Toolbox::new(&self.listed, self.allow, self.deny);
+        }
+        changed
+    }
+}
 
 /// One MCP tool offered to the model.
 pub(super) struct Function {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::agent::{self, Options, Toolbox};
+use crate::agent::{self, Options};
 use crate::cli::AskArgs;
 use crate::conversation::{self, Header, Locked, history};
 use crate::events::{Event, RunError, RunResult};
@@ -256,9 +256,11 @@ async fn prepare_and_run(
     // Attached before the history is fitted, so the estimate counts the resources' text.
     let prompt = super::resources::attach(prompt, &state.sessions, &args.resources).await?;
     let history = fitting_history(&history, &settings, &prompt);
-    let toolbox = Toolbox::new(&listed, allow.as_ref(), deny.as_ref());
+    let any_listed = !listed.is_empty();
+    let offered = agent::Offered::new(listed, allow.as_ref(), deny.as_ref());
+    let toolbox = &offered.toolbox;
     tracing::info!(tools = toolbox.len(), model = %provider.model, "asking the model");
-    if toolbox.is_empty() && !listed.is_empty() {
+    if toolbox.is_empty() && any_listed {
         report::notice("no tools are offered to the model (every tool was filtered out)");
     }
     let http = app
@@ -271,14 +273,14 @@ async fn prepare_and_run(
         preamble,
         &prompt,
     ));
-    let with = agent::Tools {
+    let mut with = agent::Tools {
         llm: &llm,
         sessions: &state.sessions,
-        toolbox: &toolbox,
+        offered,
         options: &settings.options,
         output: &app.output,
     };
-    Ok(agent::run(run, &with).await?)
+    Ok(agent::run(run, &mut with).await?)
 }
 
 /// The stored history that fits `--max-history-tokens` with the system prompt and the new

@@ -86,6 +86,11 @@ impl Slot {
         }))
     }
 
+    /// The session if it is connected already (never waits).
+    pub fn connected(&self) -> Option<&Session> {
+        self.ready.get().and_then(|ready| ready.as_ref().ok())
+    }
+
     /// The session, waiting for the background connection if it is still going.
     pub async fn session(&self) -> Result<&Session, Failure> {
         let ready = self

@@ -369,6 +369,47 @@ fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed()
     assert_eq!(listings, 1, "{stderr}");
 }
 
+#[test]
+fn ask_lists_a_servers_tools_again_when_a_call_says_they_changed() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--list-changers"]);
+    let log = env.path("requests.jsonl");
+    let proxy = mcp_record_proxy(&python, &log);
+    let llm = fakellm();
+    let model_log = env.path("model.jsonl");
+    let model = record_proxy(&llm, &model_log, "");
+    let output = env
+        .cmd()
+        .env("OPENAI_API_KEY", "sk-test-key-123456")
+        .env("OPENAI_BASE_URL", &model.url)
+        .args(["--url", &format!("py={}", proxy.url)])
+        .args(["--protocol-version", "2025-11-25", "ask"])
+        .arg("touch the tools and answer #list-changed")
+        .output()
+        .unwrap();
+    let lines = succeeded(&output);
+    assert_eq!(lines.last().unwrap()["answer"], "The tools were touched.");
+    assert_eq!(
+        requests(&log),
+        strings(&[
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST tools/list",
+            "POST tools/call",
+            "POST tools/list",
+            "DELETE",
+        ])
+    );
+    // Both model requests offered the server's tools (the second from the new listing).
+    let offered: Vec<usize> = logged_bodies(&model_log)
+        .iter()
+        .map(|b| b["body"]["tools"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(offered.len(), 2);
+    assert_eq!(offered[0], offered[1]);
+    assert!(offered[0] > 2, "{offered:?}");
+}
+
 /// Make the cache file of the server named `name` list `uri` as one of its resources, as a
 /// stale list would after the resource moved away.
 pub(crate) fn plant_cached_resource(env: &TestEnv, name: &str, uri: &str) {
