@@ -4,7 +4,8 @@
 //!
 //! Guarantees: opening the stream is bounded by the caller's connect timeout; a POST that is
 //! not accepted is an error for that message; an event over `max_message_bytes`, not UTF-8 or
-//! not JSON-RPC fails the pending request at once; the reader task ends with the transport.
+//! not JSON-RPC fails the pending request at once; the reader task ends with the transport;
+//! `notifications/*/list_changed` drops the cached list as it is read.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,7 @@ use rmcp::transport::Transport;
 use tokio::sync::mpsc;
 
 use super::framing::{Fault, Frame, Pending, decode};
+use super::lists::ListChanges;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
@@ -87,6 +89,7 @@ async fn read_events(
     sender: mpsc::Sender<ServerJsonRpcMessage>,
     pending: Arc<Mutex<Pending>>,
     cap: usize,
+    changes: Arc<ListChanges>,
 ) {
     let fail = |fault: Fault| {
         let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -99,6 +102,8 @@ async fn read_events(
                     continue;
                 }
                 let Some(data) = event.data else { continue };
+                // Before rmcp sees the reply that follows it (see lists::ListChanges).
+                changes.seen(&data);
                 let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
                 decode(data.as_bytes(), &mut pending)
             }
@@ -142,11 +147,12 @@ async fn read_events(
 
 impl LegacySse {
     /// Open the event stream at `url` and wait for the `endpoint` event.
-    pub async fn connect(
+    pub(crate) async fn connect(
         http: reqwest::Client,
         url: &str,
         headers: reqwest::header::HeaderMap,
         max_message_bytes: usize,
+        changes: Arc<ListChanges>,
     ) -> Result<LegacySse, SseError> {
         let response = http
             .get(url)
@@ -201,6 +207,7 @@ impl LegacySse {
             sender,
             pending.clone(),
             max_message_bytes,
+            changes,
         ));
         Ok(LegacySse {
             http,

@@ -370,6 +370,32 @@ fn a_batch_over_stdio_lists_the_tools_again_after_the_server_says_they_changed()
 }
 
 #[test]
+fn a_list_changed_on_a_legacy_sse_stream_drops_the_cached_list_too() {
+    let env = TestEnv::new();
+    let python = python_http_with(0, &["--list-changers", "--sse"]);
+    let url = format!("py={}", python.url.replace("/mcp", "/sse"));
+    let mcpchat = |args: &[&str]| {
+        env.cmd()
+            .args(["--url", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let listed = succeeded(&mcpchat(&["tools", "list"]));
+    assert_eq!(succeeded(&mcpchat(&["tools", "list", "--cached"])), listed);
+    let servers = succeeded(&mcpchat(&["servers"]));
+    assert_eq!(servers[0]["protocol_version"], "2024-11-05");
+    let touched = succeeded(&mcpchat(&["tools", "call", "py__touch_tools"]));
+    assert_eq!(touched[0]["text"], "sent");
+    let cached = mcpchat(&["tools", "list", "--cached"]);
+    assert_eq!(cached.status.code(), Some(4), "{}", stderr_of(&cached));
+    assert_eq!(
+        stderr_of(&cached).lines().next(),
+        Some("mcpchat: error: no cached tools list (or only a stale one) for MCP server(s) `py`")
+    );
+}
+
+#[test]
 fn ask_lists_a_servers_tools_again_when_a_call_says_they_changed() {
     let env = TestEnv::new();
     let python = python_http_with(0, &["--list-changers"]);

@@ -2,12 +2,13 @@
 
     python_server.py PORT [--stateless-json] [--tools-ttl-ms N] [--tools-scope public|private]
                           [--prompts-ttl-ms N] [--prompts-scope public|private]
-                          [--add-needs-c] [--review-needs-focus] [--list-changers]
+                          [--add-needs-c] [--review-needs-focus] [--list-changers] [--sse]
     python_server.py stdio
 
 Serves streamable HTTP at http://127.0.0.1:PORT/mcp. PORT may be 0: the socket is bound before the
 server starts and the real port is printed as the first line of stdout (flushed), so callers can
 read it. --stateless-json: stateless mode with plain JSON response bodies and no Mcp-Session-Id.
+--sse: the legacy HTTP+SSE transport (2024-11-05) instead, at http://127.0.0.1:PORT/sse.
 Tools: add {a, b} -> "5" (plus structuredContent {"result": 5}), shout {text} -> upper-cased text,
 fail {} -> isError result with the text "this tool always fails".
 --tools-ttl-ms / --tools-scope: the `ttlMs` / `cacheScope` hints of tools/list (2026-07-28; the
@@ -120,7 +121,10 @@ def main() -> None:
         return
     port = int(sys.argv[1])
     stateless_json = "--stateless-json" in sys.argv[2:]
-    app = server.streamable_http_app(stateless_http=stateless_json, json_response=stateless_json, host="127.0.0.1")
+    if "--sse" in sys.argv[2:]:
+        app = server.sse_app(host="127.0.0.1")
+    else:
+        app = server.streamable_http_app(stateless_http=stateless_json, json_response=stateless_json, host="127.0.0.1")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))

@@ -74,11 +74,7 @@ async fn remembered_era(
     authorized: Option<OAuthHttp>,
 ) -> Result<Client, Failure> {
     let Target {
-        server,
-        url,
-        headers,
-        context,
-        ..
+        server, context, ..
     } = *target;
     let attempt = match era {
         Era::Stateless { peer } => {
@@ -97,7 +93,7 @@ async fn remembered_era(
             let mode = ClientLifecycleMode::Initialize;
             streamable(&handler, mode, target, authorized).await
         }
-        Era::LegacySse => match legacy_sse(server, url, headers, handler, context).await? {
+        Era::LegacySse => match legacy_sse(target, handler).await? {
             Some(attempt) => attempt,
             None => {
                 return Err(Failure::new(
@@ -141,11 +137,7 @@ async fn detect(
     authorized: Option<OAuthHttp>,
 ) -> Result<(Client, Era), Failure> {
     let Target {
-        server,
-        url,
-        headers,
-        context,
-        ..
+        server, context, ..
     } = *target;
     let pinned = context.pinned_version(server);
     let legacy_pinned = pinned == Some(LEGACY_VERSION);
@@ -165,7 +157,7 @@ async fn detect(
     let mut legacy = false;
     if try_legacy
         && authorized.is_none()
-        && let Some(answer) = legacy_sse(server, url, headers, &handler, context).await?
+        && let Some(answer) = legacy_sse(target, &handler).await?
     {
         attempt = answer;
         legacy = true;

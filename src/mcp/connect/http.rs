@@ -119,13 +119,18 @@ pub(super) async fn streamable(
 /// The legacy HTTP+SSE transport: None when the server has no such endpoint either (the
 /// Streamable HTTP failure then stands); an error when it has one that we refuse to use.
 pub(super) async fn legacy_sse(
-    server: &ServerConfig,
-    url: &str,
-    headers: &[(String, String)],
+    target: &Target<'_>,
     handler: &Handler,
-    context: &Context,
 ) -> Result<Option<Attempt>, Failure> {
     use rmcp::service::ClientServiceExt;
+    let Target {
+        server,
+        url,
+        headers,
+        context,
+        changes,
+        ..
+    } = *target;
     let opened = tokio::time::timeout(
         context.connect_timeout,
         crate::mcp::legacy_sse::LegacySse::connect(
@@ -133,6 +138,7 @@ pub(super) async fn legacy_sse(
             url,
             header_map(headers),
             server.max_message_bytes,
+            changes.clone(),
         ),
     )
     .await;
