@@ -298,50 +298,46 @@ pub async fn attach(
     let owners = super::owners::pick(&sessions, uris).await?;
     let mut text = prompt;
     for (uri, &index) in uris.iter().zip(&owners) {
-        let mut session = sessions[index];
-        let result = match session.read_resource(uri).await {
+        let (session, result) = match sessions[index].read_resource(uri).await {
             Err(failure) if warm && failure.code() == Code::Usage => {
                 let Some(owner) = super::owners::repick(&sessions, uri, index).await else {
                     return Err(failure);
                 };
-                session = sessions[owner];
-                session.read_resource(uri).await?
+                (sessions[owner], sessions[owner].read_resource(uri).await?)
             }
-            result => result?,
+            result => (sessions[index], result?),
         };
         for item in &result.contents {
             text.push_str("\n\n");
-            match item {
-                ResourceContents::TextResourceContents {
-                    uri,
-                    mime_type,
-                    text: body,
-                    ..
-                } => {
-                    text.push_str(&format!(
-                        "Resource {uri} (from MCP server {}, {}):\n{body}",
-                        session.name(),
-                        mime_type.as_deref().unwrap_or("text")
-                    ));
-                }
-                ResourceContents::BlobResourceContents {
-                    uri,
-                    mime_type,
-                    blob,
-                    ..
-                } => {
-                    text.push_str(&format!(
-                        "Resource {uri} (from MCP server {}, {}): binary contents of {} bytes, not included.",
-                        session.name(),
-                        mime_type.as_deref().unwrap_or("no MIME type"),
-                        decoded_len(blob)
-                    ));
-                }
-                _ => text.push_str(&format!(
-                    "Resource {uri}: contents of an unknown kind, not included."
-                )),
-            }
+            text.push_str(&attached_text(session.name(), uri, item));
         }
     }
     Ok(text)
+}
+
+/// One resource content as the model sees it after the prompt: text inlined, binary named.
+/// `asked` is the URI asked for (a content of an unknown kind may carry none).
+fn attached_text(server: &str, asked: &str, item: &ResourceContents) -> String {
+    match item {
+        ResourceContents::TextResourceContents {
+            uri,
+            mime_type,
+            text,
+            ..
+        } => format!(
+            "Resource {uri} (from MCP server {server}, {}):\n{text}",
+            mime_type.as_deref().unwrap_or("text")
+        ),
+        ResourceContents::BlobResourceContents {
+            uri,
+            mime_type,
+            blob,
+            ..
+        } => format!(
+            "Resource {uri} (from MCP server {server}, {}): binary contents of {} bytes, not included.",
+            mime_type.as_deref().unwrap_or("no MIME type"),
+            decoded_len(blob)
+        ),
+        _ => format!("Resource {asked}: contents of an unknown kind, not included."),
+    }
 }

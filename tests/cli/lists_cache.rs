@@ -374,13 +374,7 @@ fn a_list_changed_on_a_legacy_sse_stream_drops_the_cached_list_too() {
     let env = TestEnv::new();
     let python = python_http_with(0, &["--list-changers", "--sse"]);
     let url = format!("py={}", python.url.replace("/mcp", "/sse"));
-    let mcpchat = |args: &[&str]| {
-        env.cmd()
-            .args(["--url", &url])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let mcpchat = |args: &[&str]| env.cmd().args(["--url", &url]).args(args).output().unwrap();
     let listed = succeeded(&mcpchat(&["tools", "list"]));
     assert_eq!(succeeded(&mcpchat(&["tools", "list", "--cached"])), listed);
     let servers = succeeded(&mcpchat(&["servers"]));
