@@ -89,8 +89,10 @@ fn the_cron_script_skips_a_run_while_the_previous_one_holds_the_lock() {
     let env = TestEnv::new();
     demo_config(&env);
     let llm = fakellm();
-    // Hold the lock as a running job would, until this test ends.
+    // Hold the lock as a running job would, until this test ends. --no-fork: the shell (then
+    // `sleep`) is the process we kill, so nothing outlives the test.
     let mut holder = std::process::Command::new("flock")
+        .arg("--no-fork")
         .arg(env.path("answers.jsonl.lock"))
         .args(["-c", "echo locked; exec sleep 600"])
         .stdout(std::process::Stdio::piped())
