@@ -1,7 +1,34 @@
 //! Tool arguments checked against the tool's `inputSchema` before any call. jsonschema is
 //! built without its HTTP/file resolvers, so a schema's remote `$ref` is never fetched.
 
+use std::sync::{Arc, OnceLock};
+
 use serde_json::Value;
+
+/// A tool's validator, compiled the first time the tool is called: compiling every schema of
+/// a large server up front cost more than the call itself, and a command calls one tool or a
+/// few.
+pub struct LazyValidator {
+    schema: Arc<rmcp::model::JsonObject>,
+    compiled: OnceLock<ArgsValidator>,
+}
+
+impl LazyValidator {
+    pub fn new(schema: Arc<rmcp::model::JsonObject>) -> Self {
+        LazyValidator {
+            schema,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// [`ArgsValidator::violations`], compiling the validator first if needed (`tool` names
+    /// it in the warning about a schema that does not compile).
+    pub fn violations(&self, tool: &str, arguments: &Value) -> Vec<String> {
+        self.compiled
+            .get_or_init(|| ArgsValidator::new(tool, &Value::Object((*self.schema).clone())))
+            .violations(arguments)
+    }
+}
 
 pub struct ArgsValidator {
     validator: Option<jsonschema::Validator>,

@@ -3,7 +3,6 @@
 //! (compiled when the model first calls the tool, not before the first model request).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
 
 use globset::GlobSet;
 use rmcp::model::Tool;
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 use crate::cache::ListKind;
 use crate::mcp::lazy::Slot;
 use crate::report;
-use crate::validate::ArgsValidator;
+use crate::validate::LazyValidator;
 
 /// Each session's index, server name and (permitted) tools.
 pub type Listed = Vec<(usize, String, Vec<Tool>)>;
@@ -75,23 +74,19 @@ pub(super) struct Function {
     pub session: usize,
     pub server: String,
     pub tool: String,
-    schema: Arc<rmcp::model::JsonObject>,
-    validator: OnceLock<ArgsValidator>,
+    validator: LazyValidator,
 }
 
 impl Function {
     /// Every way `arguments` break the tool's input schema (empty when they are valid).
     pub fn violations(&self, arguments: &Value) -> Vec<String> {
-        let validator = self.validator.get_or_init(|| {
-            let prefixed = format!(
-                "{}{}{}",
-                self.server,
-                crate::commands::tools::SEPARATOR,
-                self.tool
-            );
-            ArgsValidator::new(&prefixed, &Value::Object((*self.schema).clone()))
-        });
-        validator.violations(arguments)
+        let prefixed = format!(
+            "{}{}{}",
+            self.server,
+            crate::commands::tools::SEPARATOR,
+            self.tool
+        );
+        self.validator.violations(&prefixed, arguments)
     }
 }
 
@@ -152,8 +147,7 @@ impl Toolbox {
                 }
                 specs.push(json!({"type": "function", "function": function}));
                 functions.push(Function {
-                    schema: tool.input_schema.clone(),
-                    validator: OnceLock::new(),
+                    validator: LazyValidator::new(tool.input_schema.clone()),
                     name,
                     session: *session,
                     server: server.clone(),

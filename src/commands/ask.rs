@@ -386,10 +386,7 @@ fn non_empty(prompt: String) -> Result<String, Failure> {
 /// others are listed concurrently. A failing server gives an `error` line and a warning; it is
 /// fatal only if it is `required` or all of them fail (as far as known before the model is
 /// asked). No servers configured at all is fine: the model is asked without tools.
-async fn connect_all(
-    app: &App,
-    slots: &mut Vec<Slot>,
-) -> Result<Vec<(usize, String, Vec<rmcp::model::Tool>)>, Stop> {
+async fn connect_all(app: &App, slots: &mut Vec<Slot>) -> Result<agent::Listed, Stop> {
     if !app.config.has_servers() && app.selected.is_empty() {
         return Ok(Vec::new());
     }

@@ -2,7 +2,7 @@
 //! compiled on first use, checked before every call and listed again when the cache proves stale.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::model::Tool;
@@ -14,14 +14,12 @@ use crate::config::ServerConfig;
 use crate::events::{RawId, ToolResult};
 use crate::exit::{Failure, Kind};
 use crate::mcp::Session;
-use crate::validate::ArgsValidator;
+use crate::validate::LazyValidator;
 
 use crate::commands::App;
 
-/// A tool's definition and its argument validator, by tool name. A validator is compiled the
-/// first time its tool is called: compiling every schema of a large server up front cost more
-/// than the call itself, and one command calls one tool or a few.
-type Validators = HashMap<String, (Tool, OnceLock<ArgsValidator>)>;
+/// Each tool's argument validator (compiled on the tool's first call), by tool name.
+type Validators = HashMap<String, LazyValidator>;
 
 /// A connected server with its tools and compiled argument validators.
 pub(super) struct Ready {
@@ -37,7 +35,7 @@ pub(super) struct Ready {
 fn validators(tools: Vec<Tool>) -> Validators {
     tools
         .into_iter()
-        .map(|tool| (tool.name.to_string(), (tool, OnceLock::new())))
+        .map(|tool| (tool.name.to_string(), LazyValidator::new(tool.input_schema)))
         .collect()
 }
 
@@ -47,9 +45,6 @@ impl Ready {
         app: &App,
         validate: bool,
     ) -> Result<Ready, Failure> {
-        if validate {
-            crate::validate::warm_up();
-        }
         let session = Session::connect(server, &app.context).await?;
         // Listed (or taken from the cache) even without validation: on 2026-07-28 servers the
         // tool's definition tells rmcp which arguments to mirror into Mcp-Param-* headers.
@@ -103,7 +98,7 @@ impl Ready {
         let server = self.session.name();
         let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
         let tools = &tools.0;
-        let Some((definition, validator)) = tools.get(tool) else {
+        let Some(validator) = tools.get(tool) else {
             let mut failure = Failure::new(
                 Kind::UnknownTool,
                 format!("MCP server `{server}` has no tool `{tool}`"),
@@ -125,10 +120,7 @@ impl Ready {
                 "`mcpchat tools list --server {server}` shows its tools"
             )));
         };
-        let validator = validator.get_or_init(|| {
-            ArgsValidator::new(tool, &Value::Object((*definition.input_schema).clone()))
-        });
-        let violations = validator.violations(arguments);
+        let violations = validator.violations(tool, arguments);
         if violations.is_empty() {
             return Ok(());
         }
