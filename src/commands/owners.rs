@@ -29,9 +29,8 @@ impl Owners {
     /// Connect to the selected servers and find each URI's server.
     pub async fn connect(app: &App, uris: &[String]) -> Result<Owners, Failure> {
         let sessions = connect_selected(app).await?;
-        let warm = sessions.len() > 1 && any_cached(&sessions);
         match pick(&sessions, uris).await {
-            Ok(owner) => Ok(Owners {
+            Ok(Picked { owner, warm }) => Ok(Owners {
                 sessions,
                 owner,
                 warm,
@@ -125,21 +124,35 @@ async fn connect_selected(app: &App) -> Result<Vec<Session>, Failure> {
     Ok(sessions)
 }
 
+/// Where [`pick`] placed the URIs.
+pub struct Picked {
+    /// For each URI, the index of its session.
+    pub owner: Vec<usize>,
+    /// Placed from cached lists among several servers: they may be stale, so a server that
+    /// refuses its URI is worth one [`repick`].
+    pub warm: bool,
+}
+
 /// For each URI, the index of the session it belongs to (see the module's rules). The
 /// servers' cached lists are used when fresh; a URI they do not place makes them listed live.
 pub async fn pick<S: std::borrow::Borrow<Session>>(
     sessions: &[S],
     uris: &[String],
-) -> Result<Vec<usize>, Failure> {
+) -> Result<Picked, Failure> {
     if sessions.len() == 1 {
-        return Ok(vec![0; uris.len()]);
+        let owner = vec![0; uris.len()];
+        return Ok(Picked { owner, warm: false });
     }
-    let warm = any_cached(sessions);
+    let cached = any_cached(sessions);
     match pick_from(sessions, uris, false).await {
-        Err(failure) if warm && failure.code() == Code::Usage => {
-            pick_from(sessions, uris, true).await
+        Err(failure) if cached && failure.code() == Code::Usage => {
+            let owner = pick_from(sessions, uris, true).await?;
+            Ok(Picked { owner, warm: false })
         }
-        picked => picked,
+        picked => Ok(Picked {
+            owner: picked?,
+            warm: cached,
+        }),
     }
 }
 
@@ -171,7 +184,7 @@ pub async fn repick<S: std::borrow::Borrow<Session>>(
 }
 
 /// Whether any of the servers has a fresh cached resources or templates list.
-pub fn any_cached<S: std::borrow::Borrow<Session>>(sessions: &[S]) -> bool {
+fn any_cached<S: std::borrow::Borrow<Session>>(sessions: &[S]) -> bool {
     sessions.iter().any(|session| {
         let session: &Session = session.borrow();
         session.cached::<Value>(ListKind::Resources).is_some()

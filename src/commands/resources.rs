@@ -294,10 +294,9 @@ pub async fn attach(
         );
     }
     // Picked from cached lists, a server may refuse a URI that has moved: pick once more live.
-    let warm = super::owners::any_cached(&sessions);
-    let owners = super::owners::pick(&sessions, uris).await?;
+    let super::owners::Picked { owner, warm } = super::owners::pick(&sessions, uris).await?;
     let mut text = prompt;
-    for (uri, &index) in uris.iter().zip(&owners) {
+    for (uri, &index) in uris.iter().zip(&owner) {
         let (session, result) = match sessions[index].read_resource(uri).await {
             Err(failure) if warm && failure.code() == Code::Usage => {
                 let Some(owner) = super::owners::repick(&sessions, uri, index).await else {
