@@ -23,6 +23,9 @@ fn wait_for_browser(out: &std::path::Path) -> String {
 
 #[test]
 fn headless_chromium_logs_in_through_real_login_and_consent_pages() {
+    if skipped("browser") {
+        return;
+    }
     let env = TestEnv::new();
     let issuer = oidc_provider(&["--interactive"]);
     let resource = protected_echo(&issuer.url);

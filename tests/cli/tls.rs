@@ -8,6 +8,9 @@ use crate::support::*;
 
 #[test]
 fn an_mcp_server_with_a_private_ca_needs_its_ca_file() {
+    if skipped("tls") {
+        return;
+    }
     let env = TestEnv::new();
     let (ca, cert, key) = private_ca(env.dir.path());
     let everything = everything_http();
@@ -49,6 +52,9 @@ fn an_mcp_server_with_a_private_ca_needs_its_ca_file() {
 
 #[test]
 fn oauth_login_and_refresh_over_tls_use_the_servers_ca_file() {
+    if skipped("tls") {
+        return;
+    }
     let env = TestEnv::new();
     let (ca, cert, key) = private_ca(env.dir.path());
     let peer = python_oauth_tls(&cert, &key);
@@ -88,6 +94,9 @@ fn oauth_login_and_refresh_over_tls_use_the_servers_ca_file() {
 
 #[test]
 fn the_model_api_with_a_private_ca_needs_llm_ca_file() {
+    if skipped("tls") {
+        return;
+    }
     let env = TestEnv::new();
     let (ca, cert, key) = private_ca(env.dir.path());
     let llm = fakellm();
