@@ -21,12 +21,50 @@ impl LazyValidator {
         }
     }
 
+    /// Required properties the arguments leave out but the schema gives a `default` get that
+    /// default, at the top level and in nested objects the arguments have. Schemas made from
+    /// zod's `.default()` list such properties as required (Playwright's `scale`, kubectl's
+    /// `container`...) while the server fills them itself: checking first would refuse calls the
+    /// server accepts. The filled arguments are what is sent, which any server accepts.
+    pub fn fill_defaults(&self, arguments: &mut Value) {
+        fill_defaults(&self.schema, arguments, 0);
+    }
+
     /// [`ArgsValidator::violations`], compiling the validator first if needed (`tool` names
     /// it in the warning about a schema that does not compile).
     pub fn violations(&self, tool: &str, arguments: &Value) -> Vec<String> {
         self.compiled
             .get_or_init(|| ArgsValidator::new(tool, &Value::Object((*self.schema).clone())))
             .violations(arguments)
+    }
+}
+
+/// Nesting deeper than this is left alone (a hostile schema can nest without end).
+const MAX_DEFAULTS_DEPTH: usize = 32;
+
+fn fill_defaults(schema: &rmcp::model::JsonObject, arguments: &mut Value, depth: usize) {
+    let Value::Object(arguments) = arguments else {
+        return;
+    };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let required = schema.get("required").and_then(Value::as_array);
+    for name in required.into_iter().flatten().filter_map(Value::as_str) {
+        if arguments.contains_key(name) {
+            continue;
+        }
+        if let Some(default) = properties.get(name).and_then(|p| p.get("default")) {
+            arguments.insert(name.to_string(), default.clone());
+        }
+    }
+    if depth >= MAX_DEFAULTS_DEPTH {
+        return;
+    }
+    for (name, value) in arguments.iter_mut() {
+        if let Some(Value::Object(property)) = properties.get(name) {
+            fill_defaults(property, value, depth + 1);
+        }
     }
 }
 
@@ -112,6 +150,33 @@ mod tests {
                 .any(|e| e.starts_with("(root): ") && e.contains("\"b\"")),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn a_required_property_with_a_default_is_filled_before_the_check() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "scale": {"type": "string", "enum": ["css", "device"], "default": "css"},
+                "clip": {"type": "object", "properties": {"unit": {"type": "string", "default": "px"}}, "required": ["unit"]},
+                "name": {"type": "string"}
+            },
+            "required": ["type", "scale", "name"]
+        });
+        let Value::Object(object) = schema else {
+            unreachable!()
+        };
+        let validator = LazyValidator::new(Arc::new(object));
+        let mut arguments = json!({"type": "png", "clip": {}});
+        validator.fill_defaults(&mut arguments);
+        assert_eq!(
+            arguments,
+            json!({"type": "png", "clip": {"unit": "px"}, "scale": "css"})
+        );
+        // A required property without a default is still reported missing.
+        let errors = validator.violations("t", &arguments);
+        assert_eq!(errors, vec!["(root): \"name\" is a required property"]);
     }
 
     #[test]

@@ -151,10 +151,11 @@ fn unknown_tool(call: &ToolCall, toolbox: &Toolbox) -> String {
 async fn call_checked(
     resolved: &Resolved<'_>,
     function: &Function,
-    arguments: Value,
+    mut arguments: Value,
     sessions: &[Slot],
     started: Instant,
 ) -> ToolResult {
+    function.fill_defaults(&mut arguments);
     let violations = function.violations(&arguments);
     if !violations.is_empty() {
         return resolved.local_error(

@@ -78,6 +78,12 @@ pub(super) struct Function {
 }
 
 impl Function {
+    /// The defaults of required properties the model left out (see
+    /// [`LazyValidator::fill_defaults`]).
+    pub fn fill_defaults(&self, arguments: &mut Value) {
+        self.validator.fill_defaults(arguments);
+    }
+
     /// Every way `arguments` break the tool's input schema (empty when they are valid).
     pub fn violations(&self, arguments: &Value) -> Vec<String> {
         let prefixed = format!(

@@ -250,13 +250,23 @@ impl Session {
     }
 
     /// All resource templates (every page) as the server lists them now; empty for a server
-    /// without the capability.
+    /// without the capability, and for one that declares resources but answers
+    /// `resources/templates/list` with "Method not found" (the sqlite and kubernetes servers do:
+    /// the method is optional, and a server without it has no templates, not a fault).
     pub async fn list_resource_templates(&self) -> Result<Vec<ResourceTemplate>, Failure> {
         if !self.has_resources() {
             return Ok(self.none_served(ListKind::Templates));
         }
-        self.list_live(ListKind::Templates, items(ListKind::Templates))
+        match self
+            .list_live(ListKind::Templates, items(ListKind::Templates))
             .await
+        {
+            Err(failure) if method_not_found(&failure) => {
+                tracing::debug!(server = %self.name(), "resources/templates/list is not implemented: no templates");
+                Ok(self.none_served(ListKind::Templates))
+            }
+            listed => listed,
+        }
     }
 
     /// The resource templates from the cache when fresh, else listed.
@@ -266,4 +276,9 @@ impl Session {
             None => self.list_resource_templates().await,
         }
     }
+}
+
+/// Whether the server answered "Method not found" (JSON-RPC -32601).
+fn method_not_found(failure: &Failure) -> bool {
+    failure.kind == crate::exit::Kind::Protocol && failure.message.ends_with("(code -32601)")
 }

@@ -38,3 +38,4 @@ mod tool_choice;
 mod tools_batch;
 mod tools_call;
 mod tools_list;
+mod zoo;

@@ -80,6 +80,18 @@ impl Ready {
         Ok(())
     }
 
+    /// The arguments with the defaults of required properties they leave out (see
+    /// [`LazyValidator::fill_defaults`]); as given with `--no-validate` or an unknown tool.
+    fn with_defaults(&self, tool: &str, mut arguments: Value) -> Value {
+        if self.validate {
+            let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(validator) = tools.0.get(tool) {
+                validator.fill_defaults(&mut arguments);
+            }
+        }
+        arguments
+    }
+
     /// Find the tool and check the arguments, without calling anything.
     pub(super) fn check(&self, tool: &str, arguments: &Value) -> Result<(), Failure> {
         if !self.validate {
@@ -148,6 +160,7 @@ impl Ready {
             self.tools.write().unwrap_or_else(|e| e.into_inner()).1 = true;
             self.relist().await?;
         }
+        let arguments = self.with_defaults(tool, arguments);
         match self.check(tool, &arguments) {
             // A tool or schema the cached list does not know yet: ask the server.
             Err(failure)
