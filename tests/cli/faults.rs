@@ -2,6 +2,7 @@
 //! clear message naming the server, and leaves other servers unaffected.
 
 use pretty_assertions::assert_eq;
+use serde_json::json;
 
 use crate::support::*;
 
@@ -220,6 +221,36 @@ fn a_missing_stdio_command_is_unreachable_with_a_hint() {
     assert!(
         stderr.contains("hint: is `/nonexistent/mcp-server` installed and on PATH?"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_403_without_a_challenge_is_exit_4_with_the_servers_reason() {
+    let env = TestEnv::new();
+    let server = fault_http("http403");
+    let output = env
+        .cmd()
+        .args([
+            "--url",
+            &format!("gw={}?token=secret-token-value", server.url),
+            "tools",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(
+        (&lines[0]["kind"], &lines[0]["exit_code"]),
+        (&json!("http"), &json!(4))
+    );
+    let url = format!("{}?token=***", server.url);
+    assert_eq!(
+        stderr_of(&output),
+        format!(
+            "mcpchat: error: MCP server `gw` ({url}) answered HTTP 403 Forbidden: Access is only allowed at localhost:3001\n\
+             hint: the server refused this request; if it needs other credentials, check the server's `url` or `headers`\n"
+        )
     );
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""HTTP fault fake (stdlib only): fault_http.py hang|http500|badjson|http401
+"""HTTP fault fake (stdlib only): fault_http.py hang|http500|badjson|http401|http403
 
 Binds 127.0.0.1 on a free port, prints the port as the first stdout line, serves until killed.
   hang     accepts connections and reads, but never answers
   http500  every request gets HTTP 500 with a short text body
   http401  every request gets 401 with a JSON body and no WWW-Authenticate challenge
            (what token-in-URL gateways answer for a bad token)
+  http403  every request gets 403 with a text reason and no WWW-Authenticate challenge (what
+           server-everything answers to a request from a host it does not serve)
   badjson  every POST gets 200 application/json with the body `{not json` (other methods: 405)
 """
 
@@ -37,6 +39,8 @@ class Faulty(BaseHTTPRequestHandler):
             self.reply(500, "text/plain", b"internal error (fault_http)\n")
         elif MODE == "http401":
             self.reply(401, "application/json", b'{"error": "invalid token"}')
+        elif MODE == "http403":
+            self.reply(403, "text/plain", b"Access is only allowed at localhost:3001\n")
         elif self.command == "POST":
             self.reply(200, "application/json", b"{not json")
         else:  # badjson: no GET stream, no DELETE
@@ -55,8 +59,8 @@ class ThreadingTCPServer(socketserver.ThreadingTCPServer):
 
 if __name__ == "__main__":
     MODE = sys.argv[1] if len(sys.argv) > 1 else ""
-    if MODE not in ("hang", "http500", "badjson", "http401"):
-        sys.exit("usage: fault_http.py hang|http500|badjson|http401")
+    if MODE not in ("hang", "http500", "badjson", "http401", "http403"):
+        sys.exit("usage: fault_http.py hang|http500|badjson|http401|http403")
     if MODE == "hang":
         server = ThreadingTCPServer(("127.0.0.1", 0), Hang)
     else:

@@ -213,7 +213,10 @@ fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
             ),
         ));
     }
-    if ["HTTP 401", "HTTP 403", "401 Unauthorized", "403 Forbidden"]
+    if let Some(failure) = forbidden(server, text) {
+        return Some(failure);
+    }
+    if ["HTTP 401", "401 Unauthorized"]
         .iter()
         .any(|s| text.contains(s))
     {
@@ -243,6 +246,35 @@ fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
         ));
     }
     None
+}
+
+/// A 403 without a challenge (those with one were read before: `insufficient_scope` is step-up)
+/// is the server refusing this request for its own reason, not asking for credentials: exit 4
+/// with the reason it gave ("Access is only allowed at localhost:3001"), at default verbosity.
+fn forbidden(server: &ServerConfig, text: &str) -> Option<Failure> {
+    let at = text
+        .find("HTTP 403")
+        .or_else(|| text.find("403 Forbidden"))?;
+    let after = &text[at..];
+    let reason = after
+        .split_once(": ")
+        .map(|(_, reason)| reason.trim())
+        .filter(|reason| !reason.is_empty());
+    let mut message = format!(
+        "MCP server `{}` ({}) answered HTTP 403 Forbidden",
+        server.name,
+        server.describe()
+    );
+    if let Some(reason) = reason {
+        // A page of HTML is no reason: its first line, and at most 300 characters.
+        let line = reason.lines().next().unwrap_or_default();
+        let cut: String = line.chars().take(300).collect();
+        let more = if cut.len() < reason.len() { "…" } else { "" };
+        message.push_str(&format!(": {cut}{more}"));
+    }
+    Some(Failure::new(Kind::Http, message).hint(
+        "the server refused this request; if it needs other credentials, check the server's `url` or `headers`",
+    ))
 }
 
 /// What to do about a certificate we do not trust.
