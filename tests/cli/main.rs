@@ -21,6 +21,7 @@ mod output;
 mod processes;
 mod prompts;
 mod proxy;
+mod readme;
 mod recipes;
 mod resources;
 mod resources_owners;

@@ -6,9 +6,12 @@
   as JSON text, so a test sees exactly what was sent.
 - `resources/templates/list` is "Method not found" although the server declares resources (sqlite and
   kubernetes servers do this): an optional method it does not implement.
+
+With ZOO_RECORD=FILE, every message received is appended to FILE as a JSON line.
 """
 
 import json
+import os
 import sys
 
 TOOLS = [
@@ -39,6 +42,9 @@ for line in sys.stdin:
     if not line.strip():
         continue
     msg = json.loads(line)
+    if os.environ.get("ZOO_RECORD"):
+        with open(os.environ["ZOO_RECORD"], "a") as record:
+            record.write(json.dumps(msg) + "\n")
     if "id" not in msg or "method" not in msg:
         continue  # notifications and responses are ignored
     method, params = msg["method"], msg.get("params") or {}
