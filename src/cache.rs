@@ -47,6 +47,10 @@ struct Listed {
     items: Vec<serde_json::Value>,
     /// Unix time in milliseconds after which the list is stale.
     fresh_until_ms: u64,
+    /// The server said the list changed since (`list_changed`): to be listed again before it
+    /// is shown or offered, but still good to call tools from (see [`Cache::tools`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    changed: bool,
 }
 
 /// The lists a server answers that are cached, each under the same rules.
@@ -319,20 +323,34 @@ impl Cache {
         });
     }
 
-    /// The cached tools of `key`, if fresh (never with `--refresh`).
+    /// The cached tools of `key` to call from, if fresh (never with `--refresh`), also after the
+    /// server said they changed: a call validated against a schema that changed is rejected by
+    /// the server and the tools are listed again then (`mcp::rejected_as_stale`), and an unknown
+    /// name is looked up live. Some servers (server-everything) announce a change in every
+    /// session; forgetting the list for that made every next call list the tools again.
     pub fn tools(&self, key: &Key) -> Option<Vec<Tool>> {
-        self.list(key, ListKind::Tools)
+        self.entry(key, ListKind::Tools, true)
     }
 
-    /// The cached list of `kind` for `key`, if fresh (never with `--refresh`): this
-    /// identity's private entry, else the public one.
+    /// The cached list of `kind` for `key`, if fresh and not changed since (never with
+    /// `--refresh`): this identity's private entry, else the public one.
     pub fn list<T: DeserializeOwned>(&self, key: &Key, kind: ListKind) -> Option<Vec<T>> {
+        self.entry(key, kind, false)
+    }
+
+    fn entry<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+        kind: ListKind,
+        changed_too: bool,
+    ) -> Option<Vec<T>> {
         if self.mode != Mode::Normal {
             return None;
         }
         let file = self.load(key)?;
         let now = now_ms();
-        let fresh = |listed: &&Listed| listed.fresh_until_ms > now;
+        let fresh =
+            |listed: &&Listed| listed.fresh_until_ms > now && (changed_too || !listed.changed);
         let listed = file
             .identities
             .get(&key.identity)
@@ -365,6 +383,7 @@ impl Cache {
                 .filter_map(|item| serde_json::to_value(item).ok())
                 .collect(),
             fresh_until_ms: now_ms().saturating_add(ttl_ms),
+            changed: false,
         });
         self.update(key, |file| {
             let mine = file.identities.entry(key.identity.clone()).or_default();
@@ -397,6 +416,29 @@ impl Cache {
                 *mine.list(kind) = None;
             }
             *file.public.list(kind) = None;
+        });
+    }
+
+    /// Mark the cached list of `kind` for `key` (this identity's and the public one) as changed
+    /// at the server: listed again before it is shown or offered, still used to call tools.
+    pub fn mark_changed(&self, key: &Key, kind: ListKind) {
+        let unmarked = |listed: Option<&Listed>| listed.is_some_and(|l| !l.changed);
+        let Some(file) = self.load(key) else {
+            return;
+        };
+        let mine = file.identities.get(&key.identity);
+        if !unmarked(mine.and_then(|m| m.listed(kind))) && !unmarked(file.public.listed(kind)) {
+            return; // nothing to mark: no write
+        }
+        self.update(key, |file| {
+            if let Some(mine) = file.identities.get_mut(&key.identity)
+                && let Some(listed) = mine.list(kind).as_mut()
+            {
+                listed.changed = true;
+            }
+            if let Some(listed) = file.public.list(kind).as_mut() {
+                listed.changed = true;
+            }
         });
     }
 

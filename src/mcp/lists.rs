@@ -46,7 +46,8 @@ impl Changed {
 }
 
 /// Reacts to `notifications/*/list_changed` as our transports read them (Streamable HTTP,
-/// stdio): the server's cached list of that kind is dropped and the session told, before the
+/// stdio): the server's cached list of that kind is marked changed (listed again before it is
+/// shown or offered; tool calls still go from it, see `Cache::tools`) and the session told, before the
 /// messages after it reach rmcp. rmcp's own handler runs later on a task of its own, so a
 /// long-running command could otherwise make its next request before it ran.
 pub(crate) struct ListChanges {
@@ -75,10 +76,10 @@ impl ListChanges {
         };
         for kind in kinds {
             tracing::debug!(
-                "the server's {} list changed; dropped the cached one",
+                "the server's {} list changed; the cached one is to be listed again",
                 kind.noun()
             );
-            self.cache.forget(&self.key, *kind);
+            self.cache.mark_changed(&self.key, *kind);
             self.changed.mark(*kind);
         }
     }
@@ -166,10 +167,8 @@ impl Session {
         kind: ListKind,
         parse: impl Fn(&str, &Value) -> Result<(Vec<T>, Option<String>), Failure>,
     ) -> Result<Vec<T>, Failure> {
-        // This listing answers any list_changed seen so far; one arriving while it runs marks
-        // the kind again.
-        self.changes.changed.take(kind);
         let name = self.name();
+        tracing::debug!(server = name, "sending {}", kind.method());
         let hints = std::sync::Mutex::new(Hints::default());
         let (hints_ref, parse) = (&hints, &parse);
         let items = super::paginate::all_pages(name, kind.method(), |cursor| async move {
@@ -183,6 +182,11 @@ impl Session {
             parse(name, &result)
         })
         .await?;
+        // This listing answers every list_changed read before its (last) answer: on one
+        // ordered stream a change the server announced first is in the list it sent after.
+        // server-everything announces its tools at the start of every session, while the first
+        // listing is on its way; that no longer costs a second listing.
+        self.changes.changed.take(kind);
         let hints = hints.into_inner().unwrap_or_else(|e| e.into_inner());
         self.cache
             .store_list(&self.key, kind, &items, hints.ttl_ms, hints.scope);

@@ -226,7 +226,7 @@ fn the_cached_list_commands_print_the_live_lines_without_connecting() {
 }
 
 #[test]
-fn list_changed_notifications_drop_the_cached_list_and_the_next_command_lists_again() {
+fn list_changed_marks_the_cached_list_calls_still_go_from_it_and_the_rest_list_again() {
     let env = TestEnv::new();
     // A 2025-era session: 2026-07-28 servers send list_changed only on subscriptions/listen.
     let python = python_http_with(0, &["--list-changers"]);
@@ -255,12 +255,22 @@ fn list_changed_notifications_drop_the_cached_list_and_the_next_command_lists_ag
     let touched = mcpchat(&["tools", "call", "py__touch_tools"]);
     assert_eq!(touched[0]["text"], "sent");
     assert_eq!(requests(&log), session(&["POST tools/call"]));
+    // Marked, not forgotten: a call still goes from it (a schema that changed would be
+    // rejected by the server and listed again), so the warm path stays warm...
     let add = ["tools", "call", "py__add", "-a", "a=2", "-a", "b=3"];
     assert_eq!(mcpchat(&add)[0]["text"], "5");
-    assert_eq!(
-        requests(&log),
-        session(&["POST tools/list", "POST tools/call"])
-    );
+    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    // ...but it is not shown as the server's list any more.
+    let cached = env
+        .cmd()
+        .args(["--url", &format!("py={}", proxy.url)])
+        .args(["tools", "list", "--cached"])
+        .output()
+        .unwrap();
+    assert_eq!(cached.status.code(), Some(4), "{}", stderr_of(&cached));
+    assert_eq!(requests(&log), Vec::<String>::new());
+    mcpchat(&["tools", "list"]);
+    requests(&log);
 
     // The prompts list was untouched so far; touch_prompts drops it, and only it.
     let review = ["prompts", "get", "py__review", "-a", "code=x"];
@@ -516,4 +526,38 @@ fn a_logout_forgets_the_lists_cached_for_the_account() {
     let output = list(true);
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
     assert!(stderr_of(&output).contains("no cached tools list"));
+}
+
+/// server-everything announces `tools/list_changed` at the start of every session, while the
+/// first listing is on its way: that listing answers it (no second `tools/list`), and the
+/// cached list stays usable for calls, so every later `tools call` is warm (no `tools/list`).
+#[test]
+fn server_everythings_announcements_at_session_start_neither_relist_nor_cool_the_cache() {
+    let env = TestEnv::new();
+    let call = || {
+        let output = env
+            .cmd()
+            .args(["--stdio", &format!("ev={}", everything_stdio_cmd())])
+            .args([
+                "-vv",
+                "tools",
+                "call",
+                "ev__get-sum",
+                "-a",
+                "a=2",
+                "-a",
+                "b=3",
+            ])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert_eq!(lines(&output.stdout)[0]["text"], "The sum of 2 and 3 is 5.");
+        (
+            stderr.matches("sending tools/list").count(),
+            stderr.matches("tools list changed").count() > 0,
+        )
+    };
+    // Each run saw the announcement, and only the cold one listed, once.
+    assert_eq!([call(), call(), call()], [(1, true), (0, true), (0, true)]);
 }
