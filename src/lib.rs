@@ -43,6 +43,7 @@ pub fn main_entry() -> i32 {
     if shell::complete_if_asked() {
         return 0;
     }
+    install_panic_hook();
     // ./.env never overrides the real environment. Loaded before the flags are parsed, as
     // their MCPCHAT_* variables may come from it, and before any thread starts.
     let _ = dotenvy::from_path(".env");
@@ -95,6 +96,29 @@ pub fn main_entry() -> i32 {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     mcp::children::kill_all();
     code
+}
+
+/// A panic's message can quote what a server sent: it goes out through `terminal` like every
+/// other message (the default hook writes it raw). The backtrace follows `RUST_BACKTRACE`.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        let mut text = format!(
+            "mcpchat: error: internal error: {info}
+"
+        );
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            text.push_str(&format!(
+                "{backtrace}
+"
+            ));
+        }
+        text.push_str(
+            "hint: this is a bug in mcpchat; please report it
+",
+        );
+        terminal::eprint(&text);
+    }));
 }
 
 /// Commands that check tool arguments against a schema before calling: jsonschema's
