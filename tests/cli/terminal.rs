@@ -100,7 +100,8 @@ fn json_lines_carry_a_servers_text_as_sent() {
 }
 
 #[test]
-fn log_notifications_a_stdio_servers_stderr_and_json_rpc_errors_reach_stderr_neutralised() {
+fn log_and_progress_notifications_a_stdio_servers_stderr_and_json_rpc_errors_reach_stderr_neutralised()
+ {
     let env = TestEnv::new();
     let output = hostile(&env)
         .args(["-v", "tools", "call", "h__echo"])
@@ -117,6 +118,8 @@ fn log_notifications_a_stdio_servers_stderr_and_json_rpc_errors_reach_stderr_neu
         [
             // tracing writes the C1 CSI as `\u{9b}` itself, before we see it.
             r#" INFO log\x1b]52;c;cHduZWQ=\x07\x1b[2J\x07\rX\u202eevil\u{9b}31m\x7f server=h level=Warning logger="evil""#,
+            // Off a terminal, the server's progress is logged.
+            r#" INFO progress server="h" progress=1.0 total=2.0 step\x1b]52;c;cHduZWQ=\x07\x1b[2J\x07\rX\u202eevil\u{9b}31m\x7f"#,
             format!("[h] stderr{SHOWN}").as_str(),
         ]
     );
@@ -341,4 +344,39 @@ fn auth_token_refuses_a_stored_token_with_control_characters_rather_than_print_i
         "mcpchat: error: the access token stored for MCP server `s` contains characters a token cannot have (control or non-ASCII characters); not printing it\n\
          hint: log in again: mcpchat auth login s\n"
     );
+}
+
+#[test]
+fn on_a_terminal_a_servers_progress_message_is_drawn_neutralised() {
+    let env = TestEnv::new();
+    // `script` gives mcpchat a terminal on stderr, so the progress bar is drawn.
+    let command = format!(
+        "{} --stdio 'h=python3 {}' tools call h__echo > out.jsonl",
+        assert_cmd::cargo::cargo_bin("mcpchat").display(),
+        repo().join("tests/fakes/hostile_text.py").display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "terminal.log"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("TERM", "xterm")
+        .current_dir(env.cwd())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let terminal = std::fs::read_to_string(env.path("terminal.log")).unwrap();
+    assert!(
+        terminal.contains(&format!("1/2 step{SHOWN}")),
+        "{terminal:?}"
+    );
+    // The bar's own escapes are there; none of the server's.
+    for raw in ["\u{1b}]52", "\u{7}", "\u{202e}", "\u{9b}", "\u{7f}"] {
+        assert!(
+            !terminal.contains(raw),
+            "{raw:?} reached the terminal: {terminal:?}"
+        );
+    }
+    let result = lines(&std::fs::read(env.path("out.jsonl")).unwrap()).remove(0);
+    assert_eq!(result["text"], format!("result{EVIL}"));
 }
