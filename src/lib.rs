@@ -14,6 +14,7 @@ pub mod events;
 pub mod exit;
 pub mod human;
 pub mod interrupt;
+pub mod links;
 pub mod llm;
 pub mod mcp;
 pub mod output;
@@ -21,6 +22,7 @@ pub mod private_file;
 pub mod redact;
 pub mod report;
 pub mod shell;
+pub mod terminal;
 pub mod ui;
 pub mod validate;
 
@@ -41,20 +43,21 @@ pub fn main_entry() -> i32 {
     if shell::complete_if_asked() {
         return 0;
     }
+    install_panic_hook();
     // ./.env never overrides the real environment. Loaded before the flags are parsed, as
     // their MCPCHAT_* variables may come from it, and before any thread starts.
     let _ = dotenvy::from_path(".env");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            // --help and --version print to stdout and exit 0; usage errors exit 2.
-            let code = if error.use_stderr() {
-                Code::Usage.as_i32()
-            } else {
-                0
-            };
+            // --help and --version print to stdout and exit 0; usage errors exit 2, on
+            // stderr in plain text (they quote the arguments, which may come from a server).
+            if error.use_stderr() {
+                terminal::eprint(&error.render().to_string());
+                return Code::Usage.as_i32();
+            }
             let _ = error.print();
-            return code;
+            return 0;
         }
     };
     init_logging(cli.global.verbose);
@@ -93,6 +96,29 @@ pub fn main_entry() -> i32 {
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     mcp::children::kill_all();
     code
+}
+
+/// A panic's message can quote what a server sent: it goes out through `terminal` like every
+/// other message (the default hook writes it raw). The backtrace follows `RUST_BACKTRACE`.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        let mut text = format!(
+            "mcpchat: error: internal error: {info}
+"
+        );
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            text.push_str(&format!(
+                "{backtrace}
+"
+            ));
+        }
+        text.push_str(
+            "hint: this is a bug in mcpchat; please report it
+",
+        );
+        terminal::eprint(&text);
+    }));
 }
 
 /// Commands that check tool arguments against a schema before calling: jsonschema's
@@ -157,7 +183,7 @@ fn run_without_config(command: &Command) -> anyhow::Result<Option<Code>> {
         _ => return Ok(None),
     };
     let output = Output::new(output::Format::Json);
-    output.write_line(fixed.trim_end())?;
+    output.write_fixed(fixed.trim_end())?;
     Ok(Some(Code::Success))
 }
 
@@ -284,8 +310,8 @@ async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
     }
 }
 
-/// Logs go to stderr, through `redact`. Default: warnings only; `-v` info; `-vv` debug;
-/// `RUST_LOG` overrides.
+/// Logs go to stderr through `terminal` (secrets masked, controls shown as escapes).
+/// Default: warnings only; `-v` info; `-vv` debug; `RUST_LOG` overrides.
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
@@ -299,42 +325,13 @@ fn init_logging(verbose: u8) {
         .filter(|v| !v.is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    // No colours: the writer cannot tell the formatter's escapes from a server's, and shows
+    // every escape as text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(RedactingStderr::default)
+        .with_writer(terminal::LogWriter::default)
         .with_target(verbose > 1)
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
+        .with_ansi(false)
         .without_time()
         .try_init();
-}
-
-/// A tracing writer that masks secrets before they reach stderr.
-#[derive(Default)]
-struct RedactingStderr {
-    buffer: Vec<u8>,
-}
-
-impl std::io::Write for RedactingStderr {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let text = redact::text(&String::from_utf8_lossy(&self.buffer));
-        self.buffer.clear();
-        std::io::stderr().write_all(text.as_bytes())
-    }
-}
-
-impl Drop for RedactingStderr {
-    fn drop(&mut self) {
-        let _ = std::io::Write::flush(self);
-    }
 }

@@ -3,7 +3,10 @@
 //! Each event is written and flushed as one line so pipelines see it at once. A closed stdout
 //! (`| head -1`) surfaces as [`BrokenPipe`], which `main` turns into a quiet exit 0.
 //! Every line passes through `redact` on its way out, so no stdout line carries a registered
-//! secret, whatever a server echoed back; only `auth token` prints one, by design.
+//! secret, whatever a server echoed back; only `auth token` prints one, by design. Text for
+//! people (`--format text`: every field, streamed answers, resource text) also passes through
+//! `terminal::for_text_output`, so control and bidi characters show as escapes; JSON Lines
+//! carry the data as sent (serde escapes every control character).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -59,7 +62,7 @@ impl Output {
                     // Streamed text goes out as it comes; each turn's text ends its line.
                     Event::Delta(delta) => {
                         self.streamed.store(true, Ordering::Relaxed);
-                        self.write_raw(&crate::redact::registered(&delta.content))
+                        self.write_raw(&delta.content)
                     }
                     Event::Message(_) if self.streamed.load(Ordering::Relaxed) => {
                         self.write_raw("\n")
@@ -84,9 +87,12 @@ impl Output {
         self.format
     }
 
-    /// Print text as is, flushed, without a newline.
+    /// Print text for people, flushed, without a newline: registered secrets masked, control
+    /// characters shown as escapes.
     pub fn write_raw(&self, text: &str) -> Result<(), BrokenPipe> {
+        let text = crate::terminal::for_text_output(text);
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        #[allow(clippy::disallowed_methods)] // the one writer to stdout
         let mut stdout = std::io::stdout().lock();
         stdout
             .write_all(text.as_bytes())
@@ -94,14 +100,22 @@ impl Output {
             .map_err(|_| BrokenPipe)
     }
 
-    /// Print text (already formatted) followed by a newline, registered secrets masked.
+    /// Print a line for people (already formatted) followed by a newline: registered secrets
+    /// masked, control characters shown as escapes.
     pub fn write_line(&self, line: &str) -> Result<(), BrokenPipe> {
-        self.write_unmasked(&crate::redact::registered(line))
+        self.write_unmasked(&crate::terminal::for_text_output(line))
     }
 
-    /// Print a line exactly as given: only for `auth token`, whose output is the secret.
+    /// Print one of our own texts (the schema, a completion script, the man page) exactly.
+    pub fn write_fixed(&self, text: &str) -> Result<(), BrokenPipe> {
+        self.write_unmasked(text)
+    }
+
+    /// Print a line exactly as given: JSON lines (escaped already), our own fixed texts, and
+    /// `auth token`, whose output is the secret (checked to be visible ASCII first).
     pub fn write_unmasked(&self, line: &str) -> Result<(), BrokenPipe> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        #[allow(clippy::disallowed_methods)] // the one writer to stdout
         let mut stdout = std::io::stdout().lock();
         stdout
             .write_all(line.as_bytes())

@@ -1,10 +1,11 @@
 //! Messages for people, on stderr: `mcpchat: error: ...`, `mcpchat: warning: ...`, then
-//! `hint:` lines. Everything is passed through `redact` first.
-#![allow(clippy::print_stderr)]
+//! `hint:` lines. Everything goes out through `terminal`, which masks secrets and shows
+//! control and bidi characters as visible escapes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::exit::Failure;
+use crate::terminal;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 
@@ -13,14 +14,11 @@ pub fn set_quiet(quiet: bool) {
 }
 
 pub fn error(failure: &Failure) {
-    eprintln!("mcpchat: error: {}", crate::redact::text(&failure.message));
-    for hint in &failure.hints {
-        eprintln!("hint: {}", crate::redact::text(hint));
-    }
+    terminal::eprint(&with_hints("error", failure));
 }
 
 pub fn error_text(message: &str) {
-    eprintln!("mcpchat: error: {}", crate::redact::text(message));
+    terminal::eprintln(&format!("mcpchat: error: {message}"));
 }
 
 /// A failure that did not stop the command (one server of several). Silent with `--quiet`.
@@ -28,13 +26,16 @@ pub fn warning(failure: &Failure) {
     if QUIET.load(Ordering::Relaxed) {
         return;
     }
-    eprintln!(
-        "mcpchat: warning: {}",
-        crate::redact::text(&failure.message)
-    );
+    terminal::eprint(&with_hints("warning", failure));
+}
+
+/// `mcpchat: LEVEL: message` and its `hint:` lines, each line ended.
+fn with_hints(level: &str, failure: &Failure) -> String {
+    let mut text = format!("mcpchat: {level}: {}\n", failure.message);
     for hint in &failure.hints {
-        eprintln!("hint: {}", crate::redact::text(hint));
+        text.push_str(&format!("hint: {hint}\n"));
     }
+    text
 }
 
 /// Something the user should know that is not a failure. Silent with `--quiet`.
@@ -42,26 +43,33 @@ pub fn notice(message: &str) {
     if QUIET.load(Ordering::Relaxed) {
         return;
     }
-    eprintln!("mcpchat: note: {}", crate::redact::text(message));
+    terminal::eprintln(&format!("mcpchat: note: {message}"));
+}
+
+/// A line a stdio server wrote to its stderr, forwarded with `-v`.
+pub fn forwarded(server: &str, line: &str) {
+    terminal::eprintln(&format!("[{server}] {line}"));
+}
+
+/// Where to log in: the authorization URL, checked by `links::openable` first. Not masked:
+/// it carries the `state` (a registered secret) that the browser must bring back.
+pub fn login_url(text: &str) {
+    terminal::eprintln_unmasked(text);
 }
 
 /// What the user must do to finish a device login. Printed even with `--quiet`: the login
 /// cannot finish without it.
 pub fn device_prompt(prompt: &crate::events::AuthPrompt) {
-    eprintln!(
-        "To log in to MCP server `{}`, open\n\n  {}\n\nand enter the code: {}\n",
-        prompt.server,
-        crate::redact::text(&prompt.verification_uri),
-        prompt.user_code
+    let mut text = format!(
+        "To log in to MCP server `{}`, open\n\n  {}\n\nand enter the code: {}\n\n",
+        prompt.server, prompt.verification_uri, prompt.user_code
     );
     if let Some(complete) = &prompt.verification_uri_complete {
-        eprintln!(
-            "(or open {} with the code filled in)\n",
-            crate::redact::text(complete)
-        );
+        text.push_str(&format!("(or open {complete} with the code filled in)\n\n"));
     }
-    eprintln!(
-        "Waiting for the login to be approved (the code expires in {}).",
+    text.push_str(&format!(
+        "Waiting for the login to be approved (the code expires in {}).\n",
         crate::human::duration(std::time::Duration::from_secs(prompt.expires_in))
-    );
+    ));
+    terminal::eprint(&text);
 }

@@ -1,6 +1,7 @@
 //! Progress on stderr: indicatif bars driven by MCP progress notifications, the batch's bar and
 //! `ask`'s status line, shown only when stderr is a terminal and `--quiet` is off. Never touches
-//! stdout; when nothing is drawn, nothing at all is written.
+//! stdout; when nothing is drawn, nothing at all is written. What a server sends (tool names,
+//! progress messages) is shown through `terminal::for_stderr`, masked and neutralised.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -18,6 +19,7 @@ pub struct Progress {
 impl Progress {
     /// Bars are drawn only if `enabled` and stderr is a TTY.
     pub fn new(enabled: bool) -> Self {
+        #[allow(clippy::disallowed_methods)] // asks whether stderr is a terminal; writes nothing
         let multi = (enabled && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Progress {
@@ -75,7 +77,7 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        bar.set_message(text);
+        bar.set_message(crate::terminal::for_stderr(&text));
     }
 
     /// A progress notification from `server` for request `token`.
@@ -114,7 +116,7 @@ impl Progress {
             // Styled before it is added, so the first frame is already right.
             let bar = ProgressBar::new(total.map_or(0, |t| t.round().max(0.0) as u64))
                 .with_style(style.clone())
-                .with_prefix(server.to_string());
+                .with_prefix(crate::terminal::for_stderr(server));
             multi.add(bar)
         });
         bar.set_style(style);
@@ -131,7 +133,7 @@ impl Progress {
             return;
         }
         if let Some(message) = message {
-            bar.set_message(message.to_string());
+            bar.set_message(crate::terminal::for_stderr(message));
         }
     }
 

@@ -1,7 +1,9 @@
 //! Showing the user the authorization URL: `$BROWSER`, else the platform opener, else the URL
-//! on stderr.
+//! on stderr. Only a URL `links::openable` accepts is ever opened or shown.
 
 use crate::config::ServerConfig;
+use crate::exit::Failure;
+use crate::report;
 
 /// Whether a browser can be opened here: `$BROWSER` is set, or a desktop session is (macOS
 /// always has one; elsewhere DISPLAY or WAYLAND_DISPLAY). Without one, `auth login` prefers
@@ -11,16 +13,34 @@ pub(super) fn can_open() -> bool {
     set("BROWSER") || cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
-/// Open the browser (`$BROWSER`, else the platform opener), or print the URL.
-pub(super) fn present_url(server: &ServerConfig, auth_url: &str, open: bool) {
-    #[allow(clippy::print_stderr)]
-    let say = |text: String| eprintln!("{text}");
+/// `url` (named `what` for people) when it may be opened or shown to open; else the auth
+/// failure that names the server and what is wrong with it, before anything is opened.
+pub(super) fn checked(server: &ServerConfig, what: &str, url: &str) -> Result<url::Url, Failure> {
+    crate::links::openable(url).map_err(|refusal| {
+        super::auth_failure(
+            server,
+            format!("the {what} {refusal}; {}", crate::links::RULE),
+        )
+        .hint("the authorization server is misconfigured or hostile: check the MCP server's URL")
+    })
+}
+
+/// Open the browser (`$BROWSER`, else the platform opener), or print the URL. Refused (exit
+/// 3) when the URL is not `links::openable`: nothing is opened or printed then.
+pub(super) fn present_url(
+    server: &ServerConfig,
+    auth_url: &str,
+    open: bool,
+) -> Result<(), Failure> {
+    let checked = checked(server, "authorization URL", auth_url)?;
+    let auth_url = checked.as_str();
+    let say = |text: String| report::login_url(&text);
     if !open {
         say(format!(
             "To log in to MCP server `{}`, open this URL in a browser:\n\n  {auth_url}\n",
             server.name
         ));
-        return;
+        return Ok(());
     }
     let command: Option<Vec<String>> = match std::env::var("BROWSER")
         .ok()
@@ -66,4 +86,5 @@ pub(super) fn present_url(server: &ServerConfig, auth_url: &str, open: bool) {
             server.name
         )),
     }
+    Ok(())
 }

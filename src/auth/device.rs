@@ -156,6 +156,11 @@ pub(super) async fn device_login(
         )
     })?;
     redact::register(&device.device_code);
+    // Shown to open (on stderr and in the `auth_prompt` line) only when openable.
+    super::browser::checked(server, "verification_uri", &device.verification_uri)?;
+    if let Some(complete) = &device.verification_uri_complete {
+        super::browser::checked(server, "verification_uri_complete", complete)?;
+    }
     prompt(&AuthPrompt {
         server: server.name.clone(),
         flow: "device",

@@ -430,7 +430,7 @@ async fn authorize(
         .ok_or_else(|| auth_failure(server, "the authorization URL has no state parameter"))?;
     let resource = query_param("resource");
     redact::register(&state);
-    present_url(server, &auth_url, options.open_browser);
+    present_url(server, &auth_url, options.open_browser)?;
 
     let callback = tokio::time::timeout(options.timeout, wait_for_callback(listener, &state))
         .await

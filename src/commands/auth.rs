@@ -8,7 +8,7 @@ use crate::auth::{self, LoginOptions};
 use crate::cli::{AuthCommand, LoginArgs};
 use crate::config::ServerConfig;
 use crate::events::{AuthPrompt, Event};
-use crate::exit::{Code, Failure};
+use crate::exit::{Code, Failure, Kind};
 use crate::report;
 
 use super::App;
@@ -56,10 +56,29 @@ pub async fn auth(app: &App, command: &AuthCommand) -> anyhow::Result<Code> {
                 .into());
             }
             let token = auth::access_token(&server, &app.context.store).await?;
-            app.output.write_unmasked(&token)?;
+            app.output
+                .write_unmasked(printable_token(&server, &token)?)?;
             Ok(Code::Success)
         }
     }
+}
+
+/// `auth token` prints the token raw: scripts use it as is, so neutralising it would print a
+/// different, broken token. One with a character an access token cannot have (RFC 6749
+/// appendix A.12: visible ASCII and space only), a control character above all, is refused
+/// instead of reaching the terminal.
+fn printable_token<'a>(server: &ServerConfig, token: &'a str) -> Result<&'a str, Failure> {
+    if token.chars().all(|c| matches!(c, ' '..='~')) {
+        return Ok(token);
+    }
+    Err(Failure::new(
+        Kind::Auth,
+        format!(
+            "the access token stored for MCP server `{}` contains characters a token cannot have (control or non-ASCII characters); not printing it",
+            server.name
+        ),
+    )
+    .hint(format!("log in again: mcpchat auth login {}", server.name)))
 }
 
 /// The server's private cached lists belong to the account that fetched them: a login or a

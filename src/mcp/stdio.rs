@@ -154,10 +154,7 @@ fn read_stderr(stderr: tokio::process::ChildStderr, reader: Reader, name: &str, 
         while let Ok(Some(line)) = lines.next_line().await {
             let line = redact::text(&line);
             if forward {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("[{name}] {line}");
-                }
+                crate::report::forwarded(&name, &line);
             }
             let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
             if tail.len() == TAIL_LINES {

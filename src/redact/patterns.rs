@@ -30,9 +30,13 @@ pub(super) fn mask_patterns(input: &str) -> String {
     while i < bytes.len() {
         // `<name>=<value>` where the name is a secret parameter name.
         if bytes[i] == b'=' {
+            // The name starts after the last character that cannot be in one (which may
+            // take several bytes: `ச=` must not slice inside the `ச`).
             let start = input[..i]
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-                .map_or(0, |p| p + 1);
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+                .map_or(0, |(p, c)| p + c.len_utf8());
             let name = input[start..i].to_ascii_lowercase();
             if SECRET_PARAMS.contains(&name.as_str()) && !input[i + 1..].starts_with(MASK) {
                 let end = value_end(input, i + 1);

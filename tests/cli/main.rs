@@ -34,6 +34,7 @@ mod shards_and_progress;
 mod shell;
 mod speed;
 mod tasks;
+mod terminal;
 mod tls;
 mod tool_choice;
 mod tools_batch;

@@ -31,6 +31,12 @@ killed. Every POST (any path; meant for /v1/chat/completions) is answered accord
                         required is not supported", ...}} (some local servers); otherwise a
                         normal JSON completion with content "auto ok"
 
+  escapes_error         400 {"error": {"message": "bad request" + ESCAPES, ...}}
+  escapes_answer        a normal completion whose content is "answer" + ESCAPES (as SSE ending
+                        in `data: [DONE]` for stream requests, in two deltas, as JSON otherwise)
+                        ESCAPES: OSC 52 (clipboard), CSI 2J (clear screen), BEL, a lone CR and
+                        U+202E (right-to-left override)
+
 FAULT_LLM_LOG (optional): every request body is appended to that file as one JSON line
 (null if the body is not JSON), flushed, in every mode.
 """
@@ -44,7 +50,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required")
+MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required",
+         "escapes_error", "escapes_answer")
+ESCAPES = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\rX\u202eevil"
 _log_lock = threading.Lock()
 
 
@@ -233,6 +241,22 @@ class Handler(BaseHTTPRequestHandler):
                 )
             else:
                 msg = {"role": "assistant", "content": "auto ok"}
+                self.reply_json(200, completion(model, msg, "stop"))
+
+        elif MODE == "escapes_error":
+            self.reply_json(400, {"error": {"message": "bad request" + ESCAPES, "type": "invalid_request_error"}})
+
+        elif MODE == "escapes_answer":
+            if stream:
+                cid = "chatcmpl-" + uuid.uuid4().hex[:12]
+                self.start_sse()
+                self.send_chunk(chunk(cid, model, {"role": "assistant", "content": "answer"}))
+                self.send_chunk(chunk(cid, model, {"content": ESCAPES}))
+                self.send_chunk(chunk(cid, model, {}, "stop"))
+                self.send_chunk(b"data: [DONE]\n\n")
+                self.end_chunks()
+            else:
+                msg = {"role": "assistant", "content": "answer" + ESCAPES}
                 self.reply_json(200, completion(model, msg, "stop"))
 
     do_PUT = do_PATCH = do_DELETE = do_POST

@@ -444,6 +444,16 @@ impl Peer {
         Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
     }
 
+    /// An MCP server behind a hostile authorization server (tests/fakes/hostile_as.py);
+    /// `log` receives each request as "METHOD PATH".
+    pub fn hostile_as(mode: &str, log: &Path) -> Peer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("tests/fakes/hostile_as.py"))
+            .arg(mode)
+            .env("HOSTILE_AS_LOG", log);
+        Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+    }
+
     /// A legacy HTTP+SSE fake whose `endpoint` names another origin
     /// (tests/fakes/legacy_cross_origin.py).
     pub fn legacy_cross_origin() -> Peer {
