@@ -101,10 +101,16 @@ pub(super) fn read_poll(status: u16, body: &str) -> Poll {
     }
 }
 
-/// The next wait after a poll: RFC 8628 §3.5 adds 5 seconds on `slow_down`.
+/// The longest wait between polls a server can ask for (`interval`, `slow_down`): the value
+/// is the server's, and `Instant + Duration::MAX` would panic.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The next wait after a poll: RFC 8628 §3.5 adds 5 seconds on `slow_down` (up to a minute).
 pub(super) fn next_interval(interval: Duration, poll: &Poll) -> Duration {
     match poll {
-        Poll::SlowDown => interval + Duration::from_secs(5),
+        Poll::SlowDown => interval
+            .saturating_add(Duration::from_secs(5))
+            .min(MAX_INTERVAL),
         _ => interval,
     }
 }
@@ -188,7 +194,11 @@ async fn poll(
     let server = request.server;
     let lifetime = Duration::from_secs(device.expires_in).min(request.timeout);
     let deadline = Instant::now() + lifetime;
-    let mut interval = Duration::from_secs(device.interval.unwrap_or(DEFAULT_INTERVAL_SECS).max(1));
+    let mut interval = crate::durations::clamp_secs(
+        device.interval.unwrap_or(DEFAULT_INTERVAL_SECS),
+        Duration::from_secs(1),
+        MAX_INTERVAL,
+    );
     loop {
         if Instant::now() + interval > deadline {
             return Err(Failure::new(
@@ -334,6 +344,10 @@ mod tests {
         assert_eq!(
             next_interval(Duration::from_secs(10), &Poll::SlowDown),
             Duration::from_secs(15)
+        );
+        assert_eq!(
+            next_interval(Duration::from_secs(58), &Poll::SlowDown),
+            MAX_INTERVAL
         );
     }
 }

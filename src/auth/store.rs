@@ -231,11 +231,13 @@ impl TokenStore {
     fn lock(&self, suffix: &str) -> Result<File, Failure> {
         self.ensure_dir()?;
         let path = PathBuf::from(format!("{}.{suffix}", self.path.display()));
+        // Never through a link: a planted one would have us create files elsewhere.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| {
                 Failure::config(format!("cannot open the lock file {}: {e}", path.display()))
@@ -307,7 +309,11 @@ impl CredentialStore for ServerCredentials {
 pub fn expires_at(credentials: &StoredCredentials) -> Option<u64> {
     use oauth2::TokenResponse;
     let token = credentials.token_response.as_ref()?;
-    Some(credentials.token_received_at? + token.expires_in()?.as_secs())
+    // Clamped and saturating: `expires_in: 18446744073709551615` must not wrap to "expired".
+    Some(crate::durations::token_expiry(
+        credentials.token_received_at?,
+        token.expires_in()?,
+    ))
 }
 
 /// Seconds of clock skew kept before the expiry of a token this process obtained itself.

@@ -216,6 +216,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
         });
     }
     validate::entries(&config, path, &entries)?;
+    validate::llm(&config)?;
     config.entries = entries;
     Ok(config)
 }

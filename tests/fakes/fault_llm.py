@@ -31,6 +31,10 @@ killed. Every POST (any path; meant for /v1/chat/completions) is answered accord
                         required is not supported", ...}} (some local servers); otherwise a
                         normal JSON completion with content "auto ok"
 
+  retry_after           the first request -> 429 {"error": ...} with the header
+                        `Retry-After: $FAULT_LLM_RETRY_AFTER` (default `1e400`); every later
+                        request -> a normal JSON completion with content "retried ok"
+
 FAULT_LLM_LOG (optional): every request body is appended to that file as one JSON line
 (null if the body is not JSON), flushed, in every mode.
 """
@@ -44,8 +48,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required")
+MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required", "retry_after")
 _log_lock = threading.Lock()
+_answered = {"count": 0}
 
 
 def log_body(parsed):
@@ -233,6 +238,23 @@ class Handler(BaseHTTPRequestHandler):
                 )
             else:
                 msg = {"role": "assistant", "content": "auto ok"}
+                self.reply_json(200, completion(model, msg, "stop"))
+
+        elif MODE == "retry_after":
+            with _log_lock:
+                _answered["count"] += 1
+                first = _answered["count"] == 1
+            if first:
+                data = json.dumps({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}).encode()
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", os.environ.get("FAULT_LLM_RETRY_AFTER", "1e400"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+            else:
+                msg = {"role": "assistant", "content": "retried ok"}
                 self.reply_json(200, completion(model, msg, "stop"))
 
     do_PUT = do_PATCH = do_DELETE = do_POST
