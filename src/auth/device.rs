@@ -350,4 +350,35 @@ mod tests {
             MAX_INTERVAL
         );
     }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// A token response with any `expires_in` (any JSON number, a string) is read without
+        /// a panic, and a token it gives expires no earlier than now and within ten years.
+        #[test]
+        fn any_expires_in_gives_an_expiry_within_ten_years(
+            expires_in in proptest::prop_oneof![
+                proptest::num::f64::ANY.prop_map(|f| format!("{f:?}")),
+                proptest::num::i64::ANY.prop_map(|i| i.to_string()),
+                proptest::num::u64::ANY.prop_map(|u| u.to_string()),
+                "(1e400|-1|18446744073709551616|\"3600\"|\"soon\"|null|1.5)",
+            ],
+        ) {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","expires_in":{expires_in}}}"#
+            );
+            if let Poll::Tokens(tokens) = read_poll(200, &body) {
+                let received = now();
+                let credentials =
+                    StoredCredentials::new("c".into(), Some(*tokens), Vec::new(), Some(received));
+                if let Some(at) = super::super::store::expires_at(&credentials) {
+                    proptest::prop_assert!(at >= received);
+                    proptest::prop_assert!(
+                        at - received <= crate::durations::MAX_TOKEN_LIFETIME_SECS
+                    );
+                }
+            }
+        }
+    }
 }
