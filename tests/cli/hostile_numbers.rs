@@ -190,3 +190,20 @@ fn an_expires_in_of_u64_max_is_one_token_request_not_an_expired_token() {
     assert_eq!(line["logged_in"], true);
     assert_eq!(line["expired"], false);
 }
+
+#[test]
+fn a_watch_for_longer_than_a_year_is_exit_2_not_a_deadline_overflow() {
+    let env = TestEnv::new();
+    let output = env
+        .cmd()
+        .args(["--stdio", &format!("demo={}", demo_stdio_cmd())])
+        .args(["resources", "watch", "demo://anything", "--for", "1e19"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: error: --for takes a number of seconds from 0 to 31536000 (a year), like 30 \
+         or 0.5\n"
+    );
+}
