@@ -64,6 +64,11 @@ fn a_session_path_that_is_a_symlink_is_refused_with_exit_2_and_its_target_untouc
         "mcpchat: error: session file ./chat.jsonl is a symbolic link; mcpchat does not follow \
          links to conversation files\nhint: pass the path of the file itself, or remove the link\n"
     );
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["type"], "result");
+    assert_eq!(lines[0]["error"]["kind"], "usage");
+    assert_eq!(lines[0]["error"]["exit_code"], 2);
     assert_untouched(&victim);
     assert!(is_link(&link));
     assert_eq!(logged_bodies(&log).len(), 0, "the model was asked");

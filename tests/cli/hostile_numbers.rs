@@ -43,9 +43,16 @@ fn an_llm_timeout_of_1e30_is_exit_2_naming_the_flag_or_the_variable_and_the_mode
         (&negative, "--llm-timeout", "-1.0"),
     ] {
         assert_eq!(output.status.code(), Some(2), "{}", stderr_of(output));
+        let message = format!("{what} {DAY}, not {value}");
+        assert_eq!(stderr_of(output), format!("mcpchat: error: {message}\n"));
+        // Still one `result` line, as for every failed ask (the panic printed none).
+        let lines = lines(&output.stdout);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["type"], "result");
+        assert_eq!(lines[0]["status"], "error");
         assert_eq!(
-            stderr_of(output),
-            format!("mcpchat: error: {what} {DAY}, not {value}\n")
+            lines[0]["error"],
+            serde_json::json!({"kind": "usage", "message": message, "exit_code": 2})
         );
     }
     assert_eq!(logged_bodies(&log).len(), 0);
