@@ -28,6 +28,9 @@ use crate::config::{ServerConfig, Transport};
 /// Bump when the file layout changes: older files are then ignored and replaced.
 const FORMAT: u32 = 1;
 
+/// The longest a server's `ttlMs` can keep its list cached (a day): the number is the server's.
+const MAX_SERVER_TTL_MS: u64 = 86_400_000;
+
 /// The protocol era a server answered in.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -376,7 +379,11 @@ impl Cache {
         ttl_ms: Option<u64>,
         scope: Option<CacheScope>,
     ) {
-        let ttl_ms = ttl_ms.unwrap_or(self.default_ttl.as_millis() as u64);
+        // The server's `ttlMs` is bounded (a day); the user's `cache_ttl_secs` is taken as is.
+        let ttl_ms = match ttl_ms {
+            Some(theirs) => theirs.min(MAX_SERVER_TTL_MS),
+            None => u64::try_from(self.default_ttl.as_millis()).unwrap_or(u64::MAX),
+        };
         let listed = (ttl_ms > 0).then(|| Listed {
             items: items
                 .iter()

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conversation;
+pub mod durations;
 pub mod events;
 pub mod exit;
 pub mod human;

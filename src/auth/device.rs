@@ -101,10 +101,16 @@ pub(super) fn read_poll(status: u16, body: &str) -> Poll {
     }
 }
 
-/// The next wait after a poll: RFC 8628 §3.5 adds 5 seconds on `slow_down`.
+/// The longest wait between polls a server can ask for (`interval`, `slow_down`): the value
+/// is the server's, and `Instant + Duration::MAX` would panic.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The next wait after a poll: RFC 8628 §3.5 adds 5 seconds on `slow_down` (up to a minute).
 pub(super) fn next_interval(interval: Duration, poll: &Poll) -> Duration {
     match poll {
-        Poll::SlowDown => interval + Duration::from_secs(5),
+        Poll::SlowDown => interval
+            .saturating_add(Duration::from_secs(5))
+            .min(MAX_INTERVAL),
         _ => interval,
     }
 }
@@ -193,7 +199,11 @@ async fn poll(
     let server = request.server;
     let lifetime = Duration::from_secs(device.expires_in).min(request.timeout);
     let deadline = Instant::now() + lifetime;
-    let mut interval = Duration::from_secs(device.interval.unwrap_or(DEFAULT_INTERVAL_SECS).max(1));
+    let mut interval = crate::durations::clamp_secs(
+        device.interval.unwrap_or(DEFAULT_INTERVAL_SECS),
+        Duration::from_secs(1),
+        MAX_INTERVAL,
+    );
     loop {
         if Instant::now() + interval > deadline {
             return Err(Failure::new(
@@ -340,5 +350,40 @@ mod tests {
             next_interval(Duration::from_secs(10), &Poll::SlowDown),
             Duration::from_secs(15)
         );
+        assert_eq!(
+            next_interval(Duration::from_secs(58), &Poll::SlowDown),
+            MAX_INTERVAL
+        );
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// A token response with any `expires_in` (any JSON number, a string) is read without
+        /// a panic, and a token it gives expires no earlier than now and within ten years.
+        #[test]
+        fn any_expires_in_gives_an_expiry_within_ten_years(
+            expires_in in proptest::prop_oneof![
+                proptest::num::f64::ANY.prop_map(|f| format!("{f:?}")),
+                proptest::num::i64::ANY.prop_map(|i| i.to_string()),
+                proptest::num::u64::ANY.prop_map(|u| u.to_string()),
+                "(1e400|-1|18446744073709551616|\"3600\"|\"soon\"|null|1.5)",
+            ],
+        ) {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","expires_in":{expires_in}}}"#
+            );
+            if let Poll::Tokens(tokens) = read_poll(200, &body) {
+                let received = now();
+                let credentials =
+                    StoredCredentials::new("c".into(), Some(*tokens), Vec::new(), Some(received));
+                if let Some(at) = super::super::store::expires_at(&credentials) {
+                    proptest::prop_assert!(at >= received);
+                    proptest::prop_assert!(
+                        at - received <= crate::durations::MAX_TOKEN_LIFETIME_SECS
+                    );
+                }
+            }
+        }
     }
 }

@@ -163,7 +163,9 @@ impl TokenSource {
                 super::store::mark_obtained(&token);
                 self.remember(
                     &token,
-                    response.expires_in().map(|d| now() + d.as_secs()),
+                    response
+                        .expires_in()
+                        .map(|d| crate::durations::token_expiry(now(), d)),
                     dpop::bound(response.token_type()),
                 );
                 if let Some(refresh) = response.refresh_token() {

@@ -231,11 +231,13 @@ impl TokenStore {
     fn lock(&self, suffix: &str) -> Result<File, Failure> {
         self.ensure_dir()?;
         let path = PathBuf::from(format!("{}.{suffix}", self.path.display()));
+        // Never through a link: a planted one would have us create files elsewhere.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| {
                 Failure::config(format!("cannot open the lock file {}: {e}", path.display()))
@@ -307,7 +309,11 @@ impl CredentialStore for ServerCredentials {
 pub fn expires_at(credentials: &StoredCredentials) -> Option<u64> {
     use oauth2::TokenResponse;
     let token = credentials.token_response.as_ref()?;
-    Some(credentials.token_received_at? + token.expires_in()?.as_secs())
+    // Clamped and saturating: `expires_in: 18446744073709551615` must not wrap to "expired".
+    Some(crate::durations::token_expiry(
+        credentials.token_received_at?,
+        token.expires_in()?,
+    ))
 }
 
 /// Seconds of clock skew kept before the expiry of a token this process obtained itself.
@@ -377,5 +383,40 @@ mod tests {
         // About to expire even by this process's own measure.
         assert!(!usable("ours", Some(now + 1), 60));
         assert!(usable("stored", None, 60));
+    }
+
+    #[test]
+    fn links_planted_at_the_store_or_its_lock_never_reach_their_targets() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("tokens.json");
+        let store = super::TokenStore {
+            path: path.clone(),
+            keychain: None,
+        };
+        // A link at the lock: refused (the planted target is not created).
+        let created = dir.path().join("created-through-the-lock");
+        symlink(&created, dir.path().join("tokens.json.lock")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(store.update("https://a.example/mcp", |_| ()).is_err());
+        assert!(!created.exists());
+        // A link at the store itself: replaced by the new file, its target untouched.
+        std::fs::remove_file(dir.path().join("tokens.json.lock")).unwrap_or_else(|e| panic!("{e}"));
+        let victim = dir.path().join("victim");
+        // Valid store JSON, so that reading through the link does not stop the write.
+        std::fs::write(&victim, r#"{"version":1}"#).unwrap_or_else(|e| panic!("{e}"));
+        symlink(&victim, &path).unwrap_or_else(|e| panic!("{e}"));
+        store
+            .update("https://a.example/mcp", |_| ())
+            .unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap_or_default(),
+            r#"{"version":1}"#
+        );
+        assert!(
+            !std::fs::symlink_metadata(&path)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .file_type()
+                .is_symlink()
+        );
     }
 }

@@ -44,7 +44,8 @@ pub struct AskArgs {
     #[arg(long)]
     pub stream: bool,
 
-    /// Model API timeout in seconds (whole response, or between streamed chunks) [default: 300]
+    /// Model API timeout in seconds (whole response, or between streamed chunks), at most
+    /// 86400 (a day) [default: 300]
     #[arg(long, value_name = "SECS")]
     pub llm_timeout: Option<f64>,
 

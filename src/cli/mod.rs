@@ -80,11 +80,13 @@ pub struct GlobalArgs {
           add = ArgValueCandidates::new(crate::shell::server_candidates))]
     pub servers: Vec<String>,
 
-    /// Per-request timeout in seconds for MCP requests (overrides timeout_secs)
+    /// Per-request timeout in seconds for MCP requests (overrides timeout_secs), at most 86400
+    /// (a day)
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<f64>,
 
-    /// Timeout in seconds for connecting to a server, including the MCP handshake
+    /// Timeout in seconds for connecting to a server, including the MCP handshake, at most
+    /// 86400 (a day)
     #[arg(long, global = true, value_name = "SECS")]
     pub connect_timeout: Option<f64>,
 

@@ -60,7 +60,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Stop (exit 0) after SECS seconds
+    /// Stop (exit 0) after SECS seconds (at most 31536000, a year)
     #[arg(long = "for", value_name = "SECS")]
     pub duration: Option<f64>,
 

@@ -149,6 +149,25 @@ fn print_text(app: &App, uri: &str, result: &ReadResourceResult) -> anyhow::Resu
     Ok(())
 }
 
+/// Create or truncate `-o FILE`. The path is the user's, so a link the user made there is
+/// followed (like `curl -o` or a shell redirection); but in a directory others can write to
+/// (`/tmp`), a link at that name may be someone else's trap, so there it is refused
+/// (`O_NOFOLLOW`, ELOOP).
+fn create_output(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let shared = std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o022 != 0);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if shared {
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
 /// Write every item of `result`, decoded, to `path` (created or truncated).
 fn write_file(
     server: &str,
@@ -183,12 +202,18 @@ fn write_file(
             .push(serde_json::json!({"uri": item_uri, "mimeType": mime_type, "bytes": data.len()}));
         bytes.extend_from_slice(&data);
     }
-    let written = std::fs::File::create(path).and_then(|mut file| file.write_all(&bytes));
-    written.map_err(|e| {
-        Failure::usage(format!(
-            "cannot write the contents of `{uri}` to {}: {e}",
+    let written = create_output(path).and_then(|mut file| file.write_all(&bytes));
+    written.map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => Failure::usage(format!(
+            "{} is a symbolic link in a directory others can write to; mcpchat does not \
+             write through it",
             path.display()
         ))
+        .hint("pass the path of the file itself, or write into a directory only you can change"),
+        _ => Failure::usage(format!(
+            "cannot write the contents of `{uri}` to {}: {e}",
+            path.display()
+        )),
     })?;
     Ok(events::ResourceContents {
         server: server.to_string(),

@@ -30,10 +30,16 @@ pub async fn watch(app: &App, args: &WatchArgs) -> anyhow::Result<Code> {
     // `main` installed the handlers first: a signal during the setup below is seen once the
     // watch runs, after the subscriptions exist, and so they are removed.
     let mut signal = std::pin::pin!(crate::interrupt::wait());
-    let duration = match args.duration.map(Duration::try_from_secs_f64).transpose() {
-        Ok(duration) => duration,
-        Err(_) => {
-            return Err(Failure::usage("--for takes a number of seconds, like 30 or 0.5").into());
+    // At most a year: a larger `--for` would overflow the deadline (a panic), not wait longer.
+    let max = crate::durations::MAX_WATCH_SECS;
+    let duration = match args.duration {
+        None => None,
+        Some(secs) if (0.0..=max).contains(&secs) => Duration::try_from_secs_f64(secs).ok(),
+        Some(_) => {
+            return Err(Failure::usage(format!(
+                "--for takes a number of seconds from 0 to {max} (a year), like 30 or 0.5"
+            ))
+            .into());
         }
     };
     let owners = tokio::select! {

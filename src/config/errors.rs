@@ -16,6 +16,18 @@ impl Config {
         };
         Failure::config(format!("{place}{message}"))
     }
+
+    /// A config error at the first `needle` after the first line containing `anchor` (a key
+    /// inside a section or server entry), else at `anchor`.
+    pub(super) fn error_at_after(&self, anchor: &str, needle: &str, message: &str) -> Failure {
+        let place = locate_after(&self.text, anchor, needle).or_else(|| locate(&self.text, anchor));
+        match (&self.source, place) {
+            (Some(path), Some((line, column))) => {
+                Failure::config(format!("{}:{line}:{column}: {message}", path.display()))
+            }
+            _ => self.error_at(anchor, message),
+        }
+    }
 }
 
 pub(super) fn missing_config_file(path: &Path, from: &str) -> Failure {
@@ -147,6 +159,19 @@ pub fn valid_name(name: &str) -> bool {
 /// 1-based line and column of the first occurrence of `needle` outside a `#` comment line.
 pub(super) fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     locate_nth(text, needle, 1)
+}
+
+/// Like [`locate`], for the first `needle` on or after the first line containing `anchor`.
+pub(super) fn locate_after(text: &str, anchor: &str, needle: &str) -> Option<(usize, usize)> {
+    let (anchor_line, _) = locate(text, anchor)?;
+    text.lines()
+        .enumerate()
+        .skip(anchor_line - 1)
+        .filter(|(_, line)| !line.trim_start().starts_with('#'))
+        .find_map(|(index, line)| {
+            let column = line.find(needle)?;
+            Some((index + 1, line[..column].chars().count() + 1))
+        })
 }
 
 pub(super) fn locate_nth(text: &str, needle: &str, nth: usize) -> Option<(usize, usize)> {

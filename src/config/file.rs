@@ -216,6 +216,7 @@ fn build(path: &Path, text: String, raw: RawFile) -> Result<Config, Failure> {
         });
     }
     validate::entries(&config, path, &entries)?;
+    validate::llm(&config)?;
     config.entries = entries;
     Ok(config)
 }
@@ -260,6 +261,41 @@ mod props {
                 Err(failure) => Err(failure.code()),
             };
             prop_assert_eq!(outcome(&plain), outcome(&marked));
+        }
+
+        /// Whatever number a config's duration keys hold, loading either gives durations
+        /// within bounds or is a config error (exit 2): never a panic.
+        #[test]
+        fn any_number_in_a_duration_key_loads_within_bounds_or_is_exit_2(
+            number in prop_oneof![
+                any::<f64>().prop_map(|f| format!("{f:?}")),
+                any::<i64>().prop_map(|i| i.to_string()),
+                any::<u64>().prop_map(|u| u.to_string()),
+                "(\\.inf|-\\.inf|\\.nan|1e400|-0|0x10|\"5\")",
+            ],
+            key in prop_oneof!["timeout_secs", "llm_timeout", "cache_ttl_secs"],
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("c.yaml");
+            let (server, top) = match key.as_str() {
+                "timeout_secs" => (format!("    timeout_secs: {number}\n"), String::new()),
+                "llm_timeout" => (String::new(), format!("llm:\n  timeout_secs: {number}\n")),
+                _ => (String::new(), format!("cache_ttl_secs: {number}\n")),
+            };
+            let text = format!("servers:\n  - name: demo\n    command: demo\n{server}{top}");
+            std::fs::write(&path, text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            match parse_file(&path) {
+                Ok(config) => {
+                    let demo = config.server("demo").map_err(|f| TestCaseError::fail(f.message))?;
+                    prop_assert!(demo.timeout <= Duration::from_secs(86_400));
+                    let llm_ok = config
+                        .llm
+                        .timeout_secs
+                        .is_none_or(|t| crate::durations::timeout(t).is_some());
+                    prop_assert!(llm_ok);
+                }
+                Err(failure) => prop_assert!(matches!(failure.code(), crate::exit::Code::Usage)),
+            }
         }
     }
 }

@@ -242,10 +242,9 @@ impl Config {
 fn seconds(flag: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(Duration::from_secs_f64(v))),
-        Some(v) => Err(Failure::usage(format!(
-            "{flag} must be a positive number of seconds, not {v}"
-        ))),
+        Some(v) => crate::durations::timeout(v)
+            .map(Some)
+            .ok_or_else(|| Failure::usage(crate::durations::timeout_message(flag, v))),
     }
 }
 

@@ -159,7 +159,7 @@ impl Config {
         }
         let timeout = self
             .request_timeout
-            .or(raw.timeout_secs.map(Duration::from_secs_f64))
+            .or(raw.timeout_secs.and_then(crate::durations::timeout))
             .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
         Ok(ServerConfig {
             name: raw.name.clone(),

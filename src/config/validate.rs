@@ -1,6 +1,6 @@
 //! What a config file must satisfy before any server is used: names that are unique and
-//! fit for tool prefixes, one transport per server, settings in range. Every error is
-//! located at the server's entry in the file.
+//! fit for tool prefixes, one transport per server, settings in range (timeouts within a
+//! day). Every error is located at the server's entry in the file, or at the bad key in it.
 
 use std::path::Path;
 
@@ -14,14 +14,12 @@ pub(super) fn entries(config: &Config, path: &Path, entries: &[Entry]) -> Result
     for (i, entry) in entries.iter().enumerate() {
         let raw = &entry.raw;
         let at = format!("name: {}", raw.name);
-        let located = |message: String| {
-            let needle = if config.text.contains(&at) {
-                at.clone()
-            } else {
-                format!("\"{}\"", raw.name)
-            };
-            config.error_at(&needle, &message)
+        let anchor = if config.text.contains(&at) {
+            at.clone()
+        } else {
+            format!("\"{}\"", raw.name)
         };
+        let located = |message: String| config.error_at(&anchor, &message);
         if !valid_name(&raw.name) {
             return Err(located(format!(
                 "server name `{}` must be letters, digits, `_` or `-` (and not contain `__`)",
@@ -39,6 +37,32 @@ pub(super) fn entries(config: &Config, path: &Path, entries: &[Entry]) -> Result
         }
         transport(raw).map_err(&located)?;
         settings(raw).map_err(&located)?;
+        if let Some(secs) = raw.timeout_secs
+            && crate::durations::timeout(secs).is_none()
+        {
+            let message = crate::durations::timeout_message("timeout_secs", secs);
+            return Err(config.error_at_after(
+                &anchor,
+                "timeout_secs",
+                &format!("server `{}`: {message}", raw.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `llm:` section's numbers in range (`timeout_secs` within a day), located at the key.
+pub(super) fn llm(config: &Config) -> Result<(), Failure> {
+    if let Some(secs) = config.llm.timeout_secs
+        && crate::durations::timeout(secs).is_none()
+    {
+        let anchor = if config.text.contains("\"llm\"") {
+            "\"llm\""
+        } else {
+            "llm:"
+        };
+        let message = crate::durations::timeout_message("llm.timeout_secs", secs);
+        return Err(config.error_at_after(anchor, "timeout_secs", &message));
     }
     Ok(())
 }
@@ -61,7 +85,7 @@ fn transport(raw: &RawServer) -> Result<(), String> {
     }
 }
 
-/// A known protocol revision, a message cap of at least a byte, a positive timeout.
+/// A known protocol revision and a message cap of at least a byte.
 fn settings(raw: &RawServer) -> Result<(), String> {
     if let Some(version) = &raw.protocol_version
         && !PROTOCOL_VERSIONS.contains(&version.as_str())
@@ -75,14 +99,6 @@ fn settings(raw: &RawServer) -> Result<(), String> {
     if raw.max_message_bytes == Some(0) {
         return Err(format!(
             "server `{}`: max_message_bytes must be at least 1",
-            raw.name
-        ));
-    }
-    if let Some(t) = raw.timeout_secs
-        && !(t.is_finite() && t > 0.0)
-    {
-        return Err(format!(
-            "server `{}`: timeout_secs must be positive",
             raw.name
         ));
     }

@@ -6,7 +6,8 @@
 //! belongs to each run's settings). Guarantees: a run holds an exclusive lock on the file from
 //! reading the history until its messages are appended, so a second process waits and then
 //! continues from the first one's result; a run's messages are appended with one write; a
-//! file that cannot be read as a conversation is an error naming it and is never rewritten.
+//! file that cannot be read as a conversation is an error naming it and is never rewritten;
+//! a symbolic link at the session path is refused, never followed (not even to create).
 
 pub mod history;
 mod time;
@@ -292,14 +293,46 @@ impl Locked {
     }
 }
 
+/// Open (or create, 0600) a session file, never through a symbolic link: a link at `path`,
+/// dangling or not, is refused, so a planted one cannot make us append a conversation to (or
+/// create) a file elsewhere. A file others may read is made private (0600) first.
 fn open_file(path: &Path) -> Result<File, Failure> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| Failure::config(format!("cannot open session file {}: {e}", path.display())))
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => Failure::usage(format!(
+                "session file {} is a symbolic link; mcpchat does not follow links to \
+                 conversation files",
+                path.display()
+            ))
+            .hint("pass the path of the file itself, or remove the link"),
+            _ => Failure::config(format!("cannot open session file {}: {e}", path.display())),
+        })?;
+    make_private(&file, path)?;
+    Ok(file)
+}
+
+/// Tighten a session file others may read or write (e.g. made 0644 by hand or by an older
+/// version) to 0600, through the open file so no link can redirect the change.
+fn make_private(file: &File, path: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let cannot = |e: std::io::Error| {
+        Failure::config(format!(
+            "cannot make session file {} private (0600): {e}",
+            path.display()
+        ))
+    };
+    let mode = file.metadata().map_err(cannot)?.mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(cannot)?;
+    }
+    Ok(())
 }
 
 fn lock_failure(path: &Path, error: &std::io::Error) -> Failure {
@@ -310,7 +343,8 @@ fn lock_failure(path: &Path, error: &std::io::Error) -> Failure {
 }
 
 fn same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), std::fs::metadata(path)) {
+    // `symlink_metadata`: a link swapped in while we waited is not the file we locked.
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }

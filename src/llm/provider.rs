@@ -195,20 +195,23 @@ fn api_key(
 
 /// The request timeout and the number of retries: flag, environment, config, default.
 fn limits(flags: &ProviderFlags, config: &LlmConfig) -> Result<(Duration, u32), Failure> {
-    let timeout = flags
-        .timeout
-        .or(env_number("MCPCHAT_LLM_TIMEOUT")?)
-        .or(config.timeout_secs)
-        .unwrap_or(300.0);
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(Failure::usage(
-            "the model API timeout must be a positive number of seconds",
-        ));
-    }
+    // The first source that sets it wins, and an error names that source.
+    let (timeout, source) = match (
+        flags.timeout,
+        env_number::<f64>("MCPCHAT_LLM_TIMEOUT")?,
+        config.timeout_secs,
+    ) {
+        (Some(secs), _, _) => (secs, "--llm-timeout"),
+        (None, Some(secs), _) => (secs, "$MCPCHAT_LLM_TIMEOUT"),
+        (None, None, Some(secs)) => (secs, "llm.timeout_secs"),
+        (None, None, None) => (300.0, "the default model API timeout"),
+    };
+    let timeout = crate::durations::timeout(timeout)
+        .ok_or_else(|| Failure::usage(crate::durations::timeout_message(source, timeout)))?;
     let max_retries = flags
         .max_retries
         .or(env_number("MCPCHAT_LLM_MAX_RETRIES")?)
         .or(config.max_retries)
         .unwrap_or(3);
-    Ok((Duration::from_secs_f64(timeout), max_retries))
+    Ok((timeout, max_retries))
 }

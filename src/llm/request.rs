@@ -78,7 +78,11 @@ impl Client {
                     retry_after
                 }
             };
-            let delay = retry_after.unwrap_or_else(|| backoff(attempt));
+            // Never wait longer for a retry than for an answer: the user's timeout bounds
+            // what a server's `Retry-After` can make us sit through.
+            let delay = retry_after
+                .map(|asked| asked.min(self.provider.timeout))
+                .unwrap_or_else(|| backoff(attempt));
             attempt += 1;
             tokio::time::sleep(delay).await;
         }
@@ -220,17 +224,21 @@ pub(super) fn preview(text: &str) -> String {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date; capped at a minute.
+/// The longest wait a model API can ask for with `Retry-After`.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// `Retry-After` as seconds or an HTTP date, clamped to `0..=60 s`: the value is the
+/// server's, so `inf`, `1e400`, `NaN` and negatives are clamped rather than trusted.
 pub(super) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
-    let delay = if let Ok(seconds) = value.parse::<f64>() {
-        Duration::from_secs_f64(seconds.max(0.0))
-    } else {
-        let when = httpdate::parse_http_date(value).ok()?;
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default()
-    };
-    Some(delay.min(Duration::from_secs(60)))
+    if let Ok(seconds) = value.parse::<f64>() {
+        return Some(crate::durations::clamp_secs_f64(seconds, MAX_RETRY_AFTER));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let delay = when
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 /// 0.5 s, 1 s, 2 s, ... up to 10 s, each with +-50% jitter.
@@ -254,5 +262,31 @@ mod tests {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("9999"), Some(Duration::from_secs(60)));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn retry_after_from_a_hostile_server_is_clamped_not_a_panic() {
+        let minute = Some(Duration::from_secs(60));
+        assert_eq!(parse_retry_after("1e400"), minute);
+        assert_eq!(parse_retry_after("inf"), minute);
+        assert_eq!(parse_retry_after("1e20"), minute);
+        assert_eq!(parse_retry_after("NaN"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("-3"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), minute);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_retry_after_value_is_at_most_a_minute(value in "\\PC{0,40}") {
+            if let Some(delay) = parse_retry_after(&value) {
+                proptest::prop_assert!(delay <= Duration::from_secs(60));
+            }
+        }
+
+        #[test]
+        fn any_numeric_retry_after_is_at_most_a_minute(seconds in proptest::num::f64::ANY) {
+            let delay = parse_retry_after(&seconds.to_string());
+            proptest::prop_assert!(delay.is_some_and(|d| d <= Duration::from_secs(60)));
+        }
     }
 }

@@ -14,6 +14,8 @@ mod auth_servers;
 mod config;
 mod faults;
 mod hostile;
+mod hostile_files;
+mod hostile_numbers;
 mod interrupt;
 mod legacy;
 mod lists_cache;

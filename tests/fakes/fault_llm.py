@@ -36,6 +36,9 @@ killed. Every POST (any path; meant for /v1/chat/completions) is answered accord
                         in `data: [DONE]` for stream requests, in two deltas, as JSON otherwise)
                         ESCAPES: OSC 52 (clipboard), CSI 2J (clear screen), BEL, a lone CR and
                         U+202E (right-to-left override)
+  retry_after           the first request -> 429 {"error": ...} with the header
+                        `Retry-After: $FAULT_LLM_RETRY_AFTER` (default `1e400`); every later
+                        request -> a normal JSON completion with content "retried ok"
 
 FAULT_LLM_LOG (optional): every request body is appended to that file as one JSON line
 (null if the body is not JSON), flushed, in every mode.
@@ -51,9 +54,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required",
-         "escapes_error", "escapes_answer")
+         "escapes_error", "escapes_answer", "retry_after")
 ESCAPES = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\rX\u202eevil"
 _log_lock = threading.Lock()
+_answered = {"count": 0}
 
 
 def log_body(parsed):
@@ -257,6 +261,23 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_chunks()
             else:
                 msg = {"role": "assistant", "content": "answer" + ESCAPES}
+                self.reply_json(200, completion(model, msg, "stop"))
+
+        elif MODE == "retry_after":
+            with _log_lock:
+                _answered["count"] += 1
+                first = _answered["count"] == 1
+            if first:
+                data = json.dumps({"error": {"message": "slow down", "type": "rate_limit_exceeded"}}).encode()
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", os.environ.get("FAULT_LLM_RETRY_AFTER", "1e400"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+            else:
+                msg = {"role": "assistant", "content": "retried ok"}
                 self.reply_json(200, completion(model, msg, "stop"))
 
     do_PUT = do_PATCH = do_DELETE = do_POST

@@ -608,6 +608,16 @@ pub fn fault_llm(mode: &str, env: &[(&str, &str)]) -> Peer {
     Peer::spawn(cmd, PortFrom::FirstLine, "/v1")
 }
 
+/// tests/fakes/hostile_token_server.py: an authorization server (issuer `url`) whose token
+/// responses carry `expires_in` exactly as given; every token request is logged to `log`.
+pub fn hostile_token_server(expires_in: &str, log: &Path) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/hostile_token_server.py"))
+        .arg(expires_in)
+        .arg(log);
+    Peer::spawn(cmd, PortFrom::FirstLine, "")
+}
+
 /// The request bodies a recording proxy (or fault_llm's log) saw, in order.
 pub fn logged_bodies(log: &Path) -> Vec<Value> {
     std::fs::read_to_string(log)
