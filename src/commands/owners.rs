@@ -14,7 +14,6 @@ use crate::mcp::Session;
 use crate::report;
 
 use super::App;
-use super::resources::lists;
 use super::tools::{exit_for_servers, server_error, servers_failure};
 
 /// Connected servers and, for each URI asked for, the index of its session.
@@ -293,4 +292,18 @@ fn quoted(names: &[impl AsRef<str>]) -> String {
         .map(|n| format!("`{}`", n.as_ref()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether a session lists `uri`, or has a template it matches.
+fn lists(
+    resources: &[rmcp::model::Resource],
+    templates: &[rmcp::model::ResourceTemplate],
+    uri: &str,
+) -> (bool, bool) {
+    (
+        resources.iter().any(|r| r.uri == uri),
+        templates
+            .iter()
+            .any(|t| crate::mcp::template_matches(&t.uri_template, uri)),
+    )
 }

@@ -13,7 +13,7 @@ use crate::cache::ListKind;
 use crate::cli::ReadArgs;
 use crate::events::{self, Event};
 use crate::exit::{Code, Failure, Kind};
-use crate::mcp::{Session, template_matches};
+use crate::mcp::Session;
 use crate::output::Format;
 use crate::report;
 
@@ -282,16 +282,6 @@ fn annotations(value: Option<&impl serde::Serialize>) -> Option<Value> {
     value
         .and_then(|a| serde_json::to_value(a).ok())
         .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-}
-
-/// Whether a session lists `uri`, or has a template it matches.
-pub fn lists(resources: &[Resource], templates: &[ResourceTemplate], uri: &str) -> (bool, bool) {
-    (
-        resources.iter().any(|r| r.uri == uri),
-        templates
-            .iter()
-            .any(|t| template_matches(&t.uri_template, uri)),
-    )
 }
 
 /// `ask --resource`: the prompt with each resource's text attached after it. Binary contents

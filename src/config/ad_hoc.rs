@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 
 use super::Overrides;
 use super::errors::valid_name;
-use super::file::{Entry, RawServer, Scalar};
+use super::raw::{Entry, RawServer, Scalar};
 use crate::exit::Failure;
 use crate::redact;
 

@@ -15,6 +15,7 @@ mod errors;
 mod expand;
 mod file;
 mod llm;
+mod raw;
 mod server;
 mod validate;
 
@@ -31,7 +32,8 @@ pub use server::{AuthType, OAuthConfig, ServerConfig, ToolFilter, Transport, glo
 
 use ad_hoc::ad_hoc_entries;
 use errors::{missing_config_file, no_servers_failure};
-use file::{Entry, parse_file};
+use file::parse_file;
+use raw::Entry;
 
 /// Accepted values of `protocol_version` / `--protocol-version`.
 pub const PROTOCOL_VERSIONS: &[&str] = &[

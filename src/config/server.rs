@@ -7,7 +7,7 @@ use std::time::Duration;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use super::file::{Entry, RawServer};
+use super::raw::{Entry, RawServer};
 use super::{Config, DEFAULT_REQUEST_TIMEOUT};
 use crate::exit::Failure;
 use crate::redact;

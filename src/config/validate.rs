@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::errors::{locate_nth, valid_name};
-use super::file::{Entry, RawServer};
+use super::raw::{Entry, RawServer};
 use super::{Config, PROTOCOL_VERSIONS};
 use crate::exit::Failure;
 
