@@ -11,6 +11,8 @@ mod auth_device;
 mod auth_dpop;
 mod auth_grants;
 mod auth_servers;
+mod auth_ssrf;
+mod auth_strict;
 mod config;
 mod faults;
 mod hostile;
