@@ -9,7 +9,9 @@
 //! - a public address is always allowed;
 //! - a loopback address only when the configured URL names one (`localhost`, `*.localhost`, a
 //!   loopback literal), a private one (RFC 1918, CGNAT, `fc00::/7`) only when the configured URL
-//!   is a private literal; the answers a name gets never widen this (the server may control them);
+//!   is a private literal or `oauth.allow_private_addresses` is set (rmcp's
+//!   `new_allowing_private_addresses`); the answers a name gets never widen this (the server
+//!   may control them);
 //! - link-local (cloud instance metadata), unspecified, broadcast, multicast and reserved
 //!   addresses never, except the configured URL's own literal;
 //! - IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64, 6to4) count as that address.
@@ -144,14 +146,18 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// The rule for a server configured at `base`.
-    pub fn for_base(base: &Url) -> Rule {
+    /// The rule for a server configured at `base`; `private` also allows private addresses
+    /// (`oauth.allow_private_addresses`: an authorization server on the corporate network).
+    pub fn for_base(base: &Url, private: bool) -> Rule {
         let own = literal(base);
-        let local = match (base.host(), own.map(class)) {
+        let mut local = match (base.host(), own.map(class)) {
             (_, Some(class @ (Class::Loopback | Class::Private))) => vec![class],
             (Some(host), None) if loopback_host(&host) => vec![Class::Loopback],
             _ => Vec::new(),
         };
+        if private && !local.contains(&Class::Private) {
+            local.push(Class::Private);
+        }
         Rule {
             own,
             local,
@@ -371,7 +377,11 @@ impl Guarded {
     pub fn new(server: &ServerConfig, base: &str) -> Result<Guarded, Failure> {
         let parsed = Url::parse(base)
             .map_err(|e| Failure::config(format!("server `{}`: bad URL: {e}", server.name)))?;
-        let rule = Arc::new(Rule::for_base(&parsed));
+        let private = server
+            .oauth
+            .as_ref()
+            .is_some_and(|o| o.allow_private_addresses);
+        let rule = Arc::new(Rule::for_base(&parsed, private));
         let http = crate::mcp::client_builder_trusting(server.ca_file.as_deref())?
             .redirect(redirect_policy(rule.clone()))
             .dns_resolver(Arc::new(Resolver { rule: rule.clone() }))
@@ -538,7 +548,7 @@ mod tests {
     }
 
     fn rule(base: &str) -> Rule {
-        Rule::for_base(&Url::parse(base).unwrap())
+        Rule::for_base(&Url::parse(base).unwrap(), false)
     }
 
     #[test]
@@ -587,6 +597,13 @@ mod tests {
         let private = rule("https://10.0.0.4/mcp");
         assert!(private.allows(ip("10.0.0.9")));
         assert!(!private.allows(ip("127.0.0.1")));
+
+        // allow_private_addresses: private, still neither loopback nor link-local.
+        let corporate = Rule::for_base(&Url::parse("https://mcp.corp/mcp").unwrap(), true);
+        assert!(corporate.allows(ip("10.0.0.9")));
+        assert!(corporate.allows(ip("fd00::1")));
+        assert!(!corporate.allows(ip("127.0.0.1")));
+        assert!(!corporate.allows(ip("169.254.169.254")));
 
         // Its own literal, whatever its class; nothing else of that class.
         let unspecified = rule("http://0.0.0.0:3000/mcp");
