@@ -5,7 +5,9 @@
 //! Parts: `login` (the authorization-code flow as steps), `registration` (RFC 7591), `probe`
 //! (reading a server's challenge), `browser` and `callback` (the user's side), `tokens` (stored
 //! tokens for every command), the headless grants (`headless`: what they share;
-//! `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP client), `store`.
+//! `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP client), `store`,
+//! `guard` (the one HTTP client for every OAuth request whose URL a server named: addresses
+//! checked where names resolve, redirects kept within their origin).
 //!
 //! Guarantees: only `auth login` opens a browser; tokens, secrets and codes are never printed
 //! (they are registered with `redact`); the callback listens on 127.0.0.1 only, accepts one
