@@ -4,6 +4,7 @@
 mod support;
 
 mod ask;
+mod ask_bounds;
 mod ask_resources;
 mod auth;
 mod auth_browser;
