@@ -88,51 +88,27 @@ async fn exchange_apart(
 ) -> Result<Result<Exchanged, String>, Failure> {
     let url = url.to_string();
     let token_url = oauth.token_url.clone();
-    let trusting = match &server.ca_file {
-        Some(file) => Some(crate::mcp::http_client_trusting(Some(file))?),
-        None if crate::mcp::http_proxy_configured() => {
-            Some(crate::mcp::http_client_trusting(None)?)
-        }
-        None => None,
-    };
-    let dpop_client = match &binding {
-        Some(binding) => Some(super::dpop_http::DpopOAuthClient::new(
-            crate::mcp::http_client_trusting(server.ca_file.as_deref())?,
-            binding.clone(),
-        )),
-        None => None,
-    };
+    // Built here, on the command's runtime; the grant runs on a runtime of its own below.
+    let client = super::oauth_client(server, &url, binding.as_ref())?;
     tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let mut manager = match dpop_client {
-                Some(client) => AuthorizationManager::new_with_oauth_http_client(
-                    url.as_str(),
-                    std::sync::Arc::new(client),
-                )
-                .await
-                .map_err(|e| e.to_string())?,
-                None => {
-                    let mut manager = AuthorizationManager::new(url.as_str())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if let Some(http) = trusting {
-                        manager.with_client(http).map_err(|e| e.to_string())?;
-                    }
-                    manager
-                }
-            };
+            let mut manager =
+                AuthorizationManager::new_with_oauth_http_client(url.as_str(), client)
+                    .await
+                    .map_err(|e| e.to_string())?;
             let mut metadata = manager
                 .resolve_metadata()
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| super::guard::chain(&e))?
                 .metadata;
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
             }
+            super::guard::require_tls(&metadata)?;
             let (token, method) = exchange(&mut manager, &metadata, &config, authentication)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -145,7 +121,7 @@ async fn exchange_apart(
 
 /// The DPoP binding of a client-credentials token, when `oauth.dpop` and (`auto`) the MCP
 /// server's challenge call for one: the stored key when there is one, else a new one. Decided
-/// before the manager is made, so that it gets rmcp's own client unless DPoP needs ours.
+/// before the manager is made, whose OAuth client then adds the proofs.
 async fn dpop_binding(
     server: &ServerConfig,
     oauth: &crate::config::OAuthConfig,

@@ -123,7 +123,7 @@ pub(super) struct DeviceTokens {
 /// Everything the device flow needs about the server and the client.
 pub(super) struct DeviceRequest<'a> {
     pub server: &'a ServerConfig,
-    pub http: &'a reqwest::Client,
+    pub http: &'a super::guard::Guarded,
     pub metadata: &'a AuthorizationMetadata,
     pub client: &'a Registration,
     pub scopes: &'a [String],
@@ -176,6 +176,7 @@ pub(super) async fn device_login(
         expires_in: device.expires_in,
     });
     let tokens = poll(request, method, &device).await?;
+    super::store::check_token(&tokens).map_err(|why| auth_failure(server, why))?;
     let granted = tokens
         .scopes()
         .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -275,9 +276,12 @@ async fn send(
     mut form: Vec<(String, String)>,
     dpop: Option<&super::dpop::DpopKey>,
 ) -> Result<(u16, String, bool), Failure> {
+    let unreachable =
+        |why: String| auth_failure(request.server, format!("cannot reach {endpoint}: {why}"));
     let mut builder = request
         .http
         .post(endpoint)
+        .map_err(|refused| unreachable(refused.to_string()))?
         .header("Accept", "application/json")
         .timeout(Duration::from_secs(30));
     if let Some(key) = dpop {
@@ -293,7 +297,7 @@ async fn send(
         .body(body)
         .send()
         .await
-        .map_err(|e| auth_failure(request.server, format!("cannot reach {endpoint}: {e}")))?;
+        .map_err(|e| unreachable(super::guard::explain(&e)))?;
     super::dpop::remember_nonce(endpoint, response.headers());
     let nonce = response.headers().contains_key("dpop-nonce");
     let status = response.status().as_u16();

@@ -12,9 +12,6 @@ use rmcp::transport::auth::{OAuthHttpClient, OAuthHttpClientFuture, OAuthHttpReq
 use super::dpop::{self, DpopKey};
 use crate::exit::Failure;
 
-/// Cap on a token endpoint's answer.
-const MAX_BODY_BYTES: usize = 1 << 20;
-
 /// The DPoP key a server's tokens are (to be) bound to: its token requests carry proofs.
 pub struct Binding {
     key: DpopKey,
@@ -36,14 +33,14 @@ pub fn asks_for_nonce(text: &str) -> bool {
     text.contains("use_dpop_nonce")
 }
 
-/// The OAuth HTTP client of a manager whose tokens may be DPoP-bound.
+/// The OAuth HTTP client of a manager whose tokens may be DPoP-bound (over the guarded client).
 pub struct DpopOAuthClient {
-    http: reqwest::Client,
+    http: super::guard::Guarded,
     binding: Arc<Binding>,
 }
 
 impl DpopOAuthClient {
-    pub fn new(http: reqwest::Client, binding: Arc<Binding>) -> DpopOAuthClient {
+    pub fn new(http: super::guard::Guarded, binding: Arc<Binding>) -> DpopOAuthClient {
         DpopOAuthClient { http, binding }
     }
 
@@ -58,6 +55,7 @@ impl DpopOAuthClient {
         let mut request = self
             .http
             .request(parts.method.clone(), &uri)
+            .map_err(|refused| refused.to_string())?
             .headers(parts.headers.clone())
             .body(body.to_vec());
         if let Some(timeout) = timeout {
@@ -72,19 +70,14 @@ impl DpopOAuthClient {
                 .map_err(|f| f.message)?;
             request = request.header("DPoP", proof);
         }
-        let mut response = request.send().await.map_err(|e| e.to_string())?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| super::guard::explain(&e))?;
         dpop::remember_nonce(&uri, response.headers());
-        let (status, headers) = (response.status(), response.headers().clone());
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(format!(
-                    "the answer of {uri} exceeds {MAX_BODY_BYTES} bytes"
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((status, headers, body))
+        let answer = super::guard::read_capped(response).await?;
+        let (parts, body) = answer.into_parts();
+        Ok((parts.status, parts.headers, body))
     }
 }
 

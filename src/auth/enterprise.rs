@@ -158,11 +158,16 @@ pub async fn ensure(server: &ServerConfig, store: &TokenStore, force: bool) -> R
     }
     let id_token = settings.id_token.read(server, WHAT)?;
     let metadata = discover(server, url).await?;
-    let http = Http {
-        client: http_client(server)?,
+    // The identity provider is the user's choice: its own URL sets the rule of its requests.
+    let idp_http = Http {
+        client: http_client(server, &settings.issuer)?,
         timeout: server.timeout,
     };
-    let idp = identity_provider(server, &settings, &http.client).await?;
+    let http = Http {
+        client: http_client(server, url)?,
+        timeout: server.timeout,
+    };
+    let idp = identity_provider(server, &settings, &idp_http.client).await?;
     let resource_as = authorization_server(server, &settings, &metadata)?;
     let scopes = server
         .oauth
@@ -171,7 +176,7 @@ pub async fn ensure(server: &ServerConfig, store: &TokenStore, force: bool) -> R
         .unwrap_or_default();
     let jag = EmaExchangeRequest::new_with_id_token(idp, resource_as, url, &id_token)
         .with_scopes(scopes.clone())
-        .exchange_id_jag(&http)
+        .exchange_id_jag(&idp_http)
         .await
         .map_err(|e| ema_failure(server, e))?;
     redact::register(jag.assertion().secret());
@@ -224,7 +229,7 @@ fn authorization_server(
 async fn identity_provider(
     server: &ServerConfig,
     settings: &Settings,
-    http: &reqwest::Client,
+    http: &super::guard::Guarded,
 ) -> Result<EmaAuthorizationServer, Failure> {
     let provider = &settings.provider;
     let discovered = match &provider.token_url {
@@ -286,7 +291,7 @@ struct ProviderMetadata {
 /// configured one (RFC 8414 §3.3), or the ID-JAG would be checked against the wrong issuer.
 async fn provider_metadata(
     server: &ServerConfig,
-    http: &reqwest::Client,
+    http: &super::guard::Guarded,
     issuer: &str,
 ) -> Result<ProviderMetadata, Failure> {
     let base = issuer.trim_end_matches('/');
@@ -302,6 +307,12 @@ async fn provider_metadata(
     for candidate in &candidates {
         let response = http
             .get(candidate)
+            .map_err(|refused| {
+                auth_failure(
+                    server,
+                    format!("the identity provider's metadata {candidate}: {refused}"),
+                )
+            })?
             .header("Accept", "application/json")
             .timeout(server.timeout)
             .send()
@@ -316,8 +327,9 @@ async fn provider_metadata(
                 return Err(Failure::new(
                     Kind::Unreachable,
                     format!(
-                        "cannot reach the identity provider {issuer} of MCP server `{}`: {e}",
-                        server.name
+                        "cannot reach the identity provider {issuer} of MCP server `{}`: {}",
+                        server.name,
+                        super::guard::explain(&e)
                     ),
                 ));
             }
@@ -414,29 +426,22 @@ fn ema_failure(server: &ServerConfig, error: EmaError) -> Failure {
     }
 }
 
-/// rmcp's exchanges over our HTTP client (CA file, proxy), with the server's timeout.
+/// rmcp's exchanges over the guarded client (CA file, proxy, address rule), with the server's
+/// timeout.
 struct Http {
-    client: reqwest::Client,
+    client: super::guard::Guarded,
     timeout: Duration,
 }
 
 impl OAuthHttpClient for Http {
-    fn execute(&self, request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {
+    fn execute(&self, mut request: OAuthHttpRequest) -> OAuthHttpClientFuture<'_> {
+        request.timeout = Some(request.timeout.unwrap_or(self.timeout).min(self.timeout));
+        let target = request.request.uri().to_string();
         Box::pin(async move {
-            let timeout = request.timeout.unwrap_or(self.timeout).min(self.timeout);
-            let mut outgoing = reqwest::Request::try_from(request.request)?;
-            *outgoing.timeout_mut() = Some(timeout);
-            let target = outgoing.url().to_string();
-            let response = self.client.execute(outgoing).await.map_err(|e| {
+            self.client.execute(request).await.map_err(|e| {
                 tracing::info!(url = %target, "enterprise-managed authorization: {e}");
                 e
-            })?;
-            let mut answer = oauth2::http::Response::builder().status(response.status().as_u16());
-            for (name, value) in response.headers() {
-                answer = answer.header(name.as_str(), value.as_bytes());
-            }
-            let body = response.bytes().await?;
-            Ok(answer.body(body.to_vec())?)
+            })
         })
     }
 }

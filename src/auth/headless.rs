@@ -69,10 +69,13 @@ pub(super) async fn refresh_lock(store: &TokenStore) -> Result<impl Sized, Failu
         .map_err(|e| Failure::new(Kind::Internal, e.to_string()))?
 }
 
-/// The HTTP client for the grant's own requests: trusts the server's `ca_file`, honours the
-/// proxy variables.
-pub(super) fn http_client(server: &ServerConfig) -> Result<reqwest::Client, Failure> {
-    crate::mcp::http_client_trusting(server.ca_file.as_deref())
+/// The HTTP client for the grant's own requests to endpoints a server named: guarded by the
+/// rule of `base` (see `guard`), trusts the server's `ca_file`, honours the proxy variables.
+pub(super) fn http_client(
+    server: &ServerConfig,
+    base: &str,
+) -> Result<super::guard::Guarded, Failure> {
+    super::guard::Guarded::new(server, base)
 }
 
 /// The authorization server's metadata, found from the MCP server (protected resource
@@ -88,13 +91,17 @@ pub(super) async fn discover(
         .map_err(|e| {
             auth_failure(
                 server,
-                format!("cannot discover the authorization server: {e}"),
+                format!(
+                    "cannot discover the authorization server: {}",
+                    super::guard::chain(&e)
+                ),
             )
         })?
         .metadata;
     if let Some(token_url) = server.oauth.as_ref().and_then(|o| o.token_url.clone()) {
         metadata.token_endpoint = token_url;
     }
+    super::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
     Ok(metadata)
 }
 
@@ -205,6 +212,7 @@ pub(super) fn save(
         token,
         scopes,
     } = granted;
+    super::store::check_token(&token).map_err(|why| auth_failure(server, why))?;
     let issuer = metadata.issuer.clone();
     let client_id = client_id.unwrap_or_default();
     let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))

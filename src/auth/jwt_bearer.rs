@@ -96,8 +96,11 @@ async fn request_token(
 ) -> Result<OAuthTokenResponse, Failure> {
     let endpoint = &metadata.token_endpoint;
     let mut form = grant_form(assertion, &oauth.scopes, resource);
-    let mut request = http_client(server)?
+    let mut request = http_client(server, resource)?
         .post(endpoint)
+        .map_err(|refused| {
+            super::auth_failure(server, format!("the token endpoint {endpoint}: {refused}"))
+        })?
         .header("Accept", "application/json")
         .timeout(server.timeout);
     if let Some(client) = client(oauth) {
@@ -116,8 +119,9 @@ async fn request_token(
             Failure::new(
                 Kind::Unreachable,
                 format!(
-                    "cannot reach the token endpoint {endpoint} of MCP server `{}`: {e}",
-                    server.name
+                    "cannot reach the token endpoint {endpoint} of MCP server `{}`: {}",
+                    server.name,
+                    super::guard::explain(&e)
                 ),
             )
         })?;

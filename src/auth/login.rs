@@ -52,8 +52,8 @@ pub async fn login(
         )));
     };
     let oauth = server.oauth.clone().unwrap_or_default();
-    // The challenge first: whether the tokens are DPoP-bound decides which client the
-    // manager gets (rmcp's own, with its address checks, unless DPoP needs ours).
+    // The challenge first: whether the tokens are DPoP-bound decides whether the manager's
+    // (guarded) OAuth client adds proofs.
     let challenge = probe_challenge(http, url, headers).await;
     let binding = super::new_binding(server, challenge.as_deref())?;
     let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
@@ -72,10 +72,11 @@ pub async fn login(
         c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
     });
     let no_browser = options.open_browser && !super::browser::can_open();
+    let guarded = super::guard::Guarded::new(server, url)?;
     let found = Discovered {
         server,
         store,
-        http,
+        http: &guarded,
         options,
         url,
         oauth: &oauth,
@@ -175,7 +176,8 @@ async fn registered(
 struct Discovered<'a> {
     server: &'a ServerConfig,
     store: &'a TokenStore,
-    http: &'a reqwest::Client,
+    /// For the requests to the endpoints discovery found (registration, device).
+    http: &'a super::guard::Guarded,
     options: &'a LoginOptions,
     url: &'a str,
     oauth: &'a OAuthConfig,
@@ -271,7 +273,12 @@ async fn discover(
     let resolution = manager
         .resolve_metadata_from_challenge(challenge)
         .await
-        .map_err(|e| auth_failure(server, format!("discovery failed: {e}")))?;
+        .map_err(|e| {
+            auth_failure(
+                server,
+                format!("discovery failed: {}", super::guard::chain(&e)),
+            )
+        })?;
     let mut metadata = resolution.metadata;
     if let Some(auth_url) = &oauth.auth_url {
         metadata.authorization_endpoint = auth_url.clone();
@@ -286,6 +293,7 @@ async fn discover(
         )
         .hint("set oauth.auth_url and oauth.token_url in the config if it uses fixed endpoints"));
     }
+    super::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
     let s256 = metadata
         .code_challenge_methods_supported
         .as_ref()
@@ -366,7 +374,7 @@ async fn scopes(
 /// ID metadata document > RFC 7591 dynamic registration.
 async fn client(
     server: &ServerConfig,
-    http: &reqwest::Client,
+    http: &super::guard::Guarded,
     oauth: &OAuthConfig,
     reusable: Option<Registration>,
     metadata: &AuthorizationMetadata,

@@ -5,7 +5,9 @@
 //! Parts: `login` (the authorization-code flow as steps), `registration` (RFC 7591), `probe`
 //! (reading a server's challenge), `browser` and `callback` (the user's side), `tokens` (stored
 //! tokens for every command), the headless grants (`headless`: what they share;
-//! `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP client), `store`.
+//! `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP client), `store`,
+//! `guard` (the one HTTP client for every OAuth request whose URL a server named: addresses
+//! checked where names resolve, redirects kept within their origin).
 //!
 //! Guarantees: only `auth login` opens a browser; tokens, secrets and codes are never printed
 //! (they are registered with `redact`); the callback listens on 127.0.0.1 only, accepts one
@@ -19,6 +21,7 @@ mod device;
 pub mod dpop;
 mod dpop_http;
 mod enterprise;
+mod guard;
 mod headless;
 pub mod http;
 mod jwt_bearer;
@@ -56,45 +59,43 @@ pub fn key(server: &ServerConfig) -> Option<&str> {
     }
 }
 
-/// An rmcp authorization manager for `url`. With a `ca_file` its OAuth requests go through a
-/// client that trusts it (rmcp's own client knows only the system's roots); behind an HTTP
-/// proxy, through ours too (see `http_client_trusting`; rmcp's address checks on discovered
-/// hosts mean nothing there anyway, as the proxy resolves the names).
+/// An rmcp authorization manager for `url` whose OAuth requests all go through our guarded
+/// client (`guard`): the address rule of rmcp's own client, and also the `ca_file` and the
+/// proxy, on every path.
 pub(super) async fn manager(
     server: &ServerConfig,
     url: &str,
 ) -> Result<rmcp::transport::auth::AuthorizationManager, Failure> {
-    let mut manager = rmcp::transport::auth::AuthorizationManager::new(url)
-        .await
-        .map_err(|e| auth_failure(server, e))?;
-    if server.ca_file.is_some() || crate::mcp::http_proxy_configured() {
-        let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
-        manager
-            .with_client(http)
-            .map_err(|e| auth_failure(server, e))?;
-    }
-    Ok(manager)
+    manager_for(server, url, None).await
 }
 
-/// A manager whose token requests carry DPoP proofs while `binding` is active. Its OAuth
-/// requests go through our HTTP client (like a `ca_file`'s): rmcp's own client cannot add
-/// headers, so its address checks on discovered hosts do not apply here.
+/// The same, and its token requests carry DPoP proofs while `binding` is active.
 pub(super) async fn manager_for(
     server: &ServerConfig,
     url: &str,
     binding: Option<&std::sync::Arc<dpop_http::Binding>>,
 ) -> Result<rmcp::transport::auth::AuthorizationManager, Failure> {
-    let Some(binding) = binding else {
-        return manager(server, url).await;
-    };
-    let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
-    let client = dpop_http::DpopOAuthClient::new(http, binding.clone());
     rmcp::transport::auth::AuthorizationManager::new_with_oauth_http_client(
         url,
-        std::sync::Arc::new(client),
+        oauth_client(server, url, binding)?,
     )
     .await
     .map_err(|e| auth_failure(server, e))
+}
+
+/// The OAuth client of a manager: the guarded client, with DPoP proofs when `binding` is given.
+pub(super) fn oauth_client(
+    server: &ServerConfig,
+    url: &str,
+    binding: Option<&std::sync::Arc<dpop_http::Binding>>,
+) -> Result<std::sync::Arc<dyn rmcp::transport::auth::OAuthHttpClient>, Failure> {
+    let http = guard::Guarded::new(server, url)?;
+    Ok(match binding {
+        Some(binding) => {
+            std::sync::Arc::new(dpop_http::DpopOAuthClient::new(http, binding.clone()))
+        }
+        None => std::sync::Arc::new(http),
+    })
 }
 
 /// A new login's DPoP binding, with a fresh key, when `oauth.dpop` and the MCP server's
@@ -124,12 +125,19 @@ pub(super) fn stored_key(
 }
 
 pub(super) fn auth_failure(server: &ServerConfig, what: impl std::fmt::Display) -> Failure {
+    let mut what = what.to_string();
+    // rmcp reports a token request our client failed as "Request failed", without the cause.
+    if what.contains("Request failed")
+        && let Some(why) = key(server).and_then(guard::take_failure)
+    {
+        what = format!("{what}: {why}");
+    }
     Failure::new(
         Kind::Auth,
         format!(
             "OAuth for MCP server `{}`: {}",
             server.name,
-            redact::text(&what.to_string())
+            redact::text(&what)
         ),
     )
 }

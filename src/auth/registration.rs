@@ -13,7 +13,7 @@ use crate::redact;
 /// it, unlike rmcp: issue #784); a public client (`none`) otherwise.
 pub(super) async fn register(
     server: &ServerConfig,
-    http: &reqwest::Client,
+    http: &super::guard::Guarded,
     endpoint: &str,
     metadata: &rmcp::transport::auth::AuthorizationMetadata,
     redirect_uri: &str,
@@ -21,13 +21,16 @@ pub(super) async fn register(
 ) -> Result<Registration, Failure> {
     let method = requested_method(metadata);
     let body = request_body(metadata, method, redirect_uri, scopes);
+    let failed =
+        |why: String| auth_failure(server, format!("dynamic client registration failed: {why}"));
     let response = http
         .post(endpoint)
+        .map_err(|refused| failed(refused.to_string()))?
         .json(&body)
         .timeout(Duration::from_secs(30))
         .send()
         .await
-        .map_err(|e| auth_failure(server, format!("dynamic client registration failed: {e}")))?;
+        .map_err(|e| failed(super::guard::explain(&e)))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {

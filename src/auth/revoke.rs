@@ -74,19 +74,22 @@ async fn revoke_all(
     tokens: &[(&'static str, String)],
 ) -> Result<(), Failure> {
     let (client, method) = client(server, entry)?;
-    let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
+    let url = super::key(server).unwrap_or_default();
+    let http = super::guard::Guarded::new(server, url)?;
     let mut revoked = 0;
     for (hint, token) in tokens {
         let mut form = vec![
             ("token".to_string(), token.clone()),
             ("token_type_hint".to_string(), hint.to_string()),
         ];
-        let request = client_auth::authenticate(
-            http.post(endpoint).timeout(TIMEOUT),
-            &mut form,
-            &client,
-            method,
-        );
+        let failed = |why: String| {
+            auth_failure(
+                server,
+                format!("could not revoke the {hint} at {endpoint}: {why}"),
+            )
+        };
+        let post = http.post(endpoint).map_err(|r| failed(r.to_string()))?;
+        let request = client_auth::authenticate(post.timeout(TIMEOUT), &mut form, &client, method);
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&form)
             .finish();
@@ -95,12 +98,7 @@ async fn revoke_all(
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                auth_failure(
-                    server,
-                    format!("could not revoke the {hint} at {endpoint}: {e}"),
-                )
-            })?;
+            .map_err(|e| failed(super::guard::explain(&e)))?;
         // RFC 7009 §2.2: 200 also for a token the server no longer knows.
         let status = response.status();
         if status.is_success() {

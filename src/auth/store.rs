@@ -271,6 +271,35 @@ pub struct ServerCredentials {
     pub key: String,
 }
 
+/// Refuse, before it is stored, a token that every later request would fail with: a
+/// `token_type` other than Bearer or DPoP (RFC 6750, RFC 9449; case-insensitive), or an
+/// access token that cannot go in an HTTP header (a control or non-ASCII character).
+pub fn check_token(token: &rmcp::transport::auth::OAuthTokenResponse) -> Result<(), String> {
+    use oauth2::TokenResponse;
+    let kind = token.token_type().as_ref();
+    if !kind.eq_ignore_ascii_case("bearer") && !kind.eq_ignore_ascii_case("dpop") {
+        let shown = if kind.len() <= 40 && kind.chars().all(|c| c.is_ascii_graphic()) {
+            format!("`{kind}`")
+        } else {
+            "an unknown type".to_string()
+        };
+        return Err(format!(
+            "the authorization server issued a token of type {shown}; mcpchat uses only Bearer and DPoP tokens"
+        ));
+    }
+    let secret = token.access_token().secret();
+    if secret.is_empty() {
+        return Err("the authorization server issued an empty access token".to_string());
+    }
+    if let Some(bad) = secret.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(format!(
+            "the access token from the authorization server contains the character U+{:04X}, which cannot go in an HTTP header; refusing to store it",
+            u32::from(bad)
+        ));
+    }
+    Ok(())
+}
+
 fn store_error(failure: Failure) -> AuthError {
     AuthError::CredentialStoreError(failure.message)
 }
@@ -286,6 +315,9 @@ impl CredentialStore for ServerCredentials {
     }
 
     async fn save(&self, credentials: StoredCredentials) -> Result<(), AuthError> {
+        if let Some(token) = &credentials.token_response {
+            check_token(token).map_err(AuthError::OAuthError)?;
+        }
         self.store
             .update(&self.key, |entry| {
                 if credentials.issuer.is_some() {

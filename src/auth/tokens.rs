@@ -53,6 +53,8 @@ async fn stored_manager(
                 .metadata
         }
     };
+    // Refreshing sends the refresh token: not in clear, also with metadata stored earlier.
+    super::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
     let scopes = entry
         .credentials
         .as_ref()

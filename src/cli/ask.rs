@@ -49,6 +49,10 @@ pub struct AskArgs {
     #[arg(long, value_name = "SECS")]
     pub llm_timeout: Option<f64>,
 
+    /// Bound in seconds on one streamed model answer as a whole [default: 600]
+    #[arg(long, value_name = "SECS")]
+    pub llm_total_timeout: Option<f64>,
+
     /// Retries of a model request after 429/5xx or a connection error [default: 3]
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,

@@ -235,6 +235,7 @@ async fn prepare_and_run(
             base_url: args.base_url.clone(),
             model: args.model.clone(),
             timeout: args.llm_timeout,
+            total_timeout: args.llm_total_timeout,
             max_retries: args.max_retries,
         },
         &app.config.llm,

@@ -19,6 +19,8 @@ pub struct LlmConfig {
     pub max_steps: Option<u32>,
     pub temperature: Option<f64>,
     pub timeout_secs: Option<f64>,
+    /// The bound on one streamed answer as a whole (`timeout_secs` is the gap between chunks).
+    pub total_timeout_secs: Option<f64>,
     pub max_retries: Option<u32>,
     /// `ask --session`: leave the oldest exchanges out beyond this many tokens (estimated).
     pub max_history_tokens: Option<u64>,

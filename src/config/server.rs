@@ -103,6 +103,10 @@ pub struct OAuthConfig {
     pub identity_provider: Option<crate::auth::IdentityProvider>,
     /// DPoP-bound tokens (RFC 9449): auto (default), always or never.
     pub dpop: Option<crate::auth::dpop::Mode>,
+    /// Let the OAuth endpoints the server names resolve to private addresses (RFC 1918, CGNAT,
+    /// `fc00::/7`), e.g. a corporate authorization server; never loopback or link-local.
+    #[serde(default)]
+    pub allow_private_addresses: bool,
 }
 
 /// A server, resolved and ready to connect to.
@@ -259,6 +263,7 @@ impl Config {
                 .map(|p| p.expanded(&expand, &file))
                 .transpose()?,
             dpop: o.dpop,
+            allow_private_addresses: o.allow_private_addresses,
         })
     }
 }

@@ -15,6 +15,8 @@ pub struct Provider {
     pub model: String,
     pub api_key: Option<String>,
     pub timeout: Duration,
+    /// The bound on one streamed answer as a whole (`timeout` is the gap between chunks).
+    pub total_timeout: Duration,
     pub max_retries: u32,
 }
 
@@ -25,6 +27,7 @@ pub struct ProviderFlags {
     pub base_url: Option<String>,
     pub model: Option<String>,
     pub timeout: Option<f64>,
+    pub total_timeout: Option<f64>,
     pub max_retries: Option<u32>,
 }
 
@@ -102,6 +105,7 @@ impl Provider {
             model,
             api_key,
             timeout,
+            total_timeout: total_timeout(flags, config)?,
             max_retries,
         })
     }
@@ -214,4 +218,20 @@ fn limits(flags: &ProviderFlags, config: &LlmConfig) -> Result<(Duration, u32), 
         .or(config.max_retries)
         .unwrap_or(3);
     Ok((timeout, max_retries))
+}
+
+/// The bound on a whole streamed answer: flag, environment, config, default (10 minutes, so
+/// that a stream that trickles forever still ends).
+fn total_timeout(flags: &ProviderFlags, config: &LlmConfig) -> Result<Duration, Failure> {
+    let total = flags
+        .total_timeout
+        .or(env_number("MCPCHAT_LLM_TOTAL_TIMEOUT")?)
+        .or(config.total_timeout_secs)
+        .unwrap_or(600.0);
+    if !(total.is_finite() && total > 0.0) {
+        return Err(Failure::usage(
+            "the model API total timeout must be a positive number of seconds",
+        ));
+    }
+    Ok(Duration::from_secs_f64(total))
 }

@@ -1,5 +1,6 @@
 //! Streamed completions: server-sent `data:` lines into text deltas and a finished turn,
-//! whatever the chunk boundaries; each chunk is awaited under the idle timeout.
+//! whatever the chunk boundaries; each chunk is awaited under the idle timeout, and the whole
+//! stream under the total timeout (a stream that trickles forever still ends).
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -19,8 +20,12 @@ impl Client {
         let mut stream = response.bytes_stream();
         let mut lines = DataLines::default();
         let mut builder = StreamBuilder::default();
+        let deadline = tokio::time::Instant::now() + self.provider.total_timeout;
         loop {
-            let chunk = match tokio::time::timeout(self.provider.timeout, stream.next()).await {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let wait = self.provider.timeout.min(left);
+            let chunk = match tokio::time::timeout(wait, stream.next()).await {
+                Err(_) if wait == left => return Err(self.total_timeout_failure()),
                 Err(_) => return Err(self.timeout_failure()),
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
@@ -58,6 +63,21 @@ impl Client {
             return Ok(builder.finish());
         }
         Err(self.protocol("the response stream ended before it was complete"))
+    }
+}
+
+impl Client {
+    /// A stream that kept sending (each gap under the idle timeout) past the overall bound.
+    fn total_timeout_failure(&self) -> Failure {
+        Failure::new(
+            Kind::Timeout,
+            format!(
+                "the model API at {} was still streaming its answer after {}",
+                redact::url(&self.provider.base_url),
+                crate::human::duration(self.provider.total_timeout)
+            ),
+        )
+        .hint("raise the bound with --llm-total-timeout SECS (or llm.total_timeout_secs)")
     }
 }
 

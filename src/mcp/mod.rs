@@ -285,13 +285,21 @@ fn plain_http_client() -> Result<reqwest::Client, Failure> {
 
 /// The same, also trusting the CA certificates in `ca_file` (PEM), besides the system's.
 pub fn http_client_trusting(ca_file: Option<&Path>) -> Result<reqwest::Client, Failure> {
+    client_builder_trusting(ca_file)?
+        .build()
+        .map_err(|e| Failure::new(Kind::Internal, format!("cannot build the HTTP client: {e}")))
+}
+
+/// The shared settings, trusting `ca_file` too: what `auth::guard` builds its client from
+/// (with its own redirect policy and resolver).
+pub(crate) fn client_builder_trusting(
+    ca_file: Option<&Path>,
+) -> Result<reqwest::ClientBuilder, Failure> {
     let mut builder = client_builder();
     if let Some(file) = ca_file {
         builder = builder.tls_certs_merge(ca_certificates(file)?);
     }
-    builder
-        .build()
-        .map_err(|e| Failure::new(Kind::Internal, format!("cannot build the HTTP client: {e}")))
+    Ok(builder)
 }
 
 /// The settings every client shares: redirects, no Nagle, pooling.

@@ -4,6 +4,7 @@
 mod support;
 
 mod ask;
+mod ask_bounds;
 mod ask_resources;
 mod auth;
 mod auth_browser;
@@ -11,6 +12,8 @@ mod auth_device;
 mod auth_dpop;
 mod auth_grants;
 mod auth_servers;
+mod auth_ssrf;
+mod auth_strict;
 mod config;
 mod faults;
 mod hostile;

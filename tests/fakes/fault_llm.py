@@ -27,6 +27,9 @@ killed. Every POST (any path; meant for /v1/chat/completions) is answered accord
                         With a "tool" message: content "The answer is " + the last tool
                         message's content (text parts joined if it is an array).
 
+  trickle               stream requests: 200 text/event-stream, then a content chunk "." every
+                        0.1 s, forever (each gap far under any idle timeout; never [DONE]),
+                        until the client goes away. Non-stream requests: same as malformed.
   no_required           "tool_choice": "required" -> 400 {"error": {"message": "tool_choice
                         required is not supported", ...}} (some local servers); otherwise a
                         normal JSON completion with content "auto ok"
@@ -54,7 +57,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("malformed", "cut_stream", "hang", "unauthorized", "no_stream_with_tools", "quirks", "no_required",
-         "escapes_error", "escapes_answer", "retry_after")
+         "escapes_error", "escapes_answer", "retry_after", "trickle")
 ESCAPES = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\rX\u202eevil"
 _log_lock = threading.Lock()
 _answered = {"count": 0}
@@ -150,8 +153,19 @@ class Handler(BaseHTTPRequestHandler):
         stream = body.get("stream") is True
         model = body.get("model") or "fault-llm"
 
-        if MODE == "malformed" or (MODE == "cut_stream" and not stream):
+        if MODE == "malformed" or (MODE in ("cut_stream", "trickle") and not stream):
             self.reply(200, "application/json", b'{"choices": [')
+
+        elif MODE == "trickle":
+            cid = "chatcmpl-" + uuid.uuid4().hex[:12]
+            self.start_sse(chunked=True)
+            try:
+                self.send_chunk(chunk(cid, model, {"role": "assistant", "content": ""}))
+                while True:
+                    time.sleep(0.1)
+                    self.send_chunk(chunk(cid, model, {"content": "."}))
+            except OSError:
+                self.close_connection = True
 
         elif MODE == "cut_stream":
             cid = "chatcmpl-" + uuid.uuid4().hex[:12]

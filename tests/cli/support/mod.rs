@@ -1025,3 +1025,22 @@ pub fn run(env: &TestEnv, server: &str, url: &str, args: &[&str]) -> std::proces
         .output()
         .unwrap()
 }
+
+/// The hostile MCP server with its own authorization server (tests/fakes/hostile_oauth.py):
+/// every request it gets is logged to `log`; `options` (`key=value`) make it hostile.
+pub fn hostile_oauth(log: &Path, options: &[&str]) -> Peer {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/fakes/hostile_oauth.py"))
+        .arg(log)
+        .args(options);
+    Peer::spawn(cmd, PortFrom::FirstLine, "/mcp")
+}
+
+/// The request lines (`METHOD PATH`) a hostile_oauth fake logged.
+pub fn logged_requests(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
