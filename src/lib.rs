@@ -14,6 +14,7 @@ pub mod events;
 pub mod exit;
 pub mod human;
 pub mod interrupt;
+pub mod json_cost;
 pub mod llm;
 pub mod mcp;
 pub mod output;

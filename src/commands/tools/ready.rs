@@ -180,7 +180,7 @@ impl Ready {
             id,
             self.session.name(),
             tool,
-            &outcome?,
+            outcome?,
             started,
         ))
     }
