@@ -236,6 +236,7 @@ async fn prepare_and_run(
             model: args.model.clone(),
             timeout: args.llm_timeout,
             max_retries: args.max_retries,
+            max_reply_bytes: args.llm_max_reply_bytes,
         },
         &app.config.llm,
     )?;

@@ -5,6 +5,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::Client;
+use super::capped::Budget;
 use super::reply::{ToolCall, Turn, Usage, call_id};
 use super::request::preview;
 use crate::exit::{Failure, Kind};
@@ -19,6 +20,7 @@ impl Client {
         let mut stream = response.bytes_stream();
         let mut lines = DataLines::default();
         let mut builder = StreamBuilder::default();
+        let mut budget = Budget::new(self.provider.max_reply_bytes);
         loop {
             let chunk = match tokio::time::timeout(self.provider.timeout, stream.next()).await {
                 Err(_) => return Err(self.timeout_failure()),
@@ -28,6 +30,9 @@ impl Client {
                 }
                 Ok(Some(Ok(chunk))) => chunk,
             };
+            if !budget.take(chunk.len()) {
+                return Err(self.too_large());
+            }
             for data in lines.push(&chunk) {
                 let data = data.as_str();
                 if data == "[DONE]" {
