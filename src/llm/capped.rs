@@ -1,7 +1,8 @@
 //! The model API's replies read under a byte cap (`--llm-max-reply-bytes`,
 //! `MCPCHAT_LLM_MAX_REPLY_BYTES`, `llm.max_reply_bytes`): a JSON body or a whole event stream
 //! stops at the cap, so a hostile or broken API cannot make us hold more than that of its reply.
-//! Error bodies (non-2xx) only need their message and get a small cap of their own.
+//! A JSON body under the cap is parsed only when its parsed form stays within `json_cost`'s
+//! bound. Error bodies (non-2xx) only need their message and get a small cap of their own.
 
 use futures::StreamExt;
 
@@ -88,9 +89,17 @@ impl Client {
             "the reply exceeds the {} cap",
             crate::mcp::human_bytes(self.provider.max_reply_bytes as u64)
         ))
-        .hint("raise the cap with --llm-max-reply-bytes BYTES (or llm.max_reply_bytes)")
+        .hint(RAISE_HINT)
+    }
+
+    /// The failure for a reply under the cap whose parsed form would be too big.
+    pub(super) fn too_costly(&self, costly: &crate::json_cost::TooCostly) -> Failure {
+        self.protocol(&format!("the {}", costly.describe()))
+            .hint(RAISE_HINT)
     }
 }
+
+const RAISE_HINT: &str = "raise the cap with --llm-max-reply-bytes BYTES (or llm.max_reply_bytes)";
 
 #[cfg(test)]
 mod tests {

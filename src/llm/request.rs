@@ -93,6 +93,9 @@ impl Client {
                 return Err(self.protocol(&format!("the response was cut off: {e}")));
             }
         };
+        if let Err(costly) = crate::json_cost::check(&body, self.provider.max_reply_bytes) {
+            return Err(self.too_costly(&costly));
+        }
         let text = String::from_utf8_lossy(&body);
         let value: Value = serde_json::from_str(&text).map_err(|e| {
             self.protocol(&format!(
