@@ -17,6 +17,7 @@ mod hostile;
 mod interrupt;
 mod legacy;
 mod lists_cache;
+mod memory;
 mod output;
 mod processes;
 mod prompts;
