@@ -6,6 +6,7 @@
                                         answers the text "flooded"
             flood_and_die {"bytes": N}  writes N bytes of `x` to stderr without a newline, then
                                         exits with status 3 without answering
+            text {"bytes": N}           answers one text block of N bytes of `a`
             many {"n": N, "kind": K}    answers N tiny elements: K "content" -> N text blocks
                                         {"type":"text","text":"a"}; K "structured" -> one text
                                         block "ok" and structuredContent {"values": [0, 0, ...]}
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOOLS = [
     {"name": name, "description": f"{name} (hostile_memory)", "inputSchema": {"type": "object"}}
-    for name in ("flood", "flood_and_die", "many")
+    for name in ("flood", "flood_and_die", "text", "many")
 ]
 CHUNK = 1 << 20
 
@@ -58,6 +59,8 @@ def call(msg_id, name, args):
     elif name == "flood_and_die":
         flood(int(args.get("bytes", 0)))
         sys.exit(3)
+    elif name == "text":
+        send(msg_id, {"content": [{"type": "text", "text": "a" * int(args.get("bytes", 0))}]})
     elif name == "many":
         send(msg_id, many(int(args.get("n", 0)), args.get("kind", "content")))
     else:
