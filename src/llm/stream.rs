@@ -38,6 +38,11 @@ impl Client {
                 if data == "[DONE]" {
                     return Ok(builder.finish());
                 }
+                if let Err(costly) =
+                    crate::json_cost::check(data.as_bytes(), self.provider.max_reply_bytes)
+                {
+                    return Err(self.too_costly(&costly));
+                }
                 let value: Value = serde_json::from_str(data).map_err(|e| {
                     self.protocol(&format!(
                         "a stream chunk is not valid JSON ({e}): {}",
