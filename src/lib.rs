@@ -15,6 +15,7 @@ pub mod events;
 pub mod exit;
 pub mod human;
 pub mod interrupt;
+pub mod json_cost;
 pub mod links;
 pub mod llm;
 pub mod mcp;

@@ -177,7 +177,7 @@ async fn call_checked(
             Some(json!(resolved.call.id).into()),
             &function.server,
             &function.tool,
-            &result,
+            result,
             started,
         ),
         Err(failure) => resolved.local_error(

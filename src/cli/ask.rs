@@ -57,6 +57,12 @@ pub struct AskArgs {
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
 
+    /// Cap in bytes on one model API reply (a JSON body or a whole stream); over it, `ask`
+    /// fails at once (env MCPCHAT_LLM_MAX_REPLY_BYTES, llm.max_reply_bytes) [default: 16777216,
+    /// 16 MiB]
+    #[arg(long, value_name = "BYTES")]
+    pub llm_max_reply_bytes: Option<u64>,
+
     /// Cap, in bytes, on one tool result's text sent back to the model [default: 16384]
     #[arg(long, value_name = "BYTES")]
     pub max_tool_output: Option<usize>,

@@ -237,6 +237,7 @@ async fn prepare_and_run(
             timeout: args.llm_timeout,
             total_timeout: args.llm_total_timeout,
             max_retries: args.max_retries,
+            max_reply_bytes: args.llm_max_reply_bytes,
         },
         &app.config.llm,
     )?;

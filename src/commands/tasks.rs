@@ -90,18 +90,16 @@ async fn result(app: &App, id: &str) -> anyhow::Result<Code> {
     .await;
     app.context.progress.clear();
     let tool = record.map(|r| r.tool).unwrap_or_default();
-    let printed = match &outcome {
-        Ok(result) => app.output.emit(&Event::ToolResult(result_event(
-            None,
-            session.name(),
-            &tool,
-            result,
-            started,
-        ))),
-        Err(_) => Ok(()),
+    let (printed, is_error) = match outcome {
+        Ok(result) => {
+            let is_error = result.is_error;
+            let event = result_event(None, session.name(), &tool, result, started);
+            (app.output.emit(&Event::ToolResult(event)), Ok(is_error))
+        }
+        Err(failure) => (Ok(()), Err(failure)),
     };
     session.close().await;
-    let is_error = outcome?.is_error;
+    let is_error = is_error?;
     printed?;
     if is_error {
         report::warning(&Failure::new(

@@ -22,6 +22,8 @@ pub struct LlmConfig {
     /// The bound on one streamed answer as a whole (`timeout_secs` is the gap between chunks).
     pub total_timeout_secs: Option<f64>,
     pub max_retries: Option<u32>,
+    /// Cap in bytes on one reply of the model API (a JSON body or a whole stream).
+    pub max_reply_bytes: Option<u64>,
     /// `ask --session`: leave the oldest exchanges out beyond this many tokens (estimated).
     pub max_history_tokens: Option<u64>,
     /// Whether servers' sampling requests are answered by this model (`allow`) or refused.

@@ -8,8 +8,9 @@
 //!
 //! Parts: `provider` (settings from flags > env > file > preset), `request` (sending with
 //! retries and the errors the API gives), `stream` (server-sent chunks into a turn), `reply`
-//! (what the model answered: text, tool calls, usage).
+//! (what the model answered: text, tool calls, usage), `capped` (replies read under a byte cap).
 
+mod capped;
 mod provider;
 mod reply;
 mod request;

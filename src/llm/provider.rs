@@ -18,6 +18,8 @@ pub struct Provider {
     /// The bound on one streamed answer as a whole (`timeout` is the gap between chunks).
     pub total_timeout: Duration,
     pub max_retries: u32,
+    /// Cap on one reply (a JSON body, or one whole stream).
+    pub max_reply_bytes: usize,
 }
 
 /// Provider-related flags of `ask`.
@@ -29,6 +31,7 @@ pub struct ProviderFlags {
     pub timeout: Option<f64>,
     pub total_timeout: Option<f64>,
     pub max_retries: Option<u32>,
+    pub max_reply_bytes: Option<u64>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -99,6 +102,7 @@ impl Provider {
         // Gateways take keys in the URL too (`?api-key=...`, `https://user:key@host/v1`).
         redact::register_url(&base_url);
         let (timeout, max_retries) = limits(flags, config)?;
+        let max_reply_bytes = max_reply_bytes(flags, config)?;
         Ok(Provider {
             name,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -107,6 +111,7 @@ impl Provider {
             timeout,
             total_timeout: total_timeout(flags, config)?,
             max_retries,
+            max_reply_bytes,
         })
     }
 }
@@ -234,4 +239,23 @@ fn total_timeout(flags: &ProviderFlags, config: &LlmConfig) -> Result<Duration, 
         ));
     }
     Ok(Duration::from_secs_f64(total))
+}
+
+/// The cap on one reply: flag, environment, config, default (16 MiB). Its own setting, not
+/// `max_message_bytes`: that one caps what MCP servers send, and raising it for a big tool
+/// result should not also let the model API send more.
+fn max_reply_bytes(flags: &ProviderFlags, config: &LlmConfig) -> Result<usize, Failure> {
+    let (bytes, from) = if let Some(bytes) = flags.max_reply_bytes {
+        (bytes, "--llm-max-reply-bytes")
+    } else if let Some(bytes) = env_number("MCPCHAT_LLM_MAX_REPLY_BYTES")? {
+        (bytes, "$MCPCHAT_LLM_MAX_REPLY_BYTES")
+    } else if let Some(bytes) = config.max_reply_bytes {
+        (bytes, "llm.max_reply_bytes")
+    } else {
+        return Ok(super::capped::DEFAULT_MAX_REPLY_BYTES);
+    };
+    if bytes == 0 {
+        return Err(Failure::usage(format!("{from} must be at least 1")));
+    }
+    Ok(usize::try_from(bytes).unwrap_or(usize::MAX))
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::capped::{self, BodyError};
 use super::reply::{Turn, parse_completion};
 use super::{ChatRequest, Client, Provider};
 use crate::exit::{Failure, Kind};
@@ -63,11 +64,10 @@ impl Client {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
-                    let text = tokio::time::timeout(Duration::from_secs(10), response.text())
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or_default();
+                    let text =
+                        tokio::time::timeout(Duration::from_secs(10), capped::error_text(response))
+                            .await
+                            .unwrap_or_default();
                     let message = error_message(&text);
                     if !matches!(status, 429 | 500 | 502 | 503 | 504)
                         || attempt >= self.provider.max_retries
@@ -89,13 +89,18 @@ impl Client {
     }
 
     pub(super) async fn read_json(&self, response: reqwest::Response) -> Result<Turn, Failure> {
-        let text = response.text().await.map_err(|e| {
-            if e.is_timeout() {
-                self.timeout_failure()
-            } else {
-                self.protocol(&format!("the response was cut off: {e}"))
+        let body = match capped::read_body(response, self.provider.max_reply_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return Err(self.too_large()),
+            Err(BodyError::Broken(e)) if e.is_timeout() => return Err(self.timeout_failure()),
+            Err(BodyError::Broken(e)) => {
+                return Err(self.protocol(&format!("the response was cut off: {e}")));
             }
-        })?;
+        };
+        if let Err(costly) = crate::json_cost::check(&body, self.provider.max_reply_bytes) {
+            return Err(self.too_costly(&costly));
+        }
+        let text = String::from_utf8_lossy(&body);
         let value: Value = serde_json::from_str(&text).map_err(|e| {
             self.protocol(&format!(
                 "the response is not valid JSON ({e}): {}",

@@ -6,6 +6,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::Client;
+use super::capped::Budget;
 use super::reply::{ToolCall, Turn, Usage, call_id};
 use super::request::preview;
 use crate::exit::{Failure, Kind};
@@ -21,6 +22,7 @@ impl Client {
         let mut lines = DataLines::default();
         let mut builder = StreamBuilder::default();
         let deadline = tokio::time::Instant::now() + self.provider.total_timeout;
+        let mut budget = Budget::new(self.provider.max_reply_bytes);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let wait = self.provider.timeout.min(left);
@@ -33,10 +35,18 @@ impl Client {
                 }
                 Ok(Some(Ok(chunk))) => chunk,
             };
+            if !budget.take(chunk.len()) {
+                return Err(self.too_large());
+            }
             for data in lines.push(&chunk) {
                 let data = data.as_str();
                 if data == "[DONE]" {
                     return Ok(builder.finish());
+                }
+                if let Err(costly) =
+                    crate::json_cost::check(data.as_bytes(), self.provider.max_reply_bytes)
+                {
+                    return Err(self.too_costly(&costly));
                 }
                 let value: Value = serde_json::from_str(data).map_err(|e| {
                     self.protocol(&format!(

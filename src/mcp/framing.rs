@@ -40,6 +40,8 @@ pub enum Fault {
     },
     NotUtf8,
     NotJsonRpc(String),
+    /// Under the cap, but its parsed form would be too big (see `json_cost`).
+    TooCostly(crate::json_cost::TooCostly),
 }
 
 impl Fault {
@@ -58,6 +60,7 @@ impl Fault {
             }
             Fault::NotUtf8 => "reply is not valid UTF-8".to_string(),
             Fault::NotJsonRpc(why) => format!("reply is not JSON-RPC: {why}"),
+            Fault::TooCostly(costly) => costly.describe(),
         }
     }
 }
@@ -193,8 +196,9 @@ pub enum Frame {
     Ignored(String),
 }
 
-/// Decide what a complete message is. `line` has no trailing newline.
-pub fn decode(line: &[u8], pending: &mut Pending) -> Frame {
+/// Decide what a complete message is. `line` has no trailing newline; `cap` is the size cap it
+/// was read under, which also bounds what parsing it may cost.
+pub fn decode(line: &[u8], cap: usize, pending: &mut Pending) -> Frame {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     let Ok(text) = std::str::from_utf8(line) else {
         let named = pending.named_in(line);
@@ -202,6 +206,13 @@ pub fn decode(line: &[u8], pending: &mut Pending) -> Frame {
         let errors = pending.fail(&fault, named);
         return Frame::Failed(fault, errors);
     };
+    if let Err(costly) = crate::json_cost::check(line, cap) {
+        let (head, tail) = ends(line);
+        let named = pending.named_in(head).or_else(|| pending.named_in(tail));
+        let fault = Fault::TooCostly(costly);
+        let errors = pending.fail(&fault, named);
+        return Frame::Failed(fault, errors);
+    }
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(error) => {
@@ -222,23 +233,34 @@ pub fn decode(line: &[u8], pending: &mut Pending) -> Frame {
     decode_value(value, text, pending)
 }
 
-fn decode_value(value: Value, text: &str, pending: &mut Pending) -> Frame {
-    if let Some(message) = raw_result(&value, pending) {
+/// The first and last [`ENDS`] bytes of a message, where SDKs put its id.
+fn ends(line: &[u8]) -> (&[u8], &[u8]) {
+    let head = &line[..line.len().min(ENDS)];
+    let tail = &line[line.len().saturating_sub(ENDS)..];
+    (head, tail)
+}
+
+/// Takes `value` by value and never copies it: a reply may be as big as the cap.
+fn decode_value(mut value: Value, text: &str, pending: &mut Pending) -> Frame {
+    if let Some(message) = raw_result(&mut value, pending) {
         pending.answered(&message);
         return Frame::Message(message);
     }
-    let has = |key: &str| value.get(key).is_some();
+    let has_method = value.get("method").is_some();
+    let looks_like_reply = ["result", "error", "jsonrpc"]
+        .iter()
+        .any(|key| value.get(key).is_some());
     let id = value.get("id").and_then(request_id);
-    match serde_json::from_value::<ServerJsonRpcMessage>(value.clone()) {
+    match serde_json::from_value::<ServerJsonRpcMessage>(value) {
         Ok(message) => {
             pending.answered(&message);
             Frame::Message(message)
         }
-        Err(error) if has("method") => Frame::Ignored(format!(
+        Err(error) if has_method => Frame::Ignored(format!(
             "ignored a message the server sent that mcpchat does not understand ({error}): {}",
             excerpt(text)
         )),
-        Err(error) if id.is_some() || has("result") || has("error") || has("jsonrpc") => {
+        Err(error) if id.is_some() || looks_like_reply => {
             let fault = Fault::NotJsonRpc(error.to_string());
             let errors = pending.fail(&fault, id);
             Frame::Failed(fault, errors)
@@ -250,10 +272,11 @@ fn decode_value(value: Value, text: &str, pending: &mut Pending) -> Frame {
     }
 }
 
-/// A result for `tools/list` / `tools/call`, kept as the server's raw JSON.
-fn raw_result(value: &Value, pending: &Pending) -> Option<ServerJsonRpcMessage> {
+/// A result for `tools/list` / `tools/call`, kept as the server's raw JSON (moved out of
+/// `value`, not copied).
+fn raw_result(value: &mut Value, pending: &Pending) -> Option<ServerJsonRpcMessage> {
     let id = value.get("id").and_then(request_id)?;
-    let result = value.get("result")?;
+    value.get("result")?;
     if value.get("error").is_some() || value.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return None;
     }
@@ -261,10 +284,11 @@ fn raw_result(value: &Value, pending: &Pending) -> Option<ServerJsonRpcMessage> 
     if !RAW_METHODS.contains(&method.as_str()) {
         return None;
     }
+    let result = value.get_mut("result").map(Value::take)?;
     Some(ServerJsonRpcMessage::Response(JsonRpcResponse {
         jsonrpc: Default::default(),
         id,
-        result: ServerResult::CustomResult(CustomResult(result.clone())),
+        result: ServerResult::CustomResult(CustomResult(result)),
     }))
 }
 
@@ -443,6 +467,7 @@ mod tests {
         let mut pending = pending_with(&[3, 4]);
         let frame = decode(
             b"{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":\xff}",
+            DEFAULT_MAX_MESSAGE_BYTES,
             &mut pending,
         );
         let Frame::Failed(Fault::NotUtf8, errors) = frame else {
@@ -456,11 +481,11 @@ mod tests {
     fn banners_are_ignored_and_json_logs_too() {
         let mut pending = pending_with(&[1]);
         assert!(matches!(
-            decode(b"Server started on stdio", &mut pending),
+            decode(b"Server started on stdio", 1024, &mut pending),
             Frame::Ignored(_)
         ));
         assert!(matches!(
-            decode(b"{\"level\":\"info\",\"msg\":\"hi\"}", &mut pending),
+            decode(b"{\"level\":\"info\",\"msg\":\"hi\"}", 1024, &mut pending),
             Frame::Ignored(_)
         ));
         assert_eq!(pending.requests.len(), 1);
@@ -469,7 +494,7 @@ mod tests {
     #[test]
     fn a_reply_without_a_usable_shape_fails_the_pending_request() {
         let mut pending = pending_with(&[1]);
-        let frame = decode(b"{\"jsonrpc\":\"2.0\",\"id\":1}", &mut pending);
+        let frame = decode(b"{\"jsonrpc\":\"2.0\",\"id\":1}", 1024, &mut pending);
         assert!(matches!(frame, Frame::Failed(Fault::NotJsonRpc(_), ref e) if e.len() == 1));
     }
 }

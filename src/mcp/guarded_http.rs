@@ -47,12 +47,16 @@ fn fault_in_text(text: &str, cap: usize) -> Option<Fault> {
     Some(Fault::NotJsonRpc(why.to_string()))
 }
 
-/// An event whose data is a reply to `id` that rmcp's model cannot read.
-fn unusable_reply(event: &sse_stream::Sse, id: &RequestId) -> Option<Fault> {
+/// An event whose data is a reply to `id` that rmcp's model cannot read, or that would cost
+/// too much to parse (see `json_cost`).
+fn unusable_reply(event: &sse_stream::Sse, id: &RequestId, cap: usize) -> Option<Fault> {
     if !matches!(event.event.as_deref(), None | Some("message")) {
         return None;
     }
     let data = event.data.as_deref()?;
+    if let Err(costly) = crate::json_cost::check(data.as_bytes(), cap) {
+        return Some(Fault::TooCostly(costly));
+    }
     let value: Value = match serde_json::from_str(data) {
         Ok(value) => value,
         // On this request's own stream, a cut-short JSON-RPC message is its reply.
@@ -95,7 +99,7 @@ fn guard_stream(stream: SseStream, id: RequestId, cap: usize) -> SseStream {
             }
             let item = stream.next().await?;
             let fault = match &item {
-                Ok(event) => unusable_reply(event, &id),
+                Ok(event) => unusable_reply(event, &id, cap),
                 Err(sse_stream::Error::Utf8Parse(_)) => Some(Fault::NotUtf8),
                 Err(error) => fault_in_text(&format!("{error} {error:?}"), cap),
             };

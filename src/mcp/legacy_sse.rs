@@ -105,7 +105,7 @@ async fn read_events(
                 // Before rmcp sees the reply that follows it (see lists::ListChanges).
                 changes.seen(&data);
                 let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
-                decode(data.as_bytes(), &mut pending)
+                decode(data.as_bytes(), cap, &mut pending)
             }
             Err(error) => {
                 let text = format!("{error:?}");
@@ -227,7 +227,11 @@ fn message_of(event: sse_stream::Sse) -> Option<ServerJsonRpcMessage> {
     if !matches!(event.event.as_deref(), None | Some("message")) {
         return None;
     }
-    match decode(event.data?.as_bytes(), &mut Pending::default()) {
+    match decode(
+        event.data?.as_bytes(),
+        super::framing::DEFAULT_MAX_MESSAGE_BYTES,
+        &mut Pending::default(),
+    ) {
         Frame::Message(message) => Some(message),
         _ => None,
     }

@@ -171,16 +171,20 @@ fn tool(raw: &Value) -> Result<Tool, String> {
 }
 
 /// A `tools/call` result: content passed through, malformed fields reported and read as
-/// leniently as their meaning allows.
-pub fn call_result(server: &str, tool: &str, result: &Value) -> Result<CallResult, Failure> {
-    let Some(object) = result.as_object() else {
-        return Err(Failure::new(
-            Kind::Protocol,
-            format!(
-                "MCP server `{server}` answered tools/call `{tool}` with {}, not an object",
-                kind_of(result)
-            ),
-        ));
+/// leniently as their meaning allows. Takes the result by value and moves its parts out: a
+/// result may be as big as the reply cap, and is never held twice.
+pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult, Failure> {
+    let mut object = match result {
+        Value::Object(object) => object,
+        other => {
+            return Err(Failure::new(
+                Kind::Protocol,
+                format!(
+                    "MCP server `{server}` answered tools/call `{tool}` with {}, not an object",
+                    kind_of(&other)
+                ),
+            ));
+        }
     };
     // A task or an input request (2026-07-28) is not a result to print.
     if let Some(kind) = object.get("resultType").and_then(Value::as_str)
@@ -194,15 +198,15 @@ pub fn call_result(server: &str, tool: &str, result: &Value) -> Result<CallResul
         ));
     }
     let about = format!("MCP server `{server}`: the result of tool `{tool}`");
-    let content = match object.get("content") {
-        Some(Value::Array(blocks)) => Value::Array(blocks.clone()),
+    let content = match object.remove("content") {
+        Some(Value::Array(blocks)) => Value::Array(blocks),
         None | Some(Value::Null) => Value::Array(Vec::new()),
         Some(other) => {
             warn(format!(
                 "{about} has `content` that is {}, not an array; passed on as one block",
-                kind_of(other)
+                kind_of(&other)
             ));
-            Value::Array(vec![other.clone()])
+            Value::Array(vec![other])
         }
     };
     let is_error = match object.get("isError") {
@@ -239,7 +243,7 @@ pub fn call_result(server: &str, tool: &str, result: &Value) -> Result<CallResul
         .join("\n");
     Ok(CallResult {
         content,
-        structured_content: object.get("structuredContent").cloned(),
+        structured_content: object.remove("structuredContent"),
         is_error,
         text,
     })
@@ -276,7 +280,7 @@ mod tests {
             {"type": "hologram", "depth": 3},
             {"type": "text", "text": "b", "annotations": "loud"}
         ], "isError": "true"});
-        let read = call_result("s", "t", &result).unwrap();
+        let read = call_result("s", "t", result.clone()).unwrap();
         assert_eq!(read.content, result["content"]);
         assert_eq!(read.text, "a\nb");
         assert!(read.is_error);

@@ -19,6 +19,9 @@ use super::lenient;
 use crate::cache::ListKind;
 use crate::exit::Failure;
 
+/// The largest message read for a `list_changed` notification.
+const LIST_CHANGED_BYTES: usize = 64 * 1024;
+
 /// Which lists the server said changed (`notifications/*/list_changed`) since whoever holds
 /// one in memory last looked: a long-running command lists it again before its next use.
 #[derive(Default)]
@@ -59,7 +62,9 @@ pub(crate) struct ListChanges {
 impl ListChanges {
     /// Look at one message from the server (JSON text: an SSE event's data or a stdio line).
     pub(crate) fn seen(&self, text: &str) {
-        if !text.contains("list_changed") {
+        // A notification is small: a big message that mentions one is not parsed a second
+        // time here (its parsed form may cost many times its size).
+        if text.len() > LIST_CHANGED_BYTES || !text.contains("list_changed") {
             return;
         }
         let Ok(message) = serde_json::from_str::<Value>(text) else {

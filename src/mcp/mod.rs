@@ -32,6 +32,7 @@ mod resources;
 mod resume;
 pub mod sampling;
 mod session;
+mod stderr;
 mod stdio;
 mod task_fields;
 mod tasks;
@@ -45,6 +46,7 @@ use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
 pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
+pub use framing::human_bytes;
 pub use lenient::CallResult;
 pub use prompts::CompletionTarget;
 pub use resources::{Updates, template_matches};

@@ -117,7 +117,7 @@ impl Session {
             // start (our handler answers them), and its typed result is what we get then.
             result = self.mrtr_call(&what, params.clone()).await?;
         }
-        let first = lenient::call_result(self.name(), tool, &result)?;
+        let first = lenient::call_result(self.name(), tool, result)?;
         if !super::tasks::refuses_plain_call(&first) {
             return Ok(first);
         }

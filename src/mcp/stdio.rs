@@ -1,5 +1,5 @@
 //! Starting a stdio MCP server and speaking to it: its own process group (registered with
-//! `children`, so it cannot outlive us), stderr captured, its last lines kept for error
+//! `children`, so it cannot outlive us), stderr captured as bounded lines, its last lines kept for error
 //! messages and forwarded to ours only with `-v`; stdout read as bounded lines by
 //! [`framing`](super::framing), so an oversized or garbled reply fails its request at once.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use rmcp::RoleClient;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
@@ -145,13 +145,16 @@ struct Reader {
     open: watch::Sender<()>,
 }
 
-/// Keep the child's last stderr lines (redacted), and forward them with `-v`.
+/// Keep the child's last stderr lines (redacted, each cut at
+/// [`LINE_CAP`](super::stderr::LINE_CAP)), and forward them with `-v`.
 fn read_stderr(stderr: tokio::process::ChildStderr, reader: Reader, name: &str, forward: bool) {
     let name = name.to_string();
     tokio::spawn(async move {
         let Reader { tail, open } = reader;
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        // Bounded lines: a server that writes without newlines cannot grow our memory, and
+        // bytes that are not UTF-8 do not stop the reading (the pipe would fill and block it).
+        let mut lines = super::stderr::StderrLines::new(stderr);
+        while let Some(line) = lines.next_line().await {
             let line = redact::text(&line);
             if forward {
                 crate::report::forwarded(&name, &line);
@@ -215,7 +218,7 @@ impl Transport<RoleClient> for StdioTransport {
                     if let Some(changes) = &self.changes {
                         changes.seen(&String::from_utf8_lossy(&line));
                     }
-                    decode(&line, &mut self.pending)
+                    decode(&line, self.lines.cap(), &mut self.pending)
                 }
                 Ok(Line::TooLarge(over)) => too_large(
                     over.size,

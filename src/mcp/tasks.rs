@@ -191,7 +191,7 @@ impl Session {
                     .await?
             }
         };
-        super::lenient::call_result(self.name(), tool, &value)
+        super::lenient::call_result(self.name(), tool, value)
     }
 
     fn progress_of(&self, state: &TaskState, polls: u32) {

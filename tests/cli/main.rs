@@ -22,6 +22,7 @@ mod hostile_numbers;
 mod interrupt;
 mod legacy;
 mod lists_cache;
+mod memory;
 mod output;
 mod processes;
 mod prompts;

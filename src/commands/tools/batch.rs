@@ -54,6 +54,7 @@ pub(super) async fn batch(
     validate: bool,
 ) -> anyhow::Result<Code> {
     refuse_terminal_stdin()?;
+    let jobs = jobs_within_budget(app, jobs);
     let state = State::new(app, jobs, shard);
     let mut tasks = tokio::task::JoinSet::new();
     let mut broken = false;
@@ -76,6 +77,35 @@ pub(super) async fn batch(
     }
     let code = *state.worst.lock().unwrap_or_else(|e| e.into_inner());
     Ok(code)
+}
+
+/// The most reply bytes the calls in flight may hold at once, counted at each server's cap:
+/// 16 calls of 16 MiB, the defaults. Each reply also costs at most twice its cap parsed
+/// (`json_cost`), so this bounds a batch's memory whatever its peers send.
+const BATCH_REPLY_BYTES: usize = 256 * 1024 * 1024;
+
+/// `--jobs`, lowered (with a note) when that many replies at the largest cap of the configured
+/// servers would pass [`BATCH_REPLY_BYTES`].
+fn jobs_within_budget(app: &App, jobs: usize) -> usize {
+    let cap = app
+        .config
+        .server_names()
+        .into_iter()
+        .filter_map(|name| app.config.server(name).ok())
+        .map(|server| server.max_message_bytes)
+        .max()
+        .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES)
+        .max(1);
+    let most = (BATCH_REPLY_BYTES / cap).max(1);
+    if jobs <= most {
+        return jobs;
+    }
+    report::notice(&format!(
+        "--jobs {jobs} lowered to {most}: a batch holds at most {} of replies at once, and each may be {} (--max-message-bytes); a lower cap allows more jobs",
+        crate::mcp::human_bytes(BATCH_REPLY_BYTES as u64),
+        crate::mcp::human_bytes(cap as u64),
+    ));
+    most
 }
 
 /// A terminal on stdin means the user forgot the requests: say how to give them rather than

@@ -200,7 +200,7 @@ pub fn result_event(
     id: Option<RawId>,
     server: &str,
     tool: &str,
-    result: &CallResult,
+    result: CallResult,
     started: Instant,
 ) -> ToolResult {
     ToolResult {
@@ -209,9 +209,9 @@ pub fn result_event(
         tool: tool.to_string(),
         name: format!("{server}{SEPARATOR}{tool}"),
         is_error: result.is_error,
-        content: result.content.clone(),
-        structured_content: result.structured_content.clone(),
-        text: result.text.clone(),
+        content: result.content,
+        structured_content: result.structured_content,
+        text: result.text,
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }

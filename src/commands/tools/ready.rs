@@ -193,7 +193,7 @@ impl Ready {
             id,
             self.session.name(),
             tool,
-            &outcome?,
+            outcome?,
             started,
         ))
     }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod hostile_memory;
 mod keychain;
+pub use hostile_memory::{hostile_memory_llm, hostile_memory_stdio_cmd};
 pub use keychain::{Keychain, keychain_available};
 
 pub fn repo() -> &'static Path {
