@@ -53,6 +53,8 @@ pub(crate) struct ListChanges {
     pub cache: crate::cache::Cache,
     pub key: crate::cache::Key,
     pub changed: Changed,
+    /// Each change, for whoever relays it on (`serve`); nobody listening is fine.
+    pub announced: tokio::sync::broadcast::Sender<ListKind>,
 }
 
 impl ListChanges {
@@ -80,6 +82,7 @@ impl ListChanges {
             );
             self.cache.forget(&self.key, *kind);
             self.changed.mark(*kind);
+            let _ = self.announced.send(*kind);
         }
     }
 }

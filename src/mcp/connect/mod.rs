@@ -122,6 +122,7 @@ impl Pieces {
             cache: context.cache.clone(),
             key: key.clone(),
             changed: Default::default(),
+            announced: tokio::sync::broadcast::channel(16).0,
         });
         Pieces {
             key,
