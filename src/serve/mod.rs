@@ -30,40 +30,48 @@ use relay::Relay;
 
 /// Serve until the host goes (stdio) or a signal comes.
 pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
-    let hub = Arc::new(Hub::connect(app, args.prefix).await?);
+    // The socket first: a path we cannot listen on fails before any server is started.
+    let socket = args
+        .socket
+        .as_deref()
+        .map(listener::Socket::bind)
+        .transpose()?;
+    let hub = match Hub::connect(app, args.prefix).await {
+        Ok(hub) => Arc::new(hub),
+        Err(failure) => {
+            if let Some(socket) = socket {
+                socket.close().await;
+            }
+            return Err(failure.into());
+        }
+    };
     let relay = Relay { hub: hub.clone() };
     let cap = app
         .config
         .max_message_bytes
         .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES);
-    let outcome = match &args.socket {
+    let signal = match socket {
         None => tokio::select! {
-            () = listener::stdio(relay, cap) => Ok(None),
-            what = crate::interrupt::wait() => Ok(Some(what)),
+            () = listener::stdio(relay, cap) => None,
+            what = crate::interrupt::wait() => Some(what),
         },
-        Some(path) => on_socket(relay, path, cap).await,
+        Some(socket) => Some(on_socket(socket, relay, cap).await),
     };
     close(hub).await;
-    match outcome? {
+    match signal {
         None => Ok(Code::Success),
         Some(what) => Err(Failure::new(Kind::Interrupted, what).into()),
     }
 }
 
 /// Serve on a Unix socket until a signal comes; what the signal was.
-async fn on_socket(
-    relay: Relay,
-    path: &std::path::Path,
-    cap: usize,
-) -> Result<Option<&'static str>, Failure> {
-    let mut socket = listener::Socket::bind(path)?;
-    tracing::info!("serving on {}", path.display());
+async fn on_socket(mut socket: listener::Socket, relay: Relay, cap: usize) -> &'static str {
     let what = tokio::select! {
         () = socket.accept(&relay, cap) => "stopped",
         what = crate::interrupt::wait() => what,
     };
     socket.close().await;
-    Ok(Some(what))
+    what
 }
 
 /// Close the upstreams once the host sessions let go of them. rmcp ends a host session's

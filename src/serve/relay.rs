@@ -70,6 +70,17 @@ fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData
     )
 }
 
+/// An upstream's result marked complete where it does not say (2025-era servers do not):
+/// 2026-07-28 hosts require the mark, and rmcp strips it again for older hosts.
+fn completed(mut raw: Value) -> Value {
+    if let Some(result) = raw.as_object_mut() {
+        result
+            .entry("resultType")
+            .or_insert_with(|| Value::from("complete"));
+    }
+    raw
+}
+
 /// The host's `_meta` as the upstream should get it: our own progress token and protocol
 /// keys replace the host's (the upstream may speak another era than the host).
 fn relayed_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
@@ -268,7 +279,7 @@ impl Relay {
             .forward(what, request, context.ct.cancelled())
             .await
             .map_err(refusal)?;
-        serde_json::from_value(raw).map_err(|e| malformed(session.name(), what, &e))
+        serde_json::from_value(completed(raw)).map_err(|e| malformed(session.name(), what, &e))
     }
 }
 
@@ -342,7 +353,7 @@ impl ServerHandler for Relay {
             .forward(&what, request, context.ct.cancelled())
             .await
         {
-            Ok(raw) => serde_json::from_value::<CallToolResult>(raw)
+            Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
                 .map_err(|e| malformed(session.name(), "tools/call", &e)),
             Err(Refused::Failed(failure)) => Ok(tool_error(&failure)),
