@@ -31,6 +31,8 @@ struct Host {
     /// Notifications read while waiting for responses.
     notices: Vec<Value>,
     next_id: i64,
+    /// The answer to `initialize`.
+    init: Value,
 }
 
 impl Host {
@@ -67,6 +69,7 @@ impl Host {
             lines,
             notices: Vec::new(),
             next_id: 1,
+            init: Value::Null,
         };
         let init = host.request(
             "initialize",
@@ -74,6 +77,7 @@ impl Host {
                    "clientInfo": {"name": "test-host", "version": "1"}}),
         );
         assert_eq!(init["result"]["serverInfo"]["name"], "mcpchat", "{init}");
+        host.init = init;
         host.notify("notifications/initialized", json!({}));
         host
     }
@@ -418,6 +422,43 @@ fn a_line_that_is_not_json_rpc_gets_an_error_and_the_session_goes_on() {
     assert_eq!(error["error"]["code"], -32700);
     assert_eq!(host.request("ping", json!({}))["result"], json!({}));
     assert_eq!(host.close().status.code(), Some(0));
+}
+
+#[test]
+fn no_upstream_secret_reaches_the_host_in_any_message() {
+    const QUERY: &str = "q5ecretQueryValue81";
+    const BEARER: &str = "b5ecretBearerValue27";
+    let env = TestEnv::new();
+    let server = Peer::echo_secrets("");
+    let url = format!("echo=http://127.0.0.1:{}/mcp?token={QUERY}", server.port);
+    let header = format!("Authorization: Bearer {BEARER}");
+    let mut host = Host::start(&env, &["--url", &url, "-H", &header], &[]);
+    let mut seen = vec![host.init.clone()];
+    seen.push(host.request("tools/list", json!({})));
+    seen.push(host.request("tools/call", json!({"name": "echo", "arguments": {}})));
+    seen.push(host.request("tools/call", json!({"name": "fail", "arguments": {}})));
+    let output = host.close();
+    assert_eq!(output.status.code(), Some(0));
+    let text = seen
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The echoes arrived (masked), so the check below is not vacuous.
+    assert!(text.contains("query token=***"), "{text}");
+    assert!(text.contains("credential ***"), "{text}");
+    assert!(
+        seen[3]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("token=***"),
+        "{}",
+        seen[3]
+    );
+    for secret in [QUERY, BEARER] {
+        assert!(!text.contains(secret), "{secret} reached the host: {text}");
+        assert!(!stderr_of(&output).contains(secret), "{secret} on stderr");
+    }
 }
 
 /// The Python SDK's client over stdio: `mode` is how it connects (`legacy`: initialize;
