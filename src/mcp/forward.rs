@@ -3,7 +3,11 @@
 //! host sees the code it would have seen directly), and a cancellation from whoever asked
 //! passed on to the server as `notifications/cancelled`.
 
-use rmcp::model::{CancelledNotificationParam, ClientRequest, ServerResult};
+use std::sync::Arc;
+
+use rmcp::model::{
+    CancelledNotificationParam, ClientRequest, ProgressNotificationParam, ServerResult,
+};
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use serde_json::Value;
 
@@ -24,12 +28,14 @@ pub enum Refused {
 
 impl Session {
     /// Send `request` and wait for its answer, or for `cancelled` (then the server gets
-    /// `notifications/cancelled` for it).
+    /// `notifications/cancelled` for it). The server's progress notifications for it go to
+    /// `progress`, if given.
     pub async fn forward(
         &self,
         what: &str,
         request: ClientRequest,
         cancelled: impl Future<Output = ()>,
+        progress: Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>>,
     ) -> Result<Value, Refused> {
         let peer = self.client.peer();
         let options = PeerRequestOptions::with_timeout(self.server.timeout);
@@ -38,6 +44,29 @@ impl Session {
             Err(error) => return Err(self.refused(what, &error).await),
         };
         let id = handle.id.clone();
+        let routes = &self.client.service().progress_routes;
+        let token = handle.progress_token.clone();
+        if let Some(progress) = progress {
+            let mut routes = routes.lock().unwrap_or_else(|e| e.into_inner());
+            routes.insert(token.clone(), progress);
+        }
+        let outcome = self.outcome(what, handle, id, cancelled).await;
+        routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&token);
+        outcome
+    }
+
+    /// The answer to a sent request, or the cancellation passed on.
+    async fn outcome(
+        &self,
+        what: &str,
+        handle: rmcp::service::RequestHandle<rmcp::RoleClient>,
+        id: rmcp::model::RequestId,
+        cancelled: impl Future<Output = ()>,
+    ) -> Result<Value, Refused> {
+        let peer = self.client.peer();
         tokio::select! {
             answer = handle.await_response() => match answer {
                 Ok(ServerResult::CustomResult(raw)) => Ok(raw.0),

@@ -15,8 +15,9 @@ use rmcp::model::{
     CompleteRequest, CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Reference, RequestMetaObject, ServerConfig,
+    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    RequestMetaObject, ServerConfig,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -68,6 +69,24 @@ fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData
         format!("MCP server `{server}` sent a malformed {method} result: {error}"),
         None,
     )
+}
+
+/// Where an upstream's progress for this request goes: to the host under the host's own
+/// progress token, when it gave one.
+fn progress_to(
+    context: &RequestContext<RoleServer>,
+) -> Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>> {
+    let token = context.meta.get_progress_token()?;
+    let peer = context.peer.clone();
+    Some(Arc::new(move |mut params: ProgressNotificationParam| {
+        params.progress_token = token.clone();
+        let peer = peer.clone();
+        tokio::spawn(async move {
+            if let Err(error) = peer.notify_progress(params).await {
+                tracing::debug!("could not pass progress on to the host: {error}");
+            }
+        });
+    }))
 }
 
 /// An upstream's result marked complete where it does not say (2025-era servers do not):
@@ -276,7 +295,7 @@ impl Relay {
     ) -> Result<T, ErrorData> {
         let session = self.session(index).map_err(|f| as_error(&f))?;
         let raw = session
-            .forward(what, request, context.ct.cancelled())
+            .forward(what, request, context.ct.cancelled(), progress_to(context))
             .await
             .map_err(refusal)?;
         serde_json::from_value(completed(raw)).map_err(|e| malformed(session.name(), what, &e))
@@ -350,7 +369,12 @@ impl ServerHandler for Relay {
         params.meta = relayed_meta(params.meta);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         match session
-            .forward(&what, request, context.ct.cancelled())
+            .forward(
+                &what,
+                request,
+                context.ct.cancelled(),
+                progress_to(&context),
+            )
             .await
         {
             Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))

@@ -369,6 +369,24 @@ fn a_cancellation_from_the_host_reaches_the_upstream() {
 }
 
 #[test]
+fn an_upstreams_progress_reaches_the_host_under_the_hosts_token() {
+    let env = TestEnv::new();
+    let demo = format!("demo={}", demo_stdio_cmd());
+    let mut host = Host::start(&env, &["--stdio", &demo], &[]);
+    let call = host.request(
+        "tools/call",
+        json!({"name": "countdown", "arguments": {"seconds": 1},
+               "_meta": {"progressToken": "host-7"}}),
+    );
+    assert_eq!(call["result"]["content"][0]["text"], "done");
+    let progress = host.notice("notifications/progress");
+    assert_eq!(progress["params"]["progressToken"], "host-7");
+    assert_eq!(progress["params"]["progress"], 1.0);
+    assert_eq!(progress["params"]["total"], 1.0);
+    assert_eq!(host.close().status.code(), Some(0));
+}
+
+#[test]
 fn a_list_change_upstream_is_announced_to_the_host() {
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
