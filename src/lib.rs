@@ -23,6 +23,7 @@ pub mod output;
 pub mod private_file;
 pub mod redact;
 pub mod report;
+pub mod serve;
 pub mod shell;
 pub mod terminal;
 pub mod ui;
@@ -142,6 +143,8 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
             | Command::Tools(ToolsCommand::Call(cli::CallArgs { batch: true, .. }))
             // `resources watch` removes its subscriptions before it exits.
             | Command::Resources(ResourcesCommand::Watch(_))
+            // `serve` closes its upstream sessions before it exits.
+            | Command::Serve(_)
     );
     if summarises {
         return run(cli).await;
@@ -251,7 +254,10 @@ fn connection_context(
     context.log_level = global.log_level;
     // Resource updates arrive outside any request: `resources watch` needs the standalone
     // stream that other commands skip (it costs a second connection).
-    context.standalone_stream = matches!(command, Command::Resources(ResourcesCommand::Watch(_)));
+    context.standalone_stream = matches!(
+        command,
+        Command::Resources(ResourcesCommand::Watch(_)) | Command::Serve(_)
+    );
     context.sampling = global.sampling.or(config.llm.sampling).unwrap_or_default();
     // `ask` builds its own sampler from its model flags; `tools` commands use the configured model.
     if context.sampling == Sampling::Allow && matches!(command, Command::Tools(_)) {
@@ -306,6 +312,7 @@ async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
         Command::Complete(args) => commands::complete::complete(app, args).await,
         Command::Tasks(command) => commands::tasks::tasks(app, command).await,
         Command::Sessions(command) => commands::sessions::sessions(app, command).await,
+        Command::Serve(args) => serve::serve(app, args).await,
         Command::Schema | Command::Completions { .. } | Command::Man | Command::Cache(_) => {
             Ok(Code::Success)
         }

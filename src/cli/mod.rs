@@ -9,6 +9,7 @@ mod ask;
 mod auth;
 mod prompts;
 mod resources;
+mod serve;
 mod tasks;
 mod tools;
 
@@ -23,6 +24,7 @@ pub use ask::{AskArgs, SessionsCommand, ToolChoice};
 pub use auth::{AuthCommand, LoginArgs};
 pub use prompts::{CompleteArgs, PromptGetArgs, PromptsCommand};
 pub use resources::{ReadArgs, ResourcesCommand, WatchArgs};
+pub use serve::{Prefix, ServeArgs};
 pub use tasks::{TaskIdArgs, TasksCommand};
 pub use tools::{CallArgs, ListArgs, Shard, ToolsCommand};
 
@@ -201,6 +203,13 @@ pub enum Command {
     /// List, replay and delete the conversations of `ask --session`
     #[command(subcommand)]
     Sessions(SessionsCommand),
+
+    /// Serve the selected servers as one MCP server (stdio, or --socket PATH) for hosts
+    /// that speak MCP: tools, prompts and resources relayed, auth and allow/deny lists upstream
+    #[command(after_help = "Examples:\n  \
+        mcpchat serve --server salesforce\n  \
+        mcpchat serve --socket ~/.local/run/mcpchat/serve.sock")]
+    Serve(ServeArgs),
 
     /// Print the JSON Schema of the stdout lines
     #[command(after_help = "Examples:\n  mcpchat schema | jq -r .schema_version\n  \

@@ -33,7 +33,19 @@ pub(super) struct Handler {
     pub resource_updates: tokio::sync::broadcast::Sender<String>,
     /// Answers sampling requests (None: `--sampling deny`).
     pub sampler: Option<Arc<Sampler>>,
+    /// Where the progress of relayed requests goes (`serve`), by the token we sent.
+    pub progress_routes: ProgressRoutes,
 }
+
+/// Receivers of progress notifications, by the progress token of the request they are for.
+pub type ProgressRoutes = Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<
+            rmcp::model::ProgressToken,
+            Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>,
+        >,
+    >,
+>;
 
 impl Handler {
     /// The same handler proposing another protocol version.
@@ -51,6 +63,15 @@ impl ClientHandler for Handler {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        let route = self
+            .progress_routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&params.progress_token)
+            .cloned();
+        if let Some(route) = route {
+            return route(params);
+        }
         let token = match &params.progress_token.0 {
             NumberOrString::Number(n) => n.to_string(),
             NumberOrString::String(s) => s.to_string(),

@@ -57,6 +57,8 @@ pub(crate) struct ListChanges {
     pub cache: crate::cache::Cache,
     pub key: crate::cache::Key,
     pub changed: Changed,
+    /// Each change, for whoever relays it on (`serve`); nobody listening is fine.
+    pub announced: tokio::sync::broadcast::Sender<ListKind>,
 }
 
 impl ListChanges {
@@ -86,6 +88,7 @@ impl ListChanges {
             );
             self.cache.mark_changed(&self.key, *kind);
             self.changed.mark(*kind);
+            let _ = self.announced.send(*kind);
         }
     }
 }

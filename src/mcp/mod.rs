@@ -8,7 +8,8 @@
 //! `classify` (errors -> Failure), `stdio` and `children` (child processes that cannot outlive
 //! us), `legacy_sse` (the 2024-11-05 transport), `framing` (bounded reading: a bad reply fails
 //! its request at once), `guarded_http` (the same for Streamable HTTP), `lenient` (results read
-//! from raw JSON), `paginate` (cursors followed, a repeat stopped).
+//! from raw JSON), `paginate` (cursors followed, a repeat stopped), `forward` (one request
+//! relayed as it is, for `serve`).
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
@@ -17,6 +18,7 @@
 pub mod children;
 pub mod classify;
 mod connect;
+mod forward;
 mod framing;
 mod guarded_http;
 mod handler;
@@ -45,8 +47,8 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
-pub use framing::DEFAULT_MAX_MESSAGE_BYTES;
-pub use framing::human_bytes;
+pub use forward::Refused;
+pub use framing::{DEFAULT_MAX_MESSAGE_BYTES, Line, Lines, human_bytes};
 pub use lenient::CallResult;
 pub use prompts::CompletionTarget;
 pub use resources::{Updates, template_matches};

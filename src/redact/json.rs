@@ -6,12 +6,13 @@ use super::{MASK, registry};
 /// Mask registered secrets inside the string literals of one serialised JSON line. The line
 /// stays valid JSON: a match must start on an escape boundary, and numbers, keywords and
 /// punctuation are never touched.
-pub fn json_line(line: &str) -> String {
+pub fn json_line(line: &str) -> std::borrow::Cow<'_, str> {
     let Ok(registry) = registry().read() else {
-        return line.to_string();
+        return line.into();
     };
+    // Nothing registered (most runs): no copy of what may be a line of many megabytes.
     if registry.json.is_empty() {
-        return line.to_string();
+        return line.into();
     }
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
@@ -27,7 +28,7 @@ pub fn json_line(line: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    out.into()
 }
 
 /// Index of the closing quote of a JSON string literal's body (or its length if unterminated).

@@ -34,6 +34,7 @@ mod resources_owners;
 mod resources_watch;
 mod sampling;
 mod secrets;
+mod serve;
 mod servers;
 mod sessions;
 mod shards_and_progress;

@@ -185,6 +185,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT SESSIONS LIST\"",
             ".SH \"MCPCHAT SESSIONS SHOW\"",
             ".SH \"MCPCHAT SESSIONS RM\"",
+            ".SH \"MCPCHAT SERVE\"",
             ".SH \"MCPCHAT SCHEMA\"",
             ".SH \"MCPCHAT CACHE CLEAR\"",
             ".SH \"MCPCHAT COMPLETIONS\"",

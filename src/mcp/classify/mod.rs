@@ -75,7 +75,7 @@ pub(super) async fn request_failure(
 }
 
 /// Whether an error is our verdict on an unusable reply (see `framing`), not the server's.
-fn is_fault(data: &rmcp::ErrorData) -> bool {
+pub(super) fn is_fault(data: &rmcp::ErrorData) -> bool {
     data.data
         .as_ref()
         .and_then(|d| d.get(super::framing::FAULT_MARKER))

@@ -93,6 +93,7 @@ fn new_handler(server: &ServerConfig, context: &Context) -> Handler {
             .map(str::to_string),
         resource_updates: tokio::sync::broadcast::channel(64).0,
         sampler: context.sampler.clone(),
+        progress_routes: Default::default(),
     }
 }
 
@@ -122,6 +123,7 @@ impl Pieces {
             cache: context.cache.clone(),
             key: key.clone(),
             changed: Default::default(),
+            announced: tokio::sync::broadcast::channel(16).0,
         });
         Pieces {
             key,

@@ -1,0 +1,116 @@
+//! One request relayed as it is, for `serve`: sent to the server under its timeout, its answer
+//! handed back as raw JSON, the server's own JSON-RPC error kept as the server sent it (so a
+//! host sees the code it would have seen directly), and a cancellation from whoever asked
+//! passed on to the server as `notifications/cancelled`.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CancelledNotificationParam, ClientRequest, ProgressNotificationParam, ServerResult,
+};
+use rmcp::service::{PeerRequestOptions, ServiceError};
+use serde_json::Value;
+
+use super::Session;
+use super::classify::{request_failure, request_timeout};
+use crate::exit::Failure;
+
+/// Why a relayed request has no result.
+#[derive(Debug)]
+pub enum Refused {
+    /// The server answered with a JSON-RPC error (message and data already redacted).
+    Upstream(rmcp::ErrorData),
+    /// We could not get an answer: timeout, closed connection, unusable reply, auth.
+    Failed(Failure),
+    /// The asker cancelled; the server was told.
+    Cancelled,
+}
+
+impl Session {
+    /// Send `request` and wait for its answer, or for `cancelled` (then the server gets
+    /// `notifications/cancelled` for it). The server's progress notifications for it go to
+    /// `progress`, if given.
+    pub async fn forward(
+        &self,
+        what: &str,
+        request: ClientRequest,
+        cancelled: impl Future<Output = ()>,
+        progress: Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>>,
+    ) -> Result<Value, Refused> {
+        let peer = self.client.peer();
+        let options = PeerRequestOptions::with_timeout(self.server.timeout);
+        let handle = match peer.send_request_with_option(request, options).await {
+            Ok(handle) => handle,
+            Err(error) => return Err(self.refused(what, &error).await),
+        };
+        let id = handle.id.clone();
+        let routes = &self.client.service().progress_routes;
+        let token = handle.progress_token.clone();
+        if let Some(progress) = progress {
+            let mut routes = routes.lock().unwrap_or_else(|e| e.into_inner());
+            routes.insert(token.clone(), progress);
+        }
+        let outcome = self.outcome(what, handle, id, cancelled).await;
+        routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&token);
+        outcome
+    }
+
+    /// The answer to a sent request, or the cancellation passed on.
+    async fn outcome(
+        &self,
+        what: &str,
+        handle: rmcp::service::RequestHandle<rmcp::RoleClient>,
+        id: rmcp::model::RequestId,
+        cancelled: impl Future<Output = ()>,
+    ) -> Result<Value, Refused> {
+        let peer = self.client.peer();
+        tokio::select! {
+            answer = handle.await_response() => match answer {
+                Ok(ServerResult::CustomResult(raw)) => Ok(raw.0),
+                Ok(typed) => Ok(serde_json::to_value(&typed).unwrap_or(Value::Null)),
+                Err(ServiceError::Timeout { .. }) => {
+                    Err(Refused::Failed(request_timeout(&self.server, what)))
+                }
+                Err(error) => Err(self.refused(what, &error).await),
+            },
+            () = cancelled => {
+                let params = CancelledNotificationParam::new(
+                    Some(id),
+                    Some("cancelled by the client of mcpchat serve".to_string()),
+                );
+                if let Err(error) = peer.notify_cancelled(params).await {
+                    tracing::debug!(server = %self.name(), "could not pass on a cancellation: {error}");
+                }
+                Err(Refused::Cancelled)
+            }
+        }
+    }
+
+    /// The server's own JSON-RPC error as it sent it (redacted); anything else classified.
+    async fn refused(&self, what: &str, error: &ServiceError) -> Refused {
+        if let ServiceError::McpError(data) = error
+            && error.auth_challenge().is_none()
+            && !super::classify::is_fault(data)
+        {
+            let mut data = data.clone();
+            data.message = crate::redact::text(&data.message).into();
+            data.data = data
+                .data
+                .take()
+                .and_then(|d| serde_json::from_str(&crate::redact::json_line(&d.to_string())).ok());
+            return Refused::Upstream(data);
+        }
+        Refused::Failed(
+            request_failure(&self.server, &self.store, self.child.as_ref(), what, error).await,
+        )
+    }
+
+    /// A receiver of the kinds of list this server says changed (`notifications/*/list_changed`),
+    /// as our transports read them.
+    pub fn list_changes(&self) -> tokio::sync::broadcast::Receiver<crate::cache::ListKind> {
+        self.changes.announced.subscribe()
+    }
+}

@@ -1,0 +1,93 @@
+//! The upstreams `serve` relays to: every selected server connected once at start (all at
+//! once), each either a live session or the failure that keeps it out, and the router that
+//! names what they list. Shared by every host connection.
+//!
+//! Guarantees: a server that failed to connect is reported once on stderr and kept as its
+//! failure, so its calls can say why; a `required` server failing stops `serve` (exit as
+//! its failure); every live session is closed on the way out (stdio children reaped, HTTP
+//! sessions deleted).
+
+use futures::future::join_all;
+
+use crate::cli::Prefix;
+use crate::commands::App;
+use crate::exit::Failure;
+use crate::mcp::Session;
+use crate::report;
+
+use super::router::Router;
+
+/// One configured server, as `serve` holds it.
+pub struct Upstream {
+    pub name: String,
+    pub session: Result<Session, Failure>,
+}
+
+/// Every upstream, in config order, and the router over them.
+pub struct Hub {
+    pub upstreams: Vec<Upstream>,
+    pub router: Router,
+}
+
+impl Hub {
+    /// Connect to every selected server concurrently; a failure is kept, not fatal, unless
+    /// the server is `required`.
+    pub async fn connect(app: &App, prefix: Prefix) -> Result<Hub, Failure> {
+        let selected = app.config.select(&app.selected)?;
+        let attempts = selected.into_iter().map(|selected| {
+            let context = app.context.clone();
+            async move {
+                let session = match selected.server {
+                    Ok(server) => Session::connect(server, &context).await,
+                    Err(failure) => Err(failure),
+                };
+                (selected.name, selected.required, session)
+            }
+        });
+        let mut upstreams = Vec::new();
+        let mut required_failure = None;
+        for (name, required, session) in join_all(attempts).await {
+            if let Err(failure) = &session {
+                report::warning(failure);
+                if required && required_failure.is_none() {
+                    required_failure = Some(failure.clone());
+                }
+            }
+            upstreams.push(Upstream { name, session });
+        }
+        let hub = Hub {
+            router: Router::new(upstreams.iter().map(|u| u.name.clone()).collect(), prefix),
+            upstreams,
+        };
+        match required_failure {
+            Some(failure) => {
+                hub.close().await;
+                Err(failure.hint(
+                    "the server is `required` in the config, so serve does not start without it",
+                ))
+            }
+            None => Ok(hub),
+        }
+    }
+
+    /// The live sessions with their index.
+    pub fn live(&self) -> impl Iterator<Item = (usize, &Session)> {
+        self.upstreams
+            .iter()
+            .enumerate()
+            .filter_map(|(index, upstream)| Some((index, upstream.session.as_ref().ok()?)))
+    }
+
+    /// The failures of the upstreams that did not connect.
+    pub fn dead(&self) -> impl Iterator<Item = (&str, &Failure)> {
+        self.upstreams
+            .iter()
+            .filter_map(|upstream| Some((upstream.name.as_str(), upstream.session.as_ref().err()?)))
+    }
+
+    /// Close every live session, all at once.
+    pub async fn close(self) {
+        let sessions = self.upstreams.into_iter().filter_map(|u| u.session.ok());
+        join_all(sessions.map(Session::close)).await;
+    }
+}

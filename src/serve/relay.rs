@@ -1,0 +1,503 @@
+//! The MCP server the host talks to: every request answered by relaying it to the upstream
+//! that owns the name or URI (lists merged from all of them), with the names the router gives.
+//!
+//! Guarantees: a call reaches only the upstream its name routes to, under the upstream's own
+//! name, and only if the upstream's allow/deny lists permit it; an upstream's JSON-RPC error
+//! reaches the host as the upstream sent it (redacted); a tool call that cannot reach its
+//! upstream (not connected, timed out, needs `auth login`) is an `isError` result naming the
+//! server and saying why, so the host's model can read it; a host's cancellation is passed on.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
+    CompleteRequest, CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode,
+    GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    RequestMetaObject, ServerConfig,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use super::hub::Hub;
+use super::router::Named;
+use crate::exit::Failure;
+use crate::mcp::{Refused, Session};
+
+/// One host connection's view of the shared upstreams.
+#[derive(Clone)]
+pub struct Relay {
+    pub hub: Arc<Hub>,
+}
+
+/// The text a host sees for a failure: the message, then its hints.
+fn explain(failure: &Failure) -> String {
+    let mut text = crate::redact::text(&failure.message);
+    for hint in &failure.hints {
+        text.push_str("\nhint: ");
+        text.push_str(&crate::redact::text(hint));
+    }
+    text
+}
+
+/// A failure as a JSON-RPC error (for requests other than tool calls).
+fn as_error(failure: &Failure) -> ErrorData {
+    ErrorData::internal_error(explain(failure), None)
+}
+
+/// A failure as a tool result the host's model can read.
+fn tool_error(failure: &Failure) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(explain(failure))]).into()
+}
+
+/// A relayed request that has no result, as the host should see it.
+fn refusal(refused: Refused) -> ErrorData {
+    match refused {
+        Refused::Upstream(error) => error,
+        Refused::Failed(failure) => as_error(&failure),
+        Refused::Cancelled => ErrorData::internal_error("request cancelled", None),
+    }
+}
+
+/// An upstream result that does not parse as what its method returns.
+fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData {
+    ErrorData::internal_error(
+        format!("MCP server `{server}` sent a malformed {method} result: {error}"),
+        None,
+    )
+}
+
+/// Where an upstream's progress for this request goes: to the host under the host's own
+/// progress token, when it gave one.
+fn progress_to(
+    context: &RequestContext<RoleServer>,
+) -> Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>> {
+    let token = context.meta.get_progress_token()?;
+    let peer = context.peer.clone();
+    Some(Arc::new(move |mut params: ProgressNotificationParam| {
+        params.progress_token = token.clone();
+        let peer = peer.clone();
+        tokio::spawn(async move {
+            if let Err(error) = peer.notify_progress(params).await {
+                tracing::debug!("could not pass progress on to the host: {error}");
+            }
+        });
+    }))
+}
+
+/// An upstream's result marked complete where it does not say (2025-era servers do not):
+/// 2026-07-28 hosts require the mark, and rmcp strips it again for older hosts.
+fn completed(mut raw: Value) -> Value {
+    if let Some(result) = raw.as_object_mut() {
+        result
+            .entry("resultType")
+            .or_insert_with(|| Value::from("complete"));
+    }
+    raw
+}
+
+/// The host's `_meta` as the upstream should get it: our own progress token and protocol
+/// keys replace the host's (the upstream may speak another era than the host).
+fn relayed_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
+    let mut meta = meta?;
+    meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
+    (!meta.is_empty()).then_some(meta)
+}
+
+/// The capabilities the host is offered: the union of the upstreams' (tools always, so that
+/// a dead upstream's calls can still say why they fail; logging always, as that is how a
+/// dead upstream is announced); lists announce changes.
+fn capabilities(hub: &Hub) -> Value {
+    let mut declared = json!({"tools": {"listChanged": true}, "logging": {}});
+    for (_, session) in hub.live() {
+        let Some(info) = session.peer_info() else {
+            continue;
+        };
+        let offered = &info.capabilities;
+        if offered.prompts.is_some() {
+            declared["prompts"] = json!({"listChanged": true});
+        }
+        if offered.resources.is_some() {
+            declared["resources"] = json!({"listChanged": true});
+        }
+        if offered.completions.is_some() {
+            declared["completions"] = json!({});
+        }
+    }
+    declared
+}
+
+impl Relay {
+    /// The live session of upstream `index`, or the failure that keeps it out.
+    fn session(&self, index: usize) -> Result<&Session, Failure> {
+        match self.hub.upstreams.get(index).map(|u| &u.session) {
+            Some(Ok(session)) => Ok(session),
+            Some(Err(failure)) => {
+                let mut unavailable = Failure::new(
+                    failure.kind,
+                    format!(
+                        "MCP server `{}` is not available: {}",
+                        self.hub.router.server(index),
+                        failure.message
+                    ),
+                );
+                unavailable.hints = failure.hints.clone();
+                Err(unavailable)
+            }
+            None => Err(Failure::new(
+                crate::exit::Kind::Internal,
+                "no such upstream",
+            )),
+        }
+    }
+
+    /// Where a tool or prompt name goes; without prefixes an unknown name is looked for in
+    /// fresh lists once.
+    async fn route(&self, what: Named, exposed: &str) -> Result<(usize, String), ErrorData> {
+        let router = &self.hub.router;
+        if let Some(found) = router.route(what, exposed) {
+            return Ok(found);
+        }
+        if !router.prefixed() {
+            match what {
+                Named::Tool => drop(self.tools().await),
+                Named::Prompt => drop(self.prompts().await),
+            }
+            if let Some(found) = router.route(what, exposed) {
+                return Ok(found);
+            }
+        }
+        let noun = match what {
+            Named::Tool => "tool",
+            Named::Prompt => "prompt",
+        };
+        Err(ErrorData::invalid_params(
+            format!("unknown {noun} `{exposed}`"),
+            None,
+        ))
+    }
+
+    /// Every live upstream's tools (allow/deny applied, the cache used), renamed.
+    async fn tools(&self) -> Vec<rmcp::model::Tool> {
+        let lists = join_all(self.hub.live().map(|(index, session)| async move {
+            (
+                index,
+                session.name(),
+                session.tools().await.map(|(tools, _)| tools),
+            )
+        }))
+        .await;
+        let router = &self.hub.router;
+        let mut merged = Vec::new();
+        for (index, server, listed) in lists {
+            let Some(tools) = kept(server, "tools/list", listed) else {
+                continue;
+            };
+            router.listed(Named::Tool, index, tools.iter().map(|t| t.name.as_ref()));
+            merged.extend(tools.into_iter().map(|mut tool| {
+                tool.name = router.exposed(index, &tool.name).into();
+                tool
+            }));
+        }
+        merged
+    }
+
+    /// Every live upstream's prompts, renamed.
+    async fn prompts(&self) -> Vec<rmcp::model::Prompt> {
+        let lists = join_all(self.hub.live().map(|(index, session)| async move {
+            (
+                index,
+                session.name(),
+                session.prompts().await.map(|(p, _)| p),
+            )
+        }))
+        .await;
+        let router = &self.hub.router;
+        let mut merged = Vec::new();
+        for (index, server, listed) in lists {
+            let Some(prompts) = kept(server, "prompts/list", listed) else {
+                continue;
+            };
+            router.listed(
+                Named::Prompt,
+                index,
+                prompts.iter().map(|p| p.name.as_str()),
+            );
+            merged.extend(prompts.into_iter().map(|mut prompt| {
+                prompt.name = router.exposed(index, &prompt.name);
+                prompt
+            }));
+        }
+        merged
+    }
+
+    /// The upstream of a resource URI; unknown URIs are looked for in fresh lists once.
+    async fn owner_of(&self, uri: &str) -> Result<usize, ErrorData> {
+        if let Some(index) = self.hub.router.route_uri(uri) {
+            return Ok(index);
+        }
+        drop(self.resources().await);
+        drop(self.templates().await);
+        self.hub.router.route_uri(uri).ok_or_else(|| {
+            ErrorData::new(
+                ErrorCode::RESOURCE_NOT_FOUND,
+                format!("no server lists the resource `{uri}`"),
+                Some(json!({"uri": uri})),
+            )
+        })
+    }
+
+    async fn resources(&self) -> Vec<rmcp::model::Resource> {
+        let lists = join_all(self.hub.live().map(|(index, session)| async move {
+            (index, session.name(), session.resources().await)
+        }))
+        .await;
+        let mut merged = Vec::new();
+        for (index, server, listed) in lists {
+            let Some(resources) = kept(server, "resources/list", listed) else {
+                continue;
+            };
+            let uris = resources.iter().map(|r| r.uri.as_str());
+            self.hub.router.listed_uris(index, uris);
+            merged.extend(resources);
+        }
+        merged
+    }
+
+    async fn templates(&self) -> Vec<rmcp::model::ResourceTemplate> {
+        let lists = join_all(self.hub.live().map(|(index, session)| async move {
+            (index, session.name(), session.resource_templates().await)
+        }))
+        .await;
+        let mut merged = Vec::new();
+        for (index, server, listed) in lists {
+            let Some(templates) = kept(server, "resources/templates/list", listed) else {
+                continue;
+            };
+            let patterns = templates.iter().map(|t| t.uri_template.as_str());
+            self.hub.router.listed_templates(index, patterns);
+            merged.extend(templates);
+        }
+        merged
+    }
+
+    /// Relay `request` to upstream `index` and read its result as `T`.
+    async fn relay<T: serde::de::DeserializeOwned>(
+        &self,
+        index: usize,
+        what: &str,
+        request: ClientRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<T, ErrorData> {
+        let session = self.session(index).map_err(|f| as_error(&f))?;
+        let raw = session
+            .forward(what, request, context.ct.cancelled(), progress_to(context))
+            .await
+            .map_err(refusal)?;
+        serde_json::from_value(completed(raw)).map_err(|e| malformed(session.name(), what, &e))
+    }
+}
+
+/// A list from one upstream, or None (with a warning) when listing it failed: the others'
+/// lists still reach the host.
+fn kept<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
+    match listed {
+        Ok(items) => Some(items),
+        Err(failure) => {
+            crate::report::warning(&Failure::new(
+                failure.kind,
+                format!(
+                    "{method} of MCP server `{server}` left out: {}",
+                    failure.message
+                ),
+            ));
+            None
+        }
+    }
+}
+
+impl ServerHandler for Relay {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = serde_json::from_value(capabilities(&self.hub)).unwrap_or_default();
+        let mut info = ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("mcpchat", env!("CARGO_PKG_VERSION")));
+        // One server: its instructions are still about the tools the host sees.
+        if let [only] = self.hub.upstreams.as_slice()
+            && let Ok(session) = &only.session
+            && let Some(instructions) = session.peer_info().and_then(|i| i.instructions.clone())
+        {
+            info = info.with_instructions(instructions);
+        }
+        info
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        super::notices::started(&self.hub, &context.peer).await;
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools().await))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let (index, name) = self.route(Named::Tool, &request.name).await?;
+        let session = match self.session(index) {
+            Ok(session) => session,
+            Err(failure) => return Ok(tool_error(&failure)),
+        };
+        if !session.server.tools.permits(&name) {
+            return Err(ErrorData::invalid_params(
+                format!("tool `{}` is not allowed by the config", request.name),
+                None,
+            ));
+        }
+        let what = format!("tools/call `{name}`");
+        let mut params = request;
+        params.name = name.into();
+        params.meta = relayed_meta(params.meta);
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        match session
+            .forward(
+                &what,
+                request,
+                context.ct.cancelled(),
+                progress_to(&context),
+            )
+            .await
+        {
+            Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
+                .map(CallToolResponse::from)
+                .map_err(|e| malformed(session.name(), "tools/call", &e)),
+            Err(Refused::Failed(failure)) => Ok(tool_error(&failure)),
+            Err(refused) => Err(refusal(refused)),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(self.prompts().await))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let (index, name) = self.route(Named::Prompt, &request.name).await?;
+        let what = format!("prompts/get `{name}`");
+        let mut params = request;
+        params.name = name;
+        params.meta = relayed_meta(params.meta);
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
+        let result: GetPromptResult = self.relay(index, &what, request, &context).await?;
+        Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(self.resources().await))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.templates().await,
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let index = self.owner_of(&request.uri).await?;
+        let what = format!("resources/read `{}`", request.uri);
+        let mut params = request;
+        params.meta = relayed_meta(params.meta);
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
+        let result: ReadResourceResult = self.relay(index, &what, request, &context).await?;
+        Ok(result.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let mut params = request;
+        let index = match &mut params.r#ref {
+            Reference::Prompt(prompt) => {
+                let (index, name) = self.route(Named::Prompt, &prompt.name).await?;
+                prompt.name = name;
+                index
+            }
+            Reference::Resource(template) => self.owner_of(&template.uri).await?,
+            _ => {
+                return Err(ErrorData::invalid_params(
+                    "unknown kind of completion reference",
+                    None,
+                ));
+            }
+        };
+        params.meta = relayed_meta(params.meta);
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(params));
+        self.relay(index, "completion/complete", request, &context)
+            .await
+    }
+
+    #[allow(deprecated)] // logging/setLevel: what 2025-era hosts and servers speak
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let sessions = self.hub.live().filter(|(_, s)| s.serves_logging());
+        let results = join_all(sessions.map(|(_, s)| s.set_log_level(request.level))).await;
+        for failure in results.into_iter().filter_map(Result::err) {
+            tracing::warn!("{}", failure.message);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_progress_token_and_protocol_keys_stay_home() {
+        let meta: RequestMetaObject = serde_json::from_value(json!({
+            "progressToken": 7,
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "trace": "abc"
+        }))
+        .unwrap();
+        let relayed = serde_json::to_value(relayed_meta(Some(meta))).unwrap();
+        assert_eq!(relayed, json!({"trace": "abc"}));
+        let only_ours: RequestMetaObject =
+            serde_json::from_value(json!({"progressToken": 7})).unwrap();
+        assert_eq!(relayed_meta(Some(only_ours)), None);
+    }
+}
