@@ -233,7 +233,7 @@ mod tests {
         // `\n` followed by the rest of a secret is not the secret.
         register("nabc-secret");
         let line = serde_json::json!({"a": "\nabc-secret"}).to_string();
-        assert_eq!(json_line(&line), line);
+        assert_eq!(json_line(&line).as_ref(), line.as_str());
     }
 
     #[test]

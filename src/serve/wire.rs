@@ -37,7 +37,7 @@ async fn write_line<W: AsyncWrite + Unpin>(
     write: &tokio::sync::Mutex<W>,
     text: &str,
 ) -> std::io::Result<()> {
-    let mut line = crate::redact::json_line(text);
+    let mut line = crate::redact::json_line(text).into_owned();
     line.push('\n');
     let mut write = write.lock().await;
     write.write_all(line.as_bytes()).await?;
