@@ -54,11 +54,13 @@ fn connection_refused_is_unreachable() {
 fn a_server_that_accepts_and_never_answers_times_out_with_exit_4() {
     let env = TestEnv::new();
     let hang = fault_http("hang");
-    let output = list_with_demo(&env, &hang.url, &["--timeout", "1"]);
+    // The timeout bounds the demo server's start too (connecting is global): 3 s, not 1 s, so
+    // that a loaded machine starting python3 slowly is not mistaken for the fault under test.
+    let output = list_with_demo(&env, &hang.url, &["--timeout", "3"]);
     assert_one_bad_server(
         &output,
         "timeout",
-        "timed out after 1s connecting to MCP server `bad`",
+        "timed out after 3s connecting to MCP server `bad`",
     );
 
     let output = env
