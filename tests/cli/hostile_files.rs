@@ -10,15 +10,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// `ask` against fault_llm in `no_required` mode: every request is answered "auto ok".
-fn ask(env: &TestEnv, llm: &Peer) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
-        .env("OPENAI_BASE_URL", &llm.url)
-        .arg("ask");
-    cmd
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
         .unwrap()

@@ -11,14 +11,6 @@ use crate::support::*;
 
 const DAY: &str = "must be a number of seconds above 0 and at most 86400 (one day)";
 
-fn ask(env: &TestEnv, llm: &Peer) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
-        .env("OPENAI_BASE_URL", &llm.url)
-        .arg("ask");
-    cmd
-}
-
 #[test]
 fn an_llm_timeout_of_1e30_is_exit_2_naming_the_flag_or_the_variable_and_the_model_is_not_asked() {
     let env = TestEnv::new();

@@ -122,14 +122,6 @@ fn too_many_jobs_for_the_batch_budget_are_lowered_with_a_note() {
     );
 }
 
-fn ask(env: &TestEnv, llm: &Peer) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
-        .env("OPENAI_BASE_URL", &llm.url)
-        .arg("ask");
-    cmd
-}
-
 /// The one `result` line, last on stdout.
 fn the_result(stdout: &[u8]) -> Value {
     let lines = lines(stdout);

@@ -263,5 +263,8 @@ fn the_docs_say_what_initialize_declares_about_sampling() {
 fn the_readme_stays_a_landing_page_of_at_most_300_lines() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let lines = readme.lines().count();
-    assert!(lines <= 300, "README.md has {lines} lines; move details to docs/");
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move details to docs/"
+    );
 }

@@ -138,14 +138,6 @@ fn log_and_progress_notifications_a_stdio_servers_stderr_and_json_rpc_errors_rea
     );
 }
 
-fn ask(env: &TestEnv, llm: &Peer) -> assert_cmd::Command {
-    let mut cmd = env.cmd();
-    cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
-        .env("OPENAI_BASE_URL", &llm.url)
-        .arg("ask");
-    cmd
-}
-
 #[test]
 fn a_model_api_error_message_reaches_stderr_neutralised() {
     let env = TestEnv::new();

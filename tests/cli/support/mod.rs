@@ -108,6 +108,15 @@ fn which(command: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// `mcpchat ask` in `env` against the model API `llm` (an OpenAI-compatible fake), with a key.
+pub fn ask(env: &TestEnv, llm: &Peer) -> assert_cmd::Command {
+    let mut cmd = env.cmd();
+    cmd.env("OPENAI_API_KEY", "sk-test-key-123456")
+        .env("OPENAI_BASE_URL", &llm.url)
+        .arg("ask");
+    cmd
+}
+
 pub fn venv_bin(name: &str) -> PathBuf {
     peers().join("venv/bin").join(name)
 }
