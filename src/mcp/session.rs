@@ -58,10 +58,21 @@ impl Session {
         Ok(self.permitted(tools))
     }
 
-    /// The tools from the cache when it has a fresh list (no `tools/list` is sent), else
-    /// from the server. The flag says whether they came from the cache.
+    /// The tools to call from: from the cache when it has a fresh list (no `tools/list` is
+    /// sent), also one the server said changed since (see `Cache::tools`), else from the
+    /// server. The flag says whether they came from the cache.
     pub async fn tools(&self) -> Result<(Vec<Tool>, bool), Failure> {
-        let Some(cached) = self.cache.tools(&self.key) else {
+        self.tools_from(self.cache.tools(&self.key)).await
+    }
+
+    /// The tools to show or offer (`serve`'s `tools/list`): the same, but a cached list the
+    /// server said changed is listed again.
+    pub async fn tools_to_show(&self) -> Result<(Vec<Tool>, bool), Failure> {
+        self.tools_from(self.cached(ListKind::Tools)).await
+    }
+
+    async fn tools_from(&self, cached: Option<Vec<Tool>>) -> Result<(Vec<Tool>, bool), Failure> {
+        let Some(cached) = cached else {
             return Ok((self.list_tools().await?, false));
         };
         if let Some(primed) = &self.primed {

@@ -187,7 +187,7 @@ impl Relay {
             (
                 index,
                 session.name(),
-                session.tools().await.map(|(tools, _)| tools),
+                session.tools_to_show().await.map(|(tools, _)| tools),
             )
         }))
         .await;

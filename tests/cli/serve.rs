@@ -38,9 +38,13 @@ struct Host {
 impl Host {
     /// `mcpchat --no-cache <global args> serve <serve args>`, initialized.
     fn start(env: &TestEnv, global: &[&str], serve: &[&str]) -> Host {
+        Host::spawn(env, &[&["--no-cache"], global].concat(), serve)
+    }
+
+    /// The same with the list cache on, as a user's serve runs.
+    fn spawn(env: &TestEnv, global: &[&str], serve: &[&str]) -> Host {
         let mut child = env
             .std_cmd()
-            .arg("--no-cache")
             .args(global)
             .arg("serve")
             .args(serve)
@@ -391,7 +395,10 @@ fn a_list_change_upstream_is_announced_to_the_host() {
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
-    let mut host = Host::start(&env, &["--stdio", &a], &[]);
+    // With the list cache on, as users run it: a list the upstream said changed is listed
+    // again, not shown from the cache.
+    let mut host = Host::spawn(&env, &["--stdio", &a], &[]);
+    host.request("tools/list", json!({}));
     let call = host.request("tools/call", json!({"name": "change", "arguments": {}}));
     assert_eq!(call["result"]["content"][0]["text"], "changed");
     let notice = host.notice("notifications/tools/list_changed");
@@ -399,6 +406,10 @@ fn a_list_change_upstream_is_announced_to_the_host() {
         notice,
         json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     );
+    // The host lists again, and so does serve: the cached list is not shown once it changed.
+    let listed = received(&log, "a", "tools/list").len();
+    host.request("tools/list", json!({}));
+    assert_eq!(received(&log, "a", "tools/list").len(), listed + 1);
     assert_eq!(host.close().status.code(), Some(0));
 }
 
