@@ -399,7 +399,12 @@ async fn connect_all(app: &App, slots: &mut Vec<Slot>) -> Result<agent::Listed, 
         match selected.server {
             Ok(server) => {
                 let key = crate::cache::Key::of(&server, &app.context.store);
-                cached.push(app.context.cache.tools(&key).map(|tools| {
+                // The list the model is offered: not one the server said changed since.
+                let listed = app
+                    .context
+                    .cache
+                    .list::<rmcp::model::Tool>(&key, crate::cache::ListKind::Tools);
+                cached.push(listed.map(|tools| {
                     tools
                         .into_iter()
                         .filter(|t| server.tools.permits(&t.name))

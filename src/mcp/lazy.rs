@@ -36,7 +36,8 @@ impl Slot {
         let context = context.clone();
         let task = tokio::spawn(async move {
             let session = Session::connect(server, &context).await?;
-            match session.tools().await {
+            // Offered to the model: a cached list the server said changed is listed again.
+            match session.tools_to_show().await {
                 Ok((tools, cached)) => Ok((session, tools, cached)),
                 Err(failure) => {
                     session.close().await;
