@@ -1,7 +1,7 @@
 //! Shell integration: `mcpchat completions SHELL` (dynamic completion through clap_complete's
 //! engine), the completion callback itself, and `mcpchat man` (one roff page with every
 //! subcommand's flags). The candidates the callback offers are declared with the arguments
-//! (`cli::candidates`).
+//! (`candidates`).
 
 use std::path::PathBuf;
 

@@ -7,7 +7,6 @@
 
 mod ask;
 mod auth;
-mod candidates;
 mod prompts;
 mod resources;
 mod serve;
@@ -82,7 +81,7 @@ pub struct GlobalArgs {
 
     /// Only use these servers (repeatable)
     #[arg(short, long = "server", global = true, value_name = "NAME",
-          add = ArgValueCandidates::new(candidates::server_candidates))]
+          add = ArgValueCandidates::new(crate::candidates::server_candidates))]
     pub servers: Vec<String>,
 
     /// Per-request timeout in seconds for MCP requests (overrides timeout_secs), at most 86400

@@ -1,5 +1,5 @@
-//! Completion candidates for the arguments that name a server or a tool, declared with those
-//! arguments (`ArgValueCandidates`) and offered through `shell`'s completion callback.
+//! Completion candidates for the arguments that name a server or a tool: `cli` declares them
+//! with those arguments (`ArgValueCandidates`), `shell`'s completion callback offers them.
 //! Completing reads the config file and the discovery cache only: it never connects to a
 //! server.
 
