@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod auth;
 pub mod cache;
+pub mod candidates;
 pub mod cli;
 pub mod commands;
 pub mod config;

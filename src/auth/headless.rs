@@ -17,31 +17,6 @@ use super::{auth_failure, key, now, register_secrets};
 use crate::config::{AuthType, ServerConfig};
 use crate::exit::{Failure, Kind};
 
-/// Get a token with the server's headless grant when there is none or it is about to expire
-/// (or always, with `force`). Nothing to do for other auth types.
-pub async fn ensure_token(
-    server: &ServerConfig,
-    store: &TokenStore,
-    force: bool,
-) -> Result<(), Failure> {
-    match server.auth_type {
-        AuthType::ClientCredentials => {
-            super::client_credentials::ensure_client_credentials(server, store, force).await
-        }
-        AuthType::JwtBearer => super::jwt_bearer::ensure(server, store, force).await,
-        AuthType::EnterpriseManaged => super::enterprise::ensure(server, store, force).await,
-        AuthType::Oauth | AuthType::Token | AuthType::None => Ok(()),
-    }
-}
-
-/// Whether `auth_type` gets its tokens without a user (no browser, no device code).
-pub fn is_headless(auth_type: AuthType) -> bool {
-    matches!(
-        auth_type,
-        AuthType::ClientCredentials | AuthType::JwtBearer | AuthType::EnterpriseManaged
-    )
-}
-
 /// The server's URL (the store key), or the config error saying `grant` needs one.
 pub(super) fn url_of<'a>(server: &'a ServerConfig, grant: &str) -> Result<&'a str, Failure> {
     key(server).ok_or_else(|| {

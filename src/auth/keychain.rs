@@ -12,50 +12,27 @@ use std::sync::OnceLock;
 use rmcp::transport::auth::StoredCredentials;
 use serde::{Deserialize, Serialize};
 
-use super::store::Entry;
 use crate::exit::{Failure, Kind};
 
 /// The keychain service every item is filed under.
 pub const SERVICE: &str = "mcpchat";
 
-/// The secrets of one store entry, as one keychain item holds them (JSON).
+/// The secrets of one store entry, as one keychain item holds them (JSON). The store moves
+/// them in and out of its entries (`Entry::take_secrets`): the keychain knows no entries.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Secrets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    credentials: Option<StoredCredentials>,
+    pub(super) credentials: Option<StoredCredentials>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
+    pub(super) client_secret: Option<String>,
     /// The private DPoP key the tokens are bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    dpop_key: Option<super::dpop::StoredKey>,
+    pub(super) dpop_key: Option<super::dpop::StoredKey>,
 }
 
 impl Secrets {
-    /// Take the secrets out of `entry`: what is left may be written to the file.
-    pub fn take(entry: &mut Entry) -> Secrets {
-        Secrets {
-            credentials: entry.credentials.take(),
-            client_secret: entry.client.as_mut().and_then(|c| c.client_secret.take()),
-            dpop_key: entry.dpop_key.take(),
-        }
-    }
-
-    /// Put the secrets back into `entry`. Secrets a store file of an older mcpchat (or a run
-    /// without a keychain) left in the file count while the keychain has none; the next write
-    /// moves them into the keychain.
-    pub fn restore(self, entry: &mut Entry) {
-        if self.credentials.is_some() {
-            entry.credentials = self.credentials;
-        }
-        if let (Some(secret), Some(client)) = (self.client_secret, entry.client.as_mut()) {
-            client.client_secret = Some(secret);
-        }
-        if self.dpop_key.is_some() {
-            entry.dpop_key = self.dpop_key;
-        }
-    }
-
-    fn is_empty(&self) -> bool {
+    /// Whether there is nothing to keep (the item is deleted then).
+    pub(super) fn is_empty(&self) -> bool {
         self.credentials.is_none() && self.client_secret.is_none() && self.dpop_key.is_none()
     }
 }
@@ -132,73 +109,5 @@ fn probe() -> Result<(), String> {
     match item.get_password() {
         Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use pretty_assertions::assert_eq;
-
-    use super::*;
-    use crate::auth::store::{ClientSource, Registration};
-
-    fn entry() -> Entry {
-        let token = serde_json::from_value(serde_json::json!({
-            "access_token": "AT", "token_type": "Bearer", "refresh_token": "RT"
-        }))
-        .unwrap();
-        Entry {
-            issuer: Some("http://127.0.0.1:9".to_string()),
-            client: Some(Registration {
-                client_id: "cid".to_string(),
-                client_secret: Some("sec".to_string()),
-                redirect_uri: None,
-                source: ClientSource::Dynamic,
-                token_endpoint_auth_method: Some("client_secret_post".to_string()),
-            }),
-            credentials: Some(StoredCredentials::new(
-                "cid".to_string(),
-                Some(token),
-                vec![],
-                Some(1),
-            )),
-            dpop_key: Some(crate::auth::dpop::StoredKey {
-                alg: "ES256".to_string(),
-                private_key: "pkcs8-der-base64url".to_string(),
-            }),
-            ..Entry::default()
-        }
-    }
-
-    #[test]
-    fn take_leaves_no_secret_in_the_entry_and_restore_puts_them_back() {
-        let mut entry = entry();
-        let secrets = Secrets::take(&mut entry);
-        let file = serde_json::to_value(&entry).unwrap();
-        assert_eq!(file.get("credentials"), None);
-        assert_eq!(file["client"].get("client_secret"), None);
-        assert_eq!(file.get("dpop_key"), None);
-        assert_eq!(file["client"]["client_id"], "cid");
-        let item = serde_json::to_value(&secrets).unwrap();
-        assert_eq!(item["client_secret"], "sec");
-        assert_eq!(item["dpop_key"]["private_key"], "pkcs8-der-base64url");
-        assert_eq!(item["credentials"]["token_response"]["refresh_token"], "RT");
-        secrets.restore(&mut entry);
-        assert_eq!(
-            serde_json::to_value(&entry).unwrap(),
-            serde_json::to_value(super::tests::entry()).unwrap()
-        );
-    }
-
-    #[test]
-    fn secrets_an_older_file_holds_count_until_the_keychain_has_some() {
-        let mut entry = entry();
-        Secrets::default().restore(&mut entry);
-        assert_eq!(
-            serde_json::to_value(&entry).unwrap(),
-            serde_json::to_value(super::tests::entry()).unwrap()
-        );
-        assert!(Secrets::take(&mut Entry::default()).is_empty());
     }
 }

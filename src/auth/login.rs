@@ -12,7 +12,7 @@ use super::browser::present_url;
 use super::callback::wait_for_callback;
 use super::client_auth::{Method, metadata_for, method_for};
 use super::device::{self, DeviceRequest};
-use super::headless::{ensure_token, is_headless};
+use super::grants::{ensure_token, is_headless};
 use super::probe::probe_challenge;
 use super::registration::register;
 use super::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};

@@ -4,10 +4,10 @@
 //!
 //! Parts: `login` (the authorization-code flow as steps), `registration` (RFC 7591), `probe`
 //! (reading a server's challenge), `browser` and `callback` (the user's side), `tokens` (stored
-//! tokens for every command), the headless grants (`headless`: what they share;
-//! `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP client), `store`,
-//! `guard` (the one HTTP client for every OAuth request whose URL a server named: addresses
-//! checked where names resolve, redirects kept within their origin).
+//! tokens for every command), the headless grants (`grants`: which one runs; `headless`: what
+//! they share; `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP
+//! client), `store`, `guard` (the one HTTP client for every OAuth request whose URL a server
+//! named: addresses checked where names resolve, redirects kept within their origin).
 //!
 //! Guarantees: only `auth login` opens a browser; tokens, secrets and codes are never printed
 //! (they are registered with `redact`); the callback listens on 127.0.0.1 only, accepts one
@@ -21,6 +21,7 @@ mod device;
 pub mod dpop;
 mod dpop_http;
 mod enterprise;
+mod grants;
 mod guard;
 mod headless;
 pub mod http;
@@ -41,7 +42,8 @@ use crate::redact;
 use store::{Entry, TokenStore, expires_at, has_refresh_token};
 
 pub use enterprise::IdentityProvider;
-pub use headless::{auth_type_name, ensure_token, is_headless};
+pub use grants::{ensure_token, is_headless};
+pub use headless::auth_type_name;
 pub use login::{LoginOptions, login};
 pub use tokens::{access_token, authorized_client};
 

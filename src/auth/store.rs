@@ -71,6 +71,32 @@ pub struct Entry {
     pub dpop_key: Option<super::dpop::StoredKey>,
 }
 
+impl Entry {
+    /// Take the secrets out: what is left may be written to the file.
+    fn take_secrets(&mut self) -> Secrets {
+        Secrets {
+            credentials: self.credentials.take(),
+            client_secret: self.client.as_mut().and_then(|c| c.client_secret.take()),
+            dpop_key: self.dpop_key.take(),
+        }
+    }
+
+    /// Put the keychain's secrets back. Secrets a store file of an older mcpchat (or a run
+    /// without a keychain) left in the file count while the keychain has none; the next write
+    /// moves them into the keychain.
+    fn restore_secrets(&mut self, secrets: Secrets) {
+        if secrets.credentials.is_some() {
+            self.credentials = secrets.credentials;
+        }
+        if let (Some(secret), Some(client)) = (secrets.client_secret, self.client.as_mut()) {
+            client.client_secret = Some(secret);
+        }
+        if secrets.dpop_key.is_some() {
+            self.dpop_key = secrets.dpop_key;
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct StoreFile {
     version: u32,
@@ -188,7 +214,7 @@ impl TokenStore {
         if let (Some(entry), Some(keychain)) = (entry.as_mut(), self.keychain())
             && let Some(secrets) = keychain.load(key)?
         {
-            secrets.restore(entry);
+            entry.restore_secrets(secrets);
         }
         Ok(entry)
     }
@@ -203,13 +229,13 @@ impl TokenStore {
         if let Some(keychain) = keychain
             && let Some(secrets) = keychain.load(key)?
         {
-            secrets.restore(entry);
+            entry.restore_secrets(secrets);
         }
         let result = change(entry);
         let gone = entry.client.is_none() && entry.credentials.is_none();
         // The keychain first: a failure there leaves the file as it was.
         if let Some(keychain) = keychain {
-            keychain.save(key, &Secrets::take(entry))?;
+            keychain.save(key, &entry.take_secrets())?;
         }
         if gone {
             file.servers.remove(key);
@@ -450,5 +476,75 @@ mod tests {
                 .file_type()
                 .is_symlink()
         );
+    }
+
+    /// Secrets move between an entry and its keychain item.
+    #[allow(clippy::unwrap_used)]
+    mod secrets {
+        use pretty_assertions::assert_eq;
+
+        use rmcp::transport::auth::StoredCredentials;
+
+        use super::super::{ClientSource, Entry, Registration};
+        use crate::auth::keychain::Secrets;
+
+        fn entry() -> Entry {
+            let token = serde_json::from_value(serde_json::json!({
+                "access_token": "AT", "token_type": "Bearer", "refresh_token": "RT"
+            }))
+            .unwrap();
+            Entry {
+                issuer: Some("http://127.0.0.1:9".to_string()),
+                client: Some(Registration {
+                    client_id: "cid".to_string(),
+                    client_secret: Some("sec".to_string()),
+                    redirect_uri: None,
+                    source: ClientSource::Dynamic,
+                    token_endpoint_auth_method: Some("client_secret_post".to_string()),
+                }),
+                credentials: Some(StoredCredentials::new(
+                    "cid".to_string(),
+                    Some(token),
+                    vec![],
+                    Some(1),
+                )),
+                dpop_key: Some(crate::auth::dpop::StoredKey {
+                    alg: "ES256".to_string(),
+                    private_key: "pkcs8-der-base64url".to_string(),
+                }),
+                ..Entry::default()
+            }
+        }
+
+        #[test]
+        fn take_leaves_no_secret_in_the_entry_and_restore_puts_them_back() {
+            let mut entry = entry();
+            let secrets = entry.take_secrets();
+            let file = serde_json::to_value(&entry).unwrap();
+            assert_eq!(file.get("credentials"), None);
+            assert_eq!(file["client"].get("client_secret"), None);
+            assert_eq!(file.get("dpop_key"), None);
+            assert_eq!(file["client"]["client_id"], "cid");
+            let item = serde_json::to_value(&secrets).unwrap();
+            assert_eq!(item["client_secret"], "sec");
+            assert_eq!(item["dpop_key"]["private_key"], "pkcs8-der-base64url");
+            assert_eq!(item["credentials"]["token_response"]["refresh_token"], "RT");
+            entry.restore_secrets(secrets);
+            assert_eq!(
+                serde_json::to_value(&entry).unwrap(),
+                serde_json::to_value(self::entry()).unwrap()
+            );
+        }
+
+        #[test]
+        fn secrets_an_older_file_holds_count_until_the_keychain_has_some() {
+            let mut entry = entry();
+            entry.restore_secrets(Secrets::default());
+            assert_eq!(
+                serde_json::to_value(&entry).unwrap(),
+                serde_json::to_value(self::entry()).unwrap()
+            );
+            assert!(Entry::default().take_secrets().is_empty());
+        }
     }
 }

@@ -8,7 +8,7 @@ use rmcp::transport::auth::AuthorizationManager;
 use super::client_auth;
 use super::dpop::DpopKey;
 use super::dpop_http::Binding;
-use super::headless::{ensure_token, is_headless};
+use super::grants::{ensure_token, is_headless};
 use super::http::{OAuthHttp, TokenSource};
 use super::store::{Entry, ServerCredentials, TokenStore};
 use super::{auth_failure, key, login_hint, register_secrets};

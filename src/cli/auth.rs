@@ -15,7 +15,7 @@ pub enum AuthCommand {
         mcpchat auth status sheets | jq .expires_at")]
     Status {
         /// Servers to report (default: all)
-        #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
+        #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::candidates::server_candidates))]
         names: Vec<String>,
     },
 
@@ -24,7 +24,7 @@ pub enum AuthCommand {
         mcpchat auth logout --forget-client sheets   # register a new client at the next login")]
     Logout {
         /// Servers to log out of (default: every OAuth server)
-        #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
+        #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::candidates::server_candidates))]
         names: Vec<String>,
         /// Also forget the client registration
         #[arg(long)]
@@ -36,7 +36,7 @@ pub enum AuthCommand {
         curl -H \"Authorization: Bearer $(mcpchat auth token sheets)\" https://example.com/api")]
     Token {
         /// The OAuth server
-        #[arg(add = ArgValueCandidates::new(crate::shell::server_candidates))]
+        #[arg(add = ArgValueCandidates::new(crate::candidates::server_candidates))]
         server: String,
     },
 }
@@ -44,7 +44,7 @@ pub enum AuthCommand {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Servers to log in to (default: every server with auth_type oauth, client_credentials, jwt_bearer, enterprise_managed)
-    #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::shell::server_candidates))]
+    #[arg(value_name = "SERVER", add = ArgValueCandidates::new(crate::candidates::server_candidates))]
     pub names: Vec<String>,
 
     /// Print the authorization URL on stderr instead of opening a browser

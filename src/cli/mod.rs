@@ -20,6 +20,8 @@ use clap_complete::engine::ArgValueCandidates;
 
 use crate::output::Format;
 
+// Declared where it is sent (`mcp`): the client side does not import the command line.
+pub use crate::mcp::LogLevel;
 pub use ask::{AskArgs, SessionsCommand, ToolChoice};
 pub use auth::{AuthCommand, LoginArgs};
 pub use prompts::{CompleteArgs, PromptGetArgs, PromptsCommand};
@@ -79,7 +81,7 @@ pub struct GlobalArgs {
 
     /// Only use these servers (repeatable)
     #[arg(short, long = "server", global = true, value_name = "NAME",
-          add = ArgValueCandidates::new(crate::shell::server_candidates))]
+          add = ArgValueCandidates::new(crate::candidates::server_candidates))]
     pub servers: Vec<String>,
 
     /// Per-request timeout in seconds for MCP requests (overrides timeout_secs), at most 86400
@@ -251,19 +253,6 @@ pub enum CacheCommand {
     /// Remove every cached entry
     #[command(after_help = "Examples:\n  mcpchat cache clear")]
     Clear,
-}
-
-/// Server log levels (RFC 5424 severities, as MCP names them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
-    Critical,
-    Alert,
-    Emergency,
 }
 
 #[cfg(test)]

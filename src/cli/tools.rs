@@ -29,7 +29,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct CallArgs {
     /// Tool name: `server__tool`, or the bare tool name when one server is selected
-    #[arg(required_unless_present = "batch", add = ArgValueCandidates::new(crate::shell::tool_candidates))]
+    #[arg(required_unless_present = "batch", add = ArgValueCandidates::new(crate::candidates::tool_candidates))]
     pub name: Option<String>,
 
     /// Arguments as a JSON object, or `-` to read them from stdin

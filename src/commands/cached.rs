@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::exit::{Code, Failure, Kind};
 
 use super::App;
-use super::tools::server_error;
+use super::server_error;
 
 /// Print each selected server's cached list of `kind` as `lines` turns it into events.
 pub fn list<T: DeserializeOwned>(

@@ -17,8 +17,18 @@ pub mod watch;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::events::ErrorInfo;
+use crate::exit::Failure;
 use crate::mcp::Context;
 use crate::output::Output;
+
+/// The `error` line for a server that failed: the failure, with the server's name.
+pub fn server_error(server: &str, failure: &Failure) -> ErrorInfo {
+    ErrorInfo {
+        server: Some(server.to_string()),
+        ..ErrorInfo::from_failure(failure)
+    }
+}
 
 /// All of stdin, read off the runtime's one thread: a slow producer does not hold up other
 /// tasks, and a signal that arrives meanwhile is still seen.

@@ -150,7 +150,7 @@ pub fn suggest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && !name.contains("__")
+        && !name.contains(super::SEPARATOR)
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

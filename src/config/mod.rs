@@ -45,6 +45,10 @@ pub const PROTOCOL_VERSIONS: &[&str] = &[
     "2026-07-28",
 ];
 
+/// Separator between server and tool (or prompt) in prefixed names (`server__tool`): a valid
+/// server name never contains it.
+pub const SEPARATOR: &str = "__";
+
 /// Default per-request timeout when neither the config nor `--timeout` sets one.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default bound on connecting and the MCP handshake.

@@ -84,12 +84,26 @@ pub struct Context {
     /// connection otherwise).
     pub standalone_stream: bool,
     /// `--log-level`: sent to every server that supports logging, right after connecting.
-    pub log_level: Option<crate::cli::LogLevel>,
+    pub log_level: Option<LogLevel>,
     /// `--sampling` / `llm.sampling`, resolved.
     pub sampling: sampling::Sampling,
     /// Answers servers' sampling requests (None: refuse them). Set by the command that has
     /// the model settings when `sampling` is `allow`.
     pub sampler: Option<Arc<sampling::Sampler>>,
+}
+
+/// Server log levels (RFC 5424 severities, as MCP names them): `--log-level`, sent with
+/// `logging/setLevel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
 }
 
 /// What mcpchat answers when a server asks the user for input (`elicitation/create`). A

@@ -79,7 +79,7 @@ impl Session {
     }
 
     /// Send `--log-level` to a server that declared logging; a refusal is only a warning.
-    pub(super) async fn apply_log_level(&self, level: crate::cli::LogLevel) {
+    pub(super) async fn apply_log_level(&self, level: super::LogLevel) {
         if !self.serves_logging() {
             tracing::debug!(server = %self.name(), "no logging capability; --log-level not sent");
             return;

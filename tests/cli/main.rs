@@ -20,6 +20,7 @@ mod hostile;
 mod hostile_files;
 mod hostile_numbers;
 mod interrupt;
+mod layout;
 mod legacy;
 mod lists_cache;
 mod memory;

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::cache::ListKind;
 use crate::config::ServerConfig;
-use crate::events::{ErrorInfo, Event, RawId, ToolInfo, ToolResult};
+use crate::events::{Event, RawId, ToolInfo, ToolResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::mcp::{CallResult, Session};
 use crate::report;
@@ -31,8 +31,11 @@ use super::App;
 
 pub use call::call;
 
-/// Separator between server and tool in prefixed names.
-pub const SEPARATOR: &str = "__";
+// Declared lower down (the separator with the server names in `config`, the error line in the
+// commands' root) so that `cli` and `cached` need not import this module; re-exported under
+// the paths the other commands use.
+pub use super::server_error;
+pub use crate::config::SEPARATOR;
 
 pub async fn list(app: &App) -> anyhow::Result<Code> {
     let selected = app.config.select(&app.selected)?;
@@ -167,13 +170,6 @@ pub fn exit_for_servers(total: usize, failures: &[(bool, Failure)]) -> Code {
             .unwrap_or(Code::Unavailable);
     }
     Code::Success
-}
-
-pub fn server_error(server: &str, failure: &Failure) -> ErrorInfo {
-    ErrorInfo {
-        server: Some(server.to_string()),
-        ..ErrorInfo::from_failure(failure)
-    }
 }
 
 pub fn tool_info(server: &str, tool: &Tool) -> ToolInfo {
