@@ -75,7 +75,7 @@ fn checked_token(address: SocketAddr, token: Option<&str>) -> Result<Option<Arc<
         None => Err(Failure::usage(format!(
             "--listen {address} is not a loopback address; serving it needs a token"
         ))
-        .hint("pass --token TOKEN or set MCPCHAT_SERVE_TOKEN; hosts then send `Authorization: Bearer TOKEN`")
+        .hint("pass --token TOKEN or set MCPCHAT_SERVE_TOKEN; hosts then send it as a bearer token")
         .hint("or listen on loopback: --listen 127.0.0.1:PORT")),
     }
 }

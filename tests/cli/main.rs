@@ -35,6 +35,7 @@ mod resources_watch;
 mod sampling;
 mod secrets;
 mod serve;
+mod serve_http;
 mod servers;
 mod sessions;
 mod shards_and_progress;
