@@ -401,3 +401,37 @@ fn a_foreign_origin_or_host_gets_403_and_the_upstream_sees_nothing() {
     let (code, _) = served.stop();
     assert_eq!(code, Some(130));
 }
+
+#[test]
+fn no_upstream_secret_reaches_an_http_host_in_either_era() {
+    const QUERY: &str = "q5ecretQueryValue81";
+    const BEARER: &str = "b5ecretBearerValue27";
+    let env = TestEnv::new();
+    let server = Peer::echo_secrets("");
+    let upstream = format!("echo=http://127.0.0.1:{}/mcp?token={QUERY}", server.port);
+    let header = format!("Authorization: Bearer {BEARER}");
+    let served = Served::start(
+        &env,
+        &["--url", &upstream, "-H", &header],
+        "127.0.0.1:0",
+        &[],
+    );
+    for mode in ["legacy", "auto"] {
+        let seen = sdk_http_host(mode, "echo", "{}", &served.url).to_string();
+        // The echoes arrived (masked), so the check below is not vacuous.
+        assert!(seen.contains("query token=***"), "{mode}: {seen}");
+        assert!(seen.contains("credential ***"), "{mode}: {seen}");
+        for secret in [QUERY, BEARER] {
+            assert!(
+                !seen.contains(secret),
+                "{mode}: {secret} reached the host: {seen}"
+            );
+        }
+    }
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(130));
+    let stderr = stderr.join("\n");
+    for secret in [QUERY, BEARER] {
+        assert!(!stderr.contains(secret), "{secret} on stderr: {stderr}");
+    }
+}
