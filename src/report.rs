@@ -46,6 +46,12 @@ pub fn notice(message: &str) {
     terminal::eprintln(&format!("mcpchat: note: {message}"));
 }
 
+/// Where `serve --listen` can be reached: one line, also with `--quiet` (hosts and scripts
+/// read the port from it).
+pub fn serving(url: &str) {
+    terminal::eprintln(&format!("mcpchat: serving on {url}"));
+}
+
 /// A line a stdio server wrote to its stderr, forwarded with `-v`.
 pub fn forwarded(server: &str, line: &str) {
     terminal::eprintln(&format!("[{server}] {line}"));

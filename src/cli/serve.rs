@@ -1,4 +1,5 @@
-//! `serve`: the selected servers behind one MCP server, over stdio or a Unix socket.
+//! `serve`: the selected servers behind one MCP server, over stdio, a Unix socket or
+//! Streamable HTTP.
 
 use std::path::PathBuf;
 
@@ -8,8 +9,23 @@ use clap::Args;
 pub struct ServeArgs {
     /// Serve on a Unix socket at PATH instead of stdio (created 0600 in a 0700 directory;
     /// connections from another user are refused)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "listen")]
     pub socket: Option<PathBuf>,
+
+    /// Serve Streamable HTTP on HOST:PORT at /mcp instead of stdio (port 0: any free port,
+    /// printed on stderr). Loopback only, unless a --token is set
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+
+    /// With --listen: hosts must send `Authorization: Bearer TOKEN` (at least 16
+    /// characters); required for an address other than loopback
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MCPCHAT_SERVE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 
     /// Tool and prompt names: `auto` keeps a lone server's own names and gives several
     /// `server__name`; `always` prefixes even one; `never` keeps every name as it is (the

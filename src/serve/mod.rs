@@ -5,12 +5,14 @@
 //! Parts: `hub` (the upstreams, connected once, and who failed), `router` (names, prefixes,
 //! which upstream owns a name or URI), `relay` (the MCP server the host talks to), `notices`
 //! (what the host is told on its own: dead upstreams, list changes), `wire` (the host's line
-//! transport, redacted), `listener` (stdio and the Unix socket).
+//! transport, redacted), `listener` (stdio and the Unix socket), `http` (Streamable HTTP,
+//! `--listen`).
 //!
 //! Guarantees: stdout carries only the MCP messages to the host (everything else is on
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
 //! sessions deleted), whether the host closed stdin (exit 0) or a signal came (exit 130).
 
+mod http;
 mod hub;
 mod listener;
 mod notices;
@@ -36,6 +38,10 @@ pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
         .as_deref()
         .map(listener::Socket::bind)
         .transpose()?;
+    let listen = match &args.listen {
+        Some(spec) => Some(http::Listen::bind(spec, args.token.as_deref()).await?),
+        None => None,
+    };
     let hub = match Hub::connect(app, args.prefix).await {
         Ok(hub) => Arc::new(hub),
         Err(failure) => {
@@ -50,12 +56,13 @@ pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
         .config
         .max_message_bytes
         .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES);
-    let signal = match socket {
-        None => tokio::select! {
+    let signal = match (socket, listen) {
+        (Some(socket), _) => Some(on_socket(socket, relay, cap).await),
+        (None, Some(listen)) => Some(on_http(listen, relay, cap).await),
+        (None, None) => tokio::select! {
             () = listener::stdio(relay, cap) => None,
             what = crate::interrupt::wait() => Some(what),
         },
-        Some(socket) => Some(on_socket(socket, relay, cap).await),
     };
     close(hub).await;
     match signal {
@@ -71,6 +78,18 @@ async fn on_socket(mut socket: listener::Socket, relay: Relay, cap: usize) -> &'
         what = crate::interrupt::wait() => what,
     };
     socket.close().await;
+    what
+}
+
+/// Serve Streamable HTTP until a signal comes; what the signal was.
+async fn on_http(mut listen: http::Listen, relay: Relay, cap: usize) -> &'static str {
+    // Printed once the upstreams are connected: a host that reads it can connect at once.
+    crate::report::serving(&listen.url());
+    let what = tokio::select! {
+        () = listen.accept(&relay, cap) => "stopped",
+        what = crate::interrupt::wait() => what,
+    };
+    listen.close().await;
     what
 }
 

@@ -36,6 +36,7 @@ mod resources_watch;
 mod sampling;
 mod secrets;
 mod serve;
+mod serve_http;
 mod servers;
 mod sessions;
 mod shards_and_progress;
