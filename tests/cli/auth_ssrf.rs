@@ -194,20 +194,7 @@ fn a_loopback_mcp_server_still_logs_in_with_its_loopback_authorization_server() 
     let env = TestEnv::new();
     let log = env.path("mcp.log");
     let mcp = hostile_oauth(&log, &[]);
-    env.write(
-        "mcp_servers.yaml",
-        &format!(
-            "servers:\n  - name: s\n    url: {}\n    auth_type: oauth\n",
-            mcp.url
-        ),
-    );
-    let output = env
-        .cmd()
-        .env("BROWSER", "curl -s -L -o /dev/null")
-        .args(["auth", "login", "s", "--timeout", "30"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    logged_in_with_curl(&env, &mcp.url);
     let seen = logged_requests(&log);
     for expected in ["POST /register", "GET /authorize", "POST /token"] {
         assert!(

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// The fake upstream named `label`, logging to `log`.
-fn upstream(label: &str, log: &Path) -> String {
+pub(crate) fn upstream(label: &str, log: &Path) -> String {
     format!(
         "{label}=python3 {} {label} {}",
         repo().join("tests/fakes/serve_upstream.py").display(),
@@ -560,31 +560,37 @@ fn the_python_sdk_calls_the_example_server_through_serve_with_a_second_server_be
             r#"{"a": 2, "b": 3}"#,
             &["--stdio", &demo, "--stdio", &a],
         );
-        assert_eq!(
-            seen["tools"],
-            json!([
-                "demo__echo",
-                "demo__add",
-                "demo__now",
-                "demo__countdown",
-                "a__whoami",
-                "a__slow",
-                "a__fail",
-                "a__change"
-            ]),
-            "{mode}"
-        );
-        assert_eq!(
-            seen["result"]["structuredContent"],
-            json!({"sum": 5}),
-            "{mode}"
-        );
-        assert_eq!(seen["result"]["content"][0]["text"], "5", "{mode}");
+        assert_saw_demo_and_a_and_added(&seen, mode);
     }
 }
 
+/// What an SDK host saw through serve in front of the demo server and upstream `a`: both
+/// servers' tools, prefixed, and `demo__add` of 2 and 3.
+pub(crate) fn assert_saw_demo_and_a_and_added(seen: &Value, mode: &str) {
+    assert_eq!(
+        seen["tools"],
+        json!([
+            "demo__echo",
+            "demo__add",
+            "demo__now",
+            "demo__countdown",
+            "a__whoami",
+            "a__slow",
+            "a__fail",
+            "a__change"
+        ]),
+        "{mode}"
+    );
+    assert_eq!(
+        seen["result"]["structuredContent"],
+        json!({"sum": 5}),
+        "{mode}"
+    );
+    assert_eq!(seen["result"]["content"][0]["text"], "5", "{mode}");
+}
+
 /// stdout lines without what differs between runs (durations, connect times).
-fn comparable(stdout: &[u8]) -> Vec<Value> {
+pub(crate) fn comparable(stdout: &[u8]) -> Vec<Value> {
     lines(stdout)
         .into_iter()
         .map(|mut line| {

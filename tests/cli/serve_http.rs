@@ -12,19 +12,12 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
+use crate::serve::{assert_saw_demo_and_a_and_added, comparable, upstream};
 use crate::support::*;
 
 const TOKEN: &str = "serve-token-0123456789abcdef";
 
 /// The fake upstream named `label`, logging to `log`.
-fn upstream(label: &str, log: &Path) -> String {
-    format!(
-        "{label}=python3 {} {label} {}",
-        repo().join("tests/fakes/serve_upstream.py").display(),
-        log.display()
-    )
-}
-
 /// The methods an upstream logged, in order.
 fn methods(log: &Path) -> Vec<String> {
     std::fs::read_to_string(log)
@@ -174,26 +167,7 @@ fn the_python_sdk_lists_and_calls_through_serve_listen_in_both_eras() {
     assert!(served.url.ends_with("/mcp"), "{}", served.url);
     for mode in ["legacy", "auto"] {
         let seen = sdk_http_host(mode, "demo__add", r#"{"a": 2, "b": 3}"#, &served.url);
-        assert_eq!(
-            seen["tools"],
-            json!([
-                "demo__echo",
-                "demo__add",
-                "demo__now",
-                "demo__countdown",
-                "a__whoami",
-                "a__slow",
-                "a__fail",
-                "a__change"
-            ]),
-            "{mode}"
-        );
-        assert_eq!(
-            seen["result"]["structuredContent"],
-            json!({"sum": 5}),
-            "{mode}"
-        );
-        assert_eq!(seen["result"]["content"][0]["text"], "5", "{mode}");
+        assert_saw_demo_and_a_and_added(&seen, mode);
     }
 
     // A clean stop: exit 130, every upstream process gone.
@@ -205,19 +179,6 @@ fn the_python_sdk_lists_and_calls_through_serve_listen_in_both_eras() {
     for pid in upstreams {
         assert!(!alive(pid), "upstream {pid} outlived serve");
     }
-}
-
-/// stdout lines without what differs between runs (durations).
-fn comparable(stdout: &[u8]) -> Vec<Value> {
-    lines(stdout)
-        .into_iter()
-        .map(|mut line| {
-            if let Some(object) = line.as_object_mut() {
-                object.remove("duration_ms");
-            }
-            line
-        })
-        .collect()
 }
 
 #[test]

@@ -313,20 +313,7 @@ fn store_access_token(store: &Path, token: &str) {
 fn auth_token_refuses_a_stored_token_with_control_characters_rather_than_print_it() {
     let env = TestEnv::new();
     let ml = mock_llm_oauth();
-    env.write(
-        "mcp_servers.yaml",
-        &format!(
-            "servers:\n  - name: s\n    url: {}\n    auth_type: oauth\n",
-            ml.url
-        ),
-    );
-    let output = env
-        .cmd()
-        .env("BROWSER", "curl -s -L -o /dev/null")
-        .args(["auth", "login", "s", "--timeout", "30"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    logged_in_with_curl(&env, &ml.url);
     store_access_token(&env.token_store(), "token\u{1b}]52;c;cHduZWQ=\u{7}rest");
     let output = env.cmd().args(["auth", "token", "s"]).output().unwrap();
     assert_eq!(output.status.code(), Some(3));

@@ -117,6 +117,22 @@ pub fn ask(env: &TestEnv, llm: &Peer) -> assert_cmd::Command {
     cmd
 }
 
+/// Configure the OAuth server `url` as `s` and log in to it, `curl` following the redirects in
+/// place of a browser; asserts the login succeeded.
+pub fn logged_in_with_curl(env: &TestEnv, url: &str) {
+    env.write(
+        "mcp_servers.yaml",
+        &format!("servers:\n  - name: s\n    url: {url}\n    auth_type: oauth\n"),
+    );
+    let output = env
+        .cmd()
+        .env("BROWSER", "curl -s -L -o /dev/null")
+        .args(["auth", "login", "s", "--timeout", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
 pub fn venv_bin(name: &str) -> PathBuf {
     peers().join("venv/bin").join(name)
 }
