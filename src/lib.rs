@@ -38,7 +38,7 @@ use crate::cli::{Cli, Command, ResourcesCommand, ToolsCommand};
 use crate::commands::App;
 use crate::config::{Config, Overrides};
 use crate::exit::{Code, Failure, Kind};
-use crate::mcp::sampling::Sampling;
+use crate::mcp::features::sampling::Sampling;
 use crate::output::Output;
 
 /// Run mcpchat with the process's arguments; returns the exit code.
@@ -98,7 +98,7 @@ pub fn main_entry() -> i32 {
     };
     // Don't wait for stray tasks (e.g. a hung server) on the way out.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    mcp::children::kill_all();
+    mcp::transport::children::kill_all();
     code
 }
 
@@ -271,7 +271,7 @@ fn connection_context(
 fn configured_sampler(
     context: &mcp::Context,
     config: &Config,
-) -> anyhow::Result<Arc<mcp::sampling::Sampler>> {
+) -> anyhow::Result<Arc<mcp::features::sampling::Sampler>> {
     let provider = llm::Provider::resolve(&llm::ProviderFlags::default(), &config.llm)
         .map_err(|failure| {
             failure.hint("--sampling allow answers servers with the model of `llm:` in the config (and its environment variables)")
@@ -280,7 +280,7 @@ fn configured_sampler(
         context.http_for_url(&provider.base_url, config.llm_ca_file()?.as_deref())?,
         provider,
     );
-    Ok(Arc::new(mcp::sampling::Sampler::new(llm, None)))
+    Ok(Arc::new(mcp::features::sampling::Sampler::new(llm, None)))
 }
 
 async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {

@@ -21,7 +21,7 @@ async fn call_on(
     slot: &Slot,
     tool: &str,
     arguments: serde_json::Map<String, Value>,
-) -> Result<crate::mcp::lenient::CallResult, Failure> {
+) -> Result<crate::mcp::features::lenient::CallResult, Failure> {
     let session = slot.session().await?;
     let outcome = session.call_tool(tool, arguments).await;
     let stale = match &outcome {

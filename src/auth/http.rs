@@ -20,7 +20,9 @@ use rmcp::transport::streamable_http_client::{StreamableHttpError, StreamableHtt
 use super::dpop::{self, DpopKey};
 use super::dpop_http::{self, Binding};
 use crate::auth::store::TokenStore;
-use crate::mcp::http_layer::{Delete, Get, HttpHooks, Post, SseStream, streamable_http_via_hooks};
+use crate::mcp::transport::http_layer::{
+    Delete, Get, HttpHooks, Post, SseStream, streamable_http_via_hooks,
+};
 
 /// Refresh when less than this many seconds of validity are left.
 const REFRESH_MARGIN_SECS: u64 = 30;

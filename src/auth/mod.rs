@@ -2,12 +2,15 @@
 //! registration, PKCE, loopback callback, browser), the authorized HTTP client every command
 //! uses (proactive and reactive refresh through the token store), and the headless grants.
 //!
-//! Parts: `login` (the authorization-code flow as steps), `registration` (RFC 7591), `probe`
-//! (reading a server's challenge), `browser` and `callback` (the user's side), `tokens` (stored
-//! tokens for every command), the headless grants (`grants`: which one runs; `headless`: what
-//! they share; `client_credentials`, `jwt_bearer`, `enterprise`), `http` (the refreshing HTTP
-//! client), `store`, `guard` (the one HTTP client for every OAuth request whose URL a server
-//! named: addresses checked where names resolve, redirects kept within their origin).
+//! Parts: `grants/` (how a token is obtained: `login`, the authorization-code flow as steps;
+//! `device`, RFC 8628; the headless grants `client_credentials`, `jwt_bearer`, `enterprise`, with
+//! `headless` (what they share) below them and the folder's `mod.rs` choosing which one runs),
+//! and beside it what the grants share: `store` + `keychain` (the token store), `tokens` +
+//! `http` (stored tokens for every command, the refreshing HTTP client), `dpop` + `dpop_http`
+//! (RFC 9449), `registration` (RFC 7591), `probe` (reading a server's challenge), `client_auth`
+//! (token endpoint authentication), `browser` and `callback` (the user's side), `revoke`, and
+//! `guard` (the one HTTP client for every OAuth request whose URL a server named: addresses
+//! checked where names resolve, redirects kept within their origin).
 //!
 //! Guarantees: only `auth login` opens a browser; tokens, secrets and codes are never printed
 //! (they are registered with `redact`); the callback listens on 127.0.0.1 only, accepts one
@@ -16,18 +19,12 @@
 mod browser;
 mod callback;
 mod client_auth;
-mod client_credentials;
-mod device;
 pub mod dpop;
 mod dpop_http;
-mod enterprise;
 mod grants;
 mod guard;
-mod headless;
 pub mod http;
-mod jwt_bearer;
 mod keychain;
-mod login;
 mod probe;
 mod registration;
 mod revoke;
@@ -41,10 +38,10 @@ use crate::exit::{Failure, Kind};
 use crate::redact;
 use store::{Entry, TokenStore, expires_at, has_refresh_token};
 
-pub use enterprise::IdentityProvider;
+pub use grants::enterprise::IdentityProvider;
+pub use grants::headless::auth_type_name;
+pub use grants::login::{LoginOptions, login};
 pub use grants::{ensure_token, is_headless};
-pub use headless::auth_type_name;
-pub use login::{LoginOptions, login};
 pub use tokens::{access_token, authorized_client};
 
 /// Whether `auth_type` gets its tokens from an OAuth authorization server (and keeps them in

@@ -92,8 +92,8 @@ fn request_body(
 ) -> serde_json::Value {
     // The device grant too when the server has it, so one client serves both logins.
     let mut grant_types = vec!["authorization_code", "refresh_token"];
-    if super::device::endpoint(metadata).is_some() {
-        grant_types.push(super::device::GRANT_TYPE);
+    if super::grants::device::endpoint(metadata).is_some() {
+        grant_types.push(super::grants::device::GRANT_TYPE);
     }
     let mut body = serde_json::json!({
         "client_name": "mcpchat",

@@ -130,7 +130,7 @@ pub struct GlobalArgs {
         env = "MCPCHAT_SAMPLING",
         value_name = "allow|deny"
     )]
-    pub sampling: Option<crate::mcp::sampling::Sampling>,
+    pub sampling: Option<crate::mcp::features::sampling::Sampling>,
 
     /// MCP protocol revision: auto (detect per server: 2026-07-28 stateless, else initialize),
     /// or pin one: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05

@@ -14,8 +14,8 @@ use crate::conversation::{self, Header, Locked, history};
 use crate::events::{Event, RunError, RunResult};
 use crate::exit::{Code, Failure, Kind};
 use crate::llm::{Client, Provider, ProviderFlags, Usage};
+use crate::mcp::features::sampling::{Sampler, Sampling};
 use crate::mcp::lazy::Slot;
-use crate::mcp::sampling::{Sampler, Sampling};
 use crate::report;
 
 use super::App;

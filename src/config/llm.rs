@@ -27,7 +27,7 @@ pub struct LlmConfig {
     /// `ask --session`: leave the oldest exchanges out beyond this many tokens (estimated).
     pub max_history_tokens: Option<u64>,
     /// Whether servers' sampling requests are answered by this model (`allow`) or refused.
-    pub sampling: Option<crate::mcp::sampling::Sampling>,
+    pub sampling: Option<crate::mcp::features::sampling::Sampling>,
     /// PEM file of extra CA certificates trusted for the model API (besides the system's).
     pub ca_file: Option<String>,
 }

@@ -4,41 +4,22 @@
 //! [`Failure`](crate::exit::Failure).
 //!
 //! Parts: `connect` (which protocol era, tried as small steps), `session` (requests under a
-//! timeout), `handler` (what servers send us), `sampling` (their requests for a completion),
-//! `classify` (errors -> Failure), `stdio` and `children` (child processes that cannot outlive
-//! us), `legacy_sse` (the 2024-11-05 transport), `framing` (bounded reading: a bad reply fails
-//! its request at once), `guarded_http` (the same for Streamable HTTP), `lenient` (results read
-//! from raw JSON), `paginate` (cursors followed, a repeat stopped), `forward` (one request
-//! relayed as it is, for `serve`).
+//! timeout), `classify` (errors -> Failure), `lazy` (a server connected in the background for
+//! `ask`), and two folders: `transport/` (stdio children, framing, legacy SSE, the Streamable
+//! HTTP layers: how bytes travel) and `features/` (lists, resources, prompts, tasks, what
+//! servers send us, sampling, the relayed request for `serve`: what the bytes mean). Features
+//! use transports' types (a `Line`, a `Child`); transports never use features.
 //!
 //! Guarantees: every request is bounded by a timeout; a stdio child runs in its own process
 //! group registered with `children`, so it cannot outlive us; its stderr reaches ours only with
 //! `-v` (the last lines are kept for error messages).
 
-pub mod children;
 pub mod classify;
 mod connect;
-mod forward;
-mod framing;
-mod guarded_http;
-mod handler;
-pub mod http_layer;
-mod inventory;
+pub(crate) mod features;
 pub mod lazy;
-pub mod legacy_sse;
-pub mod lenient;
-mod lists;
-pub mod paginate;
-mod prompts;
-mod resources;
-mod resume;
-pub mod sampling;
 mod session;
-mod stderr;
-mod stdio;
-mod task_fields;
-mod tasks;
-mod wire;
+pub(crate) mod transport;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,14 +28,14 @@ use std::time::Duration;
 use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
-pub use forward::Refused;
-pub use framing::{DEFAULT_MAX_MESSAGE_BYTES, Line, Lines, human_bytes};
-pub use lenient::CallResult;
-pub use prompts::CompletionTarget;
-pub use resources::{Updates, template_matches};
-pub use resume::Resume;
+pub use features::forward::Refused;
+pub use features::lenient::CallResult;
+pub use features::prompts::CompletionTarget;
+pub use features::resources::{Updates, template_matches};
+pub use features::tasks::TaskState;
 pub use session::Session;
-pub use tasks::TaskState;
+pub use transport::framing::{DEFAULT_MAX_MESSAGE_BYTES, Line, Lines, human_bytes};
+pub use transport::resume::Resume;
 
 /// What every connection shares: the pooled HTTP client and the stderr UI.
 #[derive(Clone)]
@@ -86,10 +67,10 @@ pub struct Context {
     /// `--log-level`: sent to every server that supports logging, right after connecting.
     pub log_level: Option<LogLevel>,
     /// `--sampling` / `llm.sampling`, resolved.
-    pub sampling: sampling::Sampling,
+    pub sampling: features::sampling::Sampling,
     /// Answers servers' sampling requests (None: refuse them). Set by the command that has
     /// the model settings when `sampling` is `allow`.
-    pub sampler: Option<Arc<sampling::Sampler>>,
+    pub sampler: Option<Arc<features::sampling::Sampler>>,
 }
 
 /// Server log levels (RFC 5424 severities, as MCP names them): `--log-level`, sent with
@@ -205,7 +186,7 @@ impl Context {
             cache: crate::cache::Cache::off(),
             standalone_stream: false,
             log_level: None,
-            sampling: sampling::Sampling::Deny,
+            sampling: features::sampling::Sampling::Deny,
             sampler: None,
             store,
             http: Arc::default(),
@@ -267,7 +248,7 @@ pub fn rejected_as_stale(failure: &Failure) -> bool {
 /// results put the JSON-RPC code or a fixed phrase in the text (TypeScript: "Input validation
 /// error", Python: "validation error for ...", "Unknown tool: ..."). A false alarm costs one
 /// `tools/list`: re-validation then passes and the result is reported as it came.
-pub fn result_rejected_as_stale(result: &lenient::CallResult) -> bool {
+pub fn result_rejected_as_stale(result: &features::lenient::CallResult) -> bool {
     if !result.is_error {
         return false;
     }

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use super::classify::{request_failure, request_timeout};
 use super::connect::Client;
-use super::lenient::{self, CallResult};
-use super::stdio::Child;
-use super::wire::Primed;
+use super::features::lenient::{self, CallResult};
+use super::features::wire::Primed;
+use super::transport::stdio::Child;
 use crate::auth::store::TokenStore;
 use crate::cache::{Cache, Key, ListKind};
 use crate::config::ServerConfig;
@@ -40,9 +40,9 @@ pub struct Session {
     pub connect_ms: u64,
     pub(super) progress: Arc<crate::ui::Progress>,
     /// The HTTP session's id and whether to keep it open (Streamable HTTP only).
-    pub(super) keep: Option<Arc<super::resume::Keep>>,
+    pub(super) keep: Option<Arc<super::transport::resume::Keep>>,
     /// Lists the server said changed during this session.
-    pub(super) changes: Arc<super::lists::ListChanges>,
+    pub(super) changes: Arc<super::features::lists::ListChanges>,
 }
 
 impl Session {
@@ -129,7 +129,7 @@ impl Session {
             result = self.mrtr_call(&what, params.clone()).await?;
         }
         let first = lenient::call_result(self.name(), tool, result)?;
-        if !super::tasks::refuses_plain_call(&first) {
+        if !super::features::tasks::refuses_plain_call(&first) {
             return Ok(first);
         }
         // The server runs this tool only as a task: run it as one and wait for the result.
@@ -234,7 +234,7 @@ impl Session {
         };
         let _ = tokio::time::timeout(grace, client.cancel()).await;
         if let Some(child) = child {
-            super::children::terminate(child.pid, Duration::from_millis(100)).await;
+            super::transport::children::terminate(child.pid, Duration::from_millis(100)).await;
         }
     }
 }

@@ -323,6 +323,49 @@ fn the_module_graph_of_src_has_no_import_circles() {
     );
 }
 
+/// The imports from modules under `from` into modules under `to`, as `file:line -> module`.
+fn crossings(modules: &BTreeMap<Module, (String, String)>, from: &str, to: &str) -> Vec<String> {
+    let under = |m: &Module, prefix: &str| {
+        let prefix: Vec<&str> = prefix.split('/').collect();
+        m.len() >= prefix.len() && m.iter().zip(&prefix).all(|(a, b)| a == b)
+    };
+    let mut found = Vec::new();
+    for (source, targets) in edges(modules) {
+        if !under(&source, from) {
+            continue;
+        }
+        for (target, sites) in targets.iter().filter(|(t, _)| under(t, to)) {
+            for (file, line) in sites {
+                found.push(format!("{file}:{line} -> {}", name(target)));
+            }
+        }
+    }
+    found
+}
+
+/// The picture of docs/development.md, enforced: the client side never uses the server side,
+/// and inside `mcp/` transports never use features (a transport shows messages to a
+/// `Watcher` and never knows what they mean).
+#[test]
+fn each_side_imports_only_downwards() {
+    let mut modules = BTreeMap::new();
+    read_modules(&repo().join("src"), &[], &mut modules);
+    for (from, to) in [
+        ("mcp/transport", "mcp/features"),
+        ("mcp", "serve"),
+        ("auth", "serve"),
+        ("mcp", "commands"),
+        ("auth", "commands"),
+        ("config", "serve"),
+    ] {
+        assert_eq!(
+            crossings(&modules, from, to),
+            Vec::<String>::new(),
+            "`{from}` must not import `{to}` (see docs/development.md)"
+        );
+    }
+}
+
 fn tree(files: &[(&str, &str)]) -> BTreeMap<Module, (String, String)> {
     files
         .iter()

@@ -9,7 +9,7 @@ use super::{exited_failure, fault_failure, is_fault};
 use crate::auth::store::TokenStore;
 use crate::config::{ServerConfig, Transport};
 use crate::exit::{Failure, Kind};
-use crate::mcp::stdio::Child;
+use crate::mcp::transport::stdio::Child;
 use crate::redact;
 
 pub(in crate::mcp) async fn classify_init(
@@ -196,7 +196,7 @@ fn classify_text(server: &ServerConfig, text: &str) -> Option<Failure> {
                 format!(
                     "MCP server `{}` sent an unusable reply: reply exceeds the {} cap",
                     server.name,
-                    crate::mcp::framing::human_bytes(cap)
+                    crate::mcp::transport::framing::human_bytes(cap)
                 ),
             )
             .hint(

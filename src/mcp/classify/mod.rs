@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rmcp::service::ServiceError;
 
-use super::stdio::Child;
+use super::transport::stdio::Child;
 use crate::auth::store::TokenStore;
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
@@ -78,7 +78,7 @@ pub(super) async fn request_failure(
 pub(super) fn is_fault(data: &rmcp::ErrorData) -> bool {
     data.data
         .as_ref()
-        .and_then(|d| d.get(super::framing::FAULT_MARKER))
+        .and_then(|d| d.get(super::transport::framing::FAULT_MARKER))
         .is_some()
 }
 

@@ -13,7 +13,7 @@ use super::{
 use crate::auth::http::OAuthHttp;
 use crate::cache::{Era, Key};
 use crate::exit::{Failure, Kind};
-use crate::mcp::handler::Handler;
+use crate::mcp::features::handler::Handler;
 
 /// Over HTTP: the remembered era first (unless a version is pinned), then detection afresh
 /// when it fails in a way that says "another era"; the era that worked is remembered.

@@ -12,9 +12,9 @@ use crate::auth::http::OAuthHttp;
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 use crate::mcp::Context;
-use crate::mcp::handler::Handler;
-use crate::mcp::resume::{Keep, Resumable, Resume};
-use crate::mcp::wire::{Primed, Wire};
+use crate::mcp::features::handler::Handler;
+use crate::mcp::features::wire::{Primed, Wire};
+use crate::mcp::transport::resume::{Keep, Resumable, Resume};
 
 /// One HTTP server to connect to, and what the connection shares.
 pub(super) struct Target<'a> {
@@ -24,7 +24,7 @@ pub(super) struct Target<'a> {
     pub(super) context: &'a Context,
     pub(super) primed: &'a Arc<std::sync::Mutex<Primed>>,
     /// Sees `list_changed` notifications on the response streams.
-    pub(super) changes: &'a Arc<crate::mcp::lists::ListChanges>,
+    pub(super) changes: &'a Arc<crate::mcp::features::lists::ListChanges>,
     /// A recorded session to go on in (tasks), and whether to keep the session open.
     pub(super) resume: Option<Arc<Resume>>,
     pub(super) keep: Arc<Keep>,
@@ -37,10 +37,10 @@ impl Target<'_> {
         &self,
         inner: C,
         standalone: bool,
-    ) -> Wire<Resumable<crate::mcp::guarded_http::Guarded<C>>> {
+    ) -> Wire<Resumable<crate::mcp::transport::guarded_http::Guarded<C>>> {
         Wire::new(
             Resumable {
-                inner: crate::mcp::guarded_http::Guarded { inner },
+                inner: crate::mcp::transport::guarded_http::Guarded { inner },
                 resume: self.resume.clone(),
                 keep: self.keep.clone(),
             },
@@ -133,7 +133,7 @@ pub(super) async fn legacy_sse(
     } = *target;
     let opened = tokio::time::timeout(
         context.connect_timeout,
-        crate::mcp::legacy_sse::LegacySse::connect(
+        crate::mcp::transport::legacy_sse::LegacySse::connect(
             context.http_to(url),
             url,
             header_map(headers),
@@ -156,7 +156,7 @@ pub(super) async fn legacy_sse(
         }
         // The server does speak HTTP+SSE, but named an endpoint we will not post to: that is the
         // answer the user needs, not the Streamable HTTP failure before it.
-        Ok(Err(crate::mcp::legacy_sse::SseError::CrossOrigin { endpoint, stream })) => {
+        Ok(Err(crate::mcp::transport::legacy_sse::SseError::CrossOrigin { endpoint, stream })) => {
             Err(Failure::new(
                 Kind::Protocol,
                 format!(

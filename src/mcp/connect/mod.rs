@@ -23,11 +23,11 @@ use rmcp::service::{ClientInitializeError, ClientLifecycleMode, RoleClient, Runn
 use tokio::time::error::Elapsed;
 
 use super::classify::{classify_init, connect_timeout};
-use super::handler::Handler;
-use super::lists::ListChanges;
-use super::resume::{Keep, Resume};
-use super::stdio::{Child, spawn_child};
-use super::wire::Primed;
+use super::features::handler::Handler;
+use super::features::lists::ListChanges;
+use super::features::wire::Primed;
+use super::transport::resume::{Keep, Resume};
+use super::transport::stdio::{Child, spawn_child};
 use super::{Context, Session};
 use crate::cache::{Era, Key};
 use crate::config::{ServerConfig, Transport};
@@ -203,7 +203,11 @@ async fn over_stdio(
     match settle(server, context, attempt, Some(&child)).await {
         Ok(client) => Ok((client, child)),
         Err(failure) => {
-            crate::mcp::children::terminate(child.pid, std::time::Duration::from_millis(200)).await;
+            crate::mcp::transport::children::terminate(
+                child.pid,
+                std::time::Duration::from_millis(200),
+            )
+            .await;
             Err(failure)
         }
     }
@@ -289,7 +293,7 @@ fn rejected_as_modern(attempt: &Attempt) -> bool {
 
 async fn connect_stdio(
     server: &ServerConfig,
-    transport: crate::mcp::stdio::StdioTransport,
+    transport: crate::mcp::transport::stdio::StdioTransport,
     handler: Handler,
     context: &Context,
 ) -> Attempt {

@@ -15,8 +15,8 @@ use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
 use tokio::sync::mpsc;
 
+use super::Watcher;
 use super::framing::{Fault, Frame, Pending, decode};
-use super::lists::ListChanges;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
@@ -89,7 +89,7 @@ async fn read_events(
     sender: mpsc::Sender<ServerJsonRpcMessage>,
     pending: Arc<Mutex<Pending>>,
     cap: usize,
-    changes: Arc<ListChanges>,
+    changes: Arc<dyn Watcher>,
 ) {
     let fail = |fault: Fault| {
         let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,7 +102,7 @@ async fn read_events(
                     continue;
                 }
                 let Some(data) = event.data else { continue };
-                // Before rmcp sees the reply that follows it (see lists::ListChanges).
+                // Before rmcp sees the reply that follows it (see `Watcher`).
                 changes.seen(&data);
                 let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
                 decode(data.as_bytes(), cap, &mut pending)
@@ -152,7 +152,7 @@ impl LegacySse {
         url: &str,
         headers: reqwest::header::HeaderMap,
         max_message_bytes: usize,
-        changes: Arc<ListChanges>,
+        changes: Arc<dyn Watcher>,
     ) -> Result<LegacySse, SseError> {
         let response = http
             .get(url)

@@ -8,15 +8,15 @@ use rmcp::transport::auth::{
     StoredCredentials,
 };
 
-use super::browser::present_url;
-use super::callback::wait_for_callback;
-use super::client_auth::{Method, metadata_for, method_for};
 use super::device::{self, DeviceRequest};
-use super::grants::{ensure_token, is_headless};
-use super::probe::probe_challenge;
-use super::registration::register;
-use super::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};
-use super::{auth_failure, register_secrets};
+use crate::auth::browser::present_url;
+use crate::auth::callback::wait_for_callback;
+use crate::auth::client_auth::{Method, metadata_for, method_for};
+use crate::auth::probe::probe_challenge;
+use crate::auth::registration::register;
+use crate::auth::store::{ClientSource, Entry, Registration, ServerCredentials, TokenStore};
+use crate::auth::{auth_failure, register_secrets};
+use crate::auth::{ensure_token, is_headless};
 use crate::config::{OAuthConfig, ServerConfig, Transport};
 use crate::events::AuthPrompt;
 use crate::exit::{Failure, Kind};
@@ -55,8 +55,8 @@ pub async fn login(
     // The challenge first: whether the tokens are DPoP-bound decides whether the manager's
     // (guarded) OAuth client adds proofs.
     let challenge = probe_challenge(http, url, headers).await;
-    let binding = super::new_binding(server, challenge.as_deref())?;
-    let mut manager = super::manager_for(server, url, binding.as_ref()).await?;
+    let binding = crate::auth::new_binding(server, challenge.as_deref())?;
+    let mut manager = crate::auth::manager_for(server, url, binding.as_ref()).await?;
     manager.set_credential_store(ServerCredentials {
         store: store.clone(),
         key: url.clone(),
@@ -71,8 +71,8 @@ pub async fn login(
     let reusable = previous.client.clone().filter(|c| {
         c.source == ClientSource::Dynamic && previous.issuer == issuer && oauth.client_id.is_none()
     });
-    let no_browser = options.open_browser && !super::browser::can_open();
-    let guarded = super::guard::Guarded::new(server, url)?;
+    let no_browser = options.open_browser && !crate::auth::browser::can_open();
+    let guarded = crate::auth::guard::Guarded::new(server, url)?;
     let found = Discovered {
         server,
         store,
@@ -177,14 +177,14 @@ struct Discovered<'a> {
     server: &'a ServerConfig,
     store: &'a TokenStore,
     /// For the requests to the endpoints discovery found (registration, device).
-    http: &'a super::guard::Guarded,
+    http: &'a crate::auth::guard::Guarded,
     options: &'a LoginOptions,
     url: &'a str,
     oauth: &'a OAuthConfig,
     metadata: &'a AuthorizationMetadata,
     previous: &'a Entry,
     /// The DPoP key of this login, if any.
-    binding: Option<&'a Arc<super::dpop_http::Binding>>,
+    binding: Option<&'a Arc<crate::auth::dpop_http::Binding>>,
 }
 
 /// `auth login --device`: RFC 8628 with the same client choice as the browser flow; the
@@ -211,7 +211,7 @@ async fn login_device(
         .and_then(|c| c.redirect_uri.clone())
         .unwrap_or_else(|| "http://127.0.0.1/callback".to_string());
     let (registration, _) = registered(found, reusable, &redirect_uri, &scopes).await?;
-    super::client_auth::configure(
+    crate::auth::client_auth::configure(
         server,
         &mut manager,
         metadata,
@@ -256,7 +256,7 @@ impl Discovered<'_> {
                 entry.credentials = Some(credentials);
             }
             entry.required_scopes.clear();
-            entry.dpop_key = super::stored_key(self.binding);
+            entry.dpop_key = crate::auth::stored_key(self.binding);
         })
     }
 }
@@ -276,7 +276,7 @@ async fn discover(
         .map_err(|e| {
             auth_failure(
                 server,
-                format!("discovery failed: {}", super::guard::chain(&e)),
+                format!("discovery failed: {}", crate::auth::guard::chain(&e)),
             )
         })?;
     let mut metadata = resolution.metadata;
@@ -293,7 +293,7 @@ async fn discover(
         )
         .hint("set oauth.auth_url and oauth.token_url in the config if it uses fixed endpoints"));
     }
-    super::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
+    crate::auth::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
     let s256 = metadata
         .code_challenge_methods_supported
         .as_ref()
@@ -374,7 +374,7 @@ async fn scopes(
 /// ID metadata document > RFC 7591 dynamic registration.
 async fn client(
     server: &ServerConfig,
-    http: &super::guard::Guarded,
+    http: &crate::auth::guard::Guarded,
     oauth: &OAuthConfig,
     reusable: Option<Registration>,
     metadata: &AuthorizationMetadata,

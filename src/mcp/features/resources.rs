@@ -12,9 +12,9 @@ use rmcp::model::{
 use rmcp::service::{ServiceError, Subscription};
 use tokio::sync::broadcast;
 
-use super::Session;
-use super::classify::{request_failure, request_timeout};
 use crate::exit::{Failure, Kind};
+use crate::mcp::Session;
+use crate::mcp::classify::{request_failure, request_timeout};
 
 /// An active watch on some URIs of one server.
 pub struct Updates {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rmcp::model::ServerPeerInfo;
 
-use super::Session;
 use crate::exit::Failure;
+use crate::mcp::Session;
 
 impl Session {
     /// What the server said about itself when we connected (initialize or server/discover).

@@ -20,7 +20,10 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
 
-use super::http_layer::{Get, HttpHooks, HttpResult, Post, SseStream, streamable_http_via_hooks};
+use crate::mcp::transport::Watcher;
+use crate::mcp::transport::http_layer::{
+    Get, HttpHooks, HttpResult, Post, SseStream, streamable_http_via_hooks,
+};
 
 /// Answers handed to rmcp without asking the server.
 #[derive(Default)]

@@ -26,9 +26,9 @@ pub struct Resume {
     pub initialize: Value,
 }
 
-/// Shared between the transport's client and the [`Session`](super::Session).
+/// Shared between the transport's client and the [`Session`](crate::mcp::Session).
 #[derive(Default)]
-pub(super) struct Keep {
+pub(in crate::mcp) struct Keep {
     /// The session id the server gave (or the resumed one).
     pub session_id: Mutex<Option<String>>,
     /// Do not DELETE the session at close.
@@ -49,7 +49,7 @@ impl Keep {
 
 /// An HTTP client that can resume a recorded session and keep a session open.
 #[derive(Clone)]
-pub(super) struct Resumable<C> {
+pub(in crate::mcp) struct Resumable<C> {
     pub inner: C,
     pub resume: Option<Arc<Resume>>,
     pub keep: Arc<Keep>,

@@ -11,9 +11,9 @@ use rmcp::model::{
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use serde_json::Value;
 
-use super::Session;
-use super::classify::{request_failure, request_timeout};
 use crate::exit::Failure;
+use crate::mcp::Session;
+use crate::mcp::classify::{request_failure, request_timeout};
 
 /// Why a relayed request has no result.
 #[derive(Debug)]
@@ -93,7 +93,7 @@ impl Session {
     async fn refused(&self, what: &str, error: &ServiceError) -> Refused {
         if let ServiceError::McpError(data) = error
             && error.auth_challenge().is_none()
-            && !super::classify::is_fault(data)
+            && !crate::mcp::classify::is_fault(data)
         {
             let mut data = data.clone();
             data.message = crate::redact::text(&data.message).into();

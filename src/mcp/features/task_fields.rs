@@ -10,13 +10,15 @@ use rmcp::transport::streamable_http_client::StreamableHttpPostResponse;
 use serde_json::Value;
 
 /// Whether `message` asks for a task whose answer rmcp reads in the 2026 shape.
-pub(super) fn asks_for_a_task(message: &ClientJsonRpcMessage) -> bool {
+pub(in crate::mcp) fn asks_for_a_task(message: &ClientJsonRpcMessage) -> bool {
     matches!(message, ClientJsonRpcMessage::Request(request)
         if matches!(request.request.method(), "tasks/get" | "tasks/cancel"))
 }
 
 /// The reply with `ttlMs` / `pollIntervalMs` added to SSE events that carry only the 2025 names.
-pub(super) fn keep_timings(response: StreamableHttpPostResponse) -> StreamableHttpPostResponse {
+pub(in crate::mcp) fn keep_timings(
+    response: StreamableHttpPostResponse,
+) -> StreamableHttpPostResponse {
     match response {
         StreamableHttpPostResponse::Sse(stream, session) => {
             let stream = stream.map(|item| {

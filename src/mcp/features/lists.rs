@@ -14,10 +14,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::Session;
 use super::lenient;
 use crate::cache::ListKind;
 use crate::exit::Failure;
+use crate::mcp::Session;
 
 /// The largest message read for a `list_changed` notification.
 const LIST_CHANGED_BYTES: usize = 64 * 1024;
@@ -37,7 +37,7 @@ impl Changed {
         }]
     }
 
-    pub(super) fn mark(&self, kind: ListKind) {
+    pub(in crate::mcp) fn mark(&self, kind: ListKind) {
         self.flag(kind)
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -61,9 +61,9 @@ pub(crate) struct ListChanges {
     pub announced: tokio::sync::broadcast::Sender<ListKind>,
 }
 
-impl ListChanges {
+impl crate::mcp::transport::Watcher for ListChanges {
     /// Look at one message from the server (JSON text: an SSE event's data or a stdio line).
-    pub(crate) fn seen(&self, text: &str) {
+    fn seen(&self, text: &str) {
         // A notification is small: a big message that mentions one is not parsed a second
         // time here (its parsed form may cost many times its size).
         if text.len() > LIST_CHANGED_BYTES || !text.contains("list_changed") {
@@ -170,7 +170,7 @@ fn items<T: DeserializeOwned>(
 impl Session {
     /// Every page of `kind` as the server lists it now (`parse` reads one page); the result
     /// goes to the cache with the server's hints.
-    pub(super) async fn list_live<T: Serialize>(
+    pub(in crate::mcp) async fn list_live<T: Serialize>(
         &self,
         kind: ListKind,
         parse: impl Fn(&str, &Value) -> Result<(Vec<T>, Option<String>), Failure>,

@@ -13,22 +13,22 @@ use oauth2::TokenResponse;
 use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse, StoredCredentials};
 use serde::Deserialize;
 
-use super::client_auth::{self, Method};
-use super::store::Registration;
-use super::{auth_failure, now};
+use crate::auth::client_auth::{self, Method};
+use crate::auth::store::Registration;
+use crate::auth::{auth_failure, now};
 use crate::config::ServerConfig;
 use crate::events::AuthPrompt;
 use crate::exit::{Failure, Kind};
 use crate::redact;
 
 /// RFC 8628 §3.4: the grant type of the token requests.
-pub(super) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(in crate::auth) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// RFC 8628 §3.2: poll every 5 seconds when the server names no interval.
 const DEFAULT_INTERVAL_SECS: u64 = 5;
 
 /// The server's device authorization endpoint, when it has one.
-pub(super) fn endpoint(metadata: &AuthorizationMetadata) -> Option<String> {
+pub(in crate::auth) fn endpoint(metadata: &AuthorizationMetadata) -> Option<String> {
     metadata
         .additional_fields
         .get("device_authorization_endpoint")
@@ -37,7 +37,7 @@ pub(super) fn endpoint(metadata: &AuthorizationMetadata) -> Option<String> {
 }
 
 /// The device authorization endpoint, or the failure that says the server has none.
-pub(super) fn require_endpoint(
+pub(in crate::auth) fn require_endpoint(
     server: &ServerConfig,
     metadata: &AuthorizationMetadata,
 ) -> Result<String, Failure> {
@@ -64,7 +64,7 @@ struct DeviceAuthorization {
 
 /// What one poll of the token endpoint said.
 #[derive(Debug)]
-pub(super) enum Poll {
+pub(in crate::auth) enum Poll {
     Tokens(Box<OAuthTokenResponse>),
     Pending,
     SlowDown,
@@ -73,7 +73,7 @@ pub(super) enum Poll {
 }
 
 /// Read a token endpoint answer (RFC 8628 §3.5).
-pub(super) fn read_poll(status: u16, body: &str) -> Poll {
+pub(in crate::auth) fn read_poll(status: u16, body: &str) -> Poll {
     if (200..300).contains(&status) {
         return match serde_json::from_str::<OAuthTokenResponse>(body) {
             Ok(tokens) => Poll::Tokens(Box::new(tokens)),
@@ -106,7 +106,7 @@ pub(super) fn read_poll(status: u16, body: &str) -> Poll {
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The next wait after a poll: RFC 8628 §3.5 adds 5 seconds on `slow_down` (up to a minute).
-pub(super) fn next_interval(interval: Duration, poll: &Poll) -> Duration {
+pub(in crate::auth) fn next_interval(interval: Duration, poll: &Poll) -> Duration {
     match poll {
         Poll::SlowDown => interval
             .saturating_add(Duration::from_secs(5))
@@ -116,25 +116,25 @@ pub(super) fn next_interval(interval: Duration, poll: &Poll) -> Duration {
 }
 
 /// A completed device login: the tokens and what they were asked for.
-pub(super) struct DeviceTokens {
+pub(in crate::auth) struct DeviceTokens {
     pub credentials: StoredCredentials,
 }
 
 /// Everything the device flow needs about the server and the client.
-pub(super) struct DeviceRequest<'a> {
+pub(in crate::auth) struct DeviceRequest<'a> {
     pub server: &'a ServerConfig,
-    pub http: &'a super::guard::Guarded,
+    pub http: &'a crate::auth::guard::Guarded,
     pub metadata: &'a AuthorizationMetadata,
     pub client: &'a Registration,
     pub scopes: &'a [String],
     pub resource: &'a str,
     pub timeout: Duration,
     /// The DPoP key the tokens are bound to, if any: token requests carry a proof.
-    pub dpop: Option<&'a super::dpop::DpopKey>,
+    pub dpop: Option<&'a crate::auth::dpop::DpopKey>,
 }
 
 /// Run the device flow: ask for a code, show it (`prompt`), poll until the user approves.
-pub(super) async fn device_login(
+pub(in crate::auth) async fn device_login(
     request: &DeviceRequest<'_>,
     prompt: &(dyn Fn(&AuthPrompt) + Send + Sync),
 ) -> Result<DeviceTokens, Failure> {
@@ -163,9 +163,9 @@ pub(super) async fn device_login(
     })?;
     redact::register(&device.device_code);
     // Shown to open (on stderr and in the `auth_prompt` line) only when openable.
-    super::browser::checked(server, "verification_uri", &device.verification_uri)?;
+    crate::auth::browser::checked(server, "verification_uri", &device.verification_uri)?;
     if let Some(complete) = &device.verification_uri_complete {
-        super::browser::checked(server, "verification_uri_complete", complete)?;
+        crate::auth::browser::checked(server, "verification_uri_complete", complete)?;
     }
     prompt(&AuthPrompt {
         server: server.name.clone(),
@@ -176,7 +176,7 @@ pub(super) async fn device_login(
         expires_in: device.expires_in,
     });
     let tokens = poll(request, method, &device).await?;
-    super::store::check_token(&tokens).map_err(|why| auth_failure(server, why))?;
+    crate::auth::store::check_token(&tokens).map_err(|why| auth_failure(server, why))?;
     let granted = tokens
         .scopes()
         .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -260,7 +260,7 @@ async fn post(
         .filter(|_| form.iter().any(|(name, _)| name == "grant_type"));
     let answer = send(request, endpoint, method, form.clone(), key).await?;
     match answer {
-        (400, body, true) if key.is_some() && super::dpop_http::asks_for_nonce(&body) => {
+        (400, body, true) if key.is_some() && crate::auth::dpop_http::asks_for_nonce(&body) => {
             let (status, body, _) = send(request, endpoint, method, form, key).await?;
             Ok((status, body))
         }
@@ -274,7 +274,7 @@ async fn send(
     endpoint: &str,
     method: Method,
     mut form: Vec<(String, String)>,
-    dpop: Option<&super::dpop::DpopKey>,
+    dpop: Option<&crate::auth::dpop::DpopKey>,
 ) -> Result<(u16, String, bool), Failure> {
     let unreachable =
         |why: String| auth_failure(request.server, format!("cannot reach {endpoint}: {why}"));
@@ -285,7 +285,7 @@ async fn send(
         .header("Accept", "application/json")
         .timeout(Duration::from_secs(30));
     if let Some(key) = dpop {
-        let nonce = super::dpop::nonce_for(endpoint);
+        let nonce = crate::auth::dpop::nonce_for(endpoint);
         builder = builder.header("DPoP", key.proof("POST", endpoint, None, nonce.as_deref())?);
     }
     let builder = client_auth::authenticate(builder, &mut form, request.client, method);
@@ -297,8 +297,8 @@ async fn send(
         .body(body)
         .send()
         .await
-        .map_err(|e| unreachable(super::guard::explain(&e)))?;
-    super::dpop::remember_nonce(endpoint, response.headers());
+        .map_err(|e| unreachable(crate::auth::guard::explain(&e)))?;
+    crate::auth::dpop::remember_nonce(endpoint, response.headers());
     let nonce = response.headers().contains_key("dpop-nonce");
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
@@ -381,7 +381,7 @@ mod tests {
                 let received = now();
                 let credentials =
                     StoredCredentials::new("c".into(), Some(*tokens), Vec::new(), Some(received));
-                if let Some(at) = super::super::store::expires_at(&credentials) {
+                if let Some(at) = crate::auth::store::expires_at(&credentials) {
                     proptest::prop_assert!(at >= received);
                     proptest::prop_assert!(
                         at - received <= crate::durations::MAX_TOKEN_LIFETIME_SECS

@@ -11,8 +11,8 @@ use std::time::Duration;
 use rmcp::model::{ClientRequest, CustomRequest, NumberOrString, ServerResult};
 use serde_json::{Map, Value, json};
 
-use super::Session;
 use crate::exit::{Failure, Kind};
+use crate::mcp::Session;
 
 /// The state of a task as the server reported it.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +61,7 @@ fn poll_delay(state: &TaskState) -> Duration {
 
 /// A tool error result that says the tool must be called as a task (the TypeScript SDK sends
 /// its -32601 "requires task augmentation" refusal as an error result).
-pub(super) fn refuses_plain_call(result: &super::CallResult) -> bool {
+pub(in crate::mcp) fn refuses_plain_call(result: &crate::mcp::CallResult) -> bool {
     result.is_error
         && result.text.contains("-32601")
         && result.text.contains("requires task augmentation")
@@ -158,7 +158,7 @@ impl Session {
         &self,
         first: TaskState,
         tool: &str,
-    ) -> Result<super::CallResult, Failure> {
+    ) -> Result<crate::mcp::CallResult, Failure> {
         let mut state = first;
         let mut polls = 0u32;
         // `input_required`: the server's questions come through `tasks/result`, so ask for it
@@ -210,7 +210,7 @@ impl Session {
     }
 
     /// `tools/call` parameters with a fresh progress token.
-    pub(super) fn call_params(
+    pub(in crate::mcp) fn call_params(
         &self,
         tool: &str,
         arguments: Map<String, Value>,

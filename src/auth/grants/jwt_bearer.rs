@@ -10,12 +10,12 @@
 use oauth2::TokenResponse;
 use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse};
 
-use super::auth_failure;
-use super::client_auth;
 use super::headless::{
     Granted, Source, discover, has_fresh_token, http_client, refresh_lock, save, url_of,
 };
-use super::store::{ClientSource, Registration, TokenStore};
+use crate::auth::auth_failure;
+use crate::auth::client_auth;
+use crate::auth::store::{ClientSource, Registration, TokenStore};
 use crate::config::{OAuthConfig, ServerConfig};
 use crate::exit::{Failure, Kind};
 
@@ -99,7 +99,7 @@ async fn request_token(
     let mut request = http_client(server, resource)?
         .post(endpoint)
         .map_err(|refused| {
-            super::auth_failure(server, format!("the token endpoint {endpoint}: {refused}"))
+            crate::auth::auth_failure(server, format!("the token endpoint {endpoint}: {refused}"))
         })?
         .header("Accept", "application/json")
         .timeout(server.timeout);
@@ -121,7 +121,7 @@ async fn request_token(
                 format!(
                     "cannot reach the token endpoint {endpoint} of MCP server `{}`: {}",
                     server.name,
-                    super::guard::explain(&e)
+                    crate::auth::guard::explain(&e)
                 ),
             )
         })?;

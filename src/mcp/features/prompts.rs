@@ -9,8 +9,8 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value};
 
-use super::Session;
 use crate::exit::Failure;
+use crate::mcp::Session;
 
 /// What an argument completion is for: a prompt's argument or a resource template's variable.
 pub enum CompletionTarget<'a> {
@@ -79,7 +79,7 @@ impl Session {
     }
 
     /// Send `--log-level` to a server that declared logging; a refusal is only a warning.
-    pub(super) async fn apply_log_level(&self, level: super::LogLevel) {
+    pub(in crate::mcp) async fn apply_log_level(&self, level: crate::mcp::LogLevel) {
         if !self.serves_logging() {
             tracing::debug!(server = %self.name(), "no logging capability; --log-level not sent");
             return;

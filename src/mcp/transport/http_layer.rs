@@ -239,7 +239,7 @@ macro_rules! streamable_http_via_hooks {
             use rmcp::transport::streamable_http_client::{
                 StreamableHttpClient, StreamableHttpPostResponse, StreamableHttpResponseLimits,
             };
-            use $crate::mcp::http_layer::{
+            use $crate::mcp::transport::http_layer::{
                 Delete, Get, Headers, HttpHooks, HttpResult, Post, PostLimits, SseStream,
             };
 

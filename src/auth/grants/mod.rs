@@ -2,6 +2,13 @@
 //! `client_credentials`, `jwt_bearer` or `enterprise`. It sits above the grants and `headless`
 //! (what they share) below them: a grant never imports the module that picks it.
 
+pub(super) mod client_credentials;
+pub(super) mod device;
+pub(super) mod enterprise;
+pub(super) mod headless;
+pub(super) mod jwt_bearer;
+pub(super) mod login;
+
 use super::store::TokenStore;
 use crate::config::{AuthType, ServerConfig};
 use crate::exit::Failure;
@@ -15,10 +22,10 @@ pub async fn ensure_token(
 ) -> Result<(), Failure> {
     match server.auth_type {
         AuthType::ClientCredentials => {
-            super::client_credentials::ensure_client_credentials(server, store, force).await
+            client_credentials::ensure_client_credentials(server, store, force).await
         }
-        AuthType::JwtBearer => super::jwt_bearer::ensure(server, store, force).await,
-        AuthType::EnterpriseManaged => super::enterprise::ensure(server, store, force).await,
+        AuthType::JwtBearer => jwt_bearer::ensure(server, store, force).await,
+        AuthType::EnterpriseManaged => enterprise::ensure(server, store, force).await,
         AuthType::Oauth | AuthType::Token | AuthType::None => Ok(()),
     }
 }

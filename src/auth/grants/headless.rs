@@ -12,13 +12,16 @@ use std::path::PathBuf;
 
 use rmcp::transport::auth::{AuthorizationMetadata, OAuthTokenResponse, StoredCredentials};
 
-use super::store::{ClientSource, Entry, Registration, TokenStore, token_usable};
-use super::{auth_failure, key, now, register_secrets};
+use crate::auth::store::{ClientSource, Entry, Registration, TokenStore, token_usable};
+use crate::auth::{auth_failure, key, now, register_secrets};
 use crate::config::{AuthType, ServerConfig};
 use crate::exit::{Failure, Kind};
 
 /// The server's URL (the store key), or the config error saying `grant` needs one.
-pub(super) fn url_of<'a>(server: &'a ServerConfig, grant: &str) -> Result<&'a str, Failure> {
+pub(in crate::auth) fn url_of<'a>(
+    server: &'a ServerConfig,
+    grant: &str,
+) -> Result<&'a str, Failure> {
     key(server).ok_or_else(|| {
         Failure::config(format!(
             "server `{}` is a stdio server: auth_type {grant} is for servers with a url",
@@ -28,7 +31,7 @@ pub(super) fn url_of<'a>(server: &'a ServerConfig, grant: &str) -> Result<&'a st
 }
 
 /// Whether the stored token is comfortably valid (a minute left, or of unknown lifetime).
-pub(super) fn has_fresh_token(store: &TokenStore, url: &str) -> Result<bool, Failure> {
+pub(in crate::auth) fn has_fresh_token(store: &TokenStore, url: &str) -> Result<bool, Failure> {
     let entry = store.get(url)?.unwrap_or_default();
     Ok(entry
         .credentials
@@ -37,7 +40,7 @@ pub(super) fn has_fresh_token(store: &TokenStore, url: &str) -> Result<bool, Fai
 }
 
 /// Hold the store's refresh lock (taken off the async threads: it blocks).
-pub(super) async fn refresh_lock(store: &TokenStore) -> Result<impl Sized, Failure> {
+pub(in crate::auth) async fn refresh_lock(store: &TokenStore) -> Result<impl Sized, Failure> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || store.refresh_lock())
         .await
@@ -46,20 +49,20 @@ pub(super) async fn refresh_lock(store: &TokenStore) -> Result<impl Sized, Failu
 
 /// The HTTP client for the grant's own requests to endpoints a server named: guarded by the
 /// rule of `base` (see `guard`), trusts the server's `ca_file`, honours the proxy variables.
-pub(super) fn http_client(
+pub(in crate::auth) fn http_client(
     server: &ServerConfig,
     base: &str,
-) -> Result<super::guard::Guarded, Failure> {
-    super::guard::Guarded::new(server, base)
+) -> Result<crate::auth::guard::Guarded, Failure> {
+    crate::auth::guard::Guarded::new(server, base)
 }
 
 /// The authorization server's metadata, found from the MCP server (protected resource
 /// metadata first); `oauth.token_url` overrides the token endpoint.
-pub(super) async fn discover(
+pub(in crate::auth) async fn discover(
     server: &ServerConfig,
     url: &str,
 ) -> Result<AuthorizationMetadata, Failure> {
-    let manager = super::manager(server, url).await?;
+    let manager = crate::auth::manager(server, url).await?;
     let mut metadata = manager
         .resolve_metadata()
         .await
@@ -68,7 +71,7 @@ pub(super) async fn discover(
                 server,
                 format!(
                     "cannot discover the authorization server: {}",
-                    super::guard::chain(&e)
+                    crate::auth::guard::chain(&e)
                 ),
             )
         })?
@@ -76,14 +79,14 @@ pub(super) async fn discover(
     if let Some(token_url) = server.oauth.as_ref().and_then(|o| o.token_url.clone()) {
         metadata.token_endpoint = token_url;
     }
-    super::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
+    crate::auth::guard::require_tls(&metadata).map_err(|why| auth_failure(server, why))?;
     Ok(metadata)
 }
 
 /// Where a rotating credential is read from. A file is read again for every token request
 /// (Kubernetes rotates projected service-account tokens in place); a variable suits CI.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Source {
+pub(in crate::auth) enum Source {
     File { path: PathBuf, key: String },
     Env { name: String, key: String },
 }
@@ -164,7 +167,7 @@ pub fn auth_type_name(auth_type: AuthType) -> &'static str {
 }
 
 /// What a headless grant returned: the server's metadata, the configured client and the token.
-pub(super) struct Granted {
+pub(in crate::auth) struct Granted {
     pub metadata: AuthorizationMetadata,
     pub client_id: Option<String>,
     pub token: OAuthTokenResponse,
@@ -174,7 +177,7 @@ pub(super) struct Granted {
 /// Store the token a headless grant returned, with the metadata and the configured client,
 /// the way every command then reads it; `more` sets what only some grants have (the client's
 /// authentication method, a DPoP key).
-pub(super) fn save(
+pub(in crate::auth) fn save(
     server: &ServerConfig,
     store: &TokenStore,
     url: &str,
@@ -187,7 +190,7 @@ pub(super) fn save(
         token,
         scopes,
     } = granted;
-    super::store::check_token(&token).map_err(|why| auth_failure(server, why))?;
+    crate::auth::store::check_token(&token).map_err(|why| auth_failure(server, why))?;
     let issuer = metadata.issuer.clone();
     let client_id = client_id.unwrap_or_default();
     let credentials = StoredCredentials::new(client_id.clone(), Some(token), scopes, Some(now()))
@@ -198,7 +201,7 @@ pub(super) fn save(
     });
     if let Some(token) = &credentials.token_response {
         use oauth2::TokenResponse;
-        super::store::mark_obtained(token.access_token().secret());
+        crate::auth::store::mark_obtained(token.access_token().secret());
     }
     store.update(url, |entry| {
         entry.server = Some(server.name.clone());

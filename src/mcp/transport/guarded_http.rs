@@ -16,7 +16,7 @@ use super::http_layer::{HttpHooks, HttpResult, Post, SseStream, streamable_http_
 
 /// A Streamable HTTP client whose unusable replies become errors for their request.
 #[derive(Clone)]
-pub(super) struct Guarded<C> {
+pub(in crate::mcp) struct Guarded<C> {
     pub inner: C,
 }
 

@@ -5,10 +5,10 @@
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// The most bytes of one stderr line that are kept (and shown); the rest is cut.
-pub(super) const LINE_CAP: usize = 8 * 1024;
+pub(in crate::mcp) const LINE_CAP: usize = 8 * 1024;
 
 /// Reads lines of at most [`LINE_CAP`] bytes (plus the cut marker) from a child's stderr.
-pub(super) struct StderrLines<R> {
+pub(in crate::mcp) struct StderrLines<R> {
     read: BufReader<R>,
     line: Vec<u8>,
     /// Bytes of the current line past the cap, dropped as they arrive.
@@ -16,7 +16,7 @@ pub(super) struct StderrLines<R> {
 }
 
 impl<R: AsyncRead + Unpin> StderrLines<R> {
-    pub(super) fn new(read: R) -> Self {
+    pub(in crate::mcp) fn new(read: R) -> Self {
         StderrLines {
             read: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
@@ -26,7 +26,7 @@ impl<R: AsyncRead + Unpin> StderrLines<R> {
 
     /// The next line without its newline, cut at the cap and marked; None at EOF or when the
     /// pipe breaks.
-    pub(super) async fn next_line(&mut self) -> Option<String> {
+    pub(in crate::mcp) async fn next_line(&mut self) -> Option<String> {
         loop {
             let available = match self.read.fill_buf().await {
                 Ok(available) => available,

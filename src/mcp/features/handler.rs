@@ -16,14 +16,14 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use serde_json::Value;
 
-use super::Elicitation;
 use super::sampling::Sampler;
+use crate::mcp::Elicitation;
 use crate::redact;
 use crate::ui::Progress;
 
 /// Receives what a server sends on its own: progress and log messages, elicitation.
 #[derive(Clone)]
-pub(super) struct Handler {
+pub(in crate::mcp) struct Handler {
     pub server: Arc<str>,
     pub progress: Arc<Progress>,
     pub elicitation: Elicitation,

@@ -14,19 +14,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
-use super::Context;
 use super::framing::{Frame, Line, Lines, Pending, decode, too_large};
 use crate::config::{self, ServerConfig};
 use crate::exit::{Failure, Kind};
+use crate::mcp::Context;
 use crate::redact;
 
 /// The last lines a stdio server wrote to stderr, for error messages.
-pub(super) type StderrTail = Arc<Mutex<VecDeque<String>>>;
+pub(in crate::mcp) type StderrTail = Arc<Mutex<VecDeque<String>>>;
 
 /// How many stderr lines are kept for error messages.
 const TAIL_LINES: usize = 20;
 
-pub(super) struct Child {
+pub(in crate::mcp) struct Child {
     pub pid: u32,
     stderr_tail: StderrTail,
     /// Never sent on: it changes (to closed) when the stderr reader reaches EOF and drops its
@@ -47,7 +47,7 @@ impl Child {
     }
 }
 
-pub(super) fn spawn_child(
+pub(in crate::mcp) fn spawn_child(
     server: &ServerConfig,
     context: &Context,
 ) -> Result<(StdioTransport, Child), Failure> {
@@ -170,7 +170,7 @@ fn read_stderr(stderr: tokio::process::ChildStderr, reader: Reader, name: &str, 
 }
 
 /// The transport to a stdio server: JSON-RPC messages as lines on its stdin and stdout.
-pub(super) struct StdioTransport {
+pub(in crate::mcp) struct StdioTransport {
     server: Arc<str>,
     lines: Lines<ChildStdout>,
     /// Shared with the send futures (which must be `'static`); None once closed.
@@ -180,7 +180,7 @@ pub(super) struct StdioTransport {
     /// Errors made up for requests whose reply was unusable, delivered before reading on.
     queued: VecDeque<ServerJsonRpcMessage>,
     /// Sees `list_changed` notifications as they are read.
-    pub(super) changes: Option<Arc<super::lists::ListChanges>>,
+    pub(in crate::mcp) changes: Option<Arc<dyn super::Watcher>>,
 }
 
 impl Transport<RoleClient> for StdioTransport {

@@ -25,12 +25,12 @@ use rmcp::transport::auth::{
 };
 use serde::Deserialize;
 
-use super::auth_failure;
-use super::client_auth::{self, Method};
 use super::headless::{
     Granted, Source, discover, has_fresh_token, http_client, refresh_lock, save, url_of,
 };
-use super::store::{ClientSource, Registration, TokenStore};
+use crate::auth::auth_failure;
+use crate::auth::client_auth::{self, Method};
+use crate::auth::store::{ClientSource, Registration, TokenStore};
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 use crate::redact;
@@ -229,7 +229,7 @@ fn authorization_server(
 async fn identity_provider(
     server: &ServerConfig,
     settings: &Settings,
-    http: &super::guard::Guarded,
+    http: &crate::auth::guard::Guarded,
 ) -> Result<EmaAuthorizationServer, Failure> {
     let provider = &settings.provider;
     let discovered = match &provider.token_url {
@@ -291,7 +291,7 @@ struct ProviderMetadata {
 /// configured one (RFC 8414 §3.3), or the ID-JAG would be checked against the wrong issuer.
 async fn provider_metadata(
     server: &ServerConfig,
-    http: &super::guard::Guarded,
+    http: &crate::auth::guard::Guarded,
     issuer: &str,
 ) -> Result<ProviderMetadata, Failure> {
     let base = issuer.trim_end_matches('/');
@@ -329,7 +329,7 @@ async fn provider_metadata(
                     format!(
                         "cannot reach the identity provider {issuer} of MCP server `{}`: {}",
                         server.name,
-                        super::guard::explain(&e)
+                        crate::auth::guard::explain(&e)
                     ),
                 ));
             }
@@ -429,7 +429,7 @@ fn ema_failure(server: &ServerConfig, error: EmaError) -> Failure {
 /// rmcp's exchanges over the guarded client (CA file, proxy, address rule), with the server's
 /// timeout.
 struct Http {
-    client: super::guard::Guarded,
+    client: crate::auth::guard::Guarded,
     timeout: Duration,
 }
 

@@ -6,12 +6,12 @@ use rmcp::transport::auth::{
     OAuthTokenResponse,
 };
 
-use super::client_auth::{self, Method};
+use crate::auth::client_auth::{self, Method};
 
 use super::headless::{Granted, save};
-use super::store::token_usable;
-use super::store::{Entry, TokenStore};
-use super::{auth_failure, key};
+use crate::auth::store::token_usable;
+use crate::auth::store::{Entry, TokenStore};
+use crate::auth::{auth_failure, key};
 use crate::config::ServerConfig;
 use crate::exit::{Failure, Kind};
 
@@ -68,7 +68,7 @@ pub async fn ensure_client_credentials(
         if let Some(client) = &mut entry.client {
             client.token_endpoint_auth_method = Some(method.to_string());
         }
-        entry.dpop_key = super::stored_key(binding.as_ref());
+        entry.dpop_key = crate::auth::stored_key(binding.as_ref());
     })
 }
 
@@ -82,14 +82,14 @@ async fn exchange_apart(
     server: &ServerConfig,
     oauth: &crate::config::OAuthConfig,
     url: &str,
-    binding: Option<std::sync::Arc<super::dpop_http::Binding>>,
+    binding: Option<std::sync::Arc<crate::auth::dpop_http::Binding>>,
     config: ClientCredentialsConfig,
     authentication: Authentication,
 ) -> Result<Result<Exchanged, String>, Failure> {
     let url = url.to_string();
     let token_url = oauth.token_url.clone();
     // Built here, on the command's runtime; the grant runs on a runtime of its own below.
-    let client = super::oauth_client(server, &url, binding.as_ref())?;
+    let client = crate::auth::oauth_client(server, &url, binding.as_ref())?;
     tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -103,12 +103,12 @@ async fn exchange_apart(
             let mut metadata = manager
                 .resolve_metadata()
                 .await
-                .map_err(|e| super::guard::chain(&e))?
+                .map_err(|e| crate::auth::guard::chain(&e))?
                 .metadata;
             if let Some(token_url) = token_url {
                 metadata.token_endpoint = token_url;
             }
-            super::guard::require_tls(&metadata)?;
+            crate::auth::guard::require_tls(&metadata)?;
             let (token, method) = exchange(&mut manager, &metadata, &config, authentication)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -127,16 +127,16 @@ async fn dpop_binding(
     oauth: &crate::config::OAuthConfig,
     entry: &Entry,
     url: &str,
-) -> Result<Option<std::sync::Arc<super::dpop_http::Binding>>, Failure> {
-    use super::dpop::{DpopKey, Mode};
+) -> Result<Option<std::sync::Arc<crate::auth::dpop_http::Binding>>, Failure> {
+    use crate::auth::dpop::{DpopKey, Mode};
     let mode = oauth.dpop.unwrap_or_default();
     let demanded = match (mode, &server.transport) {
         (Mode::Auto, crate::config::Transport::Http { headers, .. }) => {
             let http = crate::mcp::http_client_trusting(server.ca_file.as_deref())?;
-            super::probe::probe_challenge(&http, url, headers)
+            crate::auth::probe::probe_challenge(&http, url, headers)
                 .await
                 .as_deref()
-                .is_some_and(super::dpop::demanded)
+                .is_some_and(crate::auth::dpop::demanded)
         }
         _ => false,
     };
@@ -147,7 +147,7 @@ async fn dpop_binding(
         Some(stored) => DpopKey::from_stored(stored)?,
         None => DpopKey::generate()?,
     };
-    Ok(Some(super::dpop_http::Binding::new(key)))
+    Ok(Some(crate::auth::dpop_http::Binding::new(key)))
 }
 
 /// How the client-credentials token request authenticates the client.
