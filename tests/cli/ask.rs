@@ -2,6 +2,8 @@
 //! Each test runs its own fakellm, so conversation turns never mix between tests.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Output;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -15,6 +17,89 @@ fn ask(env: &TestEnv, base_url: &str) -> assert_cmd::Command {
         .env("OPENAI_BASE_URL", base_url)
         .arg("ask");
     cmd
+}
+
+/// What most tests here set up: a test home, a model API behind a recording proxy (what it was
+/// sent is in [`Asking::bodies`]) and the MCP servers the command gets with `--url`.
+struct Asking {
+    env: TestEnv,
+    log: PathBuf,
+    proxy: Peer,
+    servers: Vec<String>,
+    /// Kept alive for the test's length: dropping a peer ends it.
+    _peers: Vec<Peer>,
+}
+
+impl Asking {
+    /// A fresh fakellm and server-everything as `ev`.
+    fn everything() -> Asking {
+        Asking::with_model(fakellm(), "").serving("ev", everything_http())
+    }
+
+    /// `llm` behind a proxy that answers its first requests with `fail_first`'s statuses
+    /// (e.g. "429,503"; "" for none), and no server yet.
+    fn with_model(llm: Peer, fail_first: &str) -> Asking {
+        let env = TestEnv::new();
+        let log = env.path("requests.jsonl");
+        let proxy = record_proxy(&llm, &log, fail_first);
+        Asking {
+            env,
+            log,
+            proxy,
+            servers: Vec::new(),
+            _peers: vec![llm],
+        }
+    }
+
+    /// The MCP server `peer`, offered as `name`.
+    fn serving(mut self, name: &str, peer: Peer) -> Asking {
+        self.servers.push(format!("{name}={}", peer.url));
+        self._peers.push(peer);
+        self
+    }
+
+    /// `mcpchat ask --url NAME=URL... ARGS...`.
+    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = ask(&self.env, &self.proxy.url);
+        for server in &self.servers {
+            cmd.args(["--url", server]);
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// The stdout lines of a run that must exit 0.
+    fn succeeds(&self, args: &[&str]) -> Vec<Value> {
+        let output = self.run(args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        lines(&output.stdout)
+    }
+
+    /// What the model API was sent since the last call, in order.
+    fn bodies(&self) -> Vec<Value> {
+        let bodies = logged_bodies(&self.log);
+        std::fs::write(&self.log, "").unwrap();
+        bodies
+    }
+
+    /// The names of the tools the first request of the last run offered, sorted.
+    fn offered(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.bodies()[0]["body"]["tools"]
+            .as_array()
+            .map(|tools| {
+                tools
+                    .iter()
+                    .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
 }
 
 fn results(lines: &[Value]) -> Vec<&Value> {
@@ -34,16 +119,8 @@ fn the_result(lines: &[Value]) -> &Value {
 
 #[test]
 fn one_tool_call_then_an_answer_with_the_exact_request_bodies() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
-    let output = ask(&env, &proxy.url)
-        .args(["--url", &format!("ev={}", everything.url)])
-        .arg("please sum two and three")
-        .output()
-        .unwrap();
+    let asking = Asking::everything();
+    let output = asking.run(&["please sum two and three"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let lines = lines(&output.stdout);
     let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
@@ -63,7 +140,7 @@ fn one_tool_call_then_an_answer_with_the_exact_request_bodies() {
     assert_eq!(result["error"], Value::Null);
     assert!(result["usage"]["total_tokens"].as_u64().unwrap() > 0);
 
-    let bodies = logged_bodies(&log);
+    let bodies = asking.bodies();
     assert_eq!(bodies.len(), 2);
     let first = &bodies[0]["body"];
     assert_eq!(first["model"], "gpt-4o-mini");
@@ -108,16 +185,7 @@ fn one_tool_call_then_an_answer_with_the_exact_request_bodies() {
 
 #[test]
 fn tool_calls_of_one_turn_run_concurrently() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let output = ask(&env, &llm.url)
-        .args(["--url", &format!("ev={}", everything.url)])
-        .arg("run two tools at once")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    let lines = lines(&output.stdout);
+    let lines = Asking::everything().succeeds(&["run two tools at once"]);
     let calls = of_type(&lines, "tool_call");
     let results = of_type(&lines, "tool_result");
     assert_eq!(calls.len(), 2);
@@ -141,16 +209,7 @@ fn tool_calls_of_one_turn_run_concurrently() {
 
 #[test]
 fn multi_step_chains_feed_each_result_back() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let output = ask(&env, &llm.url)
-        .args(["--url", &format!("ev={}", everything.url)])
-        .arg("chain steps please")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    let lines = lines(&output.stdout);
+    let lines = Asking::everything().succeeds(&["chain steps please"]);
     let texts: Vec<&str> = of_type(&lines, "tool_result")
         .iter()
         .map(|r| r["text"].as_str().unwrap())
@@ -167,18 +226,8 @@ fn multi_step_chains_feed_each_result_back() {
 
 #[test]
 fn a_schema_violation_goes_back_to_the_model_without_a_server_call() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
-    let output = ask(&env, &proxy.url)
-        .args(["--url", &format!("ev={}", everything.url)])
-        .arg("bad arguments test")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    let lines = lines(&output.stdout);
+    let asking = Asking::everything();
+    let lines = asking.succeeds(&["bad arguments test"]);
     let result = of_type(&lines, "tool_result")[0];
     assert_eq!(result["is_error"], true);
     assert_eq!(result["server"], "ev");
@@ -191,7 +240,7 @@ fn a_schema_violation_goes_back_to_the_model_without_a_server_call() {
         text.contains("/a: \"two\" is not of type \"number\""),
         "{text}"
     );
-    let bodies = logged_bodies(&log);
+    let bodies = asking.bodies();
     let tool_message = &bodies[1]["body"]["messages"][2];
     assert_eq!(tool_message["role"], "tool");
     assert!(
@@ -206,20 +255,10 @@ fn a_schema_violation_goes_back_to_the_model_without_a_server_call() {
 
 #[test]
 fn an_is_error_result_goes_back_to_the_model_marked() {
-    let env = TestEnv::new();
-    let python = python_http(true);
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
-    let output = ask(&env, &proxy.url)
-        .args(["--url", &format!("py={}", python.url)])
-        .arg("tool error please")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    let lines = lines(&output.stdout);
+    let asking = Asking::with_model(fakellm(), "").serving("py", python_http(true));
+    let lines = asking.succeeds(&["tool error please"]);
     assert_eq!(of_type(&lines, "tool_result")[0]["is_error"], true);
-    let bodies = logged_bodies(&log);
+    let bodies = asking.bodies();
     assert_eq!(
         bodies[1]["body"]["messages"][2]["content"],
         "[tool error] this tool always fails"
@@ -229,19 +268,7 @@ fn an_is_error_result_goes_back_to_the_model_marked() {
 
 #[test]
 fn max_steps_ends_with_exit_1_and_status_max_steps() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let output = ask(&env, &llm.url)
-        .args([
-            "--url",
-            &format!("ev={}", everything.url),
-            "--max-steps",
-            "3",
-        ])
-        .arg("loop forever please")
-        .output()
-        .unwrap();
+    let output = Asking::everything().run(&["--max-steps", "3", "loop forever please"]);
     assert_eq!(output.status.code(), Some(1));
     let lines = lines(&output.stdout);
     let result = the_result(&lines);
@@ -258,22 +285,11 @@ fn max_steps_ends_with_exit_1_and_status_max_steps() {
 
 #[test]
 fn rate_limits_and_server_errors_are_retried() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "429,503");
-    let output = ask(&env, &proxy.url)
-        .args(["--url", &format!("ev={}", everything.url)])
-        .arg("please sum two and three")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    assert_eq!(
-        the_result(&lines(&output.stdout))["answer"],
-        "The sum is 5."
-    );
-    let statuses: Vec<Value> = logged_bodies(&log)
+    let asking = Asking::with_model(fakellm(), "429,503").serving("ev", everything_http());
+    let lines = asking.succeeds(&["please sum two and three"]);
+    assert_eq!(the_result(&lines)["answer"], "The sum is 5.");
+    let statuses: Vec<Value> = asking
+        .bodies()
         .iter()
         .map(|e| e.get("injected_status").cloned().unwrap_or(Value::Null))
         .collect();
@@ -285,15 +301,8 @@ fn rate_limits_and_server_errors_are_retried() {
 
 #[test]
 fn retries_are_bounded() {
-    let env = TestEnv::new();
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "503,503,503");
-    let output = ask(&env, &proxy.url)
-        .args(["--max-retries", "1"])
-        .arg("what tools do you have")
-        .output()
-        .unwrap();
+    let asking = Asking::with_model(fakellm(), "503,503,503");
+    let output = asking.run(&["--max-retries", "1", "what tools do you have"]);
     assert_eq!(output.status.code(), Some(1));
     let result = the_result(&lines(&output.stdout)).clone();
     assert_eq!(result["error"]["kind"], "model_error");
@@ -304,7 +313,7 @@ fn retries_are_bounded() {
             .contains("HTTP 503"),
         "{result}"
     );
-    assert_eq!(logged_bodies(&log).len(), 2, "one try and one retry");
+    assert_eq!(asking.bodies().len(), 2, "one try and one retry");
     assert_eq!(result["steps"], 1, "retries are one step");
 }
 
@@ -341,18 +350,8 @@ fn a_missing_api_key_exits_3_with_a_hint_and_a_result_line() {
 
 #[test]
 fn streaming_prints_deltas_and_assembles_tool_call_deltas() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let log = env.path("requests.jsonl");
-    let proxy = record_proxy(&llm, &log, "");
-    let output = ask(&env, &proxy.url)
-        .args(["--url", &format!("ev={}", everything.url), "--stream"])
-        .arg("stream tools now")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    let lines = lines(&output.stdout);
+    let asking = Asking::everything();
+    let lines = asking.succeeds(&["--stream", "stream tools now"]);
     let call = of_type(&lines, "tool_call")[0];
     assert_eq!(call["arguments"], json!({"a": 2, "b": 3}));
     assert_eq!(
@@ -369,7 +368,7 @@ fn streaming_prints_deltas_and_assembles_tool_call_deltas() {
         "Streamed sum is 5."
     );
     assert_eq!(the_result(&lines)["answer"], "Streamed sum is 5.");
-    let bodies = logged_bodies(&log);
+    let bodies = asking.bodies();
     assert!(bodies.iter().all(|b| b["body"]["stream"] == true));
     assert_eq!(
         bodies[1]["body"]["messages"][1]["tool_calls"][0]["function"]["arguments"],
@@ -397,53 +396,17 @@ fn the_prompt_can_come_from_stdin() {
 
 #[test]
 fn text_format_prints_only_the_answer() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
-    let output = ask(&env, &llm.url)
-        .args([
-            "--url",
-            &format!("ev={}", everything.url),
-            "--format",
-            "text",
-        ])
-        .arg("please sum two and three")
-        .output()
-        .unwrap();
+    let output = Asking::everything().run(&["--format", "text", "please sum two and three"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "The sum is 5.\n");
 }
 
 #[test]
 fn allow_and_deny_tool_globs_decide_what_the_model_sees() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let llm = fakellm();
+    let asking = Asking::everything();
     let offered = |extra: &[&str]| -> Vec<String> {
-        let log = env.path(&format!(
-            "log-{}.jsonl",
-            extra.join("-").replace(['*', '/'], "_")
-        ));
-        let proxy = record_proxy(&llm, &log, "");
-        let output = ask(&env, &proxy.url)
-            .args(["--url", &format!("ev={}", everything.url)])
-            .args(extra)
-            .arg("what tools do you have")
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-        let bodies = logged_bodies(&log);
-        let mut names: Vec<String> = bodies[0]["body"]["tools"]
-            .as_array()
-            .map(|tools| {
-                tools
-                    .iter()
-                    .map(|t| t["function"]["name"].as_str().unwrap().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        asking.succeeds(&[extra, &["what tools do you have"]].concat());
+        asking.offered()
     };
     assert_eq!(
         offered(&["--allow-tool", "ev__echo", "--allow-tool", "ev__get-sum"]),

@@ -20,71 +20,79 @@ fn listed_servers(output: &std::process::Output) -> Vec<String> {
     servers
 }
 
+/// `mcpchat ARGS... tools list` in `env`.
+fn tools_list(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .args(args)
+        .args(["tools", "list"])
+        .output()
+        .unwrap()
+}
+
+/// The servers `tools list` listed, from a run that must exit 0.
+fn listed(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let output = tools_list(env, args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    listed_servers(&output)
+}
+
+/// A config `tools list` must refuse: exit 2; its stderr.
+fn refused(env: &TestEnv) -> String {
+    let output = tools_list(env, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    stderr_of(&output)
+}
+
 #[test]
-fn unknown_key_is_exit_2_with_location_and_suggestion() {
-    let env = TestEnv::new();
-    env.write(
-        "mcp_servers.yaml",
-        "servers:\n  - name: demo\n    comand: python3\n",
-    );
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = stderr_of(&output);
-    assert!(
-        stderr.starts_with(
-            "mcpchat: error: mcp_servers.yaml:3:5: servers[0]: unknown field `comand`"
+fn config_errors_say_where_and_suggest_a_fix() {
+    let demo = demo_yaml("demo");
+    let twice = format!("{demo}{}", demo.replace("servers:\n", ""));
+    // (file, its text, how stderr starts, a later line it must have)
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "mcp_servers.yaml",
+            "servers:\n  - name: demo\n    comand: python3\n".into(),
+            "mcpchat: error: mcp_servers.yaml:3:5: servers[0]: unknown field `comand`",
+            "hint: did you mean `command`?",
         ),
-        "{stderr}"
-    );
-    assert!(stderr.contains("hint: did you mean `command`?"), "{stderr}");
-}
-
-#[test]
-fn unknown_auth_type_suggests_the_right_one() {
-    let env = TestEnv::new();
-    env.write(
-        "mcp_servers.yaml",
-        "servers:\n  - name: s\n    url: http://127.0.0.1:9/mcp\n    auth_type: oauht\n",
-    );
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = stderr_of(&output);
-    assert!(stderr.contains("mcp_servers.yaml:4:16"), "{stderr}");
-    assert!(stderr.contains("hint: did you mean `oauth`?"), "{stderr}");
-}
-
-#[test]
-fn json_syntax_errors_have_a_location() {
-    let env = TestEnv::new();
-    env.write(
-        "mcp_servers.json",
-        "{\"servers\": [\n  {\"name\": \"x\",}\n]}\n",
-    );
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr_of(&output).starts_with("mcpchat: error: mcp_servers.json:2:16:"),
-        "{}",
-        stderr_of(&output)
-    );
-}
-
-#[test]
-fn unset_variable_is_an_error_naming_it_and_where_it_is_used() {
-    let env = TestEnv::new();
-    env.write(
-        "mcp_servers.yaml",
-        "servers:\n  # uses ${NOT_HERE} below\n  - name: dexcom\n    url: https://example.invalid/mcp?token=${DEXCOM_TOKEN}\n",
-    );
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = stderr_of(&output);
-    assert!(
-        stderr.starts_with(
-            "mcpchat: error: mcp_servers.yaml:4:44: environment variable `DEXCOM_TOKEN` is not set"
+        (
+            "mcp_servers.yaml",
+            "servers:\n  - name: s\n    url: http://127.0.0.1:9/mcp\n    auth_type: oauht\n".into(),
+            "mcpchat: error: mcp_servers.yaml:4:16: ",
+            "hint: did you mean `oauth`?",
         ),
-        "{stderr}"
-    );
+        (
+            "mcp_servers.json",
+            "{\"servers\": [\n  {\"name\": \"x\",}\n]}\n".into(),
+            "mcpchat: error: mcp_servers.json:2:16:",
+            "",
+        ),
+        (
+            "mcp_servers.yaml",
+            "servers:\n  # uses ${NOT_HERE} below\n  - name: dexcom\n    url: https://example.invalid/mcp?token=${DEXCOM_TOKEN}\n".into(),
+            "mcpchat: error: mcp_servers.yaml:4:44: environment variable `DEXCOM_TOKEN` is not set",
+            "",
+        ),
+        (
+            "mcp_servers.yaml",
+            twice,
+            "mcpchat: error: mcp_servers.yaml:5:5: server name `demo` is used twice",
+            "",
+        ),
+        (
+            "mcp_servers.yaml",
+            demo_yaml("bad name"),
+            "mcpchat: error: ",
+            "server name `bad name` must be",
+        ),
+    ];
+    for (file, text, starts, has) in cases {
+        let env = TestEnv::new();
+        env.write(file, &text);
+        let stderr = refused(&env);
+        assert!(stderr.starts_with(starts), "{text}\n{stderr}");
+        assert!(stderr.contains(has), "{text}\n{stderr}");
+    }
 }
 
 #[test]
@@ -110,9 +118,7 @@ fn flags_read_their_variables_from_dot_env_and_the_environment_wins() {
     let env = TestEnv::new();
     env.write(".env", "MCPCHAT_ELICITATION=sometimes\n");
     env.write("mcp_servers.yaml", &demo_yaml("demo"));
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
-    let stderr = stderr_of(&output);
+    let stderr = refused(&env);
     assert!(
         stderr.contains("invalid value 'sometimes' for '--elicitation <ELICITATION>'"),
         "{stderr}"
@@ -137,12 +143,7 @@ fn only_servers_in_use_need_their_variables() {
             demo_yaml("demo")
         ),
     );
-    let output = env
-        .cmd()
-        .args(["--server", "demo", "tools", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(listed(&env, &["--server", "demo"]), vec!["demo"]);
 }
 
 #[test]
@@ -156,9 +157,7 @@ fn disabled_servers_are_skipped() {
             closed_port()
         ),
     );
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(listed_servers(&output), vec!["demo"]);
+    assert_eq!(listed(&env, &[]), vec!["demo"]);
 }
 
 #[test]
@@ -208,52 +207,18 @@ fn claude_desktop_mcp_servers_format_is_read() {
             repo().join("examples/demo_server.py").display()
         ),
     );
-    let output = env
-        .cmd()
-        .args(["--config", config.to_str().unwrap(), "tools", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    assert_eq!(listed_servers(&output), vec!["demo"]);
-}
-
-#[test]
-fn duplicate_and_invalid_names_are_rejected() {
-    let env = TestEnv::new();
-    env.write(
-        "mcp_servers.yaml",
-        &format!(
-            "{}{}",
-            demo_yaml("demo"),
-            demo_yaml("demo").replace("servers:\n", "")
-        ),
-    );
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr_of(&output).contains("mcp_servers.yaml:5:5: server name `demo` is used twice"),
-        "{}",
-        stderr_of(&output)
-    );
-
-    env.write("mcp_servers.yaml", &demo_yaml("bad name"));
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr_of(&output).contains("server name `bad name` must be"),
-        "{}",
-        stderr_of(&output)
+    assert_eq!(
+        listed(&env, &["--config", config.to_str().unwrap()]),
+        vec!["demo"]
     );
 }
 
 #[test]
 fn no_config_at_all_is_exit_2_with_hints() {
     let env = TestEnv::new();
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
     // The hint shows a config inline: a new user has no checkout with an example file.
     assert_eq!(
-        stderr_of(&output),
+        refused(&env),
         "mcpchat: error: no MCP servers configured (no ./mcp_servers.yaml, ./mcp_servers.json or <config dir>/mcpchat/mcp_servers.yaml)\n\
          hint: list servers in ./mcp_servers.yaml, for example:\n\
          \x20   servers:\n\
@@ -382,24 +347,19 @@ fn vs_code_servers_map_and_claude_extra_keys_are_accepted() {
         "mcp.json",
         &format!(r#"{{"inputs": [], "servers": {{"demo": {{"type": "stdio", "command": "python3", "args": ["{}"]}}}}}}"#, demo.display()),
     );
-    let output = env
-        .cmd()
-        .args(["--config", vscode.to_str().unwrap(), "tools", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    assert_eq!(listed_servers(&output), vec!["demo"]);
+    assert_eq!(
+        listed(&env, &["--config", vscode.to_str().unwrap()]),
+        vec!["demo"]
+    );
 
     let claude = env.write(
         "claude_desktop_config.json",
         &format!(r#"{{"globalShortcut": "", "mcpServers": {{"demo": {{"command": "python3", "args": ["{}"]}}}}}}"#, demo.display()),
     );
-    let output = env
-        .cmd()
-        .args(["--config", claude.to_str().unwrap(), "tools", "list"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        listed(&env, &["--config", claude.to_str().unwrap()]),
+        vec!["demo"]
+    );
 }
 
 #[test]
@@ -425,18 +385,8 @@ fn config_files_with_a_utf8_byte_order_mark_are_read_in_every_format() {
     ];
     for (name, text) in files {
         let config = env.write(name, &format!("\u{feff}{text}"));
-        let output = env
-            .cmd()
-            .args(["--config", config.to_str().unwrap(), "tools", "list"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{name}: {}",
-            stderr_of(&output)
-        );
-        assert_eq!(listed_servers(&output), vec!["demo"], "{name}");
+        let listed = listed(&env, &["--config", config.to_str().unwrap()]);
+        assert_eq!(listed, vec!["demo"], "{name}");
     }
 }
 
@@ -468,13 +418,11 @@ fn a_yaml_alias_bomb_is_reported_as_an_alias_expansion_limit() {
     }
     text.push_str("mcpServers:\n  demo:\n    command: python3\n");
     env.write("mcp_servers.yaml", &text);
-    let output = env.cmd().args(["tools", "list"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(tools_list(&env, &[]).stdout, b"");
     assert_eq!(
-        stderr_of(&output),
+        refused(&env),
         "mcpchat: error: mcp_servers.yaml: YAML alias expansion limit exceeded (repetition limit \
          exceeded): the anchors and aliases (`&name`, `*name`) expand to too many nodes\n\
          hint: write the repeated values out, or alias them fewer times\n"
     );
-    assert_eq!(output.stdout, b"");
 }

@@ -29,15 +29,12 @@ fn succeeded(output: &std::process::Output) -> Vec<Value> {
 
 #[test]
 fn a_warm_prompts_get_on_server_everything_sends_initialize_initialized_get_and_delete() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
+    let rec = Recorded::new("ev", everything_http());
     let get = ["prompts", "get", "ev__args-prompt", "-a", "city=Paris"];
 
-    let cold = succeeded(&run(&env, "ev", &proxy.url, &get));
+    let cold = succeeded(&rec.run(&get));
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST server/discover",
             "POST initialize",
@@ -49,11 +46,11 @@ fn a_warm_prompts_get_on_server_everything_sends_initialize_initialized_get_and_
     );
 
     // The line is printed before the session is closed, and the DELETE still goes out.
-    let warm = succeeded(&run(&env, "ev", &proxy.url, &get));
+    let warm = succeeded(&rec.run(&get));
     assert_eq!(warm, cold);
     assert_eq!(warm[0]["text"], "What's weather in Paris?");
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST initialize",
             "POST notifications/initialized",
@@ -65,24 +62,24 @@ fn a_warm_prompts_get_on_server_everything_sends_initialize_initialized_get_and_
 
 #[test]
 fn a_warm_prompts_get_on_a_2026_07_28_server_sends_only_prompts_get() {
-    let env = TestEnv::new();
-    let python = python_http_with(0, &["--stateless-json", "--prompts-ttl-ms", "600000"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
+    let rec = Recorded::new(
+        "py",
+        python_http_with(0, &["--stateless-json", "--prompts-ttl-ms", "600000"]),
+    );
     let get = ["prompts", "get", "py__review", "-a", "code=x = 1"];
 
-    succeeded(&run(&env, "py", &proxy.url, &get));
+    succeeded(&rec.run(&get));
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST server/discover",
             "POST prompts/list",
             "POST prompts/get"
         ])
     );
-    let warm = succeeded(&run(&env, "py", &proxy.url, &get));
+    let warm = succeeded(&rec.run(&get));
     assert_eq!(warm[0]["text"], "Please review this python code:\nx = 1");
-    assert_eq!(requests(&log), strings(&["POST prompts/get"]));
+    assert_eq!(rec.requests(), strings(&["POST prompts/get"]));
 }
 
 #[test]
@@ -125,14 +122,11 @@ fn a_prompt_that_gained_a_required_argument_is_picked_up_after_the_server_reject
 
 #[test]
 fn a_prompt_the_cached_list_does_not_know_is_looked_up_live_once() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
-    succeeded(&run(&env, "ev", &proxy.url, &["prompts", "list"]));
-    requests(&log);
+    let rec = Recorded::new("ev", everything_http());
+    succeeded(&rec.run(&["prompts", "list"]));
+    rec.requests();
 
-    let unknown = run(&env, "ev", &proxy.url, &["prompts", "get", "ev__nope"]);
+    let unknown = rec.run(&["prompts", "get", "ev__nope"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr_of(&unknown));
     assert!(
         stderr_of(&unknown).contains("MCP server `ev` has no prompt `nope`"),
@@ -140,7 +134,7 @@ fn a_prompt_the_cached_list_does_not_know_is_looked_up_live_once() {
         stderr_of(&unknown)
     );
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST initialize",
             "POST notifications/initialized",
@@ -152,21 +146,18 @@ fn a_prompt_the_cached_list_does_not_know_is_looked_up_live_once() {
 
 #[test]
 fn a_prompts_list_with_ttl_ms_0_is_never_cached() {
-    let env = TestEnv::new();
     // The Python SDK's default hint for prompts/list is ttlMs 0.
-    let python = python_http_with(0, &["--stateless-json"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
+    let rec = Recorded::new("py", python_http_with(0, &["--stateless-json"]));
     let get = ["prompts", "get", "py__review", "-a", "code=x"];
-    succeeded(&run(&env, "py", &proxy.url, &get));
-    requests(&log);
+    succeeded(&rec.run(&get));
+    rec.requests();
 
-    succeeded(&run(&env, "py", &proxy.url, &get));
+    succeeded(&rec.run(&get));
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&["POST prompts/list", "POST prompts/get"])
     );
-    let cached = run(&env, "py", &proxy.url, &["prompts", "list", "--cached"]);
+    let cached = rec.run(&["prompts", "list", "--cached"]);
     assert_eq!(cached.status.code(), Some(4), "{}", stderr_of(&cached));
 }
 
@@ -202,40 +193,28 @@ fn the_cached_list_commands_without_an_entry_exit_4_naming_the_server() {
 
 #[test]
 fn the_cached_list_commands_print_the_live_lines_without_connecting() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
+    let rec = Recorded::new("ev", everything_http());
     for command in [
         ["prompts", "list"],
         ["resources", "list"],
         ["resources", "templates"],
     ] {
-        let live = succeeded(&run(&env, "ev", &proxy.url, &command));
+        let live = succeeded(&rec.run(&command));
         assert!(!live.is_empty(), "{command:?}");
-        requests(&log);
-        let cached = succeeded(&run(
-            &env,
-            "ev",
-            &proxy.url,
-            &[command[0], command[1], "--cached"],
-        ));
+        rec.requests();
+        let cached = succeeded(&rec.run(&[command[0], command[1], "--cached"]));
         assert_eq!(cached, live, "{command:?}");
-        assert_eq!(requests(&log), Vec::<String>::new(), "{command:?}");
+        assert_eq!(rec.requests(), Vec::<String>::new(), "{command:?}");
     }
 }
 
 #[test]
 fn list_changed_marks_the_cached_list_calls_still_go_from_it_and_the_rest_list_again() {
-    let env = TestEnv::new();
     // A 2025-era session: 2026-07-28 servers send list_changed only on subscriptions/listen.
-    let python = python_http_with(0, &["--list-changers"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
+    let rec = Recorded::new("py", python_http_with(0, &["--list-changers"]));
     let mcpchat = |args: &[&str]| {
-        let output = env
-            .cmd()
-            .args(["--url", &format!("py={}", proxy.url)])
+        let output = rec
+            .cmd(&[])
             .args(["--protocol-version", "2025-11-25"])
             .args(args)
             .output()
@@ -250,52 +229,47 @@ fn list_changed_marks_the_cached_list_calls_still_go_from_it_and_the_rest_list_a
     };
     mcpchat(&["tools", "list"]);
     mcpchat(&["prompts", "list"]);
-    requests(&log);
+    rec.requests();
 
     let touched = mcpchat(&["tools", "call", "py__touch_tools"]);
     assert_eq!(touched[0]["text"], "sent");
-    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    assert_eq!(rec.requests(), session(&["POST tools/call"]));
     // Marked, not forgotten: a call still goes from it (a schema that changed would be
     // rejected by the server and listed again), so the warm path stays warm...
     let add = ["tools", "call", "py__add", "-a", "a=2", "-a", "b=3"];
     assert_eq!(mcpchat(&add)[0]["text"], "5");
-    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    assert_eq!(rec.requests(), session(&["POST tools/call"]));
     // ...but it is not shown as the server's list any more.
-    let cached = env
-        .cmd()
-        .args(["--url", &format!("py={}", proxy.url)])
+    let cached = rec
+        .cmd(&[])
         .args(["tools", "list", "--cached"])
         .output()
         .unwrap();
     assert_eq!(cached.status.code(), Some(4), "{}", stderr_of(&cached));
-    assert_eq!(requests(&log), Vec::<String>::new());
+    assert_eq!(rec.requests(), Vec::<String>::new());
     mcpchat(&["tools", "list"]);
-    requests(&log);
+    rec.requests();
 
     // The prompts list was untouched so far; touch_prompts drops it, and only it.
     let review = ["prompts", "get", "py__review", "-a", "code=x"];
     mcpchat(&review);
-    assert_eq!(requests(&log), session(&["POST prompts/get"]));
+    assert_eq!(rec.requests(), session(&["POST prompts/get"]));
     mcpchat(&["tools", "call", "py__touch_prompts"]);
-    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    assert_eq!(rec.requests(), session(&["POST tools/call"]));
     mcpchat(&review);
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         session(&["POST prompts/list", "POST prompts/get"])
     );
     assert_eq!(mcpchat(&add)[0]["text"], "5");
-    assert_eq!(requests(&log), session(&["POST tools/call"]));
+    assert_eq!(rec.requests(), session(&["POST tools/call"]));
 }
 
 #[test]
 fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
-    let env = TestEnv::new();
-    let python = python_http_with(0, &["--list-changers"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
-    let output = env
-        .cmd()
-        .args(["--url", &format!("py={}", proxy.url)])
+    let rec = Recorded::new("py", python_http_with(0, &["--list-changers"]));
+    let output = rec
+        .cmd(&[])
         .args(["--protocol-version", "2025-11-25"])
         .args(["tools", "call", "--batch", "--jobs", "1"])
         .write_stdin(TOUCH_THEN_ADD)
@@ -303,7 +277,7 @@ fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
         .unwrap();
     assert_touched_then_added(&output);
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST initialize",
             "POST notifications/initialized",
@@ -318,25 +292,21 @@ fn a_batch_lists_the_tools_again_after_the_server_says_they_changed() {
 
 #[test]
 fn a_warm_resources_read_among_two_servers_finds_the_owner_from_the_cached_lists() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
+    let rec = Recorded::new("ev", everything_http());
     let python = python_http_with(0, &["--stateless-json"]);
-    let read = |env: &TestEnv| {
-        let output = env
-            .cmd()
-            .args(["--url", &format!("ev={}", proxy.url)])
+    let read = || {
+        let output = rec
+            .cmd(&[])
             .args(["--url", &format!("py={}", python.url)])
             .args(["resources", "read", "notes://welcome"])
             .output()
             .unwrap();
         succeeded(&output)
     };
-    let cold = read(&env);
+    let cold = read();
     assert_eq!(cold[0]["server"], "py");
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST server/discover",
             "POST initialize",
@@ -346,10 +316,10 @@ fn a_warm_resources_read_among_two_servers_finds_the_owner_from_the_cached_lists
             "DELETE",
         ])
     );
-    let warm = read(&env);
+    let warm = read();
     assert_eq!(warm, cold);
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST initialize",
             "POST notifications/initialized",
@@ -401,26 +371,21 @@ fn a_list_changed_on_a_legacy_sse_stream_drops_the_cached_list_too() {
 
 #[test]
 fn ask_lists_a_servers_tools_again_when_a_call_says_they_changed() {
-    let env = TestEnv::new();
-    let python = python_http_with(0, &["--list-changers"]);
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&python, &log);
+    let rec = Recorded::new("py", python_http_with(0, &["--list-changers"]));
     let llm = fakellm();
-    let model_log = env.path("model.jsonl");
+    let model_log = rec.env.path("model.jsonl");
     let model = record_proxy(&llm, &model_log, "");
-    let output = env
-        .cmd()
+    let output = rec
+        .cmd(&["--protocol-version", "2025-11-25", "ask"])
         .env("OPENAI_API_KEY", "sk-test-key-123456")
         .env("OPENAI_BASE_URL", &model.url)
-        .args(["--url", &format!("py={}", proxy.url)])
-        .args(["--protocol-version", "2025-11-25", "ask"])
         .arg("touch the tools and answer #list-changed")
         .output()
         .unwrap();
     let lines = succeeded(&output);
     assert_eq!(lines.last().unwrap()["answer"], "The tools were touched.");
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST initialize",
             "POST notifications/initialized",
@@ -468,27 +433,23 @@ pub(crate) fn plant_cached_resource(env: &TestEnv, name: &str, uri: &str) {
 
 #[test]
 fn a_resource_a_stale_cached_list_places_on_the_wrong_server_is_read_from_the_right_one() {
-    let env = TestEnv::new();
-    let everything = everything_http();
-    let log = env.path("requests.jsonl");
-    let proxy = mcp_record_proxy(&everything, &log);
+    let rec = Recorded::new("ev", everything_http());
     let python = python_http_with(0, &["--stateless-json"]);
-    let read = |env: &TestEnv| {
-        env.cmd()
-            .args(["--url", &format!("ev={}", proxy.url)])
+    let read = || {
+        rec.cmd(&[])
             .args(["--url", &format!("py={}", python.url)])
             .args(["resources", "read", "notes://welcome"])
             .output()
             .unwrap()
     };
-    let cold = succeeded(&read(&env));
+    let cold = succeeded(&read());
     assert_eq!(cold[0]["server"], "py");
-    requests(&log);
+    rec.requests();
     // server-everything's cached list now claims the note (config order puts it first).
-    plant_cached_resource(&env, "ev", "notes://welcome");
-    assert_eq!(succeeded(&read(&env)), cold);
+    plant_cached_resource(&rec.env, "ev", "notes://welcome");
+    assert_eq!(succeeded(&read()), cold);
     assert_eq!(
-        requests(&log),
+        rec.requests(),
         strings(&[
             "POST initialize",
             "POST notifications/initialized",

@@ -1071,3 +1071,50 @@ pub fn logged_requests(log: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A test home and one MCP server behind a recording proxy, named on the command line with
+/// `--url NAME=PROXY`: what a test of which requests a command sends needs.
+pub struct Recorded {
+    pub env: TestEnv,
+    pub proxy: Peer,
+    name: String,
+    log: PathBuf,
+    /// Kept alive for the test's length: dropping a peer ends it.
+    _server: Peer,
+}
+
+impl Recorded {
+    pub fn new(name: &str, server: Peer) -> Recorded {
+        let env = TestEnv::new();
+        let log = env.path("requests.jsonl");
+        let proxy = mcp_record_proxy(&server, &log);
+        Recorded {
+            env,
+            proxy,
+            name: name.to_string(),
+            log,
+            _server: server,
+        }
+    }
+
+    /// `--url NAME=PROXY`, for a command line with more servers.
+    pub fn url_arg(&self) -> String {
+        format!("{}={}", self.name, self.proxy.url)
+    }
+
+    /// `mcpchat --url NAME=PROXY ARGS...`.
+    pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = self.env.cmd();
+        cmd.args(["--url", &self.url_arg()]).args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// The requests the server got since the last call (see [`requests`]).
+    pub fn requests(&self) -> Vec<String> {
+        requests(&self.log)
+    }
+}
