@@ -14,6 +14,7 @@ mod auth_grants;
 mod auth_servers;
 mod auth_ssrf;
 mod auth_strict;
+mod batch_order;
 mod config;
 mod exit;
 mod faults;
