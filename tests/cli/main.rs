@@ -27,6 +27,7 @@ mod legacy;
 mod lists_cache;
 mod memory;
 mod output;
+mod ping;
 mod processes;
 mod prompts;
 mod proxy;
