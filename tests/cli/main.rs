@@ -15,6 +15,7 @@ mod auth_servers;
 mod auth_ssrf;
 mod auth_strict;
 mod batch_order;
+mod browser;
 mod config;
 mod exit;
 mod faults;
