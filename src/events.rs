@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.7.0";
+pub const SCHEMA_VERSION: &str = "1.8.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -29,6 +29,8 @@ pub enum Event {
     ResourceContents(ResourceContents),
     ResourceUpdated(ResourceUpdated),
     Server(ServerReport),
+    /// A server's answer to `ping` (schema 1.8.0).
+    Ping(PingReport),
     /// An MCP prompt (`prompts list`). Until schema 1.7.0 these were `mcp_prompt` lines and
     /// `prompt` was a conversation's user prompt, now `user_prompt`.
     Prompt(PromptInfo),
@@ -87,6 +89,16 @@ pub struct ResourceUpdated {
     /// The fresh contents (`--read`), as the server sent them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contents: Option<Value>,
+}
+
+/// A server's answer to the MCP `ping` request (`ping`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PingReport {
+    pub server: String,
+    /// Whether it answered; when not, an `error` line for it follows.
+    pub ok: bool,
+    /// The `ping` request's round trip in ms (to the µs); null when it did not answer.
+    pub rtt_ms: Option<f64>,
 }
 
 /// What a server is (`servers`): how we reach it and what it said about itself.

@@ -309,6 +309,7 @@ async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
             commands::watch::watch(app, args).await
         }
         Command::Servers => commands::servers::servers(app).await,
+        Command::Ping => commands::ping::ping(app).await,
         Command::Prompts(command) => commands::prompts::prompts(app, command).await,
         Command::Complete(args) => commands::complete::complete(app, args).await,
         Command::Tasks(command) => commands::tasks::tasks(app, command).await,

@@ -152,6 +152,8 @@ fn text_line(event: &Event) -> Option<String> {
         }),
         Event::ResourceUpdated(update) => Some(update.uri.clone()),
         Event::Server(server) => Some(server_text(server)),
+        // `SERVER<TAB>RTT ms`; a server that did not answer is on stderr.
+        Event::Ping(ping) => ping.rtt_ms.map(|ms| format!("{}\t{ms} ms", ping.server)),
         Event::Prompt(prompt) => Some(name_and_summary(
             &prompt.name,
             prompt.description.as_deref(),

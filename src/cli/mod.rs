@@ -188,6 +188,12 @@ pub enum Command {
     )]
     Servers,
 
+    /// One `ping` line per selected server: the MCP `ping` request's round trip (exit 4 when
+    /// a server does not answer): the cheapest liveness check
+    #[command(after_help = "Examples:\n  mcpchat ping | jq '{server, rtt_ms}'\n  \
+        mcpchat ping --server dexcom || echo 'dexcom is down'")]
+    Ping,
+
     /// List the MCP prompts of every selected server, and get a prompt's messages
     #[command(subcommand)]
     Prompts(PromptsCommand),

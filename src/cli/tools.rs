@@ -54,8 +54,14 @@ pub struct CallArgs {
     #[arg(long, conflicts_with = "batch")]
     pub task: bool,
 
-    #[arg(short, long, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024), help = "How many batch calls run at once [default: 16]")]
+    #[arg(short, long, requires = "batch", value_parser = clap::value_parser!(u32).range(1..=1024), help = "How many batch calls run at once, across servers [default: 16]")]
     pub jobs: Option<u32>,
+
+    /// Let the lines for one server run concurrently and answer in any order. By default
+    /// they run one after another, in input order (a stateful flow such as navigate, click,
+    /// snapshot needs that); lines for different servers always run concurrently
+    #[arg(long, requires = "batch")]
+    pub unordered: bool,
 
     /// Process only the input lines whose 0-based line number mod N is K (e.g. the Kubernetes
     /// Indexed Job's $JOB_COMPLETION_INDEX/N); ids and `batch line N` stay the whole file's

@@ -6,6 +6,7 @@ mod cached;
 pub mod complete;
 mod each;
 mod owners;
+pub mod ping;
 pub mod prompts;
 pub mod resources;
 pub mod servers;

@@ -153,6 +153,14 @@ impl Session {
         }
     }
 
+    /// The MCP `ping` request under the server's timeout; how long its answer took.
+    pub async fn ping(&self) -> Result<Duration, Failure> {
+        let started = std::time::Instant::now();
+        let ping = ClientRequest::PingRequest(rmcp::model::PingRequest::default());
+        self.request("ping", ping).await?;
+        Ok(started.elapsed())
+    }
+
     /// What a later command needs to go on in this HTTP session (None without a session id),
     /// and from now on the session is left open at close.
     pub fn keep_open(&self) -> Option<super::Resume> {

@@ -175,6 +175,7 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
             ".SH \"MCPCHAT RESOURCES READ\"",
             ".SH \"MCPCHAT RESOURCES WATCH\"",
             ".SH \"MCPCHAT SERVERS\"",
+            ".SH \"MCPCHAT PING\"",
             ".SH \"MCPCHAT PROMPTS LIST\"",
             ".SH \"MCPCHAT PROMPTS GET\"",
             ".SH \"MCPCHAT COMPLETE\"",

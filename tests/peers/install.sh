@@ -34,6 +34,22 @@ mkdir -p "$DIR"
 # Serialize concurrent runs (parallel test jobs) on the same dir.
 if command -v flock >/dev/null; then exec 9>"$DIR/.lock"; flock 9; fi
 
+# The browser server, in its own npm prefix with its own stamp: adding it does not reinstall
+# (or disturb) the peers above. It drives Debian's chromium (`--executable-path
+# /usr/bin/chromium`); playwright never downloads a browser here.
+BROWSER_PIN=@playwright/mcp@0.0.86
+BROWSER_STAMP="$DIR/browser/.installed"
+if [[ ! -f "$BROWSER_STAMP" || "$(cat "$BROWSER_STAMP")" != "$BROWSER_PIN" ]]; then
+  {
+    echo "installing the browser MCP server into $DIR/browser"
+    mkdir -p "$DIR/browser"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$DIR/browser" --save-exact --no-audit --no-fund \
+      --no-update-notifier --no-progress --loglevel=error "$BROWSER_PIN"
+    test -f "$DIR/browser/node_modules/@playwright/mcp/cli.js"
+  } >&2
+  echo "$BROWSER_PIN" >"$BROWSER_STAMP"
+fi
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   echo "$DIR"
   exit 0

@@ -1,6 +1,8 @@
 //! `tools call --batch`: JSON Lines requests from stdin, one session per server, `--jobs`
 //! calls at a time, one line per request in completion order; request ids come back byte for
-//! byte, and an interruption reports every request still without an answer.
+//! byte, and an interruption reports every request still without an answer. The lines for one
+//! server run one after another in input order (a stateful flow: navigate, click, snapshot),
+//! unless `--unordered`; lines for different servers run concurrently.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, Semaphore, oneshot};
 
 use super::ready::Ready;
 use super::split_name;
@@ -43,23 +45,37 @@ struct IdOnly {
     id: Option<Box<RawValue>>,
 }
 
+/// Just the tool a request names, to know its server before it runs.
+#[derive(serde::Deserialize)]
+struct ToolOnly {
+    #[serde(alias = "name")]
+    tool: String,
+}
+
 type Shared = Arc<OnceCell<Result<Arc<Ready>, Failure>>>;
+
+/// How a batch runs.
+pub(super) struct Options {
+    /// Calls at a time, across servers.
+    pub jobs: usize,
+    /// Only this shard's lines.
+    pub shard: Option<Shard>,
+    /// Check arguments against the tool's schema first.
+    pub validate: bool,
+    /// Lines for one server one after another, in input order.
+    pub ordered: bool,
+}
 
 /// `tools call --batch`: JSONL requests from stdin (only the `shard`'s lines, if given), one
 /// session per server, `jobs` calls at a time, one line per request in completion order.
-pub(super) async fn batch(
-    app: &App,
-    jobs: usize,
-    shard: Option<Shard>,
-    validate: bool,
-) -> anyhow::Result<Code> {
+pub(super) async fn batch(app: &App, options: Options) -> anyhow::Result<Code> {
     refuse_terminal_stdin()?;
-    let jobs = jobs_within_budget(app, jobs);
-    let state = State::new(app, jobs, shard);
+    let jobs = jobs_within_budget(app, options.jobs);
+    let state = State::new(app, jobs, options.shard);
     let mut tasks = tokio::task::JoinSet::new();
     let mut broken = false;
     let interrupted = tokio::select! {
-        done = dispatch(&state, &mut tasks, &mut broken, shard, validate) => { done?; None }
+        done = dispatch(&state, &mut tasks, &mut broken, &options) => { done?; None }
         what = crate::interrupt::wait() => Some(what),
     };
     state.bar.finish_and_clear();
@@ -119,11 +135,17 @@ fn refuse_terminal_stdin() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many lines may be read ahead of their answers: lines waiting for their turn on a
+/// busy server do not stop lines for other servers, and memory stays bounded.
+const READ_AHEAD: usize = 4096;
+
 /// What every request task of one batch shares.
 struct State {
     app: Arc<App>,
     /// Bounds the calls in flight to `--jobs`.
     semaphore: Arc<Semaphore>,
+    /// Bounds the lines read but not answered to [`READ_AHEAD`] (at least `--jobs`).
+    ahead: Arc<Semaphore>,
     /// One session per server, opened by the first request that names it.
     servers: Arc<std::sync::Mutex<HashMap<String, Shared>>>,
     /// The exit code so far: the worst of all requests.
@@ -146,6 +168,7 @@ impl State {
         State {
             app,
             semaphore: Arc::new(Semaphore::new(jobs)),
+            ahead: Arc::new(Semaphore::new(READ_AHEAD.max(jobs))),
             servers: Arc::default(),
             worst: Arc::new(std::sync::Mutex::new(Code::Success)),
             outstanding: Arc::new(std::sync::Mutex::new(Some(BTreeMap::new()))),
@@ -156,27 +179,39 @@ impl State {
 
 type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>;
 
-/// Read stdin to its end, spawning one task per owned request (`--jobs` at a time), then wait
-/// for them all. Sets `broken` and stops reading once stdout is gone.
+/// Read stdin to its end, spawning one task per owned request (`--jobs` calls at a time), then
+/// wait for them all. Sets `broken` and stops reading once stdout is gone.
 async fn dispatch(
     state: &State,
     tasks: &mut tokio::task::JoinSet<bool>,
     broken: &mut bool,
-    shard: Option<Shard>,
-    validate: bool,
+    options: &Options,
 ) -> anyhow::Result<()> {
     let stdin = tokio::io::stdin();
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdin));
     let mut line_number = 0usize;
+    let mut turns = Turns::default();
     while let Some(line) = next_line(state, &mut lines).await {
         line_number += 1;
         // Numbers stay those of the whole input, so ids and `batch line N` match any shard's.
-        if shard.is_some_and(|shard| !shard.owns(line_number - 1)) || line.trim().is_empty() {
+        if options
+            .shard
+            .is_some_and(|shard| !shard.owns(line_number - 1))
+            || line.trim().is_empty()
+        {
             continue;
         }
         accept(&state.outstanding, line_number, &line);
-        let permit = state.semaphore.clone().acquire_owned().await?;
-        spawn_answer(state, tasks, permit, line, line_number, validate);
+        let ahead = state.ahead.clone().acquire_owned().await?;
+        let turn = match options.ordered {
+            true => turns.next(server_of(&state.app, &line)),
+            false => Turn::default(),
+        };
+        let line = Line {
+            text: line,
+            number: line_number,
+        };
+        spawn_answer(state, tasks, (ahead, turn), line, options.validate);
         // Reap finished tasks as we go so memory stays flat on long inputs.
         while let Some(done) = tasks.try_join_next() {
             *broken |= done.unwrap_or(false);
@@ -204,14 +239,48 @@ async fn next_line(state: &State, lines: &mut Lines) -> Option<String> {
     }
 }
 
-/// Answer one request line in its own task, holding its `--jobs` permit until done and
-/// ticking the progress bar however the task ends.
+/// The server a request line names, when it names one we can tell: the key of its turn.
+fn server_of(app: &App, line: &str) -> Option<String> {
+    let only = serde_json::from_str::<ToolOnly>(line).ok()?;
+    split_name(app, &only.tool).ok().map(|(server, _)| server)
+}
+
+/// The order of the lines for each server: each line waits for the one before it.
+#[derive(Default)]
+struct Turns {
+    /// Per server, what the last line given a turn drops when it is done.
+    last: HashMap<String, oneshot::Receiver<()>>,
+}
+
+impl Turns {
+    /// The turn of the next line for `server` (a line without a known server needs none).
+    fn next(&mut self, server: Option<String>) -> Turn {
+        let Some(server) = server else {
+            return Turn::default();
+        };
+        let (done, finished) = oneshot::channel();
+        Turn {
+            after: self.last.insert(server, finished),
+            done: Some(done),
+        }
+    }
+}
+
+/// A line's place in its server's order: it starts once `after` resolves (the line before it
+/// is answered, or its task is gone), and its own `done` is dropped when it is answered.
+#[derive(Default)]
+struct Turn {
+    after: Option<oneshot::Receiver<()>>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// Answer one request line in its own task: after its turn, holding a `--jobs` permit while
+/// it runs, and ticking the progress bar however the task ends.
 fn spawn_answer(
     state: &State,
     tasks: &mut tokio::task::JoinSet<bool>,
-    permit: tokio::sync::OwnedSemaphorePermit,
-    line: String,
-    line_number: usize,
+    (ahead, turn): (tokio::sync::OwnedSemaphorePermit, Turn),
+    line: Line<String>,
     validate: bool,
 ) {
     let app = state.app.clone();
@@ -219,21 +288,33 @@ fn spawn_answer(
     let worst = state.worst.clone();
     let outstanding = state.outstanding.clone();
     let bar = state.bar.clone();
+    let jobs = state.semaphore.clone();
     tasks.spawn(async move {
-        let _permit = permit;
+        let _ahead = ahead;
         let _done = IncOnDrop(bar);
-        let line = Line {
-            text: &line,
-            number: line_number,
+        let Turn { after, done } = turn;
+        if let Some(after) = after {
+            // An error only means the line before is gone (answered or aborted): go on.
+            let _ = after.await;
+        }
+        let Ok(_permit) = jobs.acquire_owned().await else {
+            return false;
         };
-        answer(&app, &servers, &worst, &outstanding, line, validate).await
+        let line = Line {
+            text: line.text.as_str(),
+            number: line.number,
+        };
+        let broken = answer(&app, &servers, &worst, &outstanding, line, validate).await;
+        // Printed first: the next line for this server starts after this one's answer.
+        drop(done);
+        broken
     });
 }
 
 /// One request line and its 1-based number in the whole input.
 #[derive(Clone, Copy)]
-struct Line<'a> {
-    text: &'a str,
+struct Line<T> {
+    text: T,
     number: usize,
 }
 
@@ -244,7 +325,7 @@ async fn answer(
     servers: &std::sync::Mutex<HashMap<String, Shared>>,
     worst: &std::sync::Mutex<Code>,
     outstanding: &Outstanding,
-    line: Line<'_>,
+    line: Line<&str>,
     validate: bool,
 ) -> bool {
     let (id, tool, outcome) = run_line(app, servers, line.text, line.number, validate).await;

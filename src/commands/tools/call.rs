@@ -18,9 +18,18 @@ use crate::commands::App;
 pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     if args.batch {
         let jobs = args.jobs.unwrap_or(16) as usize;
-        return batch(app, jobs, args.shard, !args.no_validate).await;
+        let options = super::batch::Options {
+            jobs,
+            shard: args.shard,
+            validate: !args.no_validate,
+            ordered: !args.unordered,
+        };
+        return batch(app, options).await;
     }
     // clap's `requires = "batch"` does not hold against a flag's default (false).
+    if args.unordered {
+        return Err(Failure::usage("--unordered works only with --batch").into());
+    }
     if args.shard.is_some() || args.jobs.is_some() {
         return Err(Failure::usage("--shard and --jobs work only with --batch")
             .hint("mcpchat tools call --batch --shard K/N < requests.jsonl")

@@ -33,6 +33,56 @@ fn signal_group(pgid: i32, signal: i32) -> bool {
     unsafe { libc::killpg(pgid, signal) == 0 }
 }
 
+/// How long a stdio server has to exit by itself once its stdin is closed (the MCP stdio
+/// shutdown) before its group gets SIGTERM. Servers that exit on EOF do so in a few ms; many
+/// (Node servers with timers, server-everything among them) never do, and every ms here is
+/// a ms between the last stdout line and the shell prompt.
+pub const STDIN_GRACE: Duration = Duration::from_millis(25);
+
+/// How long the group has after SIGTERM before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_millis(200);
+
+/// End a child whose stdin is closed, and everything in its process group: up to
+/// [`STDIN_GRACE`] for it to exit by itself (then it is never signalled), else SIGTERM to
+/// the group, up to [`TERM_GRACE`], then SIGKILL. The child is reaped (no zombie), and
+/// members of its group that outlive it (grandchildren) get the same treatment.
+pub async fn shut_down(process: &mut tokio::process::Child) {
+    let Some(pid) = process.id() else { return };
+    let Ok(pgid) = i32::try_from(pid) else { return };
+    let mut signalled = false;
+    if !exits_within(process, STDIN_GRACE).await {
+        signalled = signal_group(pgid, libc::SIGTERM);
+        if !exits_within(process, TERM_GRACE).await {
+            signal_group(pgid, libc::SIGKILL);
+            // SIGKILL cannot be ignored; bounded all the same (a process stuck in the kernel).
+            exits_within(process, TERM_GRACE).await;
+        }
+    }
+    end_the_rest_of(pgid, signalled).await;
+    unregister(pid);
+}
+
+/// Whether the child exited (and was reaped) within `bound`.
+async fn exits_within(process: &mut tokio::process::Child, bound: Duration) -> bool {
+    matches!(tokio::time::timeout(bound, process.wait()).await, Ok(Ok(_)))
+}
+
+/// What is left of the group once its leader is gone (grandchildren that ignore their
+/// parent's end): SIGTERM unless the group had it already, then SIGKILL after the grace.
+async fn end_the_rest_of(pgid: i32, signalled: bool) {
+    if !signal_group(pgid, 0) {
+        return;
+    }
+    if !signalled {
+        signal_group(pgid, libc::SIGTERM);
+    }
+    let deadline = tokio::time::Instant::now() + TERM_GRACE;
+    while tokio::time::Instant::now() < deadline && signal_group(pgid, 0) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal_group(pgid, libc::SIGKILL);
+}
+
 /// Terminate one child's group: SIGTERM, up to `grace` for it to go, then SIGKILL. It waits
 /// asynchronously, so the runtime (one thread) goes on meanwhile: reaping the child, among
 /// other things, which is what lets its group vanish.

@@ -247,10 +247,10 @@ impl Transport<RoleClient> for StdioTransport {
     }
 
     async fn close(&mut self) -> Result<(), std::io::Error> {
-        // Closing stdin asks the server to exit (the MCP stdio shutdown); the session then
-        // waits a moment and ends the process group itself.
+        // Closing stdin asks the server to exit (the MCP stdio shutdown); one that does not
+        // within a moment is ended with its whole process group, and reaped.
         drop(self.stdin.lock().await.take());
-        let _ = self.process.wait().await;
+        super::children::shut_down(&mut self.process).await;
         Ok(())
     }
 }
