@@ -1,0 +1,373 @@
+"""The upstream MCP server for the conformance suite's server scenarios (Python `mcp` SDK 2.x).
+
+    upstream.py stdio
+    upstream.py PORT          # Streamable HTTP at http://127.0.0.1:PORT/mcp (both eras)
+
+Run it with the peers venv (tests/peers/install.sh). PORT may be 0: the socket is bound first and
+the real port is printed as the first line of stdout. It implements the fixture tools, resources
+and prompts the scenarios of `conformance server` name (test_simple_text, test://static-text,
+test_prompt_with_arguments, ...), from the scenario descriptions, so that the suite can be run
+against it directly and through `mcpchat serve` in front of it (tests/conformance/server).
+The Python SDK is used (not the TypeScript one) because it serves both protocol eras,
+2025-11-25 sessions and 2026-07-28 stateless requests, from one endpoint.
+"""
+
+import base64
+import json
+import socket
+import sys
+from typing import Any
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp_types import (
+    AudioContent,
+    CallToolResult,
+    Completion,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    EmbeddedResource,
+    ImageContent,
+    InputRequiredResult,
+    SamplingMessage,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    TextContent,
+    TextResourceContents,
+    UnsubscribeRequestParams,
+)
+
+# A 1x1 red PNG and a tiny silent WAV, built here rather than shipped as files.
+RED_PIXEL_PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108020000009077"
+        "53de0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+    )
+).decode()
+SILENT_WAV = base64.b64encode(
+    b"RIFF" + (36 + 2).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+    + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+    + (16000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    + b"data" + (2).to_bytes(4, "little") + b"\x00\x00"
+).decode()
+
+server = MCPServer("mcpchat-conformance-upstream", version="1.0.0", log_level="WARNING")
+subscriptions: set[str] = set()
+
+
+def text_result(text: str, is_error: bool = False) -> CallToolResult:
+    return CallToolResult(content=[TextContent(text=text)], is_error=is_error)
+
+
+# ---- tools: content kinds ----
+
+
+@server.tool(description="Returns one text block.")
+def test_simple_text() -> CallToolResult:
+    return text_result("This is a simple text response for testing.")
+
+
+@server.tool(description="Returns one PNG image.")
+def test_image_content() -> CallToolResult:
+    return CallToolResult(content=[ImageContent(data=RED_PIXEL_PNG, mime_type="image/png")])
+
+
+@server.tool(description="Returns one WAV clip.")
+def test_audio_content() -> CallToolResult:
+    return CallToolResult(content=[AudioContent(data=SILENT_WAV, mime_type="audio/wav")])
+
+
+@server.tool(description="Returns one embedded text resource.")
+def test_embedded_resource() -> CallToolResult:
+    resource = TextResourceContents(
+        uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."
+    )
+    return CallToolResult(content=[EmbeddedResource(resource=resource)])
+
+
+@server.tool(description="Returns text, an image and an embedded resource.")
+def test_multiple_content_types() -> CallToolResult:
+    resource = TextResourceContents(
+        uri="test://mixed-content-resource", mime_type="application/json", text='{"test":"data","value":123}'
+    )
+    return CallToolResult(
+        content=[
+            TextContent(text="Multiple content types test:"),
+            ImageContent(data=RED_PIXEL_PNG, mime_type="image/png"),
+            EmbeddedResource(resource=resource),
+        ]
+    )
+
+
+@server.tool(description="Always answers with a tool error.")
+def test_error_handling() -> CallToolResult:
+    return text_result("This tool intentionally returns an error for testing", is_error=True)
+
+
+# ---- tools: notifications and requests during a call ----
+
+
+@server.tool(description="Sends three info log messages while it runs.")
+async def test_tool_with_logging(ctx: Context) -> CallToolResult:
+    await ctx.info("Tool execution started")
+    await anyio.sleep(0.05)
+    await ctx.info("Tool processing data")
+    await anyio.sleep(0.05)
+    await ctx.info("Tool execution completed")
+    return text_result("Tool with logging executed successfully")
+
+
+@server.tool(description="Reports progress 0, 50 and 100 of 100.")
+async def test_tool_with_progress(ctx: Context) -> CallToolResult:
+    for step, done in enumerate((0, 50, 100)):
+        if step:
+            await anyio.sleep(0.05)
+        await ctx.report_progress(done, 100)
+    return text_result("Tool with progress executed successfully")
+
+
+@server.tool(description="Asks the client's model (sampling/createMessage).")
+async def test_sampling(prompt: str, ctx: Context) -> CallToolResult:
+    message = SamplingMessage(role="user", content=TextContent(text=prompt))
+    result = await ctx.session.create_message(
+        [message], max_tokens=100, related_request_id=ctx.request_context.request_id
+    )
+    content = result.content
+    text = content.text if isinstance(content, TextContent) else json.dumps(content.model_dump(mode="json"))
+    return text_result(f"LLM response: {text}")
+
+
+async def elicit_raw(ctx: Context, message: str, schema: dict[str, Any]) -> CallToolResult:
+    result = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_context.request_id)
+    return text_result(f"Elicitation completed: action={result.action}, content={json.dumps(result.content)}")
+
+
+@server.tool(description="Asks the user for a username and an email (elicitation/create).")
+async def test_elicitation(message: str, ctx: Context) -> CallToolResult:
+    schema = {
+        "type": "object",
+        "properties": {
+            "username": {"type": "string", "description": "User's response"},
+            "email": {"type": "string", "description": "User's email address"},
+        },
+        "required": ["username", "email"],
+    }
+    result = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_context.request_id)
+    return text_result(f"User response: action={result.action}, content={json.dumps(result.content)}")
+
+
+@server.tool(description="Elicits a form whose fields all have defaults (SEP-1034).")
+async def test_elicitation_sep1034_defaults(ctx: Context) -> CallToolResult:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "User name", "default": "John Doe"},
+            "age": {"type": "integer", "description": "User age", "default": 30},
+            "score": {"type": "number", "description": "User score", "default": 95.5},
+            "status": {
+                "type": "string",
+                "description": "User status",
+                "enum": ["active", "inactive", "pending"],
+                "default": "active",
+            },
+            "verified": {"type": "boolean", "description": "Verification status", "default": True},
+        },
+    }
+    return await elicit_raw(ctx, "Please review and update the form fields with defaults", schema)
+
+
+@server.tool(description="Elicits a form with every enum variant (SEP-1330).")
+async def test_elicitation_sep1330_enums(ctx: Context) -> CallToolResult:
+    schema = {
+        "type": "object",
+        "properties": {
+            "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+            "titledSingle": {
+                "type": "string",
+                "oneOf": [
+                    {"const": "value1", "title": "First Option"},
+                    {"const": "value2", "title": "Second Option"},
+                    {"const": "value3", "title": "Third Option"},
+                ],
+            },
+            "legacyEnum": {
+                "type": "string",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"],
+            },
+            "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+            "titledMulti": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"const": "value1", "title": "First Choice"},
+                        {"const": "value2", "title": "Second Choice"},
+                        {"const": "value3", "title": "Third Choice"},
+                    ]
+                },
+            },
+        },
+    }
+    return await elicit_raw(ctx, "Please select options from the enum fields", schema)
+
+
+@server.tool(description="Its input schema uses JSON Schema 2020-12 keywords (the schema is set below).")
+def json_schema_2020_12_tool(name: str = "") -> CallToolResult:
+    return text_result(f"received {name}")
+
+
+# The suite checks that these keywords reach the client unchanged; the SDK derives schemas from
+# signatures, so the tool's advertised schema is replaced after registration.
+JSON_SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = JSON_SCHEMA_2020_12
+
+
+# ---- tools: 2026-07-28 input-required results (SEP-2322) ----
+
+
+def elicit_name_request() -> ElicitRequest:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    return ElicitRequest(params=ElicitRequestFormParams(message="What is your name?", requested_schema=schema))
+
+
+@server.tool(description="Asks for a name through an input-required result.")
+def test_input_required_result_elicitation(ctx: Context) -> CallToolResult | InputRequiredResult:
+    answer = (ctx.input_responses or {}).get("user_name")
+    if answer is None:
+        return InputRequiredResult(input_requests={"user_name": elicit_name_request()})
+    content = getattr(answer, "content", None) or {}
+    return text_result(f"Hello, {content.get('name', 'unknown')}!")
+
+
+# ---- resources ----
+
+
+@server.resource("test://static-text", name="static-text", description="A fixed text.", mime_type="text/plain")
+def static_text() -> str:
+    return "This is the content of the static text resource."
+
+
+@server.resource("test://static-binary", name="static-binary", description="A PNG image.", mime_type="image/png")
+def static_binary() -> bytes:
+    return base64.b64decode(RED_PIXEL_PNG)
+
+
+@server.resource(
+    "test://watched-resource", name="watched-resource", description="A resource to subscribe to.", mime_type="text/plain"
+)
+def watched_resource() -> str:
+    return "Watched resource content."
+
+
+@server.resource(
+    "test://template/{id}/data", name="template-data", description="Data for an id.", mime_type="application/json"
+)
+def template_data(id: str) -> str:
+    return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"}, separators=(",", ":"))
+
+
+async def subscribe(ctx: Any, params: Any) -> dict[str, Any]:
+    subscriptions.add(str(params.uri))
+    return {}
+
+
+async def unsubscribe(ctx: Any, params: Any) -> dict[str, Any]:
+    subscriptions.discard(str(params.uri))
+    return {}
+
+
+async def set_level(ctx: Any, params: Any) -> dict[str, Any]:
+    return {}
+
+
+def register_low_level_handlers() -> None:
+    """Methods MCPServer has no decorator for; serving them is what declares their capabilities."""
+    low = server._lowlevel_server
+    low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    low.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+
+
+# ---- prompts and completion ----
+
+
+@server.prompt(description="A prompt without arguments.")
+def test_simple_prompt() -> list[UserMessage]:
+    return [UserMessage(TextContent(text="This is a simple prompt for testing."))]
+
+
+@server.prompt(description="A prompt with two arguments.")
+def test_prompt_with_arguments(arg1: str, arg2: str) -> list[UserMessage]:
+    text = f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+    return [UserMessage(TextContent(text=text))]
+
+
+@server.prompt(description="A prompt that embeds a resource.")
+def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:
+    resource = TextResourceContents(uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing.")
+    return [
+        UserMessage(EmbeddedResource(resource=resource)),
+        UserMessage(TextContent(text="Please process the embedded resource above.")),
+    ]
+
+
+@server.prompt(description="A prompt with an image.")
+def test_prompt_with_image() -> list[UserMessage]:
+    return [
+        UserMessage(ImageContent(data=RED_PIXEL_PNG, mime_type="image/png")),
+        UserMessage(TextContent(text="Please analyze the image above.")),
+    ]
+
+
+@server.completion()
+async def complete(ref: Any, argument: Any, context: Any) -> Completion:
+    words = ["paris", "park", "party"]
+    values = [word for word in words if word.startswith(argument.value or "")]
+    return Completion(values=values, total=len(values), has_more=False)
+
+
+def serve_http(port: int) -> None:
+    app = server.streamable_http_app(host="127.0.0.1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # connections made right after the port is printed wait in the backlog
+    print(sock.getsockname()[1], flush=True)
+    config = uvicorn.Config(app, log_level="warning")
+    anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def main() -> None:
+    register_low_level_handlers()
+    if sys.argv[1] == "stdio":
+        server.run()
+    else:
+        serve_http(int(sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()
