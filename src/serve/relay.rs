@@ -71,22 +71,43 @@ fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData
     )
 }
 
-/// Where an upstream's progress for this request goes: to the host under the host's own
-/// progress token, when it gave one.
-fn progress_to(
+/// `session.forward` with the upstream's progress for the request passed on to the host under
+/// the host's own progress token (when it gave one), in the order the upstream sent it and all
+/// of it before the result: a host drops progress for a request it has the answer to.
+async fn forward_with_progress(
+    session: &Session,
+    what: &str,
+    request: ClientRequest,
     context: &RequestContext<RoleServer>,
-) -> Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>> {
-    let token = context.meta.get_progress_token()?;
+) -> Result<Value, Refused> {
+    let Some(token) = context.meta.get_progress_token() else {
+        return session
+            .forward(what, request, context.ct.cancelled(), None)
+            .await;
+    };
     let peer = context.peer.clone();
-    Some(Arc::new(move |mut params: ProgressNotificationParam| {
-        params.progress_token = token.clone();
-        let peer = peer.clone();
-        tokio::spawn(async move {
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<ProgressNotificationParam>();
+    let passing_on = tokio::spawn(async move {
+        while let Some(mut params) = queued.recv().await {
+            params.progress_token = token.clone();
             if let Err(error) = peer.notify_progress(params).await {
                 tracing::debug!("could not pass progress on to the host: {error}");
             }
+        }
+    });
+    let route: Arc<dyn Fn(ProgressNotificationParam) + Send + Sync> =
+        Arc::new(move |params: ProgressNotificationParam| {
+            // Only fails once the request is answered; late progress has no one to go to.
+            let _ = queue.send(params);
         });
-    }))
+    let outcome = session
+        .forward(what, request, context.ct.cancelled(), Some(route))
+        .await;
+    // `forward` has dropped the route, so the queue ends once the progress in it is sent.
+    if let Err(error) = passing_on.await {
+        tracing::debug!("passing progress on to the host failed: {error}");
+    }
+    outcome
 }
 
 /// An upstream's result marked complete where it does not say (2025-era servers do not):
@@ -294,8 +315,7 @@ impl Relay {
         context: &RequestContext<RoleServer>,
     ) -> Result<T, ErrorData> {
         let session = self.session(index).map_err(|f| as_error(&f))?;
-        let raw = session
-            .forward(what, request, context.ct.cancelled(), progress_to(context))
+        let raw = forward_with_progress(session, what, request, context)
             .await
             .map_err(refusal)?;
         serde_json::from_value(completed(raw)).map_err(|e| malformed(session.name(), what, &e))
@@ -368,15 +388,7 @@ impl ServerHandler for Relay {
         params.name = name.into();
         params.meta = relayed_meta(params.meta);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        match session
-            .forward(
-                &what,
-                request,
-                context.ct.cancelled(),
-                progress_to(&context),
-            )
-            .await
-        {
+        match forward_with_progress(session, &what, request, &context).await {
             Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
                 .map_err(|e| malformed(session.name(), "tools/call", &e)),
