@@ -16,21 +16,27 @@ import base64
 import json
 import socket
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import uvicorn
+from pydantic import Field
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
     AudioContent,
     CallToolResult,
     Completion,
+    CreateMessageRequest,
+    CreateMessageRequestParams,
     ElicitRequest,
     ElicitRequestFormParams,
     EmbeddedResource,
     ImageContent,
     InputRequiredResult,
+    ListRootsRequest,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
     SamplingMessage,
     SetLevelRequestParams,
     SubscribeRequestParams,
@@ -246,21 +252,154 @@ JSON_SCHEMA_2020_12 = {
 server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = JSON_SCHEMA_2020_12
 
 
-# ---- tools: 2026-07-28 input-required results (SEP-2322) ----
+# ---- tools: 2026-07-28 input-required results (SEP-2322) and capabilities (SEP-2575) ----
+# The SDK seals `requestState` (integrity-protected, ephemeral keys) on the way out and opens
+# it on the way in, so a tampered state is refused before these functions run.
 
 
-def elicit_name_request() -> ElicitRequest:
-    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-    return ElicitRequest(params=ElicitRequestFormParams(message="What is your name?", requested_schema=schema))
+def form(message: str, field: str, kind: str = "string") -> ElicitRequest:
+    schema = {"type": "object", "properties": {field: {"type": kind}}, "required": [field]}
+    return ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=schema))
+
+
+def sample(text: str, max_tokens: int) -> CreateMessageRequest:
+    message = SamplingMessage(role="user", content=TextContent(text=text))
+    return CreateMessageRequest(params=CreateMessageRequestParams(messages=[message], max_tokens=max_tokens))
+
+
+def answered(ctx: Context, *keys: str) -> bool:
+    responses = ctx.input_responses or {}
+    return all(key in responses for key in keys)
+
+
+def accepted_field(ctx: Context, key: str, field: str) -> Any:
+    content = getattr((ctx.input_responses or {}).get(key), "content", None) or {}
+    return content.get(field)
 
 
 @server.tool(description="Asks for a name through an input-required result.")
 def test_input_required_result_elicitation(ctx: Context) -> CallToolResult | InputRequiredResult:
-    answer = (ctx.input_responses or {}).get("user_name")
-    if answer is None:
-        return InputRequiredResult(input_requests={"user_name": elicit_name_request()})
-    content = getattr(answer, "content", None) or {}
-    return text_result(f"Hello, {content.get('name', 'unknown')}!")
+    if not answered(ctx, "user_name"):
+        return InputRequiredResult(input_requests={"user_name": form("What is your name?", "name")})
+    return text_result(f"Hello, {accepted_field(ctx, 'user_name', 'name')}!")
+
+
+@server.tool(description="Asks the client's model through an input-required result.")
+def test_input_required_result_sampling(ctx: Context) -> CallToolResult | InputRequiredResult:
+    if not answered(ctx, "capital_question"):
+        return InputRequiredResult(input_requests={"capital_question": sample("What is the capital of France?", 100)})
+    content = getattr(ctx.input_responses["capital_question"], "content", None)
+    return text_result(f"Sampling response: {getattr(content, 'text', content)}")
+
+
+@server.tool(description="Asks for the client's roots through an input-required result.")
+def test_input_required_result_list_roots(ctx: Context) -> CallToolResult | InputRequiredResult:
+    if not answered(ctx, "client_roots"):
+        return InputRequiredResult(input_requests={"client_roots": ListRootsRequest()})
+    roots = getattr(ctx.input_responses["client_roots"], "roots", None) or []
+    return text_result("Roots: " + ", ".join(str(root.uri) for root in roots))
+
+
+@server.tool(description="Round-trips requestState with one elicitation.")
+def test_input_required_result_request_state(ctx: Context) -> CallToolResult | InputRequiredResult:
+    if not answered(ctx, "confirm") or ctx.request_state != "confirm-pending":
+        return InputRequiredResult(
+            input_requests={"confirm": form("Please confirm", "ok", "boolean")}, request_state="confirm-pending"
+        )
+    return text_result(f"state-ok: confirmed={accepted_field(ctx, 'confirm', 'ok')}")
+
+
+@server.tool(description="Asks for an elicitation, a sample and the roots at once.")
+def test_input_required_result_multiple_inputs(ctx: Context) -> CallToolResult | InputRequiredResult:
+    keys = ("user_name", "greeting", "client_roots")
+    if not answered(ctx, *keys) or ctx.request_state != "multiple-pending":
+        requests = {
+            "user_name": form("What is your name?", "name"),
+            "greeting": sample("Generate a greeting", 50),
+            "client_roots": ListRootsRequest(),
+        }
+        return InputRequiredResult(input_requests=requests, request_state="multiple-pending")
+    return text_result(f"All inputs received: name={accepted_field(ctx, 'user_name', 'name')}")
+
+
+@server.tool(description="Two rounds of elicitation, the state evolving between them.")
+def test_input_required_result_multi_round(ctx: Context) -> CallToolResult | InputRequiredResult:
+    if ctx.request_state == "round-2" and answered(ctx, "step2"):
+        return text_result(f"Done: color={accepted_field(ctx, 'step2', 'color')}")
+    if ctx.request_state == "round-1" and answered(ctx, "step1"):
+        step2 = form("Step 2: What is your favorite color?", "color")
+        return InputRequiredResult(input_requests={"step2": step2}, request_state="round-2")
+    step1 = form("Step 1: What is your name?", "name")
+    return InputRequiredResult(input_requests={"step1": step1}, request_state="round-1")
+
+
+@server.tool(description="Its requestState is integrity-protected; a tampered one is refused.")
+def test_input_required_result_tampered_state(ctx: Context) -> CallToolResult | InputRequiredResult:
+    if ctx.request_state == "tamper-check" and answered(ctx, "confirm"):
+        return text_result("state verified")
+    return InputRequiredResult(
+        input_requests={"confirm": form("Please confirm", "ok", "boolean")}, request_state="tamper-check"
+    )
+
+
+def declared(ctx: Context) -> set[str]:
+    capabilities = ctx.client_capabilities
+    if capabilities is None:
+        return set()
+    return {name for name, value in capabilities.model_dump(exclude_none=True).items() if value is not None}
+
+
+@server.tool(description="Asks only for what the client declared it can answer.")
+def test_input_required_result_capabilities(ctx: Context) -> CallToolResult | InputRequiredResult:
+    if ctx.input_responses:
+        return text_result("inputs received")
+    requests: dict[str, Any] = {}
+    if "sampling" in declared(ctx):
+        requests["question"] = sample("What is 2 + 2?", 20)
+    if "elicitation" in declared(ctx):
+        requests["name"] = form("What is your name?", "name")
+    if not requests:
+        return text_result("the client declared neither sampling nor elicitation")
+    return InputRequiredResult(input_requests=requests)
+
+
+@server.tool(description="Needs the client's sampling capability, and says so when it is missing.")
+def test_missing_capability(ctx: Context) -> CallToolResult:
+    if "sampling" not in declared(ctx):
+        data = {"requiredCapabilities": {"sampling": {}}}
+        raise MCPError(code=MISSING_REQUIRED_CLIENT_CAPABILITY, message="this tool needs the sampling capability", data=data)
+    return text_result("the client declared sampling")
+
+
+@server.tool(description="Announces that the tool list changed (subscriptions/listen).")
+async def test_trigger_tool_change(ctx: Context) -> CallToolResult:
+    await ctx.notify_tools_changed()
+    return text_result("tools/list_changed announced")
+
+
+@server.tool(description="Announces that the prompt list changed (subscriptions/listen).")
+async def test_trigger_prompt_change(ctx: Context) -> CallToolResult:
+    await ctx.notify_prompts_changed()
+    return text_result("prompts/list_changed announced")
+
+
+@server.tool(description="Logs one info message (sent only when the request asked for a log level).")
+async def test_logging_tool(ctx: Context) -> CallToolResult:
+    await ctx.info("test_logging_tool ran")
+    return text_result("logged")
+
+
+@server.tool(description="Echoes a region that also travels as the Mcp-Param-Region header (SEP-2243).")
+def test_param_header(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> CallToolResult:
+    return text_result(f"region={region}")
+
+
+@server.prompt(description="A prompt that first asks the user for context (input-required).")
+def test_input_required_result_prompt(ctx: Context) -> list[UserMessage] | InputRequiredResult:
+    if not answered(ctx, "user_context"):
+        question = form("What context should the prompt use?", "context")
+        return InputRequiredResult(input_requests={"user_context": question})
+    return [UserMessage(TextContent(text=f"Context: {accepted_field(ctx, 'user_context', 'context')}"))]
 
 
 # ---- resources ----
