@@ -23,6 +23,7 @@ import uvicorn
 from pydantic import Field
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.server.streamable_http import EventMessage, EventStore
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     AudioContent,
@@ -402,6 +403,39 @@ def test_input_required_result_prompt(ctx: Context) -> list[UserMessage] | Input
     return [UserMessage(TextContent(text=f"Context: {accepted_field(ctx, 'user_context', 'context')}"))]
 
 
+# ---- SSE polling (SEP-1699) ----
+
+
+class MemoryEventStore(EventStore):
+    """Every event of every stream, in order, so a client that lost a stream can resume it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any]] = []  # (event id, stream id, message or None)
+
+    async def store_event(self, stream_id: Any, message: Any) -> str:
+        event_id = str(len(self.events) + 1)
+        self.events.append((event_id, stream_id, message))
+        return event_id
+
+    async def replay_events_after(self, last_event_id: Any, send_callback: Any) -> Any:
+        known = [index for index, event in enumerate(self.events) if event[0] == last_event_id]
+        if not known:
+            return None
+        stream_id = self.events[known[0]][1]
+        for event_id, stream, message in self.events[known[0] + 1 :]:
+            if stream == stream_id and message is not None:
+                await send_callback(EventMessage(message=message, event_id=event_id))
+        return stream_id
+
+
+@server.tool(description="Closes its SSE stream mid-call; the client resumes it to get the result.")
+async def test_reconnection(ctx: Context) -> CallToolResult:
+    await anyio.sleep(0.05)
+    await ctx.close_sse_stream()
+    await anyio.sleep(0.2)
+    return text_result("Reconnection test completed")
+
+
 # ---- resources ----
 
 
@@ -490,7 +524,7 @@ async def complete(ref: Any, argument: Any, context: Any) -> Completion:
 
 
 def serve_http(port: int) -> None:
-    app = server.streamable_http_app(host="127.0.0.1")
+    app = server.streamable_http_app(host="127.0.0.1", event_store=MemoryEventStore(), retry_interval=100)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
