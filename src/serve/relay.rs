@@ -7,6 +7,7 @@
 //! upstream (not connected, timed out, needs `auth login`) is an `isError` result naming the
 //! server and saying why, so the host's model can read it; a host's cancellation is passed on.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -32,6 +33,18 @@ use crate::mcp::{Refused, Session};
 #[derive(Clone)]
 pub struct Relay {
     pub hub: Arc<Hub>,
+    /// The tools last listed to a host, by the name it sees (shared by every connection):
+    /// the HTTP layer checks a call's `Mcp-Param-*` headers against the tool's schema.
+    listed_tools: Arc<std::sync::Mutex<HashMap<String, rmcp::model::Tool>>>,
+}
+
+impl Relay {
+    pub fn new(hub: Arc<Hub>) -> Relay {
+        Relay {
+            hub,
+            listed_tools: Arc::default(),
+        }
+    }
 }
 
 /// The text a host sees for a failure: the message, then its hints.
@@ -224,6 +237,11 @@ impl Relay {
                 tool
             }));
         }
+        let mut listed = self.listed_tools.lock().unwrap_or_else(|e| e.into_inner());
+        *listed = merged
+            .iter()
+            .map(|t| (t.name.to_string(), t.clone()))
+            .collect();
         merged
     }
 
@@ -353,6 +371,14 @@ impl ServerHandler for Relay {
             info = info.with_instructions(instructions);
         }
         info
+    }
+
+    /// rmcp's Streamable HTTP service checks a 2026-07-28 `tools/call`'s `Mcp-Param-*` headers
+    /// (SEP-2243) against this tool's input schema; a tool not listed yet is not checked here
+    /// (the upstream checks the headers we send it, which we derive from the body).
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        let listed = self.listed_tools.lock().unwrap_or_else(|e| e.into_inner());
+        listed.get(name).cloned()
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
