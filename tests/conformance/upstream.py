@@ -9,7 +9,9 @@ and prompts the scenarios of `conformance server` name (test_simple_text, test:/
 test_prompt_with_arguments, ...), from the scenario descriptions, so that the suite can be run
 against it directly and through `mcpchat serve` in front of it (tests/conformance/server).
 The Python SDK is used (not the TypeScript one) because it serves both protocol eras,
-2025-11-25 sessions and 2026-07-28 stateless requests, from one endpoint.
+2025-11-25 sessions and 2026-07-28 stateless requests, from one endpoint; the TypeScript SDK
+pinned here (1.32.2) stops at 2025-11-25. Over HTTP every SSE event is kept in memory, so a
+client can resume a stream it lost (server-sse-polling); the server is for short test runs.
 """
 
 import base64
