@@ -51,7 +51,7 @@ pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
             return Err(failure.into());
         }
     };
-    let relay = Relay { hub: hub.clone() };
+    let relay = Relay::new(hub.clone());
     let cap = app
         .config
         .max_message_bytes

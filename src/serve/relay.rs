@@ -7,6 +7,7 @@
 //! upstream (not connected, timed out, needs `auth login`) is an `isError` result naming the
 //! server and saying why, so the host's model can read it; a host's cancellation is passed on.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -32,6 +33,18 @@ use crate::mcp::{Refused, Session};
 #[derive(Clone)]
 pub struct Relay {
     pub hub: Arc<Hub>,
+    /// The tools last listed to a host, by the name it sees (shared by every connection):
+    /// the HTTP layer checks a call's `Mcp-Param-*` headers against the tool's schema.
+    listed_tools: Arc<std::sync::Mutex<HashMap<String, rmcp::model::Tool>>>,
+}
+
+impl Relay {
+    pub fn new(hub: Arc<Hub>) -> Relay {
+        Relay {
+            hub,
+            listed_tools: Arc::default(),
+        }
+    }
 }
 
 /// The text a host sees for a failure: the message, then its hints.
@@ -71,22 +84,43 @@ fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData
     )
 }
 
-/// Where an upstream's progress for this request goes: to the host under the host's own
-/// progress token, when it gave one.
-fn progress_to(
+/// `session.forward` with the upstream's progress for the request passed on to the host under
+/// the host's own progress token (when it gave one), in the order the upstream sent it and all
+/// of it before the result: a host drops progress for a request it has the answer to.
+async fn forward_with_progress(
+    session: &Session,
+    what: &str,
+    request: ClientRequest,
     context: &RequestContext<RoleServer>,
-) -> Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>> {
-    let token = context.meta.get_progress_token()?;
+) -> Result<Value, Refused> {
+    let Some(token) = context.meta.get_progress_token() else {
+        return session
+            .forward(what, request, context.ct.cancelled(), None)
+            .await;
+    };
     let peer = context.peer.clone();
-    Some(Arc::new(move |mut params: ProgressNotificationParam| {
-        params.progress_token = token.clone();
-        let peer = peer.clone();
-        tokio::spawn(async move {
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<ProgressNotificationParam>();
+    let passing_on = tokio::spawn(async move {
+        while let Some(mut params) = queued.recv().await {
+            params.progress_token = token.clone();
             if let Err(error) = peer.notify_progress(params).await {
                 tracing::debug!("could not pass progress on to the host: {error}");
             }
+        }
+    });
+    let route: Arc<dyn Fn(ProgressNotificationParam) + Send + Sync> =
+        Arc::new(move |params: ProgressNotificationParam| {
+            // Only fails once the request is answered; late progress has no one to go to.
+            let _ = queue.send(params);
         });
-    }))
+    let outcome = session
+        .forward(what, request, context.ct.cancelled(), Some(route))
+        .await;
+    // `forward` has dropped the route, so the queue ends once the progress in it is sent.
+    if let Err(error) = passing_on.await {
+        tracing::debug!("passing progress on to the host failed: {error}");
+    }
+    outcome
 }
 
 /// An upstream's result marked complete where it does not say (2025-era servers do not):
@@ -203,6 +237,11 @@ impl Relay {
                 tool
             }));
         }
+        let mut listed = self.listed_tools.lock().unwrap_or_else(|e| e.into_inner());
+        *listed = merged
+            .iter()
+            .map(|t| (t.name.to_string(), t.clone()))
+            .collect();
         merged
     }
 
@@ -294,8 +333,7 @@ impl Relay {
         context: &RequestContext<RoleServer>,
     ) -> Result<T, ErrorData> {
         let session = self.session(index).map_err(|f| as_error(&f))?;
-        let raw = session
-            .forward(what, request, context.ct.cancelled(), progress_to(context))
+        let raw = forward_with_progress(session, what, request, context)
             .await
             .map_err(refusal)?;
         serde_json::from_value(completed(raw)).map_err(|e| malformed(session.name(), what, &e))
@@ -335,6 +373,14 @@ impl ServerHandler for Relay {
         info
     }
 
+    /// rmcp's Streamable HTTP service checks a 2026-07-28 `tools/call`'s `Mcp-Param-*` headers
+    /// (SEP-2243) against this tool's input schema; a tool not listed yet is not checked here
+    /// (the upstream checks the headers we send it, which we derive from the body).
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        let listed = self.listed_tools.lock().unwrap_or_else(|e| e.into_inner());
+        listed.get(name).cloned()
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         super::notices::started(&self.hub, &context.peer).await;
     }
@@ -368,15 +414,7 @@ impl ServerHandler for Relay {
         params.name = name.into();
         params.meta = relayed_meta(params.meta);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        match session
-            .forward(
-                &what,
-                request,
-                context.ct.cancelled(),
-                progress_to(&context),
-            )
-            .await
-        {
+        match forward_with_progress(session, &what, request, &context).await {
             Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
                 .map_err(|e| malformed(session.name(), "tools/call", &e)),

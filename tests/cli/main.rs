@@ -41,6 +41,7 @@ mod sampling;
 mod secrets;
 mod serve;
 mod serve_http;
+mod serve_param_headers;
 mod servers;
 mod sessions;
 mod shards_and_progress;

@@ -29,15 +29,15 @@ fn methods(log: &Path) -> Vec<String> {
 }
 
 /// `mcpchat serve --listen` running, with the URL it printed and its other stderr lines.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     stderr: Receiver<String>,
 }
 
 impl Served {
     /// `mcpchat --no-cache <global> serve --listen <listen> <serve>`, once it says where.
-    fn start(env: &TestEnv, global: &[&str], listen: &str, serve: &[&str]) -> Served {
+    pub(crate) fn start(env: &TestEnv, global: &[&str], listen: &str, serve: &[&str]) -> Served {
         let mut child = env
             .std_cmd()
             .arg("--no-cache")
@@ -75,7 +75,7 @@ impl Served {
     }
 
     /// SIGTERM, then the exit code and the rest of stderr.
-    fn stop(mut self) -> (Option<i32>, Vec<String>) {
+    pub(crate) fn stop(mut self) -> (Option<i32>, Vec<String>) {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
@@ -103,7 +103,7 @@ fn sdk_http_host(mode: &str, tool: &str, arguments: &str, url: &str) -> Value {
 }
 
 /// curl's status and body for one request to serve.
-fn curl(url: &str, headers: &[&str], body: &Value) -> (u16, String) {
+pub(crate) fn curl(url: &str, headers: &[&str], body: &Value) -> (u16, String) {
     let mut command = std::process::Command::new("curl");
     command.args(["-s", "-w", "\n%{http_code}", "-X", "POST"]);
     command.args([
