@@ -49,6 +49,7 @@ use crate::ui::Progress;
 
 pub use forward::Refused;
 pub use framing::{DEFAULT_MAX_MESSAGE_BYTES, Line, Lines, human_bytes};
+pub use handler::Asks;
 pub use lenient::CallResult;
 pub use prompts::CompletionTarget;
 pub use resources::{Updates, template_matches};
@@ -90,6 +91,9 @@ pub struct Context {
     /// Answers servers' sampling requests (None: refuse them). Set by the command that has
     /// the model settings when `sampling` is `allow`.
     pub sampler: Option<Arc<sampling::Sampler>>,
+    /// `serve`: where servers' elicitation, sampling and roots requests go (None: answered
+    /// here, by `elicitation` and `sampler`).
+    pub asks: Option<Arc<dyn Asks>>,
 }
 
 /// Server log levels (RFC 5424 severities, as MCP names them): `--log-level`, sent with
@@ -207,6 +211,7 @@ impl Context {
             log_level: None,
             sampling: sampling::Sampling::Deny,
             sampler: None,
+            asks: None,
             store,
             http: Arc::default(),
             plain: Arc::default(),

@@ -12,6 +12,7 @@
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
 //! sessions deleted), whether the host closed stdin (exit 0) or a signal came (exit 130).
 
+mod asks;
 mod http;
 mod hub;
 mod listener;

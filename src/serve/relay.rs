@@ -294,6 +294,7 @@ impl Relay {
         context: &RequestContext<RoleServer>,
     ) -> Result<T, ErrorData> {
         let session = self.session(index).map_err(|f| as_error(&f))?;
+        let _flying = self.hub.hosts.flying(index, &context.peer);
         let raw = session
             .forward(what, request, context.ct.cancelled(), progress_to(context))
             .await
@@ -336,6 +337,7 @@ impl ServerHandler for Relay {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.hub.hosts.active(&context.peer);
         super::notices::started(&self.hub, &context.peer).await;
     }
 
@@ -368,6 +370,7 @@ impl ServerHandler for Relay {
         params.name = name.into();
         params.meta = relayed_meta(params.meta);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let _flying = self.hub.hosts.flying(index, &context.peer);
         match session
             .forward(
                 &what,

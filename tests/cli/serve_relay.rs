@@ -1,0 +1,278 @@
+//! `mcpchat serve` relaying both ways: an upstream's requests for the user or the model
+//! (elicitation, sampling, roots) reach the host that asked and its answer goes back; log
+//! messages, resource subscriptions and paged lists pass through. The upstream is the in-repo
+//! fake `tests/fakes/serve_relay_upstream.py` (it writes down every message it gets); the
+//! hosts are raw JSON-RPC on serve's stdio or a Unix socket, answering what serve asks them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// The relay fake named `label`, logging to `log`.
+fn upstream(label: &str, log: &Path) -> String {
+    format!(
+        "{label}=python3 {} {label} {}",
+        repo().join("tests/fakes/serve_relay_upstream.py").display(),
+        log.display()
+    )
+}
+
+/// The messages an upstream logged, of one method (responses to its requests: `None`).
+fn received(log: &Path, label: &str, method: Option<&str>) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|entry| entry["label"] == label)
+        .map(|entry| entry["message"].clone())
+        .filter(|message| message.get("method").and_then(Value::as_str) == method)
+        .collect()
+}
+
+/// What a host answers to a request serve sends it: a result, or an error object.
+type Answer = Box<dyn FnMut(&Value) -> Result<Value, Value>>;
+
+/// A host on serve's stdio that answers serve's requests with `answer`.
+struct Host {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Value>,
+    next_id: i64,
+    /// Requests serve sent the host, in order.
+    asked: Vec<Value>,
+    /// Notifications serve sent the host, in order.
+    notices: Vec<Value>,
+    answer: Answer,
+}
+
+impl Host {
+    /// `mcpchat --no-cache <global> serve`, initialized with `capabilities`.
+    fn start(env: &TestEnv, global: &[&str], capabilities: Value, answer: Answer) -> Host {
+        let mut child = env
+            .std_cmd()
+            .arg("--no-cache")
+            .args(global)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let value: Value = serde_json::from_str(&line).unwrap();
+                if sender.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut host = Host {
+            child,
+            stdin,
+            lines,
+            next_id: 1,
+            asked: Vec::new(),
+            notices: Vec::new(),
+            answer,
+        };
+        let init = host.request(
+            "initialize",
+            json!({"protocolVersion": "2025-11-25", "capabilities": capabilities,
+                   "clientInfo": {"name": "relay-host", "version": "1"}}),
+        );
+        assert_eq!(init["result"]["serverInfo"]["name"], "mcpchat", "{init}");
+        host.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        host
+    }
+
+    fn send(&mut self, message: &Value) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{message}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Send a request and read until its response, answering serve's requests on the way.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let line = self.next_line();
+            if line.get("method").is_none() && line["id"] == id {
+                return line;
+            }
+            self.take(line);
+        }
+    }
+
+    /// A line that is not the response awaited: a request to answer or a notification.
+    fn take(&mut self, line: Value) {
+        if line.get("id").is_none() {
+            self.notices.push(line);
+            return;
+        }
+        assert!(line.get("method").is_some(), "a stray response: {line}");
+        let reply = match (self.answer)(&line) {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": line["id"], "result": result}),
+            Err(error) => json!({"jsonrpc": "2.0", "id": line["id"], "error": error}),
+        };
+        self.asked.push(line);
+        self.send(&reply);
+    }
+
+    /// The next line serve writes (a guard against a hung serve, not a timed assertion).
+    fn next_line(&mut self) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve wrote nothing for a minute")
+    }
+
+    fn close(mut self) -> std::process::Output {
+        drop(self.stdin.take());
+        self.child.wait_with_output().unwrap()
+    }
+}
+
+/// A host that never expects to be asked anything.
+fn never_asked() -> Answer {
+    Box::new(|request| panic!("the host was asked {request}"))
+}
+
+/// A host declaring everything, answering every request with a fixed answer per method.
+fn answering_all() -> Answer {
+    Box::new(|request| match request["method"].as_str() {
+        Some("elicitation/create") if request["params"]["mode"] == "url" => {
+            Ok(json!({"action": "accept"}))
+        }
+        Some("elicitation/create") => {
+            Ok(json!({"action": "accept", "content": {"colour": "teal"}}))
+        }
+        Some("sampling/createMessage") => Ok(json!({"role": "assistant",
+            "content": {"type": "text", "text": "host model says hi"}, "model": "host-model"})),
+        Some("roots/list") => {
+            Ok(json!({"roots": [{"uri": "file:///host/project", "name": "project"}]}))
+        }
+        _ => Err(json!({"code": -32601, "message": "not here"})),
+    })
+}
+
+fn every_capability() -> Value {
+    json!({"elicitation": {"form": {}, "url": {}}, "sampling": {}, "roots": {"listChanged": true}})
+}
+
+/// Call `tool` and return its structuredContent.
+fn call(host: &mut Host, tool: &str) -> Value {
+    let response = host.request("tools/call", json!({"name": tool, "arguments": {}}));
+    response["result"]["structuredContent"].clone()
+}
+
+#[test]
+fn an_upstreams_elicitation_sampling_and_roots_reach_the_host_and_its_answers_go_back() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let a = upstream("a", &log);
+    let mut host = Host::start(&env, &["--stdio", &a], every_capability(), answering_all());
+
+    let form = call(&mut host, "ask");
+    assert_eq!(
+        form,
+        json!({"answer": {"action": "accept", "content": {"colour": "teal"}}})
+    );
+    let url = call(&mut host, "ask_url");
+    assert_eq!(url, json!({"answer": {"action": "accept"}}));
+    let sampled = call(&mut host, "sample");
+    assert_eq!(
+        sampled["answer"]["content"],
+        json!({"type": "text", "text": "host model says hi"})
+    );
+    assert_eq!(sampled["answer"]["model"], "host-model");
+    let roots = call(&mut host, "roots");
+    assert_eq!(
+        roots,
+        json!({"answer": {"roots": [{"uri": "file:///host/project", "name": "project"}]}})
+    );
+
+    // The host saw the upstream's requests as the upstream sent them.
+    let methods: Vec<&str> = host
+        .asked
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "elicitation/create",
+            "elicitation/create",
+            "sampling/createMessage",
+            "roots/list"
+        ]
+    );
+    assert_eq!(host.asked[0]["params"]["message"], "a wants a colour");
+    assert_eq!(
+        host.asked[1]["params"]["url"],
+        "https://example.com/consent"
+    );
+    assert_eq!(
+        host.asked[2]["params"]["messages"][0]["content"]["text"],
+        "a asks"
+    );
+    // serve declared to the upstream what a host may answer.
+    let initialize = &received(&log, "a", Some("initialize"))[0];
+    assert_eq!(
+        initialize["params"]["capabilities"],
+        json!({"elicitation": {"form": {}, "url": {}}, "sampling": {}, "roots": {"listChanged": true}})
+    );
+    let output = host.close();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+#[test]
+fn a_host_without_the_capabilities_is_not_asked_and_the_upstream_is_refused() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let a = upstream("a", &log);
+    let mut host = Host::start(&env, &["--stdio", &a], json!({}), never_asked());
+
+    assert_eq!(
+        call(&mut host, "ask"),
+        json!({"answer": {"action": "decline"}})
+    );
+    assert_eq!(
+        call(&mut host, "sample"),
+        json!({"error": {"code": -1, "message": "User rejected sampling request"}})
+    );
+    assert_eq!(
+        call(&mut host, "roots")["error"]["code"],
+        -32601,
+        "roots without a host that has them"
+    );
+    let output = host.close();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+#[test]
+fn a_hosts_error_reaches_the_upstream_with_its_code() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let a = upstream("a", &log);
+    let refuse: Answer = Box::new(|_| Err(json!({"code": -32042, "message": "not today"})));
+    let mut host = Host::start(&env, &["--stdio", &a], every_capability(), refuse);
+    assert_eq!(
+        call(&mut host, "sample"),
+        json!({"error": {"code": -32042, "message": "not today"}})
+    );
+    assert_eq!(host.asked.len(), 1);
+    let output = host.close();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
