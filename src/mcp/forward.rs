@@ -113,4 +113,9 @@ impl Session {
     pub fn list_changes(&self) -> tokio::sync::broadcast::Receiver<crate::cache::ListKind> {
         self.changes.announced.subscribe()
     }
+
+    /// A receiver of the URIs of this server's `notifications/resources/updated`.
+    pub fn resource_updates(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.resource_updates.subscribe()
+    }
 }

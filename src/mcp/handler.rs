@@ -55,6 +55,9 @@ pub trait Asks: Send + Sync {
     ) -> BoxFuture<'static, Result<rmcp::model::CreateMessageResult, rmcp::ErrorData>>;
     #[allow(deprecated)] // roots: still what 2025-era servers ask for
     fn roots(&self) -> BoxFuture<'static, Result<rmcp::model::ListRootsResult, rmcp::ErrorData>>;
+    /// A log message of the server (`notifications/message`), also logged here as always.
+    #[allow(deprecated)] // logging: still what 2025-era servers send
+    fn log(&self, message: &LoggingMessageNotificationParam);
 }
 
 /// Receivers of progress notifications, by the progress token of the request they are for.
@@ -126,6 +129,9 @@ impl ClientHandler for Handler {
         };
         let logger = params.logger.as_deref().unwrap_or("");
         tracing::info!(target: "mcpchat::server", server = %self.server, level = ?params.level, logger, "{}", redact::text(&text));
+        if let Some(asks) = &self.asks {
+            asks.log(&params);
+        }
     }
 
     async fn create_elicitation(

@@ -12,7 +12,7 @@
 //! client without roots answers); the host's own JSON-RPC error reaches the upstream as the
 //! host sent it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rmcp::model::{
@@ -22,90 +22,15 @@ use rmcp::service::ServiceError;
 use rmcp::{ErrorData, Peer, RoleServer};
 use serde_json::Value;
 
-/// The connected hosts as far as the upstreams' requests need them.
-#[derive(Default)]
-pub struct Hosts {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    next: u64,
-    /// The hosts' requests relayed and not answered yet, oldest first.
-    flights: Vec<Flight>,
-    /// The host that sent the latest request (or initialized last).
-    recent: Option<Peer<RoleServer>>,
-}
-
-struct Flight {
-    serial: u64,
-    upstream: usize,
-    host: Peer<RoleServer>,
-}
-
-/// A host's request in flight to an upstream; it lands when this is dropped.
-pub struct InFlight<'a> {
-    hosts: &'a Hosts,
-    serial: u64,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        let mut state = self.hosts.lock();
-        state.flights.retain(|flight| flight.serial != self.serial);
-    }
-}
-
-impl Hosts {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// `host` is the most recently active host.
-    pub fn active(&self, host: &Peer<RoleServer>) {
-        self.lock().recent = Some(host.clone());
-    }
-
-    /// `host` sent a request that is now relayed to `upstream`, until the guard drops.
-    pub fn flying(&self, upstream: usize, host: &Peer<RoleServer>) -> InFlight<'_> {
-        let mut state = self.lock();
-        state.next += 1;
-        let serial = state.next;
-        state.flights.push(Flight {
-            serial,
-            upstream,
-            host: host.clone(),
-        });
-        state.recent = Some(host.clone());
-        InFlight {
-            hosts: self,
-            serial,
-        }
-    }
-
-    /// The host an upstream's request goes to (see the module's comment).
-    fn asker(&self, upstream: usize) -> Option<Peer<RoleServer>> {
-        let state = self.lock();
-        let flying = state
-            .flights
-            .iter()
-            .rev()
-            .find(|flight| flight.upstream == upstream && !flight.host.is_transport_closed());
-        match flying {
-            Some(flight) => Some(flight.host.clone()),
-            None => state
-                .recent
-                .clone()
-                .filter(|host| !host.is_transport_closed()),
-        }
-    }
-}
+use super::hosts::Hosts;
 
 /// The `asks` of one upstream's session.
 pub struct Asks {
     pub hosts: Arc<Hosts>,
     pub upstream: usize,
     pub server: String,
+    /// Several upstreams: log messages say which one in their `logger`.
+    pub several: bool,
 }
 
 /// Whether `host` declared the client capability `name` (and, given, its sub-capability).
@@ -140,6 +65,28 @@ fn host_error(server: &str, error: ServiceError) -> ErrorData {
 }
 
 impl crate::mcp::Asks for Asks {
+    /// To every host that wants its level; with several upstreams the logger names the
+    /// server (`server/logger`, or `server`).
+    #[allow(deprecated)]
+    fn log(&self, message: &rmcp::model::LoggingMessageNotificationParam) {
+        let mut message = message.clone();
+        if self.several {
+            message.logger = Some(match &message.logger {
+                Some(logger) => format!("{}/{logger}", self.server),
+                None => self.server.clone(),
+            });
+        }
+        for host in self.hosts.listening(message.level as u8) {
+            let message = message.clone();
+            let server = self.server.clone();
+            tokio::spawn(async move {
+                if let Err(error) = host.notify_logging_message(message).await {
+                    tracing::debug!(server, "could not pass a log message on to a host: {error}");
+                }
+            });
+        }
+    }
+
     fn elicit(
         &self,
         request: ElicitRequestParams,

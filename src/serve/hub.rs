@@ -17,7 +17,8 @@ use crate::exit::Failure;
 use crate::mcp::Session;
 use crate::report;
 
-use super::asks::{Asks, Hosts};
+use super::asks::Asks;
+use super::hosts::Hosts;
 use super::router::Router;
 
 /// One configured server, as `serve` holds it.
@@ -40,12 +41,14 @@ impl Hub {
     pub async fn connect(app: &App, prefix: Prefix) -> Result<Hub, Failure> {
         let selected = app.config.select(&app.selected)?;
         let hosts = Arc::new(Hosts::default());
+        let several = selected.len() > 1;
         let attempts = selected.into_iter().enumerate().map(|(index, selected)| {
             let mut context = app.context.clone();
             context.asks = Some(Arc::new(Asks {
                 hosts: hosts.clone(),
                 upstream: index,
                 server: selected.name.clone(),
+                several,
             }));
             async move {
                 let session = match selected.server {

@@ -13,6 +13,7 @@
 //! sessions deleted), whether the host closed stdin (exit 0) or a signal came (exit 130).
 
 mod asks;
+mod hosts;
 mod http;
 mod hub;
 mod listener;

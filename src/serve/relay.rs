@@ -17,8 +17,10 @@ use rmcp::model::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
-    RequestMetaObject, ServerConfig,
+    RequestMetaObject, ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
+#[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
+use rmcp::model::{SubscribeRequest, UnsubscribeRequest};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
@@ -121,8 +123,10 @@ fn capabilities(hub: &Hub) -> Value {
         if offered.prompts.is_some() {
             declared["prompts"] = json!({"listChanged": true});
         }
-        if offered.resources.is_some() {
-            declared["resources"] = json!({"listChanged": true});
+        if let Some(resources) = &offered.resources {
+            let subscribe = resources.subscribe == Some(true)
+                || declared["resources"]["subscribe"] == json!(true);
+            declared["resources"] = json!({"listChanged": true, "subscribe": subscribe});
         }
         if offered.completions.is_some() {
             declared["completions"] = json!({});
@@ -337,7 +341,7 @@ impl ServerHandler for Relay {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.hub.hosts.active(&context.peer);
+        self.hub.hosts.joined(&context.peer);
         super::notices::started(&self.hub, &context.peer).await;
     }
 
@@ -469,12 +473,46 @@ impl ServerHandler for Relay {
             .await
     }
 
+    #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let index = self.owner_of(&request.uri).await?;
+        let uri = request.uri.clone();
+        let what = format!("resources/subscribe `{uri}`");
+        let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+        let _: Value = self.relay(index, &what, request, &context).await?;
+        self.hub.hosts.subscribe(&context.peer, &uri);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let index = self.owner_of(&request.uri).await?;
+        if self.hub.hosts.unsubscribe(&context.peer, &request.uri) {
+            // Another host still wants the updates: the upstream keeps sending them.
+            return Ok(());
+        }
+        let what = format!("resources/unsubscribe `{}`", request.uri);
+        let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+        let _: Value = self.relay(index, &what, request, &context).await?;
+        Ok(())
+    }
+
     #[allow(deprecated)] // logging/setLevel: what 2025-era hosts and servers speak
     async fn set_level(
         &self,
         request: rmcp::model::SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        // Each host gets its own level; the upstreams get the latest host's.
+        self.hub.hosts.set_level(&context.peer, request.level as u8);
         let sessions = self.hub.live().filter(|(_, s)| s.serves_logging());
         let results = join_all(sessions.map(|(_, s)| s.set_log_level(request.level))).await;
         for failure in results.into_iter().filter_map(Result::err) {

@@ -276,3 +276,135 @@ fn a_hosts_error_reaches_the_upstream_with_its_code() {
     let output = host.close();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
 }
+
+impl Host {
+    /// Read lines (answering requests) until `done` holds for the notifications read so far.
+    fn until(&mut self, done: impl Fn(&[Value]) -> bool) {
+        while !done(&self.notices) {
+            let line = self.next_line();
+            self.take(line);
+        }
+    }
+
+    /// The data of the log messages received so far, with level and logger.
+    fn logs(&self) -> Vec<(String, String, String)> {
+        self.notices
+            .iter()
+            .filter(|n| n["method"] == "notifications/message")
+            .map(|n| {
+                let text = |key: &str| n["params"][key].as_str().unwrap_or("").to_string();
+                (text("level"), text("logger"), text("data"))
+            })
+            .collect()
+    }
+
+    /// Close stdin and read what serve still wrote before it exited.
+    fn finish(mut self) -> (Vec<Value>, std::process::Output) {
+        drop(self.stdin.take());
+        let mut notices = std::mem::take(&mut self.notices);
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(60)) {
+            notices.push(line);
+        }
+        (notices, self.child.wait_with_output().unwrap())
+    }
+}
+
+fn has_log(notices: &[Value], data: &str) -> bool {
+    notices
+        .iter()
+        .any(|n| n["method"] == "notifications/message" && n["params"]["data"] == data)
+}
+
+#[test]
+fn upstream_log_messages_reach_the_host_at_the_level_it_set_named_by_server() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let (a, b) = (upstream("a", &log), upstream("b", &log));
+    let mut host = Host::start(
+        &env,
+        &["--stdio", &a, "--stdio", &b],
+        json!({}),
+        never_asked(),
+    );
+
+    host.request("tools/call", json!({"name": "a__log", "arguments": {}}));
+    host.until(|n| has_log(n, "a says error"));
+    let mut logs = host.logs();
+    logs.sort();
+    let expected = |level: &str| {
+        (
+            level.to_string(),
+            "a/fake".to_string(),
+            format!("a says {level}"),
+        )
+    };
+    assert_eq!(
+        logs,
+        [expected("debug"), expected("error"), expected("info")]
+    );
+
+    let set = host.request("logging/setLevel", json!({"level": "info"}));
+    assert_eq!(set["result"], json!({}), "{set}");
+    assert_eq!(
+        received(&log, "b", Some("logging/setLevel"))[0]["params"]["level"],
+        "info"
+    );
+    host.notices.clear();
+    host.request("tools/call", json!({"name": "a__log", "arguments": {}}));
+    host.until(|n| has_log(n, "a says error") && has_log(n, "a says info"));
+    let (rest, output) = host.finish();
+    // The debug message of the second round was never sent to the host.
+    let mut datas: Vec<&str> = rest
+        .iter()
+        .filter(|n| n["method"] == "notifications/message")
+        .map(|n| n["params"]["data"].as_str().unwrap())
+        .collect();
+    datas.sort();
+    assert_eq!(datas, ["a says error", "a says info"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+fn has_update(notices: &[Value], uri: &str) -> bool {
+    notices
+        .iter()
+        .any(|n| n["method"] == "notifications/resources/updated" && n["params"]["uri"] == uri)
+}
+
+#[test]
+fn a_resource_update_reaches_the_host_only_for_the_uris_it_subscribed_to() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let a = upstream("a", &log);
+    let mut host = Host::start(&env, &["--stdio", &a], json!({}), never_asked());
+    let subscribed = host.request("resources/subscribe", json!({"uri": "a://r3"}));
+    assert_eq!(subscribed["result"], json!({}), "{subscribed}");
+    assert_eq!(
+        received(&log, "a", Some("resources/subscribe"))[0]["params"]["uri"],
+        "a://r3"
+    );
+    for uri in ["a://r0", "a://r3"] {
+        host.request(
+            "tools/call",
+            json!({"name": "touch", "arguments": {"uri": uri}}),
+        );
+    }
+    host.until(|n| has_update(n, "a://r3"));
+    // Updates come in the upstream's order: r0's would have come first.
+    assert!(!has_update(&host.notices, "a://r0"), "{:?}", host.notices);
+
+    let gone = host.request("resources/unsubscribe", json!({"uri": "a://r3"}));
+    assert_eq!(gone["result"], json!({}), "{gone}");
+    assert_eq!(received(&log, "a", Some("resources/unsubscribe")).len(), 1);
+    host.request("resources/subscribe", json!({"uri": "a://r4"}));
+    host.notices.clear();
+    for uri in ["a://r3", "a://r4"] {
+        host.request(
+            "tools/call",
+            json!({"name": "touch", "arguments": {"uri": uri}}),
+        );
+    }
+    host.until(|n| has_update(n, "a://r4"));
+    assert!(!has_update(&host.notices, "a://r3"), "{:?}", host.notices);
+    let output = host.close();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
