@@ -18,6 +18,7 @@ mod http;
 mod hub;
 mod listener;
 mod notices;
+mod pages;
 mod relay;
 mod router;
 mod wire;

@@ -15,18 +15,23 @@ use rmcp::model::{
     CompleteRequest, CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
+    PaginatedRequestParams, ProgressNotificationParam, Prompt, ReadResourceRequest,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
-    RequestMetaObject, ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
+    RequestMetaObject, Resource, ResourceTemplate, ServerConfig, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
 use rmcp::model::{SubscribeRequest, UnsubscribeRequest};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::hub::Hub;
+use super::pages::{self, Position};
 use super::router::Named;
+use crate::cache::ListKind;
 use crate::exit::Failure;
 use crate::mcp::{Refused, Session};
 
@@ -168,8 +173,8 @@ impl Relay {
         }
         if !router.prefixed() {
             match what {
-                Named::Tool => drop(self.tools().await),
-                Named::Prompt => drop(self.prompts().await),
+                Named::Tool => self.relist(ListKind::Tools).await,
+                Named::Prompt => self.relist(ListKind::Prompts).await,
             }
             if let Some(found) = router.route(what, exposed) {
                 return Ok(found);
@@ -185,58 +190,120 @@ impl Relay {
         ))
     }
 
-    /// Every live upstream's tools (allow/deny applied, the cache used), renamed.
-    async fn tools(&self) -> Vec<rmcp::model::Tool> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (
-                index,
-                session.name(),
-                session.tools_to_show().await.map(|(tools, _)| tools),
-            )
-        }))
+    /// One merged page of tools (allow/deny applied, the cache used), renamed; see `pages`.
+    async fn tools(&self, at: &Position) -> (Vec<Tool>, Option<Position>) {
+        let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
+            match cursor {
+                None if session.cached::<Tool>(ListKind::Tools).is_some() => {
+                    Ok((session.tools_to_show().await?.0, None))
+                }
+                cursor => session.tools_page(cursor).await,
+            }
+        })
         .await;
+        let (kept, next) = pages::cut(parts, at);
         let router = &self.hub.router;
         let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(tools) = kept(server, "tools/list", listed) else {
+        for (index, first, (_, server, listed)) in kept {
+            let Some((tools, _)) = kept_list(&server, "tools/list", listed) else {
                 continue;
             };
-            router.listed(Named::Tool, index, tools.iter().map(|t| t.name.as_ref()));
+            let names = tools.iter().map(|t| t.name.as_ref());
+            router.listed(Named::Tool, index, first, names);
             merged.extend(tools.into_iter().map(|mut tool| {
                 tool.name = router.exposed(index, &tool.name).into();
                 tool
             }));
         }
-        merged
+        (merged, next)
     }
 
-    /// Every live upstream's prompts, renamed.
-    async fn prompts(&self) -> Vec<rmcp::model::Prompt> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (
-                index,
-                session.name(),
-                session.prompts().await.map(|(p, _)| p),
-            )
-        }))
-        .await;
+    /// One merged page of prompts, renamed.
+    async fn prompts(&self, at: &Position) -> (Vec<Prompt>, Option<Position>) {
+        let (kept, next) = self.items::<Prompt>(ListKind::Prompts, at).await;
         let router = &self.hub.router;
         let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(prompts) = kept(server, "prompts/list", listed) else {
-                continue;
-            };
-            router.listed(
-                Named::Prompt,
-                index,
-                prompts.iter().map(|p| p.name.as_str()),
-            );
+        for (index, first, prompts) in kept {
+            let names = prompts.iter().map(|p| p.name.as_str());
+            router.listed(Named::Prompt, index, first, names);
             merged.extend(prompts.into_iter().map(|mut prompt| {
                 prompt.name = router.exposed(index, &prompt.name);
                 prompt
             }));
         }
-        merged
+        (merged, next)
+    }
+
+    /// One merged page of resources (their URIs as they are).
+    async fn resources(&self, at: &Position) -> (Vec<Resource>, Option<Position>) {
+        let (kept, next) = self.items::<Resource>(ListKind::Resources, at).await;
+        let mut merged = Vec::new();
+        for (index, first, resources) in kept {
+            let uris = resources.iter().map(|r| r.uri.as_str());
+            self.hub.router.listed_uris(index, first, uris);
+            merged.extend(resources);
+        }
+        (merged, next)
+    }
+
+    /// One merged page of resource templates.
+    async fn templates(&self, at: &Position) -> (Vec<ResourceTemplate>, Option<Position>) {
+        let (kept, next) = self
+            .items::<ResourceTemplate>(ListKind::Templates, at)
+            .await;
+        let mut merged = Vec::new();
+        for (index, first, templates) in kept {
+            let patterns = templates.iter().map(|t| t.uri_template.as_str());
+            self.hub.router.listed_templates(index, first, patterns);
+            merged.extend(templates);
+        }
+        (merged, next)
+    }
+
+    /// One merged page of a list other than tools: each upstream's items with its index and
+    /// whether they are its first page (failed upstreams left out with a warning).
+    async fn items<T: Serialize + DeserializeOwned>(
+        &self,
+        kind: ListKind,
+        at: &Position,
+    ) -> (Vec<(usize, bool, Vec<T>)>, Option<Position>) {
+        let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
+            match cursor {
+                None if session.cached::<T>(kind).is_some() => {
+                    Ok((session.cached::<T>(kind).unwrap_or_default(), None))
+                }
+                cursor => session.items_page::<T>(kind, cursor).await,
+            }
+        })
+        .await;
+        let (kept, next) = pages::cut(parts, at);
+        let items = kept
+            .into_iter()
+            .filter_map(|(index, first, (_, server, listed))| {
+                let (items, _) = kept_list(&server, kind.method(), listed)?;
+                Some((index, first, items))
+            })
+            .collect();
+        (items, next)
+    }
+
+    /// Every page of one list, for the router to know every name or URI; a cursor an
+    /// upstream repeats ends it (as `paginate` does for our own listings).
+    async fn relist(&self, kind: ListKind) {
+        let mut at = Position { u: 0, c: None };
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let next = match kind {
+                ListKind::Tools => self.tools(&at).await.1,
+                ListKind::Prompts => self.prompts(&at).await.1,
+                ListKind::Resources => self.resources(&at).await.1,
+                ListKind::Templates => self.templates(&at).await.1,
+            };
+            match next {
+                Some(next) if seen.insert(next.encode()) => at = next,
+                _ => return,
+            }
+        }
     }
 
     /// The upstream of a resource URI; unknown URIs are looked for in fresh lists once.
@@ -244,8 +311,8 @@ impl Relay {
         if let Some(index) = self.hub.router.route_uri(uri) {
             return Ok(index);
         }
-        drop(self.resources().await);
-        drop(self.templates().await);
+        self.relist(ListKind::Resources).await;
+        self.relist(ListKind::Templates).await;
         self.hub.router.route_uri(uri).ok_or_else(|| {
             ErrorData::new(
                 ErrorCode::RESOURCE_NOT_FOUND,
@@ -253,40 +320,6 @@ impl Relay {
                 Some(json!({"uri": uri})),
             )
         })
-    }
-
-    async fn resources(&self) -> Vec<rmcp::model::Resource> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (index, session.name(), session.resources().await)
-        }))
-        .await;
-        let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(resources) = kept(server, "resources/list", listed) else {
-                continue;
-            };
-            let uris = resources.iter().map(|r| r.uri.as_str());
-            self.hub.router.listed_uris(index, uris);
-            merged.extend(resources);
-        }
-        merged
-    }
-
-    async fn templates(&self) -> Vec<rmcp::model::ResourceTemplate> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (index, session.name(), session.resource_templates().await)
-        }))
-        .await;
-        let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(templates) = kept(server, "resources/templates/list", listed) else {
-                continue;
-            };
-            let patterns = templates.iter().map(|t| t.uri_template.as_str());
-            self.hub.router.listed_templates(index, patterns);
-            merged.extend(templates);
-        }
-        merged
     }
 
     /// Relay `request` to upstream `index` and read its result as `T`.
@@ -307,9 +340,14 @@ impl Relay {
     }
 }
 
+/// The host's cursor, if it sent one.
+fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
+    request.as_ref()?.cursor.as_deref()
+}
+
 /// A list from one upstream, or None (with a warning) when listing it failed: the others'
 /// lists still reach the host.
-fn kept<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
+fn kept_list<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
     match listed {
         Ok(items) => Some(items),
         Err(failure) => {
@@ -347,10 +385,13 @@ impl ServerHandler for Relay {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools().await))
+        let (tools, next) = self.tools(&Position::decode(cursor(&request))?).await;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn call_tool(
@@ -394,10 +435,13 @@ impl ServerHandler for Relay {
 
     async fn list_prompts(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::with_all_items(self.prompts().await))
+        let (prompts, next) = self.prompts(&Position::decode(cursor(&request))?).await;
+        let mut result = ListPromptsResult::with_all_items(prompts);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn get_prompt(
@@ -417,20 +461,24 @@ impl ServerHandler for Relay {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(self.resources().await))
+        let (resources, next) = self.resources(&Position::decode(cursor(&request))?).await;
+        let mut result = ListResourcesResult::with_all_items(resources);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn list_resource_templates(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::with_all_items(
-            self.templates().await,
-        ))
+        let (templates, next) = self.templates(&Position::decode(cursor(&request))?).await;
+        let mut result = ListResourceTemplatesResult::with_all_items(templates);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn read_resource(

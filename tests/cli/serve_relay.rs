@@ -408,3 +408,91 @@ fn a_resource_update_reaches_the_host_only_for_the_uris_it_subscribed_to() {
     let output = host.close();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
 }
+
+/// Follow a list's cursors to the end: the pages' item fields `key`, one Vec per page.
+fn every_page(host: &mut Host, method: &str, list: &str, key: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let params = match &cursor {
+            Some(cursor) => json!({"cursor": cursor}),
+            None => json!({}),
+        };
+        let response = host.request(method, params);
+        let items = response["result"][list]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {list}: {response}"));
+        pages.push(
+            items
+                .iter()
+                .map(|item| item[key].as_str().unwrap().to_string())
+                .collect(),
+        );
+        match response["result"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return pages,
+        }
+    }
+}
+
+#[test]
+fn lists_page_where_an_upstream_pages_and_a_host_following_cursors_gets_every_item_once() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let (a, b) = (upstream("a", &log), upstream("b", &log));
+    let mut host = Host::start(
+        &env,
+        &["--stdio", &a, "--stdio", &b],
+        json!({}),
+        never_asked(),
+    );
+
+    let tools = every_page(&mut host, "tools/list", "tools", "name");
+    let sizes: Vec<usize> = tools.iter().map(Vec::len).collect();
+    // Each upstream pages by two; a page ends where an upstream has more.
+    assert_eq!(sizes, [2, 2, 2, 3, 2, 2, 1]);
+    let names = [
+        "whoami", "ask", "ask_url", "sample", "roots", "log", "touch",
+    ];
+    let expected: Vec<String> = ["a", "b"]
+        .iter()
+        .flat_map(|server| names.iter().map(move |name| format!("{server}__{name}")))
+        .collect();
+    assert_eq!(tools.concat(), expected);
+    // Each upstream got its own cursors back, page by page.
+    let cursors: Vec<Value> = received(&log, "b", Some("tools/list"))
+        .iter()
+        .map(|request| request["params"]["cursor"].clone())
+        .collect();
+    assert_eq!(
+        cursors,
+        [
+            Value::Null,
+            json!("b-page-2"),
+            json!("b-page-4"),
+            json!("b-page-6")
+        ]
+    );
+    // A tool of a later page routes as any other.
+    let touched = host.request(
+        "tools/call",
+        json!({"name": "b__touch", "arguments": {"uri": "b://r4"}}),
+    );
+    assert_eq!(
+        touched["result"]["content"][0]["text"], "touched",
+        "{touched}"
+    );
+
+    let resources = every_page(&mut host, "resources/list", "resources", "uri");
+    assert_eq!(resources.len(), 5);
+    let uris: Vec<String> = ["a", "b"]
+        .iter()
+        .flat_map(|server| (0..5).map(move |n| format!("{server}://r{n}")))
+        .collect();
+    assert_eq!(resources.concat(), uris);
+
+    let foreign = host.request("tools/list", json!({"cursor": "b-page-2"}));
+    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+    let output = host.close();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
