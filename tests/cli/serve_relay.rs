@@ -55,8 +55,20 @@ struct Host {
 impl Host {
     /// `mcpchat --no-cache <global> serve`, initialized with `capabilities`.
     fn start(env: &TestEnv, global: &[&str], capabilities: Value, answer: Answer) -> Host {
+        Host::launch(env, &[], global, capabilities, answer)
+    }
+
+    /// The same with extra environment variables.
+    fn launch(
+        env: &TestEnv,
+        vars: &[(&str, String)],
+        global: &[&str],
+        capabilities: Value,
+        answer: Answer,
+    ) -> Host {
         let mut child = env
             .std_cmd()
+            .envs(vars.iter().map(|(k, v)| (k, v)))
             .arg("--no-cache")
             .args(global)
             .arg("serve")
@@ -495,4 +507,56 @@ fn lists_page_where_an_upstream_pages_and_a_host_following_cursors_gets_every_it
     assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
     let output = host.close();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+#[test]
+fn an_oauth_upstream_without_a_token_answers_calls_with_the_login_to_run_and_no_browser_opens() {
+    let env = TestEnv::new();
+    let issuer = oauth2_mock_server();
+    let resource = protected_echo(&issuer.url);
+    env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: locked\n    url: {}\n    auth_type: oauth\n",
+            resource.url
+        ),
+    );
+    let opened = env.path("browser-opened");
+    let browser = env.write("browser.sh", &format!("touch {}\n", opened.display()));
+    let vars = [("BROWSER", format!("sh {}", browser.display()))];
+    let mut host = Host::launch(&env, &vars, &[], json!({}), never_asked());
+    let call = host.request("tools/call", json!({"name": "whoami", "arguments": {}}));
+    assert_eq!(call["result"]["isError"], true, "{call}");
+    let text = call["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("MCP server `locked` is not available: "),
+        "{text}"
+    );
+    assert!(text.contains("mcpchat auth login locked"), "{text}");
+    let (_, output) = host.finish();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(!opened.exists(), "serve opened a browser");
+}
+
+#[test]
+fn a_request_in_flight_when_the_host_closes_stdin_is_cancelled_upstream_and_serve_exits_0() {
+    let env = TestEnv::new();
+    let log = env.path("upstreams.log");
+    let a = upstream("a", &log);
+    // A host that never answers: the upstream's elicitation stays in flight.
+    let mut host = Host::start(&env, &["--stdio", &a], every_capability(), never_asked());
+    let id = host.next_id;
+    host.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "ask", "arguments": {}}}));
+    // Wait until serve passed the elicitation on: the call is then in flight upstream.
+    let asked = host.next_line();
+    assert_eq!(asked["method"], "elicitation/create", "{asked}");
+    let (_, output) = host.finish();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(received(&log, "a", Some("tools/call")).len(), 1);
+    // The upstream heard the call was cancelled, and its process is gone with serve.
+    let cancelled = received(&log, "a", Some("notifications/cancelled"));
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    let pid = received(&log, "a", None)[0]["pid"].as_u64().unwrap();
+    assert!(!alive(pid as u32), "the upstream {pid} outlived serve");
 }

@@ -3,7 +3,8 @@
 reached it.
 
 Usage: serve_relay_upstream.py LABEL LOG. Newline-delimited JSON-RPC on stdin/stdout; every
-message received is appended to LOG as one JSON line {"label", "message"}.
+message received is appended to LOG as one JSON line {"label", "message"}; the first line's
+message is {"pid": its process id}.
 
 Tools that ask the client something while they run, then answer with what the client said
 (structuredContent {"answer": the client's result, or "error": its error}):
@@ -17,6 +18,7 @@ resources/subscribe and resources/unsubscribe answer {}.
 """
 
 import json
+import os
 import sys
 
 LABEL, LOG = sys.argv[1], sys.argv[2]
@@ -142,6 +144,7 @@ def handle(msg):
         answer(msg_id, error={"code": -32601, "message": f"Method not found: {method}"})
 
 
+log({"pid": os.getpid()})
 for line in sys.stdin:
     if not line.strip():
         continue
