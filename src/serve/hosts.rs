@@ -88,6 +88,11 @@ impl Hosts {
         state.recent = Some(host.clone());
     }
 
+    /// `host` is the most recently active host.
+    pub fn active(&self, host: &Peer<RoleServer>) {
+        self.lock().recent = Some(host.clone());
+    }
+
     /// `host` sent a request that is now relayed to `upstream`, until the guard drops.
     pub fn flying(&self, upstream: usize, host: &Peer<RoleServer>) -> InFlight<'_> {
         let mut state = self.lock();

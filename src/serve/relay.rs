@@ -378,6 +378,13 @@ impl ServerHandler for Relay {
         info
     }
 
+    /// A host's roots changed: every server hears it (each asks `roots/list` again, and the
+    /// host most recently active answers).
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        self.hub.hosts.active(&context.peer);
+        join_all(self.hub.live().map(|(_, session)| session.roots_changed())).await;
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         self.hub.hosts.joined(&context.peer);
         super::notices::started(&self.hub, &context.peer).await;

@@ -239,6 +239,19 @@ fn an_upstreams_elicitation_sampling_and_roots_reach_the_host_and_its_answers_go
         host.asked[2]["params"]["messages"][0]["content"]["text"],
         "a asks"
     );
+    // A change of the host's roots reaches the upstream.
+    host.send(&json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}));
+    // Each ping is a round trip through serve; the notification is on its way meanwhile.
+    for _ in 0..1000 {
+        if !received(&log, "a", Some("notifications/roots/list_changed")).is_empty() {
+            break;
+        }
+        host.request("ping", json!({}));
+    }
+    assert_eq!(
+        received(&log, "a", Some("notifications/roots/list_changed")).len(),
+        1
+    );
     // serve declared to the upstream what a host may answer.
     let initialize = &received(&log, "a", Some("initialize"))[0];
     assert_eq!(
