@@ -29,6 +29,7 @@ use crate::exit::{Failure, Kind};
 use crate::ui::Progress;
 
 pub use features::forward::Refused;
+pub use features::handler::Asks;
 pub use features::lenient::CallResult;
 pub use features::prompts::CompletionTarget;
 pub use features::resources::{Updates, template_matches};
@@ -71,6 +72,9 @@ pub struct Context {
     /// Answers servers' sampling requests (None: refuse them). Set by the command that has
     /// the model settings when `sampling` is `allow`.
     pub sampler: Option<Arc<features::sampling::Sampler>>,
+    /// `serve`: where servers' elicitation, sampling and roots requests go (None: answered
+    /// here, by `elicitation` and `sampler`).
+    pub asks: Option<Arc<dyn Asks>>,
 }
 
 /// Server log levels (RFC 5424 severities, as MCP names them): `--log-level`, sent with
@@ -188,6 +192,7 @@ impl Context {
             log_level: None,
             sampling: features::sampling::Sampling::Deny,
             sampler: None,
+            asks: None,
             store,
             http: Arc::default(),
             plain: Arc::default(),

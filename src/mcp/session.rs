@@ -99,7 +99,7 @@ impl Session {
         self.forget(ListKind::Tools);
     }
 
-    fn permitted(&self, tools: Vec<Tool>) -> Vec<Tool> {
+    pub(super) fn permitted(&self, tools: Vec<Tool>) -> Vec<Tool> {
         tools
             .into_iter()
             .filter(|t| self.server.tools.permits(&t.name))

@@ -7,6 +7,8 @@
 //! its failure); every live session is closed on the way out (stdio children reaped, HTTP
 //! sessions deleted).
 
+use std::sync::Arc;
+
 use futures::future::join_all;
 
 use crate::cli::Prefix;
@@ -15,6 +17,8 @@ use crate::exit::Failure;
 use crate::mcp::Session;
 use crate::report;
 
+use super::asks::Asks;
+use super::hosts::Hosts;
 use super::router::Router;
 
 /// One configured server, as `serve` holds it.
@@ -27,6 +31,8 @@ pub struct Upstream {
 pub struct Hub {
     pub upstreams: Vec<Upstream>,
     pub router: Router,
+    /// The hosts, for the upstreams' requests to them (elicitation, sampling, roots).
+    pub hosts: Arc<Hosts>,
 }
 
 impl Hub {
@@ -34,8 +40,16 @@ impl Hub {
     /// the server is `required`.
     pub async fn connect(app: &App, prefix: Prefix) -> Result<Hub, Failure> {
         let selected = app.config.select(&app.selected)?;
-        let attempts = selected.into_iter().map(|selected| {
-            let context = app.context.clone();
+        let hosts = Arc::new(Hosts::default());
+        let several = selected.len() > 1;
+        let attempts = selected.into_iter().enumerate().map(|(index, selected)| {
+            let mut context = app.context.clone();
+            context.asks = Some(Arc::new(Asks {
+                hosts: hosts.clone(),
+                upstream: index,
+                server: selected.name.clone(),
+                several,
+            }));
             async move {
                 let session = match selected.server {
                     Ok(server) => Session::connect(server, &context).await,
@@ -58,6 +72,7 @@ impl Hub {
         let hub = Hub {
             router: Router::new(upstreams.iter().map(|u| u.name.clone()).collect(), prefix),
             upstreams,
+            hosts,
         };
         match required_failure {
             Some(failure) => {

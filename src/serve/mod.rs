@@ -4,18 +4,23 @@
 //!
 //! Parts: `hub` (the upstreams, connected once, and who failed), `router` (names, prefixes,
 //! which upstream owns a name or URI), `relay` (the MCP server the host talks to), `notices`
-//! (what the host is told on its own: dead upstreams, list changes), `wire` (the host's line
-//! transport, redacted), `listener` (stdio and the Unix socket), `http` (Streamable HTTP,
-//! `--listen`).
+//! (what the host is told on its own: dead upstreams, list changes, resource updates),
+//! `hosts` (which host has what in flight, its log level and subscriptions), `asks` (an
+//! upstream's elicitation, sampling and roots requests passed on to the host that asked),
+//! `pages` (merged pagination), `wire` (the host's line transport, redacted), `listener`
+//! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`).
 //!
 //! Guarantees: stdout carries only the MCP messages to the host (everything else is on
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
 //! sessions deleted), whether the host closed stdin (exit 0) or a signal came (exit 130).
 
+mod asks;
+mod hosts;
 mod http;
 mod hub;
 mod listener;
 mod notices;
+mod pages;
 mod relay;
 mod router;
 mod wire;

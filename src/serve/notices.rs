@@ -1,6 +1,7 @@
 //! What `serve` tells a host on its own once it is initialized: one log notification per
-//! upstream that is not available (and why), and every `list_changed` an upstream sends,
-//! re-announced as the host's own list changing.
+//! upstream that is not available (and why), every `list_changed` an upstream sends,
+//! re-announced as the host's own list changing, and the `resources/updated` of the URIs the
+//! host subscribed to. (Upstream log messages go out from `asks`, as the handler gets them.)
 //!
 //! Guarantee: a forwarder ends when its upstream's session ends or the host is gone; nothing
 //! here holds the upstreams alive.
@@ -20,6 +21,34 @@ pub async fn started(hub: &Hub, peer: &Peer<RoleServer>) {
     }
     for (_, session) in hub.live() {
         tokio::spawn(forward_changes(session.list_changes(), peer.clone()));
+        let updates = session.resource_updates();
+        tokio::spawn(forward_updates(updates, peer.clone(), hub.hosts.clone()));
+    }
+}
+
+/// Pass each `notifications/resources/updated` of one upstream on to this host when it
+/// subscribed to the URI, until the upstream or the host is gone.
+async fn forward_updates(
+    mut updates: tokio::sync::broadcast::Receiver<String>,
+    peer: Peer<RoleServer>,
+    hosts: std::sync::Arc<super::hosts::Hosts>,
+) {
+    loop {
+        let uri = match updates.recv().await {
+            Ok(uri) => uri,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!("{missed} resource updates were not passed on (too many at once)");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if !hosts.subscribed(&peer, &uri) {
+            continue;
+        }
+        let params = rmcp::model::ResourceUpdatedNotificationParam::new(uri);
+        if peer.notify_resource_updated(params).await.is_err() && peer.is_transport_closed() {
+            return;
+        }
     }
 }
 

@@ -16,16 +16,23 @@ use rmcp::model::{
     CompleteRequest, CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
+    PaginatedRequestParams, ProgressNotificationParam, Prompt, ReadResourceRequest,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
-    RequestMetaObject, ServerConfig,
+    RequestMetaObject, Resource, ResourceTemplate, ServerConfig, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
+#[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
+use rmcp::model::{SubscribeRequest, UnsubscribeRequest};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::hub::Hub;
+use super::pages::{self, Position};
 use super::router::Named;
+use crate::cache::ListKind;
 use crate::exit::Failure;
 use crate::mcp::{Refused, Session};
 
@@ -155,8 +162,10 @@ fn capabilities(hub: &Hub) -> Value {
         if offered.prompts.is_some() {
             declared["prompts"] = json!({"listChanged": true});
         }
-        if offered.resources.is_some() {
-            declared["resources"] = json!({"listChanged": true});
+        if let Some(resources) = &offered.resources {
+            let subscribe = resources.subscribe == Some(true)
+                || declared["resources"]["subscribe"] == json!(true);
+            declared["resources"] = json!({"listChanged": true, "subscribe": subscribe});
         }
         if offered.completions.is_some() {
             declared["completions"] = json!({});
@@ -198,8 +207,8 @@ impl Relay {
         }
         if !router.prefixed() {
             match what {
-                Named::Tool => drop(self.tools().await),
-                Named::Prompt => drop(self.prompts().await),
+                Named::Tool => self.relist(ListKind::Tools).await,
+                Named::Prompt => self.relist(ListKind::Prompts).await,
             }
             if let Some(found) = router.route(what, exposed) {
                 return Ok(found);
@@ -215,63 +224,127 @@ impl Relay {
         ))
     }
 
-    /// Every live upstream's tools (allow/deny applied, the cache used), renamed.
-    async fn tools(&self) -> Vec<rmcp::model::Tool> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (
-                index,
-                session.name(),
-                session.tools_to_show().await.map(|(tools, _)| tools),
-            )
-        }))
+    /// One merged page of tools (allow/deny applied, the cache used), renamed; see `pages`.
+    async fn tools(&self, at: &Position) -> (Vec<Tool>, Option<Position>) {
+        let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
+            match cursor {
+                None if session.cached::<Tool>(ListKind::Tools).is_some() => {
+                    Ok((session.tools_to_show().await?.0, None))
+                }
+                cursor => session.tools_page(cursor).await,
+            }
+        })
         .await;
+        let (kept, next) = pages::cut(parts, at);
         let router = &self.hub.router;
         let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(tools) = kept(server, "tools/list", listed) else {
+        for (index, first, (_, server, listed)) in kept {
+            let Some((tools, _)) = kept_list(&server, "tools/list", listed) else {
                 continue;
             };
-            router.listed(Named::Tool, index, tools.iter().map(|t| t.name.as_ref()));
+            let names = tools.iter().map(|t| t.name.as_ref());
+            router.listed(Named::Tool, index, first, names);
             merged.extend(tools.into_iter().map(|mut tool| {
                 tool.name = router.exposed(index, &tool.name).into();
                 tool
             }));
         }
         let mut listed = self.listed_tools.lock().unwrap_or_else(|e| e.into_inner());
-        *listed = merged
-            .iter()
-            .map(|t| (t.name.to_string(), t.clone()))
-            .collect();
-        merged
+        // Pages add to what was listed (a first page starts over: see `Position`).
+        if at.u == 0 && at.c.is_none() {
+            listed.clear();
+        }
+        listed.extend(merged.iter().map(|t| (t.name.to_string(), t.clone())));
+        drop(listed);
+        (merged, next)
     }
 
-    /// Every live upstream's prompts, renamed.
-    async fn prompts(&self) -> Vec<rmcp::model::Prompt> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (
-                index,
-                session.name(),
-                session.prompts().await.map(|(p, _)| p),
-            )
-        }))
-        .await;
+    /// One merged page of prompts, renamed.
+    async fn prompts(&self, at: &Position) -> (Vec<Prompt>, Option<Position>) {
+        let (kept, next) = self.items::<Prompt>(ListKind::Prompts, at).await;
         let router = &self.hub.router;
         let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(prompts) = kept(server, "prompts/list", listed) else {
-                continue;
-            };
-            router.listed(
-                Named::Prompt,
-                index,
-                prompts.iter().map(|p| p.name.as_str()),
-            );
+        for (index, first, prompts) in kept {
+            let names = prompts.iter().map(|p| p.name.as_str());
+            router.listed(Named::Prompt, index, first, names);
             merged.extend(prompts.into_iter().map(|mut prompt| {
                 prompt.name = router.exposed(index, &prompt.name);
                 prompt
             }));
         }
-        merged
+        (merged, next)
+    }
+
+    /// One merged page of resources (their URIs as they are).
+    async fn resources(&self, at: &Position) -> (Vec<Resource>, Option<Position>) {
+        let (kept, next) = self.items::<Resource>(ListKind::Resources, at).await;
+        let mut merged = Vec::new();
+        for (index, first, resources) in kept {
+            let uris = resources.iter().map(|r| r.uri.as_str());
+            self.hub.router.listed_uris(index, first, uris);
+            merged.extend(resources);
+        }
+        (merged, next)
+    }
+
+    /// One merged page of resource templates.
+    async fn templates(&self, at: &Position) -> (Vec<ResourceTemplate>, Option<Position>) {
+        let (kept, next) = self
+            .items::<ResourceTemplate>(ListKind::Templates, at)
+            .await;
+        let mut merged = Vec::new();
+        for (index, first, templates) in kept {
+            let patterns = templates.iter().map(|t| t.uri_template.as_str());
+            self.hub.router.listed_templates(index, first, patterns);
+            merged.extend(templates);
+        }
+        (merged, next)
+    }
+
+    /// One merged page of a list other than tools: each upstream's items with its index and
+    /// whether they are its first page (failed upstreams left out with a warning).
+    async fn items<T: Serialize + DeserializeOwned>(
+        &self,
+        kind: ListKind,
+        at: &Position,
+    ) -> (Vec<(usize, bool, Vec<T>)>, Option<Position>) {
+        let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
+            match cursor {
+                None if session.cached::<T>(kind).is_some() => {
+                    Ok((session.cached::<T>(kind).unwrap_or_default(), None))
+                }
+                cursor => session.items_page::<T>(kind, cursor).await,
+            }
+        })
+        .await;
+        let (kept, next) = pages::cut(parts, at);
+        let items = kept
+            .into_iter()
+            .filter_map(|(index, first, (_, server, listed))| {
+                let (items, _) = kept_list(&server, kind.method(), listed)?;
+                Some((index, first, items))
+            })
+            .collect();
+        (items, next)
+    }
+
+    /// Every page of one list, for the router to know every name or URI; a cursor an
+    /// upstream repeats ends it (as `paginate` does for our own listings).
+    async fn relist(&self, kind: ListKind) {
+        let mut at = Position { u: 0, c: None };
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let next = match kind {
+                ListKind::Tools => self.tools(&at).await.1,
+                ListKind::Prompts => self.prompts(&at).await.1,
+                ListKind::Resources => self.resources(&at).await.1,
+                ListKind::Templates => self.templates(&at).await.1,
+            };
+            match next {
+                Some(next) if seen.insert(next.encode()) => at = next,
+                _ => return,
+            }
+        }
     }
 
     /// The upstream of a resource URI; unknown URIs are looked for in fresh lists once.
@@ -279,8 +352,8 @@ impl Relay {
         if let Some(index) = self.hub.router.route_uri(uri) {
             return Ok(index);
         }
-        drop(self.resources().await);
-        drop(self.templates().await);
+        self.relist(ListKind::Resources).await;
+        self.relist(ListKind::Templates).await;
         self.hub.router.route_uri(uri).ok_or_else(|| {
             ErrorData::new(
                 ErrorCode::RESOURCE_NOT_FOUND,
@@ -288,40 +361,6 @@ impl Relay {
                 Some(json!({"uri": uri})),
             )
         })
-    }
-
-    async fn resources(&self) -> Vec<rmcp::model::Resource> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (index, session.name(), session.resources().await)
-        }))
-        .await;
-        let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(resources) = kept(server, "resources/list", listed) else {
-                continue;
-            };
-            let uris = resources.iter().map(|r| r.uri.as_str());
-            self.hub.router.listed_uris(index, uris);
-            merged.extend(resources);
-        }
-        merged
-    }
-
-    async fn templates(&self) -> Vec<rmcp::model::ResourceTemplate> {
-        let lists = join_all(self.hub.live().map(|(index, session)| async move {
-            (index, session.name(), session.resource_templates().await)
-        }))
-        .await;
-        let mut merged = Vec::new();
-        for (index, server, listed) in lists {
-            let Some(templates) = kept(server, "resources/templates/list", listed) else {
-                continue;
-            };
-            let patterns = templates.iter().map(|t| t.uri_template.as_str());
-            self.hub.router.listed_templates(index, patterns);
-            merged.extend(templates);
-        }
-        merged
     }
 
     /// Relay `request` to upstream `index` and read its result as `T`.
@@ -333,6 +372,7 @@ impl Relay {
         context: &RequestContext<RoleServer>,
     ) -> Result<T, ErrorData> {
         let session = self.session(index).map_err(|f| as_error(&f))?;
+        let _flying = self.hub.hosts.flying(index, &context.peer);
         let raw = forward_with_progress(session, what, request, context)
             .await
             .map_err(refusal)?;
@@ -340,9 +380,14 @@ impl Relay {
     }
 }
 
+/// The host's cursor, if it sent one.
+fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
+    request.as_ref()?.cursor.as_deref()
+}
+
 /// A list from one upstream, or None (with a warning) when listing it failed: the others'
 /// lists still reach the host.
-fn kept<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
+fn kept_list<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
     match listed {
         Ok(items) => Some(items),
         Err(failure) => {
@@ -381,16 +426,27 @@ impl ServerHandler for Relay {
         listed.get(name).cloned()
     }
 
+    /// A host's roots changed: every server hears it (each asks `roots/list` again, and the
+    /// host most recently active answers).
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        self.hub.hosts.active(&context.peer);
+        join_all(self.hub.live().map(|(_, session)| session.roots_changed())).await;
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.hub.hosts.joined(&context.peer);
         super::notices::started(&self.hub, &context.peer).await;
     }
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools().await))
+        let (tools, next) = self.tools(&Position::decode(cursor(&request))?).await;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn call_tool(
@@ -414,6 +470,7 @@ impl ServerHandler for Relay {
         params.name = name.into();
         params.meta = relayed_meta(params.meta);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let _flying = self.hub.hosts.flying(index, &context.peer);
         match forward_with_progress(session, &what, request, &context).await {
             Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
@@ -425,10 +482,13 @@ impl ServerHandler for Relay {
 
     async fn list_prompts(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::with_all_items(self.prompts().await))
+        let (prompts, next) = self.prompts(&Position::decode(cursor(&request))?).await;
+        let mut result = ListPromptsResult::with_all_items(prompts);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn get_prompt(
@@ -448,20 +508,24 @@ impl ServerHandler for Relay {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(self.resources().await))
+        let (resources, next) = self.resources(&Position::decode(cursor(&request))?).await;
+        let mut result = ListResourcesResult::with_all_items(resources);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn list_resource_templates(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::with_all_items(
-            self.templates().await,
-        ))
+        let (templates, next) = self.templates(&Position::decode(cursor(&request))?).await;
+        let mut result = ListResourceTemplatesResult::with_all_items(templates);
+        result.next_cursor = next.map(|at| at.encode());
+        Ok(result)
     }
 
     async fn read_resource(
@@ -504,12 +568,46 @@ impl ServerHandler for Relay {
             .await
     }
 
+    #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let index = self.owner_of(&request.uri).await?;
+        let uri = request.uri.clone();
+        let what = format!("resources/subscribe `{uri}`");
+        let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+        let _: Value = self.relay(index, &what, request, &context).await?;
+        self.hub.hosts.subscribe(&context.peer, &uri);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let index = self.owner_of(&request.uri).await?;
+        if self.hub.hosts.unsubscribe(&context.peer, &request.uri) {
+            // Another host still wants the updates: the upstream keeps sending them.
+            return Ok(());
+        }
+        let what = format!("resources/unsubscribe `{}`", request.uri);
+        let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+        let _: Value = self.relay(index, &what, request, &context).await?;
+        Ok(())
+    }
+
     #[allow(deprecated)] // logging/setLevel: what 2025-era hosts and servers speak
     async fn set_level(
         &self,
         request: rmcp::model::SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        // Each host gets its own level; the upstreams get the latest host's.
+        self.hub.hosts.set_level(&context.peer, request.level as u8);
         let sessions = self.hub.live().filter(|(_, s)| s.serves_logging());
         let results = join_all(sessions.map(|(_, s)| s.set_log_level(request.level))).await;
         for failure in results.into_iter().filter_map(Result::err) {

@@ -65,10 +65,19 @@ impl Router {
     }
 
     /// Remember that server `index` listed `names` (unprefixed routing needs it); the first
-    /// server to list a name keeps it. `fresh` replaces what that server listed before.
-    pub fn listed<'a>(&self, what: Named, index: usize, names: impl Iterator<Item = &'a str>) {
+    /// server to list a name keeps it. A `first` page replaces what that server listed
+    /// before; a later page adds to it.
+    pub fn listed<'a>(
+        &self,
+        what: Named,
+        index: usize,
+        first: bool,
+        names: impl Iterator<Item = &'a str>,
+    ) {
         let mut owners = self.owners(what).lock().unwrap_or_else(|e| e.into_inner());
-        owners.retain(|_, owner| *owner != index);
+        if first {
+            owners.retain(|_, owner| *owner != index);
+        }
         for name in names {
             owners.entry(name.to_string()).or_insert(index);
         }
@@ -106,19 +115,29 @@ impl Router {
             .map(|index| (*index, exposed.to_string()))
     }
 
-    /// Remember the resource URIs server `index` listed (replacing what it listed before).
-    pub fn listed_uris<'a>(&self, index: usize, uris: impl Iterator<Item = &'a str>) {
+    /// Remember the resource URIs server `index` listed (a `first` page replaces what it
+    /// listed before).
+    pub fn listed_uris<'a>(&self, index: usize, first: bool, uris: impl Iterator<Item = &'a str>) {
         let mut owners = self.uris.lock().unwrap_or_else(|e| e.into_inner());
-        owners.retain(|_, owner| *owner != index);
+        if first {
+            owners.retain(|_, owner| *owner != index);
+        }
         for uri in uris {
             owners.entry(uri.to_string()).or_insert(index);
         }
     }
 
     /// Remember the resource templates server `index` listed.
-    pub fn listed_templates<'a>(&self, index: usize, templates: impl Iterator<Item = &'a str>) {
+    pub fn listed_templates<'a>(
+        &self,
+        index: usize,
+        first: bool,
+        templates: impl Iterator<Item = &'a str>,
+    ) {
         let mut owned = self.templates.lock().unwrap_or_else(|e| e.into_inner());
-        owned.retain(|(_, owner)| *owner != index);
+        if first {
+            owned.retain(|(_, owner)| *owner != index);
+        }
         owned.extend(templates.map(|t| (t.to_string(), index)));
     }
 
@@ -186,8 +205,8 @@ mod tests {
     fn without_prefixes_the_first_server_to_list_a_name_owns_it() {
         let router = Router::new(vec!["a".into(), "b".into()], Prefix::Never);
         assert_eq!(router.route(Named::Tool, "echo"), None);
-        router.listed(Named::Tool, 0, ["echo"].into_iter());
-        router.listed(Named::Tool, 1, ["echo", "add"].into_iter());
+        router.listed(Named::Tool, 0, true, ["echo"].into_iter());
+        router.listed(Named::Tool, 1, true, ["echo", "add"].into_iter());
         assert_eq!(
             router.route(Named::Tool, "echo"),
             Some((0, "echo".to_string()))
@@ -202,8 +221,8 @@ mod tests {
     #[test]
     fn resource_uris_route_to_the_server_that_listed_them_or_whose_template_matches() {
         let router = two();
-        router.listed_uris(1, ["file:///x"].into_iter());
-        router.listed_templates(0, ["notes://{id}"].into_iter());
+        router.listed_uris(1, true, ["file:///x"].into_iter());
+        router.listed_templates(0, true, ["notes://{id}"].into_iter());
         assert_eq!(router.route_uri("file:///x"), Some(1));
         assert_eq!(router.route_uri("notes://7"), Some(0));
         assert_eq!(router.route_uri("notes://{id}"), Some(0));

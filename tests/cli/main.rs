@@ -42,6 +42,7 @@ mod secrets;
 mod serve;
 mod serve_http;
 mod serve_param_headers;
+mod serve_relay;
 mod servers;
 mod sessions;
 mod shards_and_progress;

@@ -94,6 +94,7 @@ fn new_handler(server: &ServerConfig, context: &Context) -> Handler {
         resource_updates: tokio::sync::broadcast::channel(64).0,
         sampler: context.sampler.clone(),
         progress_routes: Default::default(),
+        asks: context.asks.clone(),
     }
 }
 

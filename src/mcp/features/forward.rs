@@ -113,4 +113,17 @@ impl Session {
     pub fn list_changes(&self) -> tokio::sync::broadcast::Receiver<crate::cache::ListKind> {
         self.changes.announced.subscribe()
     }
+
+    /// Tell the server the client's roots changed (`serve` passes a host's on).
+    #[allow(deprecated)] // roots: still what 2025-era servers ask for
+    pub async fn roots_changed(&self) {
+        if let Err(error) = self.client.peer().notify_roots_list_changed().await {
+            tracing::debug!(server = %self.name(), "could not pass on a roots change: {error}");
+        }
+    }
+
+    /// A receiver of the URIs of this server's `notifications/resources/updated`.
+    pub fn resource_updates(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.resource_updates.subscribe()
+    }
 }

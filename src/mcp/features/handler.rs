@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use rmcp::ClientHandler;
 #[allow(deprecated)]
 // logging notifications: deprecated in 2026-07-28, still sent by 2025-era servers
@@ -35,6 +36,28 @@ pub(in crate::mcp) struct Handler {
     pub sampler: Option<Arc<Sampler>>,
     /// Where the progress of relayed requests goes (`serve`), by the token we sent.
     pub progress_routes: ProgressRoutes,
+    /// `serve`: where the server's elicitation, sampling and roots requests go instead.
+    pub asks: Option<Arc<dyn Asks>>,
+}
+
+/// Answers a server's requests for the user or the model somewhere else than here: `serve`
+/// sets one on the sessions it opens, so these requests reach the host that asked (see
+/// `serve::asks`). With it, the local answers (`--elicitation`, `--sampling`) are not used.
+pub trait Asks: Send + Sync {
+    fn elicit(
+        &self,
+        request: ElicitRequestParams,
+    ) -> BoxFuture<'static, Result<ElicitResult, rmcp::ErrorData>>;
+    #[allow(deprecated)] // sampling: still what 2025-era servers send
+    fn sample(
+        &self,
+        request: rmcp::model::CreateMessageRequestParams,
+    ) -> BoxFuture<'static, Result<rmcp::model::CreateMessageResult, rmcp::ErrorData>>;
+    #[allow(deprecated)] // roots: still what 2025-era servers ask for
+    fn roots(&self) -> BoxFuture<'static, Result<rmcp::model::ListRootsResult, rmcp::ErrorData>>;
+    /// A log message of the server (`notifications/message`), also logged here as always.
+    #[allow(deprecated)] // logging: still what 2025-era servers send
+    fn log(&self, message: &LoggingMessageNotificationParam);
 }
 
 /// Receivers of progress notifications, by the progress token of the request they are for.
@@ -106,6 +129,9 @@ impl ClientHandler for Handler {
         };
         let logger = params.logger.as_deref().unwrap_or("");
         tracing::info!(target: "mcpchat::server", server = %self.server, level = ?params.level, logger, "{}", redact::text(&text));
+        if let Some(asks) = &self.asks {
+            asks.log(&params);
+        }
     }
 
     async fn create_elicitation(
@@ -113,6 +139,9 @@ impl ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
+        if let Some(asks) = &self.asks {
+            return asks.elicit(request).await;
+        }
         let request = serde_json::to_value(&request).unwrap_or_default();
         let message = request
             .get("message")
@@ -141,6 +170,9 @@ impl ClientHandler for Handler {
         params: rmcp::model::CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        if let Some(asks) = &self.asks {
+            return asks.sample(params).await;
+        }
         let Some(sampler) = &self.sampler else {
             crate::report::notice(&format!(
                 "MCP server `{}` asked for a completion from the model (sampling); refused (allow it with --sampling allow)",
@@ -171,12 +203,29 @@ impl ClientHandler for Handler {
         })
     }
 
+    /// `roots/list`: no roots of our own (rmcp's default), or the host's through `serve`.
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        match &self.asks {
+            Some(asks) => asks.roots().await,
+            None => Ok(rmcp::model::ListRootsResult::default()),
+        }
+    }
+
     fn get_info(&self) -> ClientConfig {
         // Sampling is declared in both modes so that a server learns of a refusal from the
         // answer (and its tool can say so) instead of hiding the feature.
         let mut declared = serde_json::json!({"sampling": {}});
         if self.elicitation == Elicitation::AcceptDefaults {
             declared["elicitation"] = serde_json::json!({"form": {}});
+        }
+        if self.asks.is_some() {
+            // Declared before any host connects: one that cannot answer gets a refusal.
+            declared = serde_json::json!({"sampling": {}, "elicitation": {"form": {}, "url": {}},
+                "roots": {"listChanged": true}});
         }
         let capabilities: ClientCapabilities = serde_json::from_value(declared).unwrap_or_default();
         let config = ClientConfig::new(

@@ -8,7 +8,7 @@
 use rmcp::model::{
     CacheScope, ClientRequest, ListPromptsRequest, ListResourceTemplatesRequest,
     ListResourcesRequest, ListToolsRequest, PaginatedRequestParams, Prompt, Resource,
-    ResourceTemplate,
+    ResourceTemplate, Tool,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -210,6 +210,64 @@ impl Session {
     /// asked (a holder of the list in memory should list it again).
     pub fn take_list_changed(&self, kind: ListKind) -> bool {
         self.changes.changed.take(kind)
+    }
+
+    /// One page of `kind` as the server lists it now, for `serve`'s merged pages: the items
+    /// and the server's next cursor (`parse` reads the page). A first page without a next
+    /// cursor is the whole list, and goes to the cache as a full listing does.
+    async fn list_page<T: Serialize>(
+        &self,
+        kind: ListKind,
+        cursor: Option<String>,
+        parse: impl Fn(&str, &Value) -> Result<(Vec<T>, Option<String>), Failure>,
+    ) -> Result<(Vec<T>, Option<String>), Failure> {
+        let first = cursor.is_none();
+        let result = self
+            .request(kind.method(), page_request(kind, cursor))
+            .await?;
+        let (items, next) = parse(self.name(), &result)?;
+        if first && next.is_none() {
+            self.changes.changed.take(kind);
+            let mut hints = Hints::default();
+            hints.add(&result);
+            self.cache
+                .store_list(&self.key, kind, &items, hints.ttl_ms, hints.scope);
+        }
+        Ok((items, next))
+    }
+
+    /// One page of tools (allow/deny applied) and the next cursor; see `list_page`.
+    pub async fn tools_page(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Tool>, Option<String>), Failure> {
+        let (tools, next) = self
+            .list_page(ListKind::Tools, cursor, lenient::tools_page)
+            .await?;
+        Ok((self.permitted(tools), next))
+    }
+
+    /// One page of prompts, resources or templates and the next cursor; see `list_page`.
+    /// A server without the capability has none.
+    pub async fn items_page<T: Serialize + DeserializeOwned>(
+        &self,
+        kind: ListKind,
+        cursor: Option<String>,
+    ) -> Result<(Vec<T>, Option<String>), Failure> {
+        let served = match kind {
+            ListKind::Tools => true,
+            ListKind::Prompts => self.serves_prompts(),
+            ListKind::Resources | ListKind::Templates => self.has_resources(),
+        };
+        if !served {
+            return Ok((self.none_served(kind), None));
+        }
+        match self.list_page(kind, cursor, items(kind)).await {
+            Err(failure) if kind == ListKind::Templates && method_not_found(&failure) => {
+                Ok((self.none_served(kind), None))
+            }
+            listed => listed,
+        }
     }
 
     /// Drop the cached list of `kind` (the server rejected a request made from it).
