@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.7.0";
+pub const SCHEMA_VERSION: &str = "1.8.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");

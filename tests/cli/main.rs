@@ -33,6 +33,7 @@ mod recipes;
 mod resources;
 mod resources_owners;
 mod resources_watch;
+mod results;
 mod sampling;
 mod secrets;
 mod serve;
