@@ -315,6 +315,8 @@ async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
         }
         Command::Tools(ToolsCommand::List(_)) => commands::tools::list(app).await,
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(app, args).await,
+        Command::Tools(ToolsCommand::Search(args)) => commands::tools::search(app, args).await,
+        Command::Tools(ToolsCommand::Show(args)) => commands::tools::show(app, args).await,
         Command::Ask(args) => commands::ask::ask(app, args).await,
         Command::Auth(command) => commands::auth::auth(app, command).await,
         Command::Resources(ResourcesCommand::List(args)) if args.cached => {

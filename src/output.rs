@@ -53,6 +53,11 @@ impl Output {
         self
     }
 
+    /// What reshapes content lines, if anything (`ask` saves images to the same files).
+    pub fn shaping(&self) -> Option<&crate::results::Shaping> {
+        self.shaping.as_ref()
+    }
+
     /// Whether stdout is a terminal (where base64 is never printed).
     pub fn stdout_is_terminal() -> bool {
         use std::io::IsTerminal;

@@ -98,6 +98,19 @@ impl Shaping {
         }
     }
 
+    /// With a save dir: an image, audio or resource object's base64 saved, and `path`,
+    /// `mime_type`, `bytes` in its place; None without a save dir or when it cannot be saved.
+    pub fn save_binary(&self, object: &mut Map<String, Value>) -> Option<()> {
+        self.save_dir.as_ref()?;
+        let key = if object.contains_key("blob") {
+            "blob"
+        } else {
+            "data"
+        };
+        self.binary(object, key);
+        object.contains_key("path").then_some(())
+    }
+
     /// Base64 in `key`: saved to a file (`path`, `mime_type`, `bytes` in its place), else on
     /// a terminal replaced by `<key>_omitted` (its size in bytes), else left as sent.
     fn binary(&self, object: &mut Map<String, Value>, key: &str) {

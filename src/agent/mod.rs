@@ -33,6 +33,8 @@ pub struct Options {
     pub tool_choice: Option<String>,
     /// Where the step and the tools being called are shown (stderr, on a terminal).
     pub progress: std::sync::Arc<crate::ui::Progress>,
+    /// `llm.images`: the model takes images, so tools' images go to it as image parts.
+    pub images: bool,
 }
 
 /// What the model sees in place of a tool result that never came (Ctrl-C mid-call), so the
@@ -55,8 +57,9 @@ pub struct Run {
     /// Tool calls that ran to an answer.
     pub tool_calls: u32,
     pub usage: Usage,
-    /// The calls of the current model turn: id and, once it came, the text for the model.
-    pending: Vec<(String, Option<String>)>,
+    /// The calls of the current model turn: id and, once it came, what the model sees of
+    /// the result.
+    pending: Vec<(String, Option<call::ForModel>)>,
 }
 
 impl Run {
@@ -96,12 +99,23 @@ impl Run {
     }
 
     /// Append the current turn's tool results in call order; a call without an answer gets
-    /// [`INTERRUPTED_RESULT`].
+    /// [`INTERRUPTED_RESULT`]. Images come after them, in one user message: chat APIs take
+    /// image parts only from the user, and tool messages must directly follow their calls.
     fn close_pending(&mut self) {
-        for (id, text) in std::mem::take(&mut self.pending) {
-            let content = text.unwrap_or_else(|| INTERRUPTED_RESULT.to_string());
+        let mut images = Vec::new();
+        for (id, answer) in std::mem::take(&mut self.pending) {
+            let answer = answer.unwrap_or_else(|| call::ForModel::text(INTERRUPTED_RESULT));
             self.messages
-                .push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+                .push(json!({"role": "tool", "tool_call_id": id, "content": answer.text}));
+            if !answer.images.is_empty() {
+                let note = format!("The images tool call {id} returned:");
+                images.push(json!({"type": "text", "text": note}));
+                images.extend(answer.images);
+            }
+        }
+        if !images.is_empty() {
+            self.messages
+                .push(json!({"role": "user", "content": images}));
         }
     }
 }

@@ -28,7 +28,7 @@ pub use prompts::{CompleteArgs, PromptGetArgs, PromptsCommand};
 pub use resources::{ReadArgs, ResourcesCommand, WatchArgs};
 pub use serve::{Prefix, ServeArgs};
 pub use tasks::{TaskIdArgs, TasksCommand};
-pub use tools::{CallArgs, ListArgs, Shard, ToolsCommand};
+pub use tools::{CallArgs, ListArgs, SearchArgs, Shard, ShowArgs, ToolsCommand};
 
 #[derive(Debug, Parser)]
 #[command(
