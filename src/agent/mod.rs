@@ -92,10 +92,16 @@ impl Run {
         }
     }
 
-    /// The messages this run added (the prompt first), with unanswered tool calls closed.
-    pub fn new_messages(&mut self) -> &[Value] {
+    /// The messages this run added (the prompt first), with unanswered tool calls closed,
+    /// to store: without the user messages that carried tools' images (a stored conversation
+    /// keeps text, and its user messages stay the user's prompts, one per turn).
+    pub fn new_messages(&mut self) -> Vec<Value> {
         self.close_pending();
-        &self.messages[self.first_new..]
+        self.messages[self.first_new..]
+            .iter()
+            .filter(|message| !carries_images(message))
+            .cloned()
+            .collect()
     }
 
     /// Append the current turn's tool results in call order; a call without an answer gets
@@ -118,6 +124,14 @@ impl Run {
                 .push(json!({"role": "user", "content": images}));
         }
     }
+}
+
+/// A user message made of tools' images (see [`Run::close_pending`]).
+fn carries_images(message: &Value) -> bool {
+    message["role"] == "user"
+        && message["content"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|p| p["type"] == "image_url"))
 }
 
 /// How a run ended (the counts are in [`Run`]).

@@ -119,7 +119,7 @@ fn save(state: &mut State) -> Result<(), Failure> {
     if !messages.iter().any(|m| m["role"] == "assistant") {
         return Ok(());
     }
-    conversation.append(&state.header, messages)?;
+    conversation.append(&state.header, &messages)?;
     conversation::remember(&conversation.path)
 }
 

@@ -153,3 +153,20 @@ fn llm_images_must_be_a_boolean() {
         )
     );
 }
+
+#[test]
+fn a_stored_conversation_keeps_the_text_and_leaves_the_images_out() {
+    let env = TestEnv::new();
+    let (_, request) = ask_with(&env, "shot", "  images: true\n", &["--session", "pics"]);
+    assert_eq!(after_the_call(&request).len(), 2, "the model got the image");
+    let output = env.cmd().args(["sessions", "list"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let sessions = lines(&output.stdout);
+    assert_eq!(sessions[0]["turns"], 1);
+    let stored = std::fs::read_to_string(sessions[0]["path"].as_str().unwrap()).unwrap();
+    assert!(!stored.contains("image_url"), "{stored}");
+    assert!(
+        stored.contains("[image 1: sent to you as an image]"),
+        "{stored}"
+    );
+}
