@@ -272,6 +272,9 @@ pub struct ToolInfo {
     pub output_schema: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Value>,
+    /// `tools search` only: how well the tool matches the query, higher is better.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<u32>,
 }
 
 /// The outcome of one `tools/call`.

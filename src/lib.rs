@@ -24,6 +24,7 @@ pub mod output;
 pub mod private_file;
 pub mod redact;
 pub mod report;
+pub mod results;
 pub mod serve;
 pub mod shell;
 pub mod terminal;
@@ -164,15 +165,39 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     let config = load_config(global, &cli.command)?;
     let progress = Arc::new(ui::Progress::new(!global.quiet));
     let context = connection_context(global, &cli.command, &config, progress.clone())?;
+    let shaping = shaping(global)?;
     let app = App {
         config: Arc::new(config),
-        output: Arc::new(Output::new(global.format)),
+        output: Arc::new(Output::new(global.format).with_shaping(shaping)),
         context,
         selected: global.servers.clone(),
     };
     let result = dispatch(&app, &cli.command).await;
     progress.clear();
     result
+}
+
+/// `--save-dir` (created 0700 when missing, made absolute so printed paths work from
+/// anywhere) and `--max-output-chars`, and whether stdout is a terminal.
+fn shaping(global: &cli::GlobalArgs) -> Result<Option<results::Shaping>, Failure> {
+    let save_dir = match &global.save_dir {
+        None => None,
+        Some(dir) => {
+            let made = private_file::create_dir(dir).and_then(|()| std::fs::canonicalize(dir));
+            Some(made.map_err(|e| {
+                Failure::usage(format!("cannot use --save-dir {}: {e}", dir.display()))
+                    .hint("give a directory you can write to; it is created if missing")
+            })?)
+        }
+    };
+    let max_chars = global
+        .max_output_chars
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(results::Shaping::new(
+        save_dir,
+        max_chars,
+        Output::stdout_is_terminal(),
+    ))
 }
 
 /// Commands that need no config: fixed texts (schema, completions, man page) and `cache
@@ -290,6 +315,8 @@ async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
         }
         Command::Tools(ToolsCommand::List(_)) => commands::tools::list(app).await,
         Command::Tools(ToolsCommand::Call(args)) => commands::tools::call(app, args).await,
+        Command::Tools(ToolsCommand::Search(args)) => commands::tools::search(app, args).await,
+        Command::Tools(ToolsCommand::Show(args)) => commands::tools::show(app, args).await,
         Command::Ask(args) => commands::ask::ask(app, args).await,
         Command::Auth(command) => commands::auth::auth(app, command).await,
         Command::Resources(ResourcesCommand::List(args)) if args.cached => {

@@ -31,6 +31,8 @@ pub struct Output {
     answer_only: std::sync::atomic::AtomicBool,
     /// Text was streamed raw (`ask --stream --format text`); the answer is already out.
     streamed: std::sync::atomic::AtomicBool,
+    /// Binary and long content saved, cut or replaced before printing (`crate::results`).
+    shaping: Option<crate::results::Shaping>,
 }
 
 impl Output {
@@ -40,7 +42,27 @@ impl Output {
             lock: Mutex::new(()),
             answer_only: std::sync::atomic::AtomicBool::new(false),
             streamed: std::sync::atomic::AtomicBool::new(false),
+            shaping: None,
         }
+    }
+
+    /// Reshape content lines before printing them (`--save-dir`, `--max-output-chars`, a
+    /// terminal); None prints every line as it is.
+    pub fn with_shaping(mut self, shaping: Option<crate::results::Shaping>) -> Self {
+        self.shaping = shaping;
+        self
+    }
+
+    /// What reshapes content lines, if anything (`ask` saves images to the same files).
+    pub fn shaping(&self) -> Option<&crate::results::Shaping> {
+        self.shaping.as_ref()
+    }
+
+    /// Whether stdout is a terminal (where base64 is never printed).
+    pub fn stdout_is_terminal() -> bool {
+        use std::io::IsTerminal;
+        #[allow(clippy::disallowed_methods)] // only asks, writes nothing
+        std::io::stdout().is_terminal()
     }
 
     /// In text format, print nothing but `result` answers from now on.
@@ -53,7 +75,7 @@ impl Output {
     pub fn emit(&self, event: &Event) -> Result<(), BrokenPipe> {
         let line = match self.format {
             Format::Json => {
-                let line = serde_json::to_string(event).map_err(|_| BrokenPipe)?;
+                let line = self.json_line(event).map_err(|_| BrokenPipe)?;
                 return self.write_unmasked(&crate::redact::json_line(&line));
             }
             Format::Text if self.answer_only.load(std::sync::atomic::Ordering::Relaxed) => {
@@ -76,11 +98,26 @@ impl Output {
                 };
             }
             Format::Text => match text_line(event) {
-                Some(line) => line,
+                Some(line) => match (&self.shaping, event) {
+                    (Some(shaping), Event::ToolResult(_) | Event::PromptResult(_)) => {
+                        shaping.cut_text(&line)
+                    }
+                    _ => line,
+                },
                 None => return Ok(()),
             },
         };
         self.write_line(&line)
+    }
+
+    /// The event as one JSON line, its content reshaped when there is something to do.
+    fn json_line(&self, event: &Event) -> serde_json::Result<String> {
+        let Some(shaping) = &self.shaping else {
+            return serde_json::to_string(event);
+        };
+        let mut value = serde_json::to_value(event)?;
+        shaping.apply(&mut value);
+        serde_json::to_string(&value)
     }
 
     pub fn format(&self) -> Format {

@@ -34,7 +34,23 @@ async fn call_on(
     outcome
 }
 
-/// Run one call: validate, call the server, print events; returns the text for the model.
+/// What the model sees of one tool result: text, and image parts when it takes images.
+pub struct ForModel {
+    pub text: String,
+    /// OpenAI-style `image_url` parts with data URLs.
+    pub images: Vec<Value>,
+}
+
+impl ForModel {
+    pub fn text(text: &str) -> ForModel {
+        ForModel {
+            text: text.to_string(),
+            images: Vec::new(),
+        }
+    }
+}
+
+/// Run one call: validate, call the server, print events; returns what the model sees.
 pub(super) async fn run_call(
     call: &ToolCall,
     step: u32,
@@ -42,7 +58,7 @@ pub(super) async fn run_call(
     toolbox: &Toolbox,
     options: &Options,
     output: &Output,
-) -> Result<String, BrokenPipe> {
+) -> Result<ForModel, BrokenPipe> {
     let resolved = Resolved::new(call, toolbox);
     let parsed = call.parsed_arguments();
     resolved.announce(&parsed, step, output)?;
@@ -56,9 +72,14 @@ pub(super) async fn run_call(
             call_checked(&resolved, function, arguments, sessions, started).await
         }
     };
-    let text = model_text(&result, options.max_tool_output);
+    let seen = Seen {
+        images: options.images,
+        saving: output.shaping(),
+    };
+    let for_model = for_model(&result, options.max_tool_output, &seen);
+    // stdout carries the whole result, whatever the model was given.
     output.emit(&Event::ToolResult(result))?;
-    Ok(text)
+    Ok(for_model)
 }
 
 /// The call the model asked for, with the toolbox function it names (None for a tool that
@@ -187,11 +208,84 @@ async fn call_checked(
     }
 }
 
+/// How images are shown to the model: as image parts (`llm.images`), or described, with
+/// the file they were saved to when there is a `--save-dir`.
+struct Seen<'a> {
+    images: bool,
+    saving: Option<&'a crate::results::Shaping>,
+}
+
+/// What the model sees of a tool result: [`model_text`], and with `llm.images` each PNG,
+/// JPEG, GIF or WebP image as an image part instead of a placeholder.
+fn for_model(result: &ToolResult, cap: usize, seen: &Seen) -> ForModel {
+    let blocks = result.content.as_array().into_iter().flatten();
+    let mut images = Vec::new();
+    let parts: Vec<String> = blocks
+        .map(|block| match image_part(block, seen.images) {
+            Some(part) => {
+                images.push(part);
+                format!("[image {}: sent to you as an image]", images.len())
+            }
+            None => match seen
+                .saving
+                .and_then(|saving| saved_description(block, saving))
+            {
+                Some(description) => description,
+                None => block_text(block),
+            },
+        })
+        .collect();
+    ForModel {
+        text: joined_and_capped(parts, result, cap),
+        images,
+    }
+}
+
+/// An image block as an `image_url` part with a data URL, when the model takes images and
+/// the type is one chat APIs accept.
+fn image_part(block: &Value, images: bool) -> Option<Value> {
+    if !images || block.get("type").and_then(Value::as_str) != Some("image") {
+        return None;
+    }
+    let mime = block.get("mimeType").and_then(Value::as_str)?;
+    let accepted = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+    if !accepted.contains(&mime.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    let data = block.get("data").and_then(Value::as_str)?;
+    Some(json!({"type": "image_url", "image_url": {"url": format!("data:{mime};base64,{data}")}}))
+}
+
+/// `[image saved to PATH: image/png, 4033 bytes]` for binary content written to the save dir
+/// (the same file the stdout line names).
+fn saved_description(block: &Value, saving: &crate::results::Shaping) -> Option<String> {
+    let kind = block.get("type").and_then(Value::as_str)?;
+    let mut copy = match kind {
+        "image" | "audio" => block.clone(),
+        "resource" => block.get("resource")?.clone(),
+        _ => return None,
+    };
+    let object = copy.as_object_mut()?;
+    saving.save_binary(object)?;
+    let path = object.get("path").and_then(Value::as_str)?;
+    let mime = object
+        .get("mime_type")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown type");
+    let bytes = object.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+    Some(format!("[{kind} saved to {path}: {mime}, {bytes} bytes]"))
+}
+
 /// What the model sees of a tool result: text parts joined, structured content as JSON,
 /// placeholders for binary content, an error marker, and a size cap with a visible note.
+#[cfg(test)]
 fn model_text(result: &ToolResult, cap: usize) -> String {
     let blocks = result.content.as_array().into_iter().flatten();
-    let parts: Vec<String> = blocks.map(block_text).collect();
+    joined_and_capped(blocks.map(block_text).collect(), result, cap)
+}
+
+/// The parts joined, the structured content after them, marked when the tool failed, capped.
+fn joined_and_capped(parts: Vec<String>, result: &ToolResult, cap: usize) -> String {
     let mut text = with_structured(parts.join("\n"), result.structured_content.as_ref());
     if result.is_error {
         text = format!("{TOOL_ERROR_MARK}{text}");

@@ -33,6 +33,8 @@ pub struct Options {
     pub tool_choice: Option<String>,
     /// Where the step and the tools being called are shown (stderr, on a terminal).
     pub progress: std::sync::Arc<crate::ui::Progress>,
+    /// `llm.images`: the model takes images, so tools' images go to it as image parts.
+    pub images: bool,
 }
 
 /// What the model sees in place of a tool result that never came (Ctrl-C mid-call), so the
@@ -55,8 +57,9 @@ pub struct Run {
     /// Tool calls that ran to an answer.
     pub tool_calls: u32,
     pub usage: Usage,
-    /// The calls of the current model turn: id and, once it came, the text for the model.
-    pending: Vec<(String, Option<String>)>,
+    /// The calls of the current model turn: id and, once it came, what the model sees of
+    /// the result.
+    pending: Vec<(String, Option<call::ForModel>)>,
 }
 
 impl Run {
@@ -89,21 +92,46 @@ impl Run {
         }
     }
 
-    /// The messages this run added (the prompt first), with unanswered tool calls closed.
-    pub fn new_messages(&mut self) -> &[Value] {
+    /// The messages this run added (the prompt first), with unanswered tool calls closed,
+    /// to store: without the user messages that carried tools' images (a stored conversation
+    /// keeps text, and its user messages stay the user's prompts, one per turn).
+    pub fn new_messages(&mut self) -> Vec<Value> {
         self.close_pending();
-        &self.messages[self.first_new..]
+        self.messages[self.first_new..]
+            .iter()
+            .filter(|message| !carries_images(message))
+            .cloned()
+            .collect()
     }
 
     /// Append the current turn's tool results in call order; a call without an answer gets
-    /// [`INTERRUPTED_RESULT`].
+    /// [`INTERRUPTED_RESULT`]. Images come after them, in one user message: chat APIs take
+    /// image parts only from the user, and tool messages must directly follow their calls.
     fn close_pending(&mut self) {
-        for (id, text) in std::mem::take(&mut self.pending) {
-            let content = text.unwrap_or_else(|| INTERRUPTED_RESULT.to_string());
+        let mut images = Vec::new();
+        for (id, answer) in std::mem::take(&mut self.pending) {
+            let answer = answer.unwrap_or_else(|| call::ForModel::text(INTERRUPTED_RESULT));
             self.messages
-                .push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+                .push(json!({"role": "tool", "tool_call_id": id, "content": answer.text}));
+            if !answer.images.is_empty() {
+                let note = format!("The images tool call {id} returned:");
+                images.push(json!({"type": "text", "text": note}));
+                images.extend(answer.images);
+            }
+        }
+        if !images.is_empty() {
+            self.messages
+                .push(json!({"role": "user", "content": images}));
         }
     }
+}
+
+/// A user message made of tools' images (see [`Run::close_pending`]).
+fn carries_images(message: &Value) -> bool {
+    message["role"] == "user"
+        && message["content"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|p| p["type"] == "image_url"))
 }
 
 /// How a run ended (the counts are in [`Run`]).

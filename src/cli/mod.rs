@@ -28,7 +28,7 @@ pub use prompts::{CompleteArgs, PromptGetArgs, PromptsCommand};
 pub use resources::{ReadArgs, ResourcesCommand, WatchArgs};
 pub use serve::{Prefix, ServeArgs};
 pub use tasks::{TaskIdArgs, TasksCommand};
-pub use tools::{CallArgs, ListArgs, Shard, ToolsCommand};
+pub use tools::{CallArgs, ListArgs, SearchArgs, Shard, ShowArgs, ToolsCommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +107,17 @@ pub struct GlobalArgs {
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+
+    /// Write image, audio and blob content to files in DIR, named by their SHA-256, and print
+    /// `path`, `mime_type` and `bytes` instead of the base64 (see docs/results.md)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub save_dir: Option<PathBuf>,
+
+    /// Cut `text` fields longer than N characters, with a marker (the whole text goes to a
+    /// file with --save-dir)
+    #[arg(long, global = true, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_output_chars: Option<u64>,
 
     /// More logs on stderr (-v: info, incl. server logs and stdio servers' stderr; -vv: debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -16,6 +16,41 @@ pub enum ToolsCommand {
         mcpchat tools call demo__add -a a=2 -a b=3 | jq .structured_content\n  \
         mcpchat tools call --batch --jobs 8 --shard 0/4 < requests.jsonl > results.jsonl")]
     Call(CallArgs),
+
+    /// Rank the tools of every selected server by how well their name, title and description
+    /// match QUERY (fuzzy); `tool` lines with a `score`, best first. Cached lists are used
+    /// when fresh, so a warm search contacts no server
+    #[command(
+        after_help = "Examples:\n  mcpchat tools search 'read file' | jq -r .name\n  \
+        mcpchat tools search screenshot --limit 3 --format text"
+    )]
+    Search(SearchArgs),
+
+    /// One tool's `tool` line with its schemas; --format text prints a one-line signature,
+    /// e.g. `demo__add(a: number, b: number) -> {sum}`
+    #[command(
+        after_help = "Examples:\n  mcpchat tools show demo__add | jq .input_schema\n  \
+        mcpchat tools show demo__add --format text"
+    )]
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for; every word must match (fuzzy, case-insensitive)
+    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    pub query: Vec<String>,
+
+    /// At most this many tools
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Tool name: `server__tool`, or the bare tool name when one server is selected
+    #[arg(add = ArgValueCandidates::new(crate::candidates::tool_candidates))]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

@@ -119,7 +119,7 @@ fn save(state: &mut State) -> Result<(), Failure> {
     if !messages.iter().any(|m| m["role"] == "assistant") {
         return Ok(());
     }
-    conversation.append(&state.header, messages)?;
+    conversation.append(&state.header, &messages)?;
     conversation::remember(&conversation.path)
 }
 
@@ -207,6 +207,7 @@ fn settings(app: &App, args: &AskArgs) -> Result<Settings, Failure> {
             max_tool_output: args.max_tool_output.unwrap_or(DEFAULT_MAX_TOOL_OUTPUT),
             tool_choice: args.tool_choice.map(|c| c.as_str().to_string()),
             progress: app.context.progress.clone(),
+            images: llm_config.images.unwrap_or(false),
         },
         max_history_tokens,
     })

@@ -30,6 +30,9 @@ pub struct LlmConfig {
     pub sampling: Option<crate::mcp::features::sampling::Sampling>,
     /// PEM file of extra CA certificates trusted for the model API (besides the system's).
     pub ca_file: Option<String>,
+    /// Whether the model accepts images: `ask` then sends a tool's PNG, JPEG, GIF and WebP
+    /// images to it as image parts (else a one-line description of each).
+    pub images: Option<bool>,
 }
 
 impl Config {

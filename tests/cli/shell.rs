@@ -165,6 +165,8 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
         [
             ".SH \"MCPCHAT TOOLS LIST\"",
             ".SH \"MCPCHAT TOOLS CALL\"",
+            ".SH \"MCPCHAT TOOLS SEARCH\"",
+            ".SH \"MCPCHAT TOOLS SHOW\"",
             ".SH \"MCPCHAT ASK\"",
             ".SH \"MCPCHAT AUTH LOGIN\"",
             ".SH \"MCPCHAT AUTH STATUS\"",
@@ -208,9 +210,11 @@ fn the_man_page_has_a_section_with_the_flags_of_every_command() {
 #[test]
 fn each_command_help_shows_its_own_flags_first_and_ends_with_examples() {
     let env = TestEnv::new();
-    let commands: [&[&str]; 26] = [
+    let commands: [&[&str]; 28] = [
         &["tools", "list"],
         &["tools", "call"],
+        &["tools", "search"],
+        &["tools", "show"],
         &["ask"],
         &["auth", "login"],
         &["auth", "status"],

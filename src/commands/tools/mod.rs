@@ -6,11 +6,14 @@
 //!
 //! Parts: this file lists tools and holds what other commands share (connecting to every
 //! selected server, exit codes for failed servers, tool names); `ready` (a connected server
-//! with its validators), `call` (one call), `batch` (JSON Lines of calls).
+//! with its validators), `call` (one call), `batch` (JSON Lines of calls), `search` (`tools
+//! search` and `tools show`), `signature` (a tool as one line of text).
 
 mod batch;
 mod call;
 mod ready;
+mod search;
+mod signature;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,6 +33,7 @@ use crate::report;
 use super::App;
 
 pub use call::call;
+pub use search::{search, show};
 
 // Declared lower down (the separator with the server names in `config`, the error line in the
 // commands' root) so that `cli` and `cached` need not import this module; re-exported under
@@ -189,6 +193,7 @@ pub fn tool_info(server: &str, tool: &Tool) -> ToolInfo {
             .as_ref()
             .and_then(|a| serde_json::to_value(a).ok())
             .filter(|v| v.as_object().is_some_and(|o| !o.is_empty())),
+        score: None,
     }
 }
 
