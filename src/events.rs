@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.7.0";
+pub const SCHEMA_VERSION: &str = "1.8.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -39,6 +39,25 @@ pub enum Event {
     /// A conversation's user prompt (`sessions show`).
     UserPrompt(PromptText),
     Sampling(SamplingInfo),
+    /// A server the daemon keeps alive (`daemon status`). Since schema 1.8.0.
+    DaemonServer(DaemonServer),
+}
+
+/// One server the per-user daemon keeps alive (`daemon status`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct DaemonServer {
+    pub server: String,
+    /// The process id of the server's process (its group leader).
+    pub pid: Option<u32>,
+    pub uptime_secs: u64,
+    pub idle_secs: u64,
+    /// `tools/call` requests relayed to it.
+    pub calls: u64,
+    /// Commands connected to it now.
+    pub connections: u64,
+    pub protocol_version: Option<String>,
+    /// The hash of its config that names it in the daemon.
+    pub key: String,
 }
 
 /// One resource a server lists (`resources list`); fields the server left out are null.

@@ -13,12 +13,12 @@
 //! sessions deleted), whether the host closed stdin (exit 0) or a signal came (exit 130).
 
 mod http;
-mod hub;
-mod listener;
+pub(crate) mod hub;
+pub(crate) mod listener;
 mod notices;
-mod relay;
+pub(crate) mod relay;
 mod router;
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
