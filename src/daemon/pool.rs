@@ -165,7 +165,9 @@ impl Pool {
         let mut kept = self.kept.lock().await;
         let gone: Vec<String> = kept
             .iter()
-            .filter(|(_, k)| k.expired() || (!k.alive() && k.active.load(Ordering::Relaxed) == 0))
+            // A server that exited stays until it expires: the next command starts it again
+            // and is told so.
+            .filter(|(_, k)| k.expired())
             .map(|(key, _)| key.clone())
             .collect();
         let ended: Vec<Arc<Kept>> = gone.iter().filter_map(|key| kept.remove(key)).collect();
