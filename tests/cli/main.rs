@@ -15,6 +15,7 @@ mod auth_servers;
 mod auth_ssrf;
 mod auth_strict;
 mod config;
+mod daemon;
 mod faults;
 mod hostile;
 mod hostile_files;
