@@ -369,3 +369,32 @@ fn stdout_and_exit_codes_are_the_same_direct_and_kept_alive() {
     }
     assert_eq!(daemon.status().len(), 1);
 }
+
+#[test]
+fn a_daemon_of_another_version_is_stopped_and_replaced() {
+    use std::io::BufRead;
+    let daemon = Daemon::new();
+    daemon.config("    keep_alive: true\n");
+    let log = daemon.env.path("old.log");
+    let mut old = std::process::Command::new("python3")
+        .arg(repo().join("tests/fakes/old_daemon.py"))
+        .arg(daemon.socket())
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(old.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "listening\n");
+    let (text, stderr) = daemon.call(&[], "recall", "{}");
+    assert_eq!(text, "");
+    assert_eq!(stderr, "");
+    assert_eq!(old.wait().unwrap().code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "io.mcpchat/status\nio.mcpchat/status\nio.mcpchat/stop\n"
+    );
+    assert_eq!(daemon.status()[0]["server"], "state");
+}
