@@ -37,6 +37,10 @@ const FIRST_LINE_CAP: u64 = 1024 * 1024;
 
 pub async fn run(app: &App) -> anyhow::Result<Code> {
     let place = Place::locate()?;
+    listener::private_dir(&place.dir)?;
+    // Held while the daemon runs: a second one started at the same moment stops here,
+    // before it could take the first one's socket for a stale one.
+    let _lock = lock(&place)?;
     end_orphans(&place).await;
     let listener = bind(&place)?;
     let pool = Arc::new(Pool::new(app.context.clone(), place.clone()));
@@ -78,9 +82,30 @@ pub async fn run(app: &App) -> anyhow::Result<Code> {
     }
 }
 
+/// The daemon's lock file, locked (exclusive, released when the process ends however it
+/// ends); a failure when another daemon holds it.
+fn lock(place: &Place) -> Result<std::fs::File, Failure> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = place.dir.join("daemon.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor we own; it only takes an advisory lock.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Failure::usage(
+            "another daemon is running (its lock is held)",
+        ));
+    }
+    Ok(file)
+}
+
 /// The socket, private, replacing a stale one.
 fn bind(place: &Place) -> Result<UnixListener, Failure> {
-    listener::private_dir(&place.dir)?;
     listener::remove_stale(&place.socket)?;
     let listener = UnixListener::bind(&place.socket).map_err(|e| {
         Failure::usage(format!(
