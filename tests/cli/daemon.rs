@@ -398,3 +398,21 @@ fn a_daemon_of_another_version_is_stopped_and_replaced() {
     );
     assert_eq!(daemon.status()[0]["server"], "state");
 }
+
+#[test]
+fn a_server_that_cannot_start_fails_the_same_way_through_the_daemon() {
+    let daemon = Daemon::new();
+    let run = |mode: &str| {
+        daemon
+            .cmd()
+            .args([mode, "--stdio", "x=no-such-command-here", "tools", "list"])
+            .output()
+            .unwrap()
+    };
+    let direct = run("--no-keep-alive");
+    let kept = run("--keep-alive");
+    assert_eq!(direct.status.code(), Some(4));
+    assert_eq!(kept.status.code(), Some(4));
+    assert_eq!(lines(&kept.stdout), lines(&direct.stdout));
+    assert_eq!(stderr_of(&kept), stderr_of(&direct));
+}
