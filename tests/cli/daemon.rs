@@ -416,3 +416,44 @@ fn a_server_that_cannot_start_fails_the_same_way_through_the_daemon() {
     assert_eq!(lines(&kept.stdout), lines(&direct.stdout));
     assert_eq!(stderr_of(&kept), stderr_of(&direct));
 }
+
+/// server-memory keeps its graph in its file, so this shows the real server working through
+/// the daemon (one process for both commands), not state only a live process holds (the
+/// stateful fake shows that).
+#[test]
+fn the_memory_servers_graph_is_there_for_the_next_command_in_the_same_process() {
+    let daemon = Daemon::new();
+    let (memory, file) = memory_stdio_cmd(&daemon.env);
+    let (node, script) = memory.split_once(' ').unwrap();
+    daemon.env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: memory\n    command: {node}\n    args: [\"{script}\"]\n    env: {{MEMORY_FILE_PATH: \"{}\"}}\n    keep_alive: true\n",
+            file.display()
+        ),
+    );
+    let entities = r#"{"entities": [{"name": "Ada", "entityType": "person", "observations": ["wrote the first program"]}]}"#;
+    let output = daemon
+        .cmd()
+        .args(["tools", "call", "create_entities", entities])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let pid = daemon.status()[0]["pid"].clone();
+    let output = daemon
+        .cmd()
+        .args(["tools", "call", "read_graph", "{}"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let result = &lines(&output.stdout)[0];
+    let graph = &result["structured_content"];
+    assert_eq!(graph["entities"][0]["name"], "Ada", "{result}");
+    assert_eq!(
+        graph["entities"][0]["observations"],
+        serde_json::json!(["wrote the first program"])
+    );
+    let status = daemon.status();
+    assert_eq!(status[0]["pid"], pid);
+    assert_eq!(status[0]["calls"], 2);
+}
