@@ -245,6 +245,7 @@ async fn kept(
         inner: HostWire::new(read, write, cap),
         hold,
         answer: Some((initialize_result(&upstream), note)),
+        closed: false,
     };
     listener::run_connection(relay, wire).await;
 }

@@ -457,3 +457,33 @@ fn the_memory_servers_graph_is_there_for_the_next_command_in_the_same_process() 
     assert_eq!(status[0]["pid"], pid);
     assert_eq!(status[0]["calls"], 2);
 }
+
+#[test]
+fn a_server_that_exits_during_a_call_fails_the_command_with_exit_4_as_direct() {
+    let daemon = Daemon::new();
+    let crash = format!("c={}", crash_stdio_cmd());
+    let run = |mode: &str, tool: &str| {
+        daemon
+            .cmd()
+            .args([mode, "--stdio", &crash, "tools", "call", tool, "{}"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run("--no-keep-alive", "boom").status.code(), Some(4));
+    let kept = run("--keep-alive", "boom");
+    assert_eq!(kept.status.code(), Some(4));
+    assert_eq!(kept.stdout, b"");
+    assert_eq!(
+        stderr_of(&kept),
+        "mcpchat: error: MCP server `c` closed the connection during tools/call `boom`\n\
+         hint: run with -vv to see the transport's reason\n"
+    );
+    // Never retried: the next command starts the server again, and says so.
+    let next = run("--keep-alive", "ok");
+    assert_eq!(next.status.code(), Some(0));
+    assert_eq!(lines(&next.stdout)[0]["text"], "fine");
+    assert_eq!(
+        stderr_of(&next),
+        "mcpchat: note: MCP server `c` kept alive by the daemon had exited; started it again\n"
+    );
+}
