@@ -41,6 +41,25 @@ pub enum Event {
     /// A conversation's user prompt (`sessions show`).
     UserPrompt(PromptText),
     Sampling(SamplingInfo),
+    /// A server the daemon keeps alive (`daemon status`). Since schema 1.8.0.
+    DaemonServer(DaemonServer),
+}
+
+/// One server the per-user daemon keeps alive (`daemon status`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct DaemonServer {
+    pub server: String,
+    /// The process id of the server's process (its group leader).
+    pub pid: Option<u32>,
+    pub uptime_secs: u64,
+    pub idle_secs: u64,
+    /// `tools/call` requests relayed to it.
+    pub calls: u64,
+    /// Commands connected to it now.
+    pub connections: u64,
+    pub protocol_version: Option<String>,
+    /// The hash of its config that names it in the daemon.
+    pub key: String,
 }
 
 /// One resource a server lists (`resources list`); fields the server left out are null.

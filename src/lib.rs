@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conversation;
+pub mod daemon;
 pub mod durations;
 pub mod events;
 pub mod exit;
@@ -147,6 +148,7 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
             | Command::Resources(ResourcesCommand::Watch(_))
             // `serve` closes its upstream sessions before it exits.
             | Command::Serve(_)
+            | Command::Daemon(cli::DaemonCommand::Run)
     );
     if summarises {
         return run(cli).await;
@@ -243,6 +245,11 @@ fn load_config(global: &cli::GlobalArgs, command: &Command) -> anyhow::Result<Co
         timeout: global.timeout,
         connect_timeout: global.connect_timeout,
         max_message_bytes: global.max_message_bytes,
+        keep_alive: if global.no_keep_alive {
+            Some(false)
+        } else {
+            global.keep_alive
+        },
     };
     match Config::load(&overrides) {
         Ok(config) => Ok(config),
@@ -342,6 +349,7 @@ async fn dispatch(app: &App, command: &Command) -> anyhow::Result<Code> {
         Command::Tasks(command) => commands::tasks::tasks(app, command).await,
         Command::Sessions(command) => commands::sessions::sessions(app, command).await,
         Command::Serve(args) => serve::serve(app, args).await,
+        Command::Daemon(command) => commands::daemon::daemon(app, command).await,
         Command::Schema | Command::Completions { .. } | Command::Man | Command::Cache(_) => {
             Ok(Code::Success)
         }

@@ -204,6 +204,13 @@ fn text_line(event: &Event) -> Option<String> {
             task.status,
             task.status_message.as_deref().unwrap_or("")
         )),
+        Event::DaemonServer(kept) => Some(format!(
+            "{}\tpid {}\t{} calls\tidle {}s",
+            kept.server,
+            kept.pid.map_or("-".to_string(), |p| p.to_string()),
+            kept.calls,
+            kept.idle_secs
+        )),
         Event::Session(session) => Some(format!(
             "{}\t{} turns\t{}",
             session.name,

@@ -106,7 +106,8 @@ pub fn man_page() -> anyhow::Result<String> {
 fn leaves(command: &clap::Command) -> Vec<&clap::Command> {
     let mut found = Vec::new();
     for sub in command.get_subcommands() {
-        if sub.get_name() == "help" {
+        // Hidden commands (`daemon run`, what `daemon start` runs) are not for people.
+        if sub.get_name() == "help" || sub.is_hide_set() {
             continue;
         }
         if sub.has_subcommands() {

@@ -7,6 +7,7 @@
 
 mod ask;
 mod auth;
+mod daemon;
 mod prompts;
 mod resources;
 mod serve;
@@ -24,6 +25,7 @@ use crate::output::Format;
 pub use crate::mcp::LogLevel;
 pub use ask::{AskArgs, SessionsCommand, ToolChoice};
 pub use auth::{AuthCommand, LoginArgs};
+pub use daemon::DaemonCommand;
 pub use prompts::{CompleteArgs, PromptGetArgs, PromptsCommand};
 pub use resources::{ReadArgs, ResourcesCommand, WatchArgs};
 pub use serve::{Prefix, ServeArgs};
@@ -167,6 +169,18 @@ pub struct GlobalArgs {
     /// Fetch tools lists again instead of using cached ones (and cache what was fetched)
     #[arg(long, global = true, conflicts_with = "no_cache")]
     pub refresh: bool,
+
+    /// Reach stdio servers through the per-user daemon, which keeps them alive between
+    /// commands (started on first use); env MCPCHAT_KEEP_ALIVE=1|0 [default: each server's
+    /// keep_alive, else only while the daemon runs]
+    #[arg(long, global = true, env = "MCPCHAT_KEEP_ALIVE", value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub keep_alive: Option<bool>,
+
+    /// Reach every server directly, never through the daemon
+    #[arg(long, global = true)]
+    pub no_keep_alive: bool,
 }
 
 // Parsed once per process: the size of the largest variant does not matter.
@@ -229,6 +243,14 @@ pub enum Command {
         mcpchat serve --server salesforce\n  \
         mcpchat serve --socket ~/.local/run/mcpchat/serve.sock")]
     Serve(ServeArgs),
+
+    /// Keep servers alive between commands in a per-user daemon: start, stop, status, restart
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  mcpchat daemon start\n  \
+        mcpchat daemon status | jq '{server, pid, calls}'\n  mcpchat daemon stop"
+    )]
+    Daemon(DaemonCommand),
 
     /// Print the JSON Schema of the stdout lines
     #[command(after_help = "Examples:\n  mcpchat schema | jq -r .schema_version\n  \

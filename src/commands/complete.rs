@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::cli::CompleteArgs;
 use crate::events::{Completion, Event};
 use crate::exit::{Code, Failure};
-use crate::mcp::{CompletionTarget, Session};
+use crate::mcp::CompletionTarget;
 
 use super::App;
 use super::prompts::split_prefixed;
@@ -23,7 +23,7 @@ pub async fn complete(app: &App, args: &CompleteArgs) -> anyhow::Result<Code> {
         }
     };
     let server = app.config.server(&server_name)?;
-    let session = Session::connect(server, &app.context).await?;
+    let session = crate::daemon::connect(app, server, None).await?;
     let target = match (&prompt, &args.template) {
         (Some(prompt), _) => CompletionTarget::Prompt(prompt),
         (None, Some(template)) => CompletionTarget::Template(template),

@@ -36,12 +36,10 @@ pub async fn each_server_resuming(
     let mut pending: FuturesOrdered<_> = selected
         .into_iter()
         .map(|selected| {
-            let context = app.context.clone();
             let resume = resume(&selected.name);
             async move {
                 let outcome = async {
-                    let session =
-                        Session::connect_resuming(selected.server?, &context, resume).await?;
+                    let session = crate::daemon::connect(app, selected.server?, resume).await?;
                     match job(&session).await {
                         Ok(events) => Ok((session, events)),
                         Err(failure) => {

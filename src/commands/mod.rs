@@ -4,6 +4,7 @@ pub mod ask;
 pub mod auth;
 mod cached;
 pub mod complete;
+pub mod daemon;
 mod each;
 mod owners;
 pub mod ping;

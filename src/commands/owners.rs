@@ -90,10 +90,10 @@ async fn connect_selected(app: &App) -> Result<Vec<Session>, Failure> {
     let mut pending: futures::stream::FuturesOrdered<_> = selected
         .into_iter()
         .map(|selected| {
-            let context = app.context.clone();
+            let app = app.clone();
             async move {
                 let outcome = match selected.server {
-                    Ok(server) => Session::connect(server, &context).await,
+                    Ok(server) => crate::daemon::connect(&app, server, None).await,
                     Err(failure) => Err(failure),
                 };
                 (selected.name, selected.required, outcome)
@@ -260,7 +260,7 @@ async fn explain(app: &App, sessions: &[Session], uri: &str, failure: Failure) -
         return failure;
     };
     let found = futures::future::join_all(selected.into_iter().map(async |selected| {
-        let session = Session::connect(selected.server.ok()?, &app.context)
+        let session = crate::daemon::connect(app, selected.server.ok()?, None)
             .await
             .ok()?;
         let listed = session

@@ -104,7 +104,7 @@ pub async fn fetch(
 ) -> Result<Fetched, Failure> {
     let (server_name, prompt) = split_prefixed(app, name, "prompt")?;
     let server = app.config.server(&server_name)?;
-    let session = Session::connect(server, &app.context).await?;
+    let session = crate::daemon::connect(app, server, None).await?;
     match checked_get(&session, &prompt, arguments).await {
         Ok(result) => Ok(Fetched {
             server: server_name,

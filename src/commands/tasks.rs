@@ -125,7 +125,7 @@ async fn open(app: &App, id: &str) -> Result<(Session, Option<Record>), Failure>
         .as_ref()
         .filter(|r| r.server == server)
         .and_then(|r| r.session.clone());
-    let session = Session::connect_resuming(config, &app.context, resume).await?;
+    let session = crate::daemon::connect(app, config, resume).await?;
     Ok((session, record))
 }
 

@@ -14,6 +14,7 @@ mod ad_hoc;
 mod errors;
 mod expand;
 mod file;
+mod keep_alive;
 mod llm;
 mod raw;
 mod server;
@@ -27,6 +28,7 @@ use crate::exit::Failure;
 
 pub use errors::{suggest, valid_name};
 pub use expand::expand_vars;
+pub use keep_alive::{KeepAlive, Keeping};
 pub use llm::LlmConfig;
 pub use server::{AuthType, OAuthConfig, ServerConfig, ToolFilter, Transport, glob_set};
 
@@ -79,6 +81,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// `token_store`: `file` or `keychain` (flags and environment come first).
     pub token_store: Option<String>,
+    /// `--keep-alive` / `--no-keep-alive` / `MCPCHAT_KEEP_ALIVE`, over every server's setting.
+    pub keep_alive: Option<bool>,
 }
 
 /// How long a tools list stays cached when its server gives no `ttlMs`.
@@ -94,6 +98,8 @@ pub struct Overrides {
     pub timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
     pub max_message_bytes: Option<u64>,
+    /// `--keep-alive` (true) / `--no-keep-alive` (false) for this invocation.
+    pub keep_alive: Option<bool>,
 }
 
 impl Config {
@@ -130,6 +136,7 @@ impl Config {
             config.ad_hoc = true;
         }
 
+        config.keep_alive = overrides.keep_alive;
         config.request_timeout = seconds("--timeout", overrides.timeout)?;
         config.max_message_bytes = match overrides.max_message_bytes {
             Some(0) => {

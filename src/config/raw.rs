@@ -59,6 +59,10 @@ pub(super) struct RawServer {
     pub(super) protocol_version: Option<String>,
     pub(super) ca_file: Option<String>,
     pub(super) max_message_bytes: Option<u64>,
+    /// Route the server through the per-user daemon (see `daemon`).
+    pub(super) keep_alive: Option<super::KeepAlive>,
+    /// How long the daemon keeps the server alive without a call.
+    pub(super) idle_timeout_secs: Option<u64>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     pub(super) description: Option<String>,

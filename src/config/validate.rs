@@ -96,6 +96,12 @@ fn settings(raw: &RawServer) -> Result<(), String> {
             PROTOCOL_VERSIONS.join(", ")
         ));
     }
+    if raw.idle_timeout_secs == Some(0) || raw.idle_timeout_secs.is_some_and(|s| s > 86_400 * 7) {
+        return Err(format!(
+            "server `{}`: idle_timeout_secs must be between 1 and 604800 (a week)",
+            raw.name
+        ));
+    }
     if raw.max_message_bytes == Some(0) {
         return Err(format!(
             "server `{}`: max_message_bytes must be at least 1",

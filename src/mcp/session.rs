@@ -50,6 +50,17 @@ impl Session {
         &self.server.name
     }
 
+    /// The process id of a stdio server's child (None over HTTP or a socket).
+    pub fn child_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|child| child.pid)
+    }
+
+    /// Whether the connection still runs: false once a stdio child exited or the
+    /// transport closed (the daemon then starts the server again).
+    pub fn is_alive(&self) -> bool {
+        !self.client.peer().is_transport_closed()
+    }
+
     /// All tools (every page) as the server lists them now, filtered by the server's
     /// allow/deny globs; the unfiltered list goes to the cache with the server's hints. A
     /// malformed tool is reported and skipped; a repeated cursor is a protocol error.

@@ -85,6 +85,21 @@ impl Hub {
         }
     }
 
+    /// One session already connected, under its own names: the daemon's view of a server
+    /// it keeps alive (shared by every command that reaches it).
+    pub fn one(name: String, session: Session) -> Hub {
+        Hub {
+            router: Router::new(vec![name.clone()], Prefix::Auto),
+            upstreams: vec![Upstream {
+                name,
+                session: Ok(session),
+            }],
+            // The daemon's sessions were opened without the hook to hosts: a server's
+            // elicitation, sampling and roots requests are answered by the daemon's settings.
+            hosts: Arc::default(),
+        }
+    }
+
     /// The live sessions with their index.
     pub fn live(&self) -> impl Iterator<Item = (usize, &Session)> {
         self.upstreams

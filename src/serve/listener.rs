@@ -109,14 +109,14 @@ impl Socket {
 }
 
 /// Whether the peer of a connection runs as our effective uid.
-fn same_user(stream: &tokio::net::UnixStream) -> bool {
+pub(crate) fn same_user(stream: &tokio::net::UnixStream) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let ours = unsafe { libc::geteuid() };
     stream.peer_cred().is_ok_and(|cred| cred.uid() == ours)
 }
 
 /// `dir` exists, is ours and is 0700 (created so when missing).
-fn private_dir(dir: &Path) -> Result<(), Failure> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), Failure> {
     if !dir.exists() {
         return crate::private_file::create_dir(dir).map_err(|e| {
             Failure::usage(format!(
@@ -141,7 +141,7 @@ fn private_dir(dir: &Path) -> Result<(), Failure> {
 }
 
 /// Remove a socket file left by a serve that is gone; refuse a live one or another file.
-fn remove_stale(path: &Path) -> Result<(), Failure> {
+pub(crate) fn remove_stale(path: &Path) -> Result<(), Failure> {
     let Ok(metadata) = std::fs::symlink_metadata(path) else {
         return Ok(());
     };

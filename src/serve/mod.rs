@@ -17,13 +17,13 @@
 mod asks;
 mod hosts;
 mod http;
-mod hub;
-mod listener;
+pub(crate) mod hub;
+pub(crate) mod listener;
 mod notices;
 mod pages;
-mod relay;
+pub(crate) mod relay;
 mod router;
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

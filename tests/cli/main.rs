@@ -18,6 +18,7 @@ mod auth_strict;
 mod batch_order;
 mod browser;
 mod config;
+mod daemon;
 mod exit;
 mod faults;
 mod hostile;

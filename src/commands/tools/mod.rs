@@ -136,10 +136,10 @@ pub fn connect_all(
     selected
         .into_iter()
         .map(|selected| {
-            let context = app.context.clone();
+            let app = app.clone();
             async move {
                 let outcome = async {
-                    let session = Session::connect(selected.server?, &context).await?;
+                    let session = crate::daemon::connect(&app, selected.server?, None).await?;
                     match session.list_tools().await {
                         Ok(tools) => Ok((session, tools)),
                         Err(failure) => {

@@ -45,7 +45,7 @@ impl Ready {
         app: &App,
         validate: bool,
     ) -> Result<Ready, Failure> {
-        let session = Session::connect(server, &app.context).await?;
+        let session = crate::daemon::connect(app, server, None).await?;
         // Listed (or taken from the cache) even without validation: on 2026-07-28 servers the
         // tool's definition tells rmcp which arguments to mirror into Mcp-Param-* headers.
         let (tools, cached) = match session.tools().await {

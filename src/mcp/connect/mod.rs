@@ -80,6 +80,29 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Connect over a transport that already reaches the server (the daemon's socket): the
+    /// `initialize` handshake as with a stdio server, no child, no HTTP session.
+    pub async fn connect_over<T>(
+        server: Arc<ServerConfig>,
+        context: &Context,
+        transport: T,
+    ) -> Result<Session, Failure>
+    where
+        T: rmcp::transport::Transport<RoleClient> + Send + 'static,
+    {
+        let handler = new_handler(&server, context);
+        let pieces = Pieces::new(&server, context, &handler, None);
+        let attempt = connect_stdio(&server, transport, handler, context).await;
+        let client = settle(&server, context, attempt, None).await?;
+        let session = pieces.into_session(server, context, client, None, None);
+        if let Some(level) = context.log_level {
+            session.apply_log_level(level).await;
+        }
+        Ok(session)
+    }
+}
+
 /// The handler that answers the server's requests and notifications for this session, with
 /// the pinned protocol version if one is (`auto` is no pin).
 fn new_handler(server: &ServerConfig, context: &Context) -> Handler {
@@ -292,12 +315,15 @@ fn rejected_as_modern(attempt: &Attempt) -> bool {
     }
 }
 
-async fn connect_stdio(
+async fn connect_stdio<T>(
     server: &ServerConfig,
-    transport: crate::mcp::transport::stdio::StdioTransport,
+    transport: T,
     handler: Handler,
     context: &Context,
-) -> Attempt {
+) -> Attempt
+where
+    T: rmcp::transport::Transport<RoleClient> + Send + 'static,
+{
     let mode = lifecycle(server, context, true);
     let handler = match mode {
         ClientLifecycleMode::Initialize if handler.protocol_version.is_none() => {

@@ -1,0 +1,203 @@
+//! The per-user daemon that keeps servers alive between commands (`keep_alive:`,
+//! `--keep-alive`, `mcpchat daemon`). It is `serve` on a private Unix socket: the protocol
+//! is MCP itself, one connection per server per command, the server named by the command's
+//! `initialize`. Commands connect through it with the same stdout and exit codes as direct.
+//!
+//! Parts: `place` (its directory, socket, pid file and log), `spec` (what a command sends to
+//! name a server, and its key), `pool` (the kept servers, inside the daemon), `run` (the
+//! daemon's loop), `wire` (both ends of a connection), `client` (find, start, stop it).
+//! This module sits beside `commands` and uses `mcp` and `serve`; neither uses it.
+//!
+//! Guarantees: direct mode stays the default and the fallback: a server is routed through
+//! the daemon only with `keep_alive: true` (the daemon is started then) or `auto` while it
+//! runs; when the daemon cannot be started or reached, the command runs direct after one
+//! stderr line saying why; a failure of the server itself (it cannot start) is the same
+//! failure, with the same exit code, as direct.
+
+pub mod client;
+pub mod place;
+mod pool;
+pub mod run;
+mod spec;
+mod wire;
+
+use std::sync::Arc;
+
+use tokio::net::UnixStream;
+
+use crate::commands::App;
+use crate::config::{KeepAlive, ServerConfig};
+use crate::exit::{Failure, Kind};
+use crate::mcp::{Resume, Session};
+
+use place::Place;
+use spec::Spec;
+use wire::CommandWire;
+
+/// What this process knows of the daemon (asked once per command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Unasked,
+    Running,
+    /// Not running, and we were not asked to start it.
+    Absent,
+    /// Could not be started (said once on stderr).
+    Failed,
+}
+
+static KNOWN: tokio::sync::Mutex<Known> = tokio::sync::Mutex::const_new(Known::Unasked);
+
+/// Connect to `server` the way its `keep_alive` says: through the daemon, or direct.
+pub async fn connect(
+    app: &App,
+    server: Arc<ServerConfig>,
+    resume: Option<Resume>,
+) -> Result<Session, Failure> {
+    if resume.is_none()
+        && let Some(session) = through_daemon(app, &server).await?
+    {
+        return Ok(session);
+    }
+    Session::connect_resuming(server, &app.context, resume).await
+}
+
+/// The session through the daemon, or None to go direct.
+async fn through_daemon(app: &App, server: &Arc<ServerConfig>) -> Result<Option<Session>, Failure> {
+    let keeping = app.config.keeping(&server.name);
+    if keeping.keep_alive == KeepAlive::Off {
+        return Ok(None);
+    }
+    let pinned = app.context.protocol_version.as_deref();
+    let Some(spec) = Spec::of(server, pinned, keeping.idle_timeout) else {
+        return Ok(None);
+    };
+    let start = keeping.keep_alive == KeepAlive::On;
+    let place = match Place::locate() {
+        Ok(place) => place,
+        Err(failure) => {
+            if start {
+                cannot_use(&failure.message).await;
+            }
+            return Ok(None);
+        }
+    };
+    for attempt in 0..2 {
+        if !ready(&place, start, attempt > 0).await {
+            return Ok(None);
+        }
+        match UnixStream::connect(&place.socket).await {
+            Ok(stream) => return connect_over(app, server, &spec, stream).await.map(Some),
+            // The daemon exited (idle) since we asked: start it again once.
+            Err(error) if attempt == 0 && start => {
+                tracing::debug!("the daemon's socket refused a connection: {error}");
+            }
+            Err(error) => {
+                cannot_use(&format!("cannot reach the daemon: {error}")).await;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a daemon of our version runs (started now when `start`); `again` asks afresh.
+async fn ready(place: &Place, start: bool, again: bool) -> bool {
+    let mut known = KNOWN.lock().await;
+    if again && *known == Known::Running {
+        *known = Known::Unasked;
+    }
+    match *known {
+        Known::Running => return true,
+        Known::Failed => return false,
+        Known::Absent if !start => return false,
+        Known::Absent | Known::Unasked => {}
+    }
+    let outcome = if start {
+        client::ensure(place).await.map(|_| true)
+    } else {
+        match client::status(place).await {
+            Some(running) if running.version != env!("CARGO_PKG_VERSION") => {
+                client::ensure(place).await.map(|_| true)
+            }
+            Some(_) => Ok(true),
+            None => Ok(false),
+        }
+    };
+    *known = match outcome {
+        Ok(true) => Known::Running,
+        Ok(false) => Known::Absent,
+        Err(failure) => {
+            say_once(&failure.message);
+            Known::Failed
+        }
+    };
+    *known == Known::Running
+}
+
+/// The daemon cannot be used for this command: say why once, and go direct.
+async fn cannot_use(why: &str) {
+    let mut known = KNOWN.lock().await;
+    if *known != Known::Failed {
+        say_once(why);
+        *known = Known::Failed;
+    }
+}
+
+fn say_once(why: &str) {
+    crate::report::warning(&Failure::new(
+        Kind::Unreachable,
+        format!("{why}; connecting to servers directly"),
+    ));
+}
+
+/// The MCP session with `server` over a connection to the daemon.
+async fn connect_over(
+    app: &App,
+    server: &Arc<ServerConfig>,
+    spec: &Spec,
+    stream: UnixStream,
+) -> Result<Session, Failure> {
+    let spec = serde_json::to_value(spec).unwrap_or_default();
+    let wire = CommandWire::new(stream, spec, server.max_message_bytes);
+    let said = wire.said.clone();
+    let connected = Session::connect_over(server.clone(), &app.context, wire).await;
+    let said = std::mem::take(&mut *said.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Some(note) = said.note {
+        crate::report::notice(&note);
+    }
+    match (connected, said.failure) {
+        (Ok(session), _) => Ok(session),
+        (Err(_), Some(failure)) => Err(failure_of(&failure)),
+        (Err(failure), None) => Err(failure),
+    }
+}
+
+/// The daemon's failure to provide a server, as the command reports it.
+fn failure_of(said: &serde_json::Value) -> Failure {
+    let kind = match said.get("kind").and_then(serde_json::Value::as_str) {
+        Some("usage") => Kind::Usage,
+        Some("config") => Kind::Config,
+        Some("auth") => Kind::Auth,
+        Some("timeout") => Kind::Timeout,
+        Some("http") => Kind::Http,
+        Some("server_exited") => Kind::ServerExited,
+        Some("unreachable") => Kind::Unreachable,
+        _ => Kind::Protocol,
+    };
+    let message = said
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("the daemon could not start the server");
+    let mut failure = Failure::new(kind, message);
+    for hint in said
+        .get("hints")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(hint) = hint.as_str() {
+            failure = failure.hint(hint);
+        }
+    }
+    failure
+}
