@@ -6,7 +6,8 @@
 //! which upstream owns a name or URI), `relay` (the MCP server the host talks to), `notices`
 //! (what the host is told on its own: dead upstreams, list changes), `wire` (the host's line
 //! transport, redacted), `listener` (stdio and the Unix socket), `http` (Streamable HTTP,
-//! `--listen`).
+//! `--listen`), `record` (`--record`: every host message to a file) and `replay` (`--replay`:
+//! a recording served without any upstream).
 //!
 //! Guarantees: stdout carries only the MCP messages to the host (everything else is on
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
@@ -16,9 +17,13 @@ mod http;
 mod hub;
 mod listener;
 mod notices;
+mod record;
 mod relay;
+mod replay;
 mod router;
 mod wire;
+
+pub use replay::replay;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +37,9 @@ use relay::Relay;
 
 /// Serve until the host goes (stdio) or a signal comes.
 pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
+    if let Some(path) = &args.record {
+        record::start(path)?;
+    }
     // The socket first: a path we cannot listen on fails before any server is started.
     let socket = args
         .socket
@@ -51,6 +59,9 @@ pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
             return Err(failure.into());
         }
     };
+    if let [lone] = hub.upstreams.as_slice() {
+        record::lone_server(&lone.name);
+    }
     let relay = Relay { hub: hub.clone() };
     let cap = app
         .config
