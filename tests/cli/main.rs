@@ -37,6 +37,7 @@ mod sampling;
 mod secrets;
 mod serve;
 mod serve_http;
+mod serve_record;
 mod servers;
 mod sessions;
 mod shards_and_progress;

@@ -127,7 +127,12 @@ impl<'a> Replayer<'a> {
             return Vec::new();
         };
         let params = message.get("params");
-        let key = recording::key(method, params);
+        let mut key = recording::key(method, params);
+        if self.recording.answers(&key).is_none()
+            && let Some(other) = self.recording.other_era(&key)
+        {
+            key = other.to_string();
+        }
         let Some(answers) = self.recording.answers(&key) else {
             return vec![unmatched(id, method, params)];
         };

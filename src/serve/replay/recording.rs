@@ -4,7 +4,8 @@
 //!
 //! Guarantees: a line that is not a recording line stops the load with `FILE:LINE` (exit 2);
 //! requests match when their method is the same and their params are JSON-equal once `_meta`
-//! (progress tokens, protocol keys) is left out, whatever the ids and key order; `initialize`
+//! (progress tokens, protocol keys) is left out, whatever the ids and key order, preferring
+//! an answer of the request's own protocol era (serve shapes results by era); `initialize`
 //! matches by method alone (each host names itself); answers to the same request are given
 //! in recorded order, the last one again once they run out; a request nothing matches gets
 //! a JSON-RPC error naming its method and a digest of its params.
@@ -32,6 +33,8 @@ pub struct Answer {
 #[derive(Debug, Default)]
 pub struct Recording {
     answers: HashMap<String, Vec<Answer>>,
+    /// The keys of the same request in every era it was recorded in, first recorded first.
+    eras: HashMap<String, Vec<String>>,
 }
 
 /// What one connection of the recording is in the middle of, while it is read.
@@ -92,6 +95,10 @@ impl Recording {
         let mut reply = message;
         reply.remove("id");
         reply.remove("jsonrpc");
+        if !self.answers.contains_key(&key) {
+            let eras = self.eras.entry(without_era(&key).to_string()).or_default();
+            eras.push(key.clone());
+        }
         let answers = self.answers.entry(key.clone()).or_default();
         answers.push(Answer {
             reply,
@@ -103,6 +110,12 @@ impl Recording {
     /// The recorded answers to the requests of `key` (see `key`), if any.
     pub fn answers(&self, key: &str) -> Option<&[Answer]> {
         self.answers.get(key).map(Vec::as_slice)
+    }
+
+    /// The key of the same request recorded in another protocol era, when `key` itself was
+    /// not recorded: an answer of another era is better than none.
+    pub fn other_era(&self, key: &str) -> Option<&str> {
+        self.eras.get(without_era(key))?.first().map(String::as_str)
     }
 }
 
@@ -148,13 +161,25 @@ fn parse_line(line: &str) -> Result<(&'static str, String, Map<String, Value>), 
     Ok((direction, connection, message))
 }
 
-/// What a request is matched by: its method and its params without `_meta`, keys sorted
-/// (absent params are `{}`); `initialize` by its method alone.
+/// What a request is matched by: its protocol era, its method and its params without
+/// `_meta`, keys sorted (absent params are `{}`); `initialize` by its method alone. The era is
+/// the version a 2026-07-28 request names in its `_meta` (empty in a session opened with
+/// `initialize`): serve answers the eras in different shapes.
 pub fn key(method: &str, params: Option<&Value>) -> String {
     if method == "initialize" {
-        return method.to_string();
+        return format!("\n{method}");
     }
-    format!("{method}\n{}", canonical_params(params))
+    let era = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(|meta| meta.get("io.modelcontextprotocol/protocolVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    format!("{era}\n{method}\n{}", canonical_params(params))
+}
+
+/// A key without its era.
+fn without_era(key: &str) -> &str {
+    key.split_once('\n').map_or(key, |(_, rest)| rest)
 }
 
 fn canonical_params(params: Option<&Value>) -> String {
@@ -223,7 +248,16 @@ mod tests {
         assert_eq!(key("tools/list", None), key("tools/list", Some(&json!({}))));
         assert_eq!(
             key("initialize", Some(&json!({"clientInfo": {"name": "x"}}))),
-            "initialize"
+            "\ninitialize"
+        );
+        let era = |v: &str| json!({"_meta": {"io.modelcontextprotocol/protocolVersion": v}});
+        assert_ne!(
+            key("tools/list", Some(&era("2026-07-28"))),
+            key("tools/list", None)
+        );
+        assert_eq!(
+            without_era(&key("tools/list", Some(&era("2026-07-28")))),
+            without_era(&key("tools/list", None))
         );
         assert_eq!(digest(Some(&a)), digest(Some(&b)));
         assert_eq!(digest(None).len(), 8);
