@@ -101,6 +101,11 @@ impl Listen {
         })
     }
 
+    /// The bound listener, its address and its token, for `serve --replay`'s own server.
+    pub(super) fn into_parts(self) -> (TcpListener, SocketAddr, Option<Arc<str>>) {
+        (self.listener, self.bound, self.token)
+    }
+
     /// The URL hosts connect to.
     pub fn url(&self) -> String {
         format!("http://{}{PATH}", self.bound)
@@ -220,7 +225,7 @@ impl Gate {
 }
 
 /// Whether the request carries `Authorization: Bearer TOKEN` (compared in constant time).
-fn bearer_matches<B>(request: &Request<B>, token: &str) -> bool {
+pub(super) fn bearer_matches<B>(request: &Request<B>, token: &str) -> bool {
     let Some(value) = request.headers().get(hyper::header::AUTHORIZATION) else {
         return false;
     };

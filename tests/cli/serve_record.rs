@@ -1,7 +1,7 @@
 //! `mcpchat serve --record FILE` and `mcpchat serve --replay FILE`: sessions recorded through
 //! serve in front of server-everything, the in-repo fake upstream and the secret-echoing fake,
-//! then replayed to mcpchat itself, the Python SDK's client and raw hosts (stdio and the
-//! socket) with no upstream at all; the recording's privacy (0600, no link followed, no
+//! then replayed to mcpchat itself, the Python SDK's client and raw hosts (stdio, the socket
+//! and HTTP) with no upstream at all; the recording's privacy (0600, no link followed, no
 //! secret) and a malformed recording (exit 2 with FILE:LINE).
 
 use std::io::{BufRead, BufReader, Write};
@@ -431,7 +431,7 @@ fn stop(mut child: std::process::Child) -> Option<i32> {
 }
 
 #[test]
-fn a_session_recorded_over_http_replays_over_stdio_and_a_socket() {
+fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
@@ -513,4 +513,21 @@ fn a_session_recorded_over_http_replays_over_stdio_and_a_socket() {
     }
     assert_eq!(served.wait().unwrap().code(), Some(130));
     assert!(!socket.exists());
+
+    // And over HTTP again, with no upstream behind it.
+    let (replaying, url) = listening(&env, &[], &["--replay", &file_arg]);
+    let over_http = format!("a={url}");
+    let run = |args: &[&str]| {
+        let output = env
+            .cmd()
+            .args(["--no-cache", "--url", &over_http])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        comparable(&output.stdout)
+    };
+    assert_eq!(run(&["tools", "list"]), listed);
+    assert_eq!(run(&["tools", "call", "whoami", r#"{"x": 1}"#]), called);
+    assert_eq!(stop(replaying), Some(130));
 }

@@ -1,8 +1,8 @@
 //! `serve --replay FILE`: a recording of `serve --record` served as an MCP server, with no
 //! upstream and no config, so a script's test runs against a recorded real server without it.
-//! Over stdio (until the host closes stdin) or a Unix socket (each connection replays the
-//! recording from its start); the messages are the recorded ones, byte for byte apart from
-//! the ids.
+//! Over stdio (until the host closes stdin), a Unix socket (each connection replays the
+//! recording from its start) or Streamable HTTP (`http`); the messages are the recorded ones,
+//! byte for byte apart from the ids.
 //!
 //! Guarantees: a malformed recording stops `serve` before it serves anything (exit 2, with
 //! `FILE:LINE`); each request is answered by `recording` (its matching rules), a request
@@ -10,6 +10,7 @@
 //! responses are read and dropped; a line over the message cap or one that is not JSON-RPC
 //! is answered with a JSON-RPC error and the connection goes on.
 
+mod http;
 mod recording;
 
 use std::collections::HashMap;
@@ -28,17 +29,17 @@ pub use recording::Recording;
 
 /// Serve `args.replay` until the host goes (stdio) or a signal comes.
 pub async fn replay(args: &ServeArgs, path: &Path, cap: usize) -> anyhow::Result<Code> {
-    if args.listen.is_some() {
-        return Err(
-            Failure::usage("--replay serves stdio or a --socket, not --listen yet")
-                .hint("replay over stdio: mcpchat serve --replay FILE")
-                .into(),
-        );
-    }
     let recording = Arc::new(Recording::load(path)?);
-    let signal = match &args.socket {
-        Some(path) => Some(on_socket(listener::Socket::bind(path)?, recording, cap).await),
-        None => tokio::select! {
+    let signal = match (&args.socket, &args.listen) {
+        (Some(path), _) => Some(on_socket(listener::Socket::bind(path)?, recording, cap).await),
+        (None, Some(spec)) => {
+            let listen = super::http::Listen::bind(spec, args.token.as_deref()).await?;
+            Some(tokio::select! {
+                () = http::accept(listen, recording, cap) => "stopped",
+                what = crate::interrupt::wait() => what,
+            })
+        }
+        (None, None) => tokio::select! {
             () = serve_lines(recording, tokio::io::stdin(), tokio::io::stdout(), cap) => None,
             what = crate::interrupt::wait() => Some(what),
         },
@@ -70,7 +71,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut lines = Lines::new(read, cap);
-    let mut replayer = Replayer::new(&recording);
+    let mut replayer = Replayer::new(recording);
     loop {
         let out = match lines.next().await {
             Ok(Line::Complete(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
@@ -90,13 +91,13 @@ where
 }
 
 /// One host connection's place in the recording: how many answers of each request it had.
-struct Replayer<'a> {
-    recording: &'a Recording,
+struct Replayer {
+    recording: Arc<Recording>,
     given: HashMap<String, usize>,
 }
 
-impl<'a> Replayer<'a> {
-    fn new(recording: &'a Recording) -> Self {
+impl Replayer {
+    fn new(recording: Arc<Recording>) -> Self {
         Replayer {
             recording,
             given: HashMap::new(),
