@@ -531,3 +531,71 @@ fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     assert_eq!(run(&["tools", "call", "whoami", r#"{"x": 1}"#]), called);
     assert_eq!(stop(replaying), Some(130));
 }
+
+/// A POST to `url` with `headers`: the status, the headers (lowercase names) and the body.
+fn post(url: &str, headers: &[&str], body: &Value) -> (u16, String, String) {
+    let mut curl = std::process::Command::new("curl");
+    curl.args([
+        "-s",
+        "-i",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+    ]);
+    for header in headers {
+        curl.args(["-H", header]);
+    }
+    let output = curl
+        .arg("-d")
+        .arg(body.to_string())
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout)
+        .unwrap()
+        .replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[test]
+fn over_http_a_replay_streams_the_notifications_after_an_answer_and_keeps_the_origin_rule() {
+    let env = TestEnv::new();
+    let file = hand_written(&env);
+    let (replaying, url) = listening(&env, &[], &["--replay", &file.display().to_string()]);
+    let (status, head, body) = post(&url, &[], &request(1, "initialize", json!({})));
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let session = head
+        .lines()
+        .find_map(|line| line.strip_prefix("mcp-session-id: "))
+        .unwrap_or_else(|| panic!("no session: {head}"))
+        .to_string();
+    let init: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(init["result"]["serverInfo"]["name"], "recorded");
+
+    let call = request(
+        2,
+        "tools/call",
+        json!({"name": "count", "arguments": {"n": 1}}),
+    );
+    let with_session = format!("mcp-session-id: {session}");
+    let (status, head, body) = post(&url, &[&with_session], &call);
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    assert_eq!(
+        body,
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"first\"}]}}\n\n\
+         event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"
+    );
+    let notification = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(&url, &[&with_session], &notification).0, 202);
+    let (status, _, body) = post(&url, &["origin: http://evil.example"], &call);
+    assert_eq!(
+        (status, body.as_str()),
+        (403, "Forbidden: Origin header is not allowed")
+    );
+    assert_eq!(stop(replaying), Some(130));
+}
