@@ -165,6 +165,12 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     if let Command::Serve(args) = &cli.command
         && let Some(recording) = &args.replay
     {
+        if !(global.servers.is_empty() && global.urls.is_empty() && global.stdio.is_empty()) {
+            return Err(Failure::usage(
+                "serve --replay answers from the recording alone; it takes no --server, --url or --stdio",
+            )
+            .into());
+        }
         let cap = match global.max_message_bytes {
             Some(0) => return Err(Failure::usage("--max-message-bytes must be at least 1").into()),
             Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),

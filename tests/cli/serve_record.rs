@@ -308,6 +308,17 @@ fn a_malformed_recording_exits_2_with_its_file_and_line() {
             file.display()
         )
     );
+    let with_a_server = env
+        .cmd()
+        .args(["--url", "a=http://127.0.0.1:9/mcp", "serve", "--replay"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(with_a_server.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&with_a_server),
+        "mcpchat: error: serve --replay answers from the recording alone; it takes no --server, --url or --stdio\n"
+    );
     let missing = env
         .cmd()
         .args(["serve", "--replay", "nowhere.jsonl"])
