@@ -164,6 +164,23 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
         return Ok(code);
     }
     let global = &cli.global;
+    // A replay needs no config: every answer is in the recording.
+    if let Command::Serve(args) = &cli.command
+        && let Some(recording) = &args.replay
+    {
+        if !(global.servers.is_empty() && global.urls.is_empty() && global.stdio.is_empty()) {
+            return Err(Failure::usage(
+                "serve --replay answers from the recording alone; it takes no --server, --url or --stdio",
+            )
+            .into());
+        }
+        let cap = match global.max_message_bytes {
+            Some(0) => return Err(Failure::usage("--max-message-bytes must be at least 1").into()),
+            Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+            None => mcp::DEFAULT_MAX_MESSAGE_BYTES,
+        };
+        return serve::replay(args, recording, cap).await;
+    }
     let config = load_config(global, &cli.command)?;
     let progress = Arc::new(ui::Progress::new(!global.quiet));
     let context = connection_context(global, &cli.command, &config, progress.clone())?;

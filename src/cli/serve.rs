@@ -32,6 +32,16 @@ pub struct ServeArgs {
     /// first server that lists a name owns it)
     #[arg(long, value_enum, default_value_t = Prefix::Auto)]
     pub prefix: Prefix,
+
+    /// Write every MCP message between serve and its hosts to FILE as JSON Lines (direction,
+    /// time, connection, server, message; secrets masked; created 0600)
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+
+    /// Serve a recording made with --record as an MCP server, without any upstream or config:
+    /// each request gets the recorded answer to the same method and params
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
 }
 
 /// How `serve` names the tools and prompts of its servers.

@@ -8,7 +8,7 @@
 //! address, and on loopback one whose `Host` is not the bound address or a loopback name (DNS
 //! rebinding); every body to the host passes `redact::json_line`, so no registered upstream
 //! secret reaches it whatever an upstream echoes; on the way out every host session and
-//! connection is ended.
+//! connection is ended. With `--record`, request bodies and response frames are recorded.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -24,6 +24,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use super::record;
 use super::relay::Relay;
 use crate::exit::Failure;
 
@@ -98,6 +99,11 @@ impl Listen {
             gate: None,
             connections: JoinSet::new(),
         })
+    }
+
+    /// The bound listener, its address and its token, for `serve --replay`'s own server.
+    pub(super) fn into_parts(self) -> (TcpListener, SocketAddr, Option<Arc<str>>) {
+        (self.listener, self.bound, self.token)
     }
 
     /// The URL hosts connect to.
@@ -208,16 +214,18 @@ impl Gate {
             );
             return response;
         }
+        let tap = record::http_exchange(request.headers());
+        let request = request.map(|body| record::Teed::new(body, tap.clone()));
         let response = self.service.handle(request).await;
         let (mut parts, body) = response.into_parts();
         // Masking changes the length; hyper frames the body itself.
         parts.headers.remove(hyper::header::CONTENT_LENGTH);
-        Response::from_parts(parts, HostBody::Relayed(Box::pin(body)))
+        Response::from_parts(parts, HostBody::Relayed(Box::pin(body), tap))
     }
 }
 
 /// Whether the request carries `Authorization: Bearer TOKEN` (compared in constant time).
-fn bearer_matches<B>(request: &Request<B>, token: &str) -> bool {
+pub(super) fn bearer_matches<B>(request: &Request<B>, token: &str) -> bool {
     let Some(value) = request.headers().get(hyper::header::AUTHORIZATION) else {
         return false;
     };
@@ -247,7 +255,8 @@ type Relayed = Pin<Box<dyn Body<Data = Bytes, Error = Infallible> + Send + Sync>
 /// A response body to the host: rmcp's, masked frame by frame (one frame is one whole JSON
 /// body or one whole SSE event, so a secret is never split between two), or our own text.
 pub enum HostBody {
-    Relayed(Relayed),
+    /// With `--record`, each frame is also recorded.
+    Relayed(Relayed, Option<record::Tap>),
     Plain(Option<Bytes>),
 }
 
@@ -261,10 +270,15 @@ impl Body for HostBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             HostBody::Plain(text) => Poll::Ready(text.take().map(|t| Ok(Frame::data(t)))),
-            HostBody::Relayed(body) => body
-                .as_mut()
-                .poll_frame(context)
-                .map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(masked)))),
+            HostBody::Relayed(body, tap) => {
+                let polled = body.as_mut().poll_frame(context);
+                if let (Some(tap), Poll::Ready(Some(Ok(frame)))) = (tap, &polled)
+                    && let Some(data) = frame.data_ref()
+                {
+                    tap.note_http(record::Direction::ServeToHost, data);
+                }
+                polled.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(masked))))
+            }
         }
     }
 }

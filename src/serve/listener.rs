@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rmcp::RoleServer;
 use rmcp::transport::Transport;
 use tokio::net::UnixListener;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinSet;
 
 use super::relay::Relay;
@@ -76,6 +77,18 @@ impl Socket {
 
     /// Accept hosts until this future is dropped; each runs on its own task.
     pub async fn accept(&mut self, relay: &Relay, cap: usize) {
+        self.accept_with(|read, write| {
+            run_connection(relay.clone(), HostWire::new(read, write, cap))
+        })
+        .await;
+    }
+
+    /// The same with another server for each connection (`serve --replay`).
+    pub async fn accept_with<F, C>(&mut self, mut serve: F)
+    where
+        F: FnMut(OwnedReadHalf, OwnedWriteHalf) -> C,
+        C: Future<Output = ()> + Send + 'static,
+    {
         loop {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -95,8 +108,7 @@ impl Socket {
                 continue;
             }
             let (read, write) = stream.into_split();
-            let wire = HostWire::new(read, write, cap);
-            self.connections.spawn(run_connection(relay.clone(), wire));
+            self.connections.spawn(serve(read, write));
             while self.connections.try_join_next().is_some() {}
         }
     }

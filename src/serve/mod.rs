@@ -8,7 +8,9 @@
 //! `hosts` (which host has what in flight, its log level and subscriptions), `asks` (an
 //! upstream's elicitation, sampling and roots requests passed on to the host that asked),
 //! `pages` (merged pagination), `wire` (the host's line transport, redacted), `listener`
-//! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`).
+//! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`), `record`
+//! (`--record`: every host message to a file) and `replay` (`--replay`: a recording served
+//! without any upstream).
 //!
 //! Guarantees: stdout carries only the MCP messages to the host (everything else is on
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
@@ -21,9 +23,13 @@ pub(crate) mod hub;
 pub(crate) mod listener;
 mod notices;
 mod pages;
+mod record;
 pub(crate) mod relay;
+mod replay;
 mod router;
 pub(crate) mod wire;
+
+pub use replay::replay;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +43,9 @@ use relay::Relay;
 
 /// Serve until the host goes (stdio) or a signal comes.
 pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
+    if let Some(path) = &args.record {
+        record::start(path)?;
+    }
     // The socket first: a path we cannot listen on fails before any server is started.
     let socket = args
         .socket
@@ -56,6 +65,9 @@ pub async fn serve(app: &App, args: &ServeArgs) -> anyhow::Result<Code> {
             return Err(failure.into());
         }
     };
+    if let [lone] = hub.upstreams.as_slice() {
+        record::lone_server(&lone.name);
+    }
     let relay = Relay::new(hub.clone());
     let cap = app
         .config

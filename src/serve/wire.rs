@@ -6,6 +6,7 @@
 //! all of them pass), so no registered upstream secret (a `?token=`, a header, a stored OAuth
 //! token) reaches the host whatever an upstream echoes; a host line over the cap, or one that
 //! is not a JSON-RPC message, is answered with a JSON-RPC error and the connection goes on.
+//! With `--record`, every message both ways is also written to the recording (`record`).
 
 use std::sync::Arc;
 
@@ -15,12 +16,15 @@ use rmcp::transport::Transport;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::record::{self, Direction, Tap};
 use crate::mcp::{Line, Lines};
 
 /// A line transport to the host.
 pub struct HostWire<R, W> {
     lines: Lines<R>,
     write: Arc<tokio::sync::Mutex<W>>,
+    /// `serve --record`: this connection's messages both ways.
+    tap: Option<Tap>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> HostWire<R, W> {
@@ -28,6 +32,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> HostWire<R, W> {
         HostWire {
             lines: Lines::new(read, cap),
             write: Arc::new(tokio::sync::Mutex::new(write)),
+            tap: record::connection(),
         }
     }
 }
@@ -46,7 +51,7 @@ async fn write_line<W: AsyncWrite + Unpin>(
 
 /// The JSON-RPC error for a line that cannot be a message: `-32700` for what is not JSON,
 /// `-32600` for JSON that is not a request or notification we know the shape of.
-fn unusable(line: &[u8]) -> Option<String> {
+pub(super) fn unusable(line: &[u8]) -> Option<String> {
     let (code, message, id) = match serde_json::from_slice::<Value>(line) {
         Err(error) => (-32700, format!("parse error: {error}"), Value::Null),
         // A response or notification with a bad shape has nobody to answer.
@@ -74,8 +79,12 @@ where
         item: ServerJsonRpcMessage,
     ) -> impl Future<Output = Result<(), std::io::Error>> + Send + 'static {
         let write = self.write.clone();
+        let tap = self.tap.clone();
         async move {
             let text = serde_json::to_string(&item)?;
+            if let Some(tap) = tap {
+                tap.note(Direction::ServeToHost, &text);
+            }
             write_line(&write, &text).await
         }
     }
@@ -85,7 +94,12 @@ where
             let answer = match self.lines.next().await {
                 Ok(Line::Complete(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
                 Ok(Line::Complete(line)) => match serde_json::from_slice(&line) {
-                    Ok(message) => return Some(message),
+                    Ok(message) => {
+                        if let Some(tap) = &self.tap {
+                            tap.note(Direction::HostToServe, &String::from_utf8_lossy(&line));
+                        }
+                        return Some(message);
+                    }
                     Err(error) => {
                         tracing::debug!("the host sent a line that is not a message: {error}");
                         unusable(&line)

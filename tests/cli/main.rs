@@ -46,6 +46,7 @@ mod serve;
 mod serve_http;
 mod serve_param_headers;
 mod serve_relay;
+mod serve_record;
 mod servers;
 mod sessions;
 mod shards_and_progress;
