@@ -79,6 +79,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// `token_store`: `file` or `keychain` (flags and environment come first).
     pub token_store: Option<String>,
+    /// `--root DIR`, resolved: added to every selected server's `roots:`.
+    pub extra_roots: Vec<crate::roots::Root>,
 }
 
 /// How long a tools list stays cached when its server gives no `ttlMs`.
@@ -94,6 +96,8 @@ pub struct Overrides {
     pub timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
     pub max_message_bytes: Option<u64>,
+    /// `--root DIR` (repeatable): roots for every selected server, after their own.
+    pub roots: Vec<String>,
 }
 
 impl Config {
@@ -130,6 +134,14 @@ impl Config {
             config.ad_hoc = true;
         }
 
+        config.extra_roots = overrides
+            .roots
+            .iter()
+            .map(|dir| {
+                crate::roots::resolve(dir, None)
+                    .map_err(|why| Failure::usage(format!("--root {dir}: {why}")))
+            })
+            .collect::<Result<_, _>>()?;
         config.request_timeout = seconds("--timeout", overrides.timeout)?;
         config.max_message_bytes = match overrides.max_message_bytes {
             Some(0) => {

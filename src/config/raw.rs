@@ -59,6 +59,9 @@ pub(super) struct RawServer {
     pub(super) protocol_version: Option<String>,
     pub(super) ca_file: Option<String>,
     pub(super) max_message_bytes: Option<u64>,
+    /// Directories announced as roots (`~` and `${VAR}` expanded, relative to the file).
+    #[serde(default)]
+    pub(super) roots: Vec<String>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     pub(super) description: Option<String>,

@@ -87,6 +87,8 @@ fn new_handler(server: &ServerConfig, context: &Context) -> Handler {
         server: Arc::from(server.name.as_str()),
         progress: context.progress.clone(),
         elicitation: context.elicitation,
+        elicitor: context.elicitor.clone(),
+        roots: server.roots.clone().into(),
         protocol_version: context
             .pinned_version(server)
             .filter(|v| *v != "auto")
