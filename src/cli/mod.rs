@@ -119,13 +119,7 @@ pub struct GlobalArgs {
     /// Who answers servers that ask for user input (elicitation): ask (on the terminal, field
     /// by field), answers (from --answers), accept-defaults (the schema's defaults) or decline
     /// [default: ask when stdin and stderr are terminals, else decline]
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        env = "MCPCHAT_ELICITATION",
-        value_name = "MODE"
-    )]
+    #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION")]
     pub elicitation: Option<crate::elicit::Mode>,
 
     /// Answers to servers' forms (elicitation): a JSON object of field values, or JSON Lines

@@ -43,8 +43,8 @@ pub fn fill(io: &mut dyn Conversation, server: &str, message: &str, fields: &[Fi
 /// Ctrl-C or end of input cancel.
 pub fn consent() -> Filled {
     let mut io = Tty::open();
-    io.say("  Enter accepts (you open the URL above); :d declines; :c or Ctrl-C cancels: ");
-    match io.read_line(false).as_deref().map(str::trim) {
+    let prompt = "  Enter accepts (you open the URL above); :d declines; :c or Ctrl-C cancels: ";
+    match io.read_line(prompt, false).as_deref().map(str::trim) {
         None | Some(":c") => Filled::Cancel,
         Some(":d") => Filled::Decline,
         Some(_) => Filled::Accept(Map::new()),
@@ -63,8 +63,7 @@ fn ask(io: &mut dyn Conversation, field: &Field) -> Step {
     io.say(&question(field));
     let secret = is_sensitive(field);
     loop {
-        io.say(&format!("{}: ", input_hint(field)));
-        let Some(line) = io.read_line(secret) else {
+        let Some(line) = io.read_line(&format!("{}: ", input_hint(field)), secret) else {
             io.say("\n");
             return Step::Cancel;
         };
@@ -252,7 +251,8 @@ mod tests {
         fn say(&mut self, text: &str) {
             self.shown.push_str(text);
         }
-        fn read_line(&mut self, _secret: bool) -> Option<String> {
+        fn read_line(&mut self, prompt: &str, _secret: bool) -> Option<String> {
+            self.shown.push_str(prompt);
             self.typed.pop_front().flatten().map(str::to_string)
         }
     }

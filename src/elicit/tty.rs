@@ -19,8 +19,10 @@ const MAX_LINE_BYTES: usize = 64 * 1024;
 pub trait Conversation {
     /// Show text (its own line ends included).
     fn say(&mut self, text: &str);
-    /// One typed line without its end; `None` on Ctrl-C or end of input. `secret`: not echoed.
-    fn read_line(&mut self, secret: bool) -> Option<String>;
+    /// Show `prompt`, then read one typed line without its end; `None` on Ctrl-C or end of
+    /// input. `secret`: not echoed (echo is off before the prompt shows, so nothing typed
+    /// after it can be echoed).
+    fn read_line(&mut self, prompt: &str, secret: bool) -> Option<String>;
 }
 
 pub struct Tty {
@@ -62,13 +64,15 @@ impl Conversation for Tty {
         terminal::eprint(text);
     }
 
-    fn read_line(&mut self, secret: bool) -> Option<String> {
+    fn read_line(&mut self, prompt: &str, secret: bool) -> Option<String> {
         let line = match &mut self.input {
             Input::Device(file) => {
                 let _echo_off = secret.then(|| LineMode::set(file.as_raw_fd(), true));
+                terminal::eprint(prompt);
                 read_terminal_line(file)
             }
             Input::Stdin => {
+                terminal::eprint(prompt);
                 let mut line = String::new();
                 match std::io::stdin().read_line(&mut line) {
                     Ok(0) | Err(_) => None,

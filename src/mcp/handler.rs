@@ -31,6 +31,8 @@ pub(super) struct Handler {
     pub elicitor: Arc<crate::elicit::Elicitor>,
     /// `roots/list`'s answer: `file://` URIs of the configured roots (empty: none declared).
     pub roots: Arc<[crate::roots::Root]>,
+    /// Signalled when `roots/list` was answered (see `connect`: the first request waits for it).
+    pub roots_listed: Arc<tokio::sync::Notify>,
     /// A pinned protocol version (None: automatic).
     pub protocol_version: Option<String>,
     /// Where `notifications/resources/updated` URIs go (`resources watch` listens here).
@@ -153,7 +155,16 @@ impl ClientHandler for Handler {
         &self,
         _context: RequestContext<RoleClient>,
     ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        if self.roots.is_empty() {
+            // Not declared: the server should not have asked.
+            return Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "roots/list: the client declares no roots",
+                None,
+            ));
+        }
         let roots = crate::roots::listed(&self.roots);
+        self.roots_listed.notify_one();
         serde_json::from_value(roots).map_err(|e| {
             rmcp::ErrorData::internal_error(format!("cannot build the roots list: {e}"), None)
         })

@@ -26,7 +26,7 @@ FORM = {
     "type": "object",
     "properties": {
         "user": {"type": "string", "title": "User name", "description": "Who you are"},
-        "password": {"type": "string", "format": "password", "title": "Password"},
+        "password": {"type": "string", "title": "Password"},
         "age": {"type": "integer", "minimum": 0, "maximum": 150, "default": 30},
         "color": {"type": "string", "enum": ["r", "g"], "enumNames": ["Red", "Green"]},
         "subscribe": {"type": "boolean", "default": False},
