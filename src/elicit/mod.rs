@@ -17,6 +17,7 @@ mod mask;
 mod tty;
 pub mod url;
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -98,7 +99,13 @@ pub struct Elicitor {
     pub url_timeout: Duration,
     /// One form on the terminal at a time (servers of a command ask concurrently).
     terminal: tokio::sync::Mutex<()>,
+    /// URL elicitations the servers said are complete, by server and id.
+    completed: std::sync::Mutex<HashSet<(String, String)>>,
+    completion: tokio::sync::Notify,
 }
+
+/// At most this many URLs of one `-32042` error are shown.
+const MAX_REQUIRED_URLS: usize = 8;
 
 impl Elicitor {
     pub fn new(mode: Mode, answers: Option<Answers>, progress: Arc<Progress>) -> Elicitor {
@@ -110,6 +117,8 @@ impl Elicitor {
             open: false,
             url_timeout: DEFAULT_URL_TIMEOUT,
             terminal: tokio::sync::Mutex::new(()),
+            completed: std::sync::Mutex::default(),
+            completion: tokio::sync::Notify::new(),
         }
     }
 
@@ -119,6 +128,61 @@ impl Elicitor {
         crate::report::notice(&format!(
             "MCP server `{server}` says the URL elicitation `{id}` is complete"
         ));
+        let mut completed = self.completed.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: a server that sends completions without end cannot grow it for ever.
+        if completed.len() < 1024 {
+            completed.insert((server.to_string(), id.to_string()));
+        }
+        self.completion.notify_waiters();
+    }
+
+    /// A `-32042` error (URL elicitation required): each URL it names is handled as a URL
+    /// elicitation (shown, opened with `--open`, an `elicitation` line), then we wait for the
+    /// server to say each is complete, at most `--elicitation-timeout`. True when all were
+    /// accepted and completed: the request may be sent again.
+    pub async fn url_required(&self, server: &str, data: Option<&Value>) -> bool {
+        if !self.mode.declares_url() {
+            return false;
+        }
+        let mut waiting = Vec::new();
+        let elicitations = data
+            .and_then(|d| d.get("elicitations"))
+            .and_then(Value::as_array);
+        for elicitation in elicitations.into_iter().flatten().take(MAX_REQUIRED_URLS) {
+            let reply = self.answer(server, elicitation).await;
+            let id = elicitation.get("elicitationId").and_then(Value::as_str);
+            match (reply.action, id) {
+                ("accept", Some(id)) => waiting.push((server.to_string(), id.to_string())),
+                _ => return false,
+            }
+        }
+        if waiting.is_empty() {
+            return false;
+        }
+        let all_done = async {
+            loop {
+                let notified = self.completion.notified();
+                let done = {
+                    let completed = self.completed.lock().unwrap_or_else(|e| e.into_inner());
+                    waiting.iter().all(|key| completed.contains(key))
+                };
+                if done {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(self.url_timeout, all_done)
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        crate::report::notice(&format!(
+            "MCP server `{server}`: the URL elicitation did not complete within {}",
+            crate::human::duration(self.url_timeout)
+        ));
+        false
     }
 
     /// Print `elicitation` lines on this output.

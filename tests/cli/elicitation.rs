@@ -251,7 +251,7 @@ fn a_url_that_is_not_https_is_declined_and_never_shown() {
 }
 
 #[test]
-fn a_url_required_error_says_what_to_open_and_exits_1() {
+fn a_url_required_error_is_shown_waited_for_and_the_call_sent_again() {
     let env = TestEnv::new();
     let output = fake(
         &env,
@@ -263,6 +263,33 @@ fn a_url_required_error_says_what_to_open_and_exits_1() {
             "e__url_required",
         ],
     );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    assert_eq!(
+        lines[0],
+        json!({
+            "type": "elicitation", "server": "e", "mode": "url",
+            "message": "Connect your account", "action": "accept", "content": null,
+            "url": "https://example.com/connect", "elicitation_id": "connect-1"
+        })
+    );
+    assert_eq!(answered(&lines[1]), json!({"ok": true}));
+    assert_eq!(lines.len(), 2);
+    // The fake says "complete" at once, so the note may come before or after the URL.
+    let note = "mcpchat: note: MCP server `e` says the URL elicitation `connect-1` is complete\n";
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.matches(note).count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.replace(note, ""),
+        "mcpchat: MCP server `e` asks you to open a URL: Connect your account\nOpen in a browser:\n\n  \
+         https://example.com/connect\n\n"
+    );
+}
+
+#[test]
+fn without_anyone_to_open_it_a_url_required_error_says_what_to_open_and_exits_1() {
+    let env = TestEnv::new();
+    let output = fake(&env, &["tools", "call", "e__url_required"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
     let stderr = stderr_of(&output);
@@ -270,12 +297,10 @@ fn a_url_required_error_says_what_to_open_and_exits_1() {
         stderr.ends_with(
             "mcpchat: error: MCP server `e` needs you to open a URL before tools/call `url_required` can run\n\
              hint: open https://example.com/connect (Connect your account)\n\
-             hint: not shown: a URL the server named has the scheme `file:`; only https: URLs (or http: to a loopback address) are opened or shown to open\n\
              hint: then run the command again\n"
         ),
         "{stderr}"
     );
-    assert!(!stderr.contains("/etc/passwd"), "{stderr}");
 }
 
 #[test]

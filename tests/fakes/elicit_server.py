@@ -13,7 +13,7 @@ Tools (each answers one text: a JSON object of what it learnt):
                 "pay-1"; when accepted, notifications/elicitation/complete for "pay-1" follows;
                 {"result": the answer}
   url_required  the first call fails with -32042 (URL elicitation required) naming
-                https://example.com/connect (id "connect-1") and a file: URL, then sends
+                https://example.com/connect (id "connect-1"), then sends
                 notifications/elicitation/complete for "connect-1"; later calls answer {"ok": true}
   roots         roots/list; {"roots": the client's answer, or "error": its error}
 The message of every form starts with ESC[2J (clears a screen it reaches raw).
@@ -102,8 +102,6 @@ def call(request):
                 "data": {"elicitations": [
                     {"mode": "url", "url": "https://example.com/connect", "elicitationId": "connect-1",
                      "message": "Connect your account"},
-                    {"mode": "url", "url": "file:///etc/passwd", "elicitationId": "evil-1",
-                     "message": "Look here"},
                 ]}}})
             send({"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
                   "params": {"elicitationId": "connect-1"}})
