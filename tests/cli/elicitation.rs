@@ -335,3 +335,50 @@ fn answers_need_the_answers_mode_and_a_readable_file() {
         stderr_of(&output)
     );
 }
+
+#[test]
+fn server_everythings_url_elicitation_is_accepted_and_its_error_path_times_out_with_exit_1() {
+    let env = TestEnv::new();
+    let server = format!("ev={}", everything_stdio_cmd());
+    let output = env
+        .cmd()
+        .args(["--stdio", &server, "--elicitation", "answers"])
+        .args(["tools", "call", "ev__trigger-url-elicitation"])
+        .arg(r#"{"url": "https://example.com/x"}"#)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let first = lines(&output.stdout);
+    assert_eq!(first[0]["mode"], "url");
+    assert_eq!(first[0]["action"], "accept");
+    assert_eq!(first[0]["url"], "https://example.com/x");
+    let text = first[1]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("✅ User completed the URL elicitation flow.\n"),
+        "{text}"
+    );
+
+    // The error path (-32042): server-everything never says "complete", so the wait ends.
+    let output = env
+        .cmd()
+        .args(["--stdio", &server, "--elicitation", "answers"])
+        .args(["--elicitation-timeout", "0.5"])
+        .args(["tools", "call", "ev__trigger-url-elicitation"])
+        .arg(r#"{"url": "https://example.com/x", "errorPath": true}"#)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["url"], "https://modelcontextprotocol.io");
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.ends_with(
+            "mcpchat: note: MCP server `ev`: the URL elicitation did not complete within 500ms\n\
+             mcpchat: error: MCP server `ev` needs you to open a URL before tools/call `trigger-url-elicitation` can run\n\
+             hint: open https://modelcontextprotocol.io/ (Open this link to satisfy the prerequisite, then retry the request.)\n\
+             hint: then run the command again\n"
+        ),
+        "{stderr}"
+    );
+}
