@@ -41,6 +41,7 @@ pub enum Event {
     /// A conversation's user prompt (`sessions show`).
     UserPrompt(PromptText),
     Sampling(SamplingInfo),
+    Elicitation(ElicitationInfo),
     /// A server the daemon keeps alive (`daemon status`). Since schema 1.8.0.
     DaemonServer(DaemonServer),
 }
@@ -189,6 +190,25 @@ pub struct SamplingInfo {
     pub duration_ms: u64,
     /// Null when answered; the reason otherwise.
     pub error: Option<String>,
+}
+
+/// A server's `elicitation/create` request and how it was answered (schema 1.8.0).
+#[derive(Debug, Clone, Serialize)]
+pub struct ElicitationInfo {
+    pub server: String,
+    /// `form` or `url`.
+    pub mode: String,
+    /// The server's message, as sent.
+    pub message: String,
+    /// `accept`, `decline` or `cancel`.
+    pub action: String,
+    /// The accepted form's values, sensitive ones as `***`; null otherwise.
+    pub content: Option<Value>,
+    /// URL mode: the URL the server named, and its elicitation id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elicitation_id: Option<String>,
 }
 
 /// What the user must do to finish a device login (RFC 8628), for scripts that relay it:

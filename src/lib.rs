@@ -13,6 +13,7 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod durations;
+pub mod elicit;
 pub mod events;
 pub mod exit;
 pub mod human;
@@ -26,6 +27,7 @@ pub mod private_file;
 pub mod redact;
 pub mod report;
 pub mod results;
+pub mod roots;
 pub mod serve;
 pub mod shell;
 pub mod terminal;
@@ -156,6 +158,8 @@ async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
     tokio::select! {
         result = run(cli) => result,
         what = interrupt::wait() => Err(Failure::new(Kind::Interrupted, what).into()),
+        // An answer from --answers that does not fit the form: stop at once (exit 2).
+        failure = elicit::failed() => Err(failure.into()),
     }
 }
 
@@ -183,17 +187,24 @@ async fn run(cli: Cli) -> anyhow::Result<Code> {
     }
     let config = load_config(global, &cli.command)?;
     let progress = Arc::new(ui::Progress::new(!global.quiet));
-    let context = connection_context(global, &cli.command, &config, progress.clone())?;
+    let mut context = connection_context(global, &cli.command, &config, progress.clone())?;
     let shaping = shaping(global)?;
+    let output = Arc::new(Output::new(global.format).with_shaping(shaping));
+    context.elicitor = Arc::new(elicitor(global, &cli.command, &output, progress.clone())?);
     let app = App {
         config: Arc::new(config),
-        output: Arc::new(Output::new(global.format).with_shaping(shaping)),
+        output,
         context,
         selected: global.servers.clone(),
     };
     let result = dispatch(&app, &cli.command).await;
     progress.clear();
-    result
+    // Commands that finish what they do first (`ask`, `--batch`) still exit 2 after an answer
+    // that did not fit.
+    match elicit::stopped() {
+        Some(failure) => Err(failure.into()),
+        None => result,
+    }
 }
 
 /// `--save-dir` (created 0700 when missing, made absolute so printed paths work from
@@ -267,6 +278,7 @@ fn load_config(global: &cli::GlobalArgs, command: &Command) -> anyhow::Result<Co
         } else {
             global.keep_alive
         },
+        roots: global.roots.clone(),
     };
     match Config::load(&overrides) {
         Ok(config) => Ok(config),
@@ -291,7 +303,7 @@ fn connection_context(
         auth::store::TokenStore::locate(global.token_store.clone(), config.token_store.as_deref())?;
     let mut context =
         mcp::Context::new(progress, config.connect_timeout, global.verbose > 0, store)?;
-    context.elicitation = global.elicitation;
+    context.elicitation = elicitation_mode(global, command);
     context.protocol_version = global.protocol_version.clone();
     let cache_mode = if global.no_cache {
         cache::Mode::Off
@@ -314,6 +326,51 @@ fn connection_context(
         context.sampler = Some(configured_sampler(&context, config)?);
     }
     Ok(context)
+}
+
+/// `--elicitation`, else `answers` with `--answers`, else `ask` on a terminal. `serve` never
+/// asks by default: its stdin and stdout are the host's.
+fn elicitation_mode(global: &cli::GlobalArgs, command: &Command) -> elicit::Mode {
+    match (global.elicitation, &global.answers) {
+        (Some(mode), _) => mode,
+        (None, Some(_)) => elicit::Mode::Answers,
+        (None, None) if matches!(command, Command::Serve(_)) => elicit::Mode::Decline,
+        (None, None) => elicit::Mode::for_this_terminal(),
+    }
+}
+
+/// Who answers servers' elicitation requests, with the answers file read and the URL timeout
+/// checked before any server starts.
+fn elicitor(
+    global: &cli::GlobalArgs,
+    command: &Command,
+    output: &Arc<Output>,
+    progress: Arc<ui::Progress>,
+) -> Result<elicit::Elicitor, Failure> {
+    let mode = elicitation_mode(global, command);
+    let answers = match (&global.answers, mode) {
+        (Some(path), elicit::Mode::Answers) => Some(elicit::Answers::load(path)?),
+        (Some(_), mode) => {
+            return Err(Failure::usage(format!(
+                "--answers needs --elicitation answers, not {}",
+                clap::ValueEnum::to_possible_value(&mode)
+                    .map_or_else(String::new, |v| v.get_name().to_string())
+            )));
+        }
+        (None, _) => None,
+    };
+    let timeout = match global.elicitation_timeout {
+        None => elicit::DEFAULT_URL_TIMEOUT,
+        Some(secs) => durations::timeout(secs).ok_or_else(|| {
+            Failure::usage(durations::timeout_message("--elicitation-timeout", secs))
+        })?,
+    };
+    let elicitor = elicit::Elicitor::new(mode, answers, progress).with_urls(global.open, timeout);
+    // `serve`'s stdout is the protocol: its elicitation lines go to the log.
+    Ok(match command {
+        Command::Serve(_) => elicitor,
+        _ => elicitor.with_output(output.clone()),
+    })
 }
 
 /// Servers' sampling requests answered by the model of `llm:` in the config.

@@ -5,7 +5,7 @@
 //!
 //! Used for the OAuth authorization URL (opened, or printed with `--no-browser`) and the device
 //! flow's `verification_uri(_complete)`; an elicitation that asks to open a URL must go through
-//! [`openable`] too.
+//! [`openable`] too, and both open through [`open_in_browser`].
 
 use std::net::IpAddr;
 
@@ -52,6 +52,49 @@ pub fn openable(raw: &str) -> Result<Url, Refusal> {
             url.host_str().unwrap_or_default().to_string(),
         )),
         other => Err(Refusal::Scheme(other.to_string())),
+    }
+}
+
+/// Open a checked URL with `$BROWSER` (its `%s` replaced by the URL, else the URL appended),
+/// else the platform opener (`open`, `xdg-open`); whether it started. Takes a [`Url`] so only
+/// what [`openable`] accepted can be opened. The opener is reaped whenever it ends; we do not
+/// wait for it.
+pub fn open_in_browser(url: &Url) -> bool {
+    let url = url.as_str();
+    let command: Option<Vec<String>> = match std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        Some(browser) => shlex::split(&browser)
+            .filter(|w| !w.is_empty())
+            .map(|mut words| {
+                if words.iter().any(|w| w.contains("%s")) {
+                    words.iter_mut().for_each(|w| *w = w.replace("%s", url));
+                } else {
+                    words.push(url.to_string());
+                }
+                words
+            }),
+        None if cfg!(target_os = "macos") => Some(vec!["open".to_string(), url.to_string()]),
+        None => Some(vec!["xdg-open".to_string(), url.to_string()]),
+    };
+    let spawned = command.and_then(|words| {
+        std::process::Command::new(&words[0])
+            .args(&words[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    });
+    match spawned {
+        Some(mut child) => {
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+            true
+        }
+        None => false,
     }
 }
 

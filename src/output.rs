@@ -224,7 +224,8 @@ fn text_line(event: &Event) -> Option<String> {
         | Event::AuthPrompt(_)
         | Event::ToolCall(_)
         | Event::Delta(_)
-        | Event::Sampling(_) => None,
+        | Event::Sampling(_)
+        | Event::Elicitation(_) => None,
     }
 }
 

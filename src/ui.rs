@@ -29,6 +29,15 @@ impl Progress {
         }
     }
 
+    /// Run `f` (a question on the terminal) with every bar cleared and none redrawn until it
+    /// returns, so the bars cannot garble what is asked and typed.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.multi {
+            Some(multi) => multi.suspend(f),
+            None => f(),
+        }
+    }
+
     /// Whether anything is drawn (stderr is a terminal and `--quiet` is off).
     pub fn is_drawn(&self) -> bool {
         self.multi.is_some()

@@ -42,49 +42,16 @@ pub(super) fn present_url(
         ));
         return Ok(());
     }
-    let command: Option<Vec<String>> = match std::env::var("BROWSER")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-    {
-        Some(browser) => shlex::split(&browser)
-            .filter(|w| !w.is_empty())
-            .map(|mut words| {
-                if words.iter().any(|w| w.contains("%s")) {
-                    words
-                        .iter_mut()
-                        .for_each(|w| *w = w.replace("%s", auth_url));
-                } else {
-                    words.push(auth_url.to_string());
-                }
-                words
-            }),
-        None if cfg!(target_os = "macos") => Some(vec!["open".to_string(), auth_url.to_string()]),
-        None => Some(vec!["xdg-open".to_string(), auth_url.to_string()]),
-    };
-    let spawned = command.and_then(|words| {
-        std::process::Command::new(&words[0])
-            .args(&words[1..])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()
-    });
-    match spawned {
-        Some(mut child) => {
-            say(format!(
-                "Opening the browser to log in to MCP server `{}`. If it does not open, visit:\n\n  {auth_url}\n",
-                server.name
-            ));
-            // Reap it whenever it ends; we do not wait for it.
-            std::thread::spawn(move || {
-                let _ = child.wait();
-            });
-        }
-        None => say(format!(
+    if crate::links::open_in_browser(&checked) {
+        say(format!(
+            "Opening the browser to log in to MCP server `{}`. If it does not open, visit:\n\n  {auth_url}\n",
+            server.name
+        ));
+    } else {
+        say(format!(
             "Could not open a browser. To log in to MCP server `{}`, visit:\n\n  {auth_url}\n",
             server.name
-        )),
+        ));
     }
     Ok(())
 }

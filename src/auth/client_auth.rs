@@ -242,6 +242,7 @@ pub(super) mod tests {
             protocol_version: None,
             ca_file: None,
             max_message_bytes: 1 << 20,
+            roots: Vec::new(),
         }
     }
 

@@ -129,10 +129,31 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// How to answer servers that ask for user input (elicitation): decline, or accept-defaults
-    /// (accept with the requested schema's default values)
-    #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION", default_value_t = crate::mcp::Elicitation::Decline)]
-    pub elicitation: crate::mcp::Elicitation,
+    /// Who answers servers that ask for user input (elicitation): ask (on the terminal, field
+    /// by field), answers (from --answers), accept-defaults (the schema's defaults) or decline
+    /// [default: ask when stdin and stderr are terminals, else decline]
+    #[arg(long, global = true, value_enum, env = "MCPCHAT_ELICITATION")]
+    pub elicitation: Option<crate::elicit::Mode>,
+
+    /// Answers to servers' forms (elicitation): a JSON object of field values, or JSON Lines
+    /// for several forms in order; `-` reads stdin. Implies --elicitation answers
+    #[arg(long, global = true, value_name = "FILE|-")]
+    pub answers: Option<String>,
+
+    /// Open the URLs servers ask the user to open (URL elicitation) in the browser
+    /// ($BROWSER, else the platform opener); without it they are only shown on stderr
+    #[arg(long, global = true)]
+    pub open: bool,
+
+    /// How long to wait for a URL elicitation to complete, in seconds, at most 86400 (a day)
+    /// [default: 600]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub elicitation_timeout: Option<f64>,
+
+    /// A directory the servers may work in, announced to them as a root (repeatable; added to
+    /// each selected server's `roots:`). Without any, no roots are announced
+    #[arg(long = "root", global = true, value_name = "DIR")]
+    pub roots: Vec<String>,
 
     /// Servers' requests for a completion (sampling): allow (answered by the configured model)
     /// or deny [default: llm.sampling, else deny]

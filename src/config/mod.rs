@@ -83,6 +83,8 @@ pub struct Config {
     pub token_store: Option<String>,
     /// `--keep-alive` / `--no-keep-alive` / `MCPCHAT_KEEP_ALIVE`, over every server's setting.
     pub keep_alive: Option<bool>,
+    /// `--root DIR`, resolved: added to every selected server's `roots:`.
+    pub extra_roots: Vec<crate::roots::Root>,
 }
 
 /// How long a tools list stays cached when its server gives no `ttlMs`.
@@ -100,6 +102,8 @@ pub struct Overrides {
     pub max_message_bytes: Option<u64>,
     /// `--keep-alive` (true) / `--no-keep-alive` (false) for this invocation.
     pub keep_alive: Option<bool>,
+    /// `--root DIR` (repeatable): roots for every selected server, after their own.
+    pub roots: Vec<String>,
 }
 
 impl Config {
@@ -137,6 +141,14 @@ impl Config {
         }
 
         config.keep_alive = overrides.keep_alive;
+        config.extra_roots = overrides
+            .roots
+            .iter()
+            .map(|dir| {
+                crate::roots::resolve(dir, None)
+                    .map_err(|why| Failure::usage(format!("--root {dir}: {why}")))
+            })
+            .collect::<Result<_, _>>()?;
         config.request_timeout = seconds("--timeout", overrides.timeout)?;
         config.max_message_bytes = match overrides.max_message_bytes {
             Some(0) => {

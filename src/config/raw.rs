@@ -63,6 +63,9 @@ pub(super) struct RawServer {
     pub(super) keep_alive: Option<super::KeepAlive>,
     /// How long the daemon keeps the server alive without a call.
     pub(super) idle_timeout_secs: Option<u64>,
+    /// Directories announced as roots (`~` and `${VAR}` expanded, relative to the file).
+    #[serde(default)]
+    pub(super) roots: Vec<String>,
     /// Free text for humans; ignored.
     #[allow(dead_code)]
     pub(super) description: Option<String>,

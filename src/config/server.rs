@@ -125,6 +125,8 @@ pub struct ServerConfig {
     pub ca_file: Option<PathBuf>,
     /// Cap on one message from the server (stdio line, SSE event, HTTP body), in bytes.
     pub max_message_bytes: usize,
+    /// `roots:` and then `--root`, resolved (empty: no roots capability is declared).
+    pub roots: Vec<crate::roots::Root>,
 }
 
 impl ServerConfig {
@@ -185,7 +187,34 @@ impl Config {
                     .max_message_bytes
                     .map(|b| usize::try_from(b).unwrap_or(usize::MAX)))
                 .unwrap_or(crate::mcp::DEFAULT_MAX_MESSAGE_BYTES),
+            roots: self.resolve_roots(raw)?,
         })
+    }
+
+    /// The server's `roots:`, then `--root`'s, each directory once. A root that does not exist
+    /// is a config error at the server's `roots:`.
+    fn resolve_roots(&self, raw: &RawServer) -> Result<Vec<crate::roots::Root>, Failure> {
+        let base = self.source.as_deref().and_then(std::path::Path::parent);
+        let mut roots: Vec<crate::roots::Root> = Vec::new();
+        for dir in &raw.roots {
+            let expanded = self.expand(dir)?;
+            let root = crate::roots::resolve(&expanded, base).map_err(|why| {
+                self.error_at_after(
+                    &format!("name: {}", raw.name),
+                    "roots",
+                    &format!("server `{}`: {why}", raw.name),
+                )
+            })?;
+            if !roots.contains(&root) {
+                roots.push(root);
+            }
+        }
+        for root in &self.extra_roots {
+            if !roots.contains(root) {
+                roots.push(root.clone());
+            }
+        }
+        Ok(roots)
     }
 
     /// The URL and headers, or the command line, environment and directory.

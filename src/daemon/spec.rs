@@ -31,6 +31,9 @@ pub struct Spec {
     pub timeout_ms: u64,
     pub max_message_bytes: usize,
     pub idle_timeout_secs: u64,
+    /// The canonical directories announced as roots (part of what the server is told).
+    #[serde(default)]
+    pub roots: Vec<PathBuf>,
 }
 
 impl Spec {
@@ -62,6 +65,7 @@ impl Spec {
             timeout_ms: u64::try_from(server.timeout.as_millis()).unwrap_or(u64::MAX),
             max_message_bytes: server.max_message_bytes,
             idle_timeout_secs: idle.as_secs().max(1),
+            roots: server.roots.iter().map(|r| r.path.clone()).collect(),
         })
     }
 
@@ -72,7 +76,8 @@ impl Spec {
             self.args,
             self.env,
             self.cwd,
-            self.protocol_version
+            self.protocol_version,
+            self.roots
         ]);
         let digest = Sha256::digest(identity.to_string().as_bytes());
         digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
@@ -109,6 +114,14 @@ impl Spec {
             protocol_version: self.protocol_version.clone(),
             ca_file: None,
             max_message_bytes: self.max_message_bytes,
+            roots: self
+                .roots
+                .iter()
+                .map(|dir| {
+                    crate::roots::resolve(&dir.to_string_lossy(), None)
+                        .map_err(|why| Failure::new(Kind::Usage, format!("root: {why}")))
+                })
+                .collect::<Result<_, _>>()?,
         }))
     }
 

@@ -57,6 +57,8 @@ pub struct Context {
     pub forward_stderr: bool,
     /// How server elicitation requests are answered.
     pub elicitation: Elicitation,
+    /// Answers them (`--elicitation`, `--answers`).
+    pub elicitor: Arc<crate::elicit::Elicitor>,
     /// `--protocol-version`: `auto` (None) or a pinned revision.
     pub protocol_version: Option<String>,
     /// Remembered eras and lists (`--no-cache` turns it off).
@@ -91,16 +93,8 @@ pub enum LogLevel {
     Emergency,
 }
 
-/// What mcpchat answers when a server asks the user for input (`elicitation/create`). A
-/// command-line run has nobody to ask, so it either declines or accepts the schema's defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Elicitation {
-    /// Decline every request (the default; the capability is not declared).
-    #[default]
-    Decline,
-    /// Accept form requests with each field's `default` from the requested schema.
-    AcceptDefaults,
-}
+/// Who answers when a server asks the user for input (`elicitation/create`): see `elicit`.
+pub use crate::elicit::Mode as Elicitation;
 
 impl Context {
     /// The pooled client for requests to `url`, trusting `ca_file` when given (one client
@@ -186,6 +180,7 @@ impl Context {
     ) -> Result<Self, Failure> {
         Ok(Context {
             elicitation: Elicitation::Decline,
+            elicitor: Arc::new(crate::elicit::Elicitor::declining(progress.clone())),
             protocol_version: None,
             cache: crate::cache::Cache::off(),
             standalone_stream: false,

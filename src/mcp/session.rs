@@ -221,6 +221,29 @@ impl Session {
         what: &str,
         request: ClientRequest,
     ) -> Result<Value, Failure> {
+        let result = match self.exchange(what, request.clone()).await? {
+            Ok(result) => result,
+            // -32042: the user had to open a URL first; once that is done, ask again (once).
+            Err(error) if self.url_elicitation_done(&error).await => {
+                match self.exchange(what, request).await? {
+                    Ok(result) => result,
+                    Err(error) => return Err(self.failed(what, &error).await),
+                }
+            }
+            Err(error) => return Err(self.failed(what, &error).await),
+        };
+        Ok(match result {
+            ServerResult::CustomResult(raw) => raw.0,
+            typed => serde_json::to_value(&typed).unwrap_or(Value::Null),
+        })
+    }
+
+    /// One request and its answer: the server's error as it is, a timeout as a Failure.
+    async fn exchange(
+        &self,
+        what: &str,
+        request: ClientRequest,
+    ) -> Result<Result<ServerResult, rmcp::service::ServiceError>, Failure> {
         let peer = self.client.peer();
         let options = PeerRequestOptions::with_timeout(self.server.timeout);
         let exchange = async {
@@ -229,17 +252,24 @@ impl Session {
         };
         // A backstop only: rmcp's own timeout fires first and cancels the request.
         let limit = self.server.timeout + Duration::from_secs(2);
-        let result = match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(result)) => result,
+        match tokio::time::timeout(limit, exchange).await {
             Ok(Err(rmcp::service::ServiceError::Timeout { .. })) | Err(_) => {
-                return Err(request_timeout(&self.server, what));
+                Err(request_timeout(&self.server, what))
             }
-            Ok(Err(error)) => return Err(self.failed(what, &error).await),
-        };
-        Ok(match result {
-            ServerResult::CustomResult(raw) => raw.0,
-            typed => serde_json::to_value(&typed).unwrap_or(Value::Null),
-        })
+            Ok(outcome) => Ok(outcome),
+        }
+    }
+
+    /// Whether `error` is a -32042 (URL elicitation required) whose URLs the user was shown
+    /// and completed (see `elicit`); false for any other error.
+    async fn url_elicitation_done(&self, error: &rmcp::service::ServiceError) -> bool {
+        match error {
+            rmcp::service::ServiceError::McpError(data) if data.code.0 == -32042 => {
+                let elicitor = &self.client.service().elicitor;
+                elicitor.url_required(self.name(), data.data.as_ref()).await
+            }
+            _ => false,
+        }
     }
 
     /// End the session: DELETE the HTTP session, or close a child's stdin and let it exit

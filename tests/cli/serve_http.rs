@@ -80,7 +80,17 @@ impl Served {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
         let status = self.child.wait().unwrap();
-        (status.code(), self.stderr.try_iter().collect())
+        // The reader thread may not have read the last lines yet: read until it has seen the
+        // end of the pipe (bounded, in case something else still holds it open).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut rest = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => rest.push(line),
+                Err(_) => break,
+            }
+        }
+        (status.code(), rest)
     }
 }
 

@@ -197,7 +197,10 @@ fn a_task_that_asks_for_input_gets_the_elicitation_answer_through_tasks_result()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let lines = lines(&output.stdout);
-    let text = lines[0]["text"].as_str().unwrap();
+    // The elicitation line (schema 1.8.0), then the result.
+    assert_eq!(lines[0]["type"], "elicitation");
+    assert_eq!(lines[0]["content"], serde_json::json!({}));
+    let text = lines[1]["text"].as_str().unwrap();
     // The schema has no defaults, so the accepted answer carries no selection.
     assert!(
         text.starts_with("# Research Report: python (User accepted without selection)\n"),

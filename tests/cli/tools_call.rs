@@ -346,7 +346,12 @@ fn elicitation_is_answered_with_the_schema_defaults_only_when_asked() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    let result = &lines(&output.stdout)[0];
+    let lines = lines(&output.stdout);
+    // The request and its answer first (schema 1.8.0), then the result.
+    assert_eq!(lines[0]["type"], "elicitation");
+    assert_eq!(lines[0]["action"], "accept");
+    assert_eq!(lines[0]["content"]["integer"], 42);
+    let result = &lines[1];
     assert_eq!(
         result["content"][0]["text"],
         "✅ User provided the requested information!"

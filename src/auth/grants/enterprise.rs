@@ -468,6 +468,7 @@ mod tests {
             protocol_version: None,
             ca_file: None,
             max_message_bytes: 1 << 20,
+            roots: Vec::new(),
         }
     }
 

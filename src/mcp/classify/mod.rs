@@ -37,6 +37,10 @@ pub(super) async fn request_failure(
     match error {
         ServiceError::McpError(data) if is_fault(data) => fault_failure(server, what, data),
         ServiceError::Timeout { .. } => request_timeout(server, what),
+        // URL elicitation required: what the user must open, not a broken server.
+        ServiceError::McpError(data) if data.code.0 == -32042 => {
+            crate::elicit::url::required_failure(&server.name, what, data.data.as_ref())
+        }
         ServiceError::McpError(data) => Failure::new(
             Kind::Protocol,
             format!(

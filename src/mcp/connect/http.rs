@@ -92,8 +92,7 @@ pub(super) async fn streamable(
     };
     // Servers may send their own requests (elicitation) on the standalone stream rather than
     // on the request's: open it when we declared a capability that invites them.
-    let standalone =
-        context.standalone_stream || context.elicitation == crate::mcp::Elicitation::AcceptDefaults;
+    let standalone = context.standalone_stream || context.elicitation.declares();
     match authorized {
         Some(client) => {
             let wire = target.wrap(client, standalone);

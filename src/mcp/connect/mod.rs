@@ -42,6 +42,12 @@ type Attempt = Result<Result<Client, ClientInitializeError>, Elapsed>;
 
 /// The revision a 2025-era handshake proposes when nothing is pinned.
 const INITIALIZE_VERSION: &str = "2025-11-25";
+/// How long the first request waits for a server to ask for the configured roots.
+const ROOTS_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a server is given to take in the roots it was sent.
+const ROOTS_SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The legacy HTTP+SSE transport's revision.
 const LEGACY_VERSION: &str = "2024-11-05";
 
@@ -58,6 +64,7 @@ impl Session {
         resume: Option<Resume>,
     ) -> Result<Session, Failure> {
         let handler = new_handler(&server, context);
+        let roots_listed = (!server.roots.is_empty()).then(|| handler.roots_listed.clone());
         let pieces = Pieces::new(&server, context, &handler, resume.as_ref());
         let (client, era, child) = match &server.transport {
             Transport::Http { url, headers } => {
@@ -75,6 +82,19 @@ impl Session {
         let session = pieces.into_session(server, context, client, child, era);
         if let Some(level) = context.log_level {
             session.apply_log_level(level).await;
+        }
+        if let Some(roots_listed) = roots_listed {
+            // Servers that work in roots (the filesystem server) ask for them right after the
+            // handshake and refuse every path until they have them: a call sent at once (a warm
+            // cache sends nothing before it) would be refused. Wait until they asked, briefly,
+            // then a moment for them to take the answer in (the filesystem server checks each
+            // root on disk before it uses them).
+            if tokio::time::timeout(ROOTS_GRACE, roots_listed.notified())
+                .await
+                .is_ok()
+            {
+                tokio::time::sleep(ROOTS_SETTLE).await;
+            }
         }
         Ok(session)
     }
@@ -110,6 +130,9 @@ fn new_handler(server: &ServerConfig, context: &Context) -> Handler {
         server: Arc::from(server.name.as_str()),
         progress: context.progress.clone(),
         elicitation: context.elicitation,
+        elicitor: context.elicitor.clone(),
+        roots: server.roots.clone().into(),
+        roots_listed: Default::default(),
         protocol_version: context
             .pinned_version(server)
             .filter(|v| *v != "auto")

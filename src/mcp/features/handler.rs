@@ -28,6 +28,12 @@ pub(in crate::mcp) struct Handler {
     pub server: Arc<str>,
     pub progress: Arc<Progress>,
     pub elicitation: Elicitation,
+    /// Answers elicitation requests (`crate::elicit`).
+    pub elicitor: Arc<crate::elicit::Elicitor>,
+    /// `roots/list`'s answer: `file://` URIs of the configured roots (empty: none declared).
+    pub roots: Arc<[crate::roots::Root]>,
+    /// Signalled when `roots/list` was answered (see `connect`: the first request waits for it).
+    pub roots_listed: Arc<tokio::sync::Notify>,
     /// A pinned protocol version (None: automatic).
     pub protocol_version: Option<String>,
     /// Where `notifications/resources/updated` URIs go (`resources watch` listens here).
@@ -143,22 +149,32 @@ impl ClientHandler for Handler {
             return asks.elicit(request).await;
         }
         let request = serde_json::to_value(&request).unwrap_or_default();
-        let message = request
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let schema = request.get("requestedSchema").cloned();
-        match (self.elicitation, schema) {
-            (Elicitation::AcceptDefaults, Some(schema)) => {
-                tracing::info!(server = %self.server, message = %redact::text(&message), "accepted an elicitation request with the schema's defaults");
-                Ok(ElicitResult::new(ElicitationAction::Accept)
-                    .with_content(Value::Object(schema_defaults(&schema))))
-            }
-            _ => {
-                tracing::info!(server = %self.server, message = %redact::text(&message), "declined an elicitation request");
-                Ok(ElicitResult::new(ElicitationAction::Decline))
-            }
+        let reply = self.elicitor.answer(&self.server, &request).await;
+        let action = match reply.action {
+            "accept" => ElicitationAction::Accept,
+            "cancel" => ElicitationAction::Cancel,
+            _ => ElicitationAction::Decline,
+        };
+        let result = ElicitResult::new(action);
+        Ok(match reply.content {
+            Some(content) => result.with_content(Value::Object(content)),
+            None => result,
+        })
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: rmcp::model::CustomNotification,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if notification.method == "notifications/elicitation/complete" {
+            let id = notification
+                .params
+                .as_ref()
+                .and_then(|p| p.get("elicitationId"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            self.elicitor.completed(&self.server, id);
         }
     }
 
@@ -203,24 +219,45 @@ impl ClientHandler for Handler {
         })
     }
 
-    /// `roots/list`: no roots of our own (rmcp's default), or the host's through `serve`.
+    /// `roots/list`: the configured roots, or the host's through `serve`.
+    // Roots are deprecated in 2026-07-28 (SEP-2577) but used by 2025-era servers (filesystem).
     #[allow(deprecated)]
     async fn list_roots(
         &self,
         _context: RequestContext<RoleClient>,
     ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
-        match &self.asks {
-            Some(asks) => asks.roots().await,
-            None => Ok(rmcp::model::ListRootsResult::default()),
+        // Through `serve`: the host's roots.
+        if let Some(asks) = &self.asks {
+            return asks.roots().await;
         }
+        if self.roots.is_empty() {
+            // Not declared: the server should not have asked.
+            return Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "roots/list: the client declares no roots",
+                None,
+            ));
+        }
+        let roots = crate::roots::listed(&self.roots);
+        self.roots_listed.notify_one();
+        serde_json::from_value(roots).map_err(|e| {
+            rmcp::ErrorData::internal_error(format!("cannot build the roots list: {e}"), None)
+        })
     }
 
     fn get_info(&self) -> ClientConfig {
         // Sampling is declared in both modes so that a server learns of a refusal from the
         // answer (and its tool can say so) instead of hiding the feature.
         let mut declared = serde_json::json!({"sampling": {}});
-        if self.elicitation == Elicitation::AcceptDefaults {
+        if self.elicitation.declares() {
             declared["elicitation"] = serde_json::json!({"form": {}});
+        }
+        if self.elicitation.declares_url() {
+            declared["elicitation"]["url"] = serde_json::json!({});
+        }
+        // No roots unless configured: a scriptable tool must not hand out directories itself.
+        if !self.roots.is_empty() {
+            declared["roots"] = serde_json::json!({"listChanged": true});
         }
         if self.asks.is_some() {
             // Declared before any host connects: one that cannot answer gets a refusal.
@@ -239,20 +276,4 @@ impl ClientHandler for Handler {
             None => config,
         }
     }
-}
-
-/// Each property's `default` from a requested schema.
-fn schema_defaults(schema: &Value) -> serde_json::Map<String, Value> {
-    let mut content = serde_json::Map::new();
-    for (name, property) in schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(default) = property.get("default") {
-            content.insert(name.clone(), default.clone());
-        }
-    }
-    content
 }
