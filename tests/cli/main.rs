@@ -40,6 +40,7 @@ mod resources_watch;
 mod sampling;
 mod secrets;
 mod serve;
+mod serve_hosts;
 mod serve_http;
 mod serve_param_headers;
 mod servers;
