@@ -4,7 +4,8 @@
     python3 bench/report.py RAW_DIR RESULTS_MD
 
 RAW_DIR holds hyperfine --export-json files (http_list, http_call, stdio_list, stdio_call,
-http_read, fanout, batch), ask_step.py files (ask1, ask4), `/usr/bin/time -v` logs (rss_*.txt) and
+http_read, fanout, batch), ask_step.py files (ask1, ask4), `/usr/bin/time -v` logs (rss_*.txt),
+serve_host.py files (serve_calls.*, serve_rss.*) and
 meta.json (date, machine, versions, parameters). Prints the table and writes RESULTS_MD.
 Everything compared comes from the same bench/run invocation. Nothing here gates CI.
 """
@@ -257,6 +258,39 @@ for path in sorted(glob.glob(os.path.join(raw, "rss_*.txt"))):
         target = "<= 30 MB"
         verdict = check(mb <= 30, "peak RSS of tools list <= 30 MB")
     rows.append(("peak RSS (`/usr/bin/time -v`, median)", label, f"{mb:.1f} MB", f"max {max(kbs) / 1024:.1f} MB of {len(kbs)}", target, verdict))
+
+# --- mcpchat serve: relayed call latency, idle RSS (serve_host.py) -----------------------------
+def serve_samples(kind, key):
+    values = []
+    for path in sorted(glob.glob(os.path.join(raw, f"serve_{kind}.*.json"))):
+        with open(path) as f:
+            values.append((os.path.basename(path).split(".")[1], json.load(f)[key]))
+    return values
+
+
+calls = {}
+for way, seconds in serve_samples("calls", "seconds"):
+    calls.setdefault(way, []).extend(seconds)
+if calls.get("direct") and calls.get("relayed"):
+    section = "serve (one host session, per `tools/call`, median)"
+    direct, relayed = statistics.median(calls["direct"]), statistics.median(calls["relayed"])
+    added = (relayed - direct) * 1000
+    rows.append((section, "host -> server-everything (HTTP), direct", f"{direct * 1000:.2f} ms", f"{len(calls['direct'])} calls", "", ""))
+    rows.append((section, "host -> `mcpchat serve` (stdio) -> server-everything (HTTP)", f"{relayed * 1000:.2f} ms", f"{relayed / direct:.2f}x direct", "", ""))
+    rows.append((section, "added by serve (relayed - direct)", f"{added:.2f} ms", "", "<= 1 ms", check(added <= 1, "serve adds <= 1 ms per relayed call")))
+rss_kb = {}
+for upstreams, kb in serve_samples("rss", "kb"):
+    rss_kb.setdefault(upstreams, []).append(kb)
+for upstreams, label in (("http", "10 HTTP upstreams (`mcp_delay_server.py`)"), ("stdio", "10 stdio upstreams (`examples/demo_server.py`)")):
+    kbs = rss_kb.get(upstreams)
+    if not kbs:
+        continue
+    mb = statistics.median(kbs) / 1024
+    target = verdict = ""
+    if upstreams == "http":
+        target = "<= 20 MB"
+        verdict = check(mb <= 20, "idle serve with 10 upstreams <= 20 MB RSS")
+    rows.append(("idle `mcpchat serve` RSS (VmRSS of serve alone, median)", label, f"{mb:.1f} MB", f"max {max(kbs) / 1024:.1f} MB of {len(kbs)}", target, verdict))
 
 # --- output ---------------------------------------------------------------------------------
 lines = ["| item | run | median (±stddev ms) | ratio | target | |", "|---|---|---|---|---|---|"]

@@ -50,6 +50,22 @@ if [[ ! -f "$BROWSER_STAMP" || "$(cat "$BROWSER_STAMP")" != "$BROWSER_PIN" ]]; t
   echo "$BROWSER_PIN" >"$BROWSER_STAMP"
 fi
 
+# The MCP Inspector's CLI as a host in front of `mcpchat serve` (tests/cli/serve_hosts.rs), in
+# its own npm prefix with its own stamp, like the browser server. Pinned as bench/run pins it:
+# every 2.x declares node >= 22.19, but its CLI runs on node 20, which this machine has.
+INSPECTOR_PIN=@modelcontextprotocol/inspector@2.12.0
+INSPECTOR_STAMP="$DIR/inspector/.installed"
+if [[ ! -f "$INSPECTOR_STAMP" || "$(cat "$INSPECTOR_STAMP")" != "$INSPECTOR_PIN" ]]; then
+  {
+    echo "installing the MCP Inspector into $DIR/inspector"
+    mkdir -p "$DIR/inspector"
+    npm install --prefix "$DIR/inspector" --save-exact --no-audit --no-fund --no-update-notifier \
+      --no-progress --loglevel=error --engine-strict=false "$INSPECTOR_PIN"
+    test -f "$DIR/inspector/node_modules/@modelcontextprotocol/inspector/clients/cli/build/index.js"
+  } >&2
+  echo "$INSPECTOR_PIN" >"$INSPECTOR_STAMP"
+fi
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   echo "$DIR"
   exit 0
