@@ -491,16 +491,22 @@ fn no_upstream_secret_reaches_the_host_in_any_message() {
 }
 
 /// The Python SDK's client over stdio: `mode` is how it connects (`legacy`: initialize;
-/// `auto`: server/discover first, the 2026-07-28 way).
-fn sdk_host(env: &TestEnv, mode: &str, tool: &str, arguments: &str, serve: &[&str]) -> Value {
+/// `auto`: server/discover first, the 2026-07-28 way), calling `tool` with `arguments` on
+/// `mcpchat --no-cache ARGV...` (ARGV holds `serve` and its flags): what it saw.
+pub(crate) fn sdk_host(
+    env: &TestEnv,
+    mode: &str,
+    tool: &str,
+    arguments: &str,
+    argv: &[&str],
+) -> Value {
     let binary = assert_cmd::cargo::cargo_bin("mcpchat");
     let output = std::process::Command::new(venv_bin("python"))
         .arg(repo().join("tests/fakes/sdk_host.py"))
         .args([mode, tool, arguments, "--"])
         .arg(&binary)
         .arg("--no-cache")
-        .args(serve)
-        .arg("serve")
+        .args(argv)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", env.home())
@@ -526,7 +532,7 @@ fn the_python_sdk_lists_and_calls_through_serve_in_front_of_server_everything() 
             mode,
             "get-sum",
             r#"{"a": 2, "b": 3}"#,
-            &["--stdio", &everything],
+            &["--stdio", &everything, "serve"],
         );
         let tools: Vec<&str> = seen["tools"]
             .as_array()
@@ -558,7 +564,7 @@ fn the_python_sdk_calls_the_example_server_through_serve_with_a_second_server_be
             mode,
             "demo__add",
             r#"{"a": 2, "b": 3}"#,
-            &["--stdio", &demo, "--stdio", &a],
+            &["--stdio", &demo, "--stdio", &a, "serve"],
         );
         assert_saw_demo_and_a_and_added(&seen, mode);
     }

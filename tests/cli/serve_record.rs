@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use crate::serve::{comparable, upstream};
+use crate::serve::{comparable, sdk_host, upstream};
 use crate::support::*;
 
 fn mcpchat() -> String {
@@ -100,28 +100,6 @@ fn a_replay_of_server_everything_gives_mcpchat_the_same_lines_as_the_real_server
     }
     // The replays were answered from the file alone: nothing was recorded by them.
     assert_eq!(recorded(&file).len(), lines.len());
-}
-
-/// The Python SDK's client over stdio in `mode`, calling `tool` with `arguments` on
-/// `mcpchat <serve>`: what it saw.
-fn sdk_host(env: &TestEnv, mode: &str, tool: &str, arguments: &str, serve: &[&str]) -> Value {
-    let output = std::process::Command::new(venv_bin("python"))
-        .arg(repo().join("tests/fakes/sdk_host.py"))
-        .args([mode, tool, arguments, "--", &mcpchat(), "--no-cache"])
-        .args(serve)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("XDG_CACHE_HOME", env.home().join(".cache"))
-        .current_dir(env.cwd())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "sdk_host failed: {}",
-        stderr_of(&output)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[test]
