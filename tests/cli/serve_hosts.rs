@@ -148,6 +148,11 @@ fn everything_tools() -> Vec<String> {
         "toggle-simulated-logging",
         "toggle-subscriber-updates",
         "trigger-long-running-operation",
+        // serve declares elicitation (form and URL), roots and sampling to its upstreams, to
+        // pass their requests on to hosts, so server-everything offers these too.
+        "get-roots-list",
+        "trigger-elicitation-request",
+        "trigger-url-elicitation",
         "trigger-sampling-request",
         "simulate-research-query",
     ])

@@ -30,9 +30,15 @@ fn served(name: &str, inner: &str, serve: &str) -> String {
 
 /// mcpchat as a client of `server` (a `--stdio` spec): exit 0 and its comparable lines.
 fn client(env: &TestEnv, server: &str, args: &[&str]) -> Vec<Value> {
+    client_declaring(env, server, &[], args)
+}
+
+/// The same, with `declare` (flags that make mcpchat declare client capabilities).
+fn client_declaring(env: &TestEnv, server: &str, declare: &[&str], args: &[&str]) -> Vec<Value> {
     let output = env
         .cmd()
         .args(["--no-cache", "--stdio", server])
+        .args(declare)
         .args(args)
         .output()
         .unwrap();
@@ -94,7 +100,11 @@ fn a_replay_of_server_everything_gives_mcpchat_the_same_lines_as_the_real_server
     assert_eq!(lines[1]["message"]["id"], first["message"]["id"]);
 
     for (args, live) in COMMANDS.into_iter().zip(live) {
-        let direct = client(&env, &everything, args);
+        // Direct, declaring what serve declares to its upstreams (elicitation in both modes,
+        // roots), so server-everything offers the same tools.
+        let cwd = env.cwd().display().to_string();
+        let serve_declares = ["--elicitation", "ask", "--root", &cwd];
+        let direct = client_declaring(&env, &everything, &serve_declares, args);
         assert_eq!(live, direct, "{args:?}: through serve and direct");
         assert_eq!(client(&env, &replay, args), direct, "{args:?}: replayed");
     }
