@@ -94,6 +94,18 @@ impl Served {
     }
 }
 
+/// A test that fails before `stop` still ends its serve (and, through it, the upstreams).
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// The Python SDK's client over Streamable HTTP (`legacy`: initialize and a session;
 /// `auto`: server/discover first, stateless 2026-07-28).
 fn sdk_http_host(mode: &str, tool: &str, arguments: &str, url: &str) -> Value {
