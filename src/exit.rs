@@ -73,6 +73,31 @@ impl Kind {
         }
     }
 
+    /// The kind [`Kind::as_str`] names (a failure passed on by the daemon).
+    pub fn named(name: &str) -> Option<Kind> {
+        use Kind::*;
+        const ALL: [Kind; 17] = [
+            Usage,
+            Config,
+            InvalidArguments,
+            UnknownTool,
+            UnknownServer,
+            ToolDenied,
+            ToolError,
+            ModelError,
+            MaxSteps,
+            Auth,
+            Unreachable,
+            Timeout,
+            Http,
+            Protocol,
+            ServerExited,
+            Interrupted,
+            Internal,
+        ];
+        ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// The exit code a failure of this kind maps to.
     pub fn code(self) -> Code {
         match self {

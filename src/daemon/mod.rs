@@ -4,8 +4,10 @@
 //! `initialize`. Commands connect through it with the same stdout and exit codes as direct.
 //!
 //! Parts: `place` (its directory, socket, pid file and log), `spec` (what a command sends to
-//! name a server, and its key), `pool` (the kept servers, inside the daemon), `run` (the
-//! daemon's loop), `wire` (both ends of a connection), `client` (find, start, stop it).
+//! name a server, and its key), `environment` (what of the command's environment a server
+//! gets and is keyed on), `pool` (the kept servers, inside the daemon), `asks` (a kept
+//! server's requests and notifications, to the command using it), `run` (the daemon's
+//! loop), `wire` (both ends of a connection), `client` (find, start, stop it).
 //! This module sits beside `commands` and uses `mcp` and `serve`; neither uses it.
 //!
 //! Guarantees: direct mode stays the default and the fallback: a server is routed through
@@ -14,7 +16,9 @@
 //! stderr line saying why; a failure of the server itself (it cannot start) is the same
 //! failure, with the same exit code, as direct.
 
+mod asks;
 pub mod client;
+mod environment;
 pub mod place;
 mod pool;
 pub mod run;

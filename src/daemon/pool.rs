@@ -136,14 +136,22 @@ impl Pool {
 
     async fn start(&self, spec: &Spec, key: String) -> Result<Arc<Kept>, Failure> {
         let server = spec.server()?;
-        let session = Session::connect(server, &self.context).await?;
+        // What the server asks goes to the command using it (see `asks`).
+        let (hosts, relayed) = Hub::hook_for_one(&spec.name);
+        let mut context = self.context.clone();
+        context.asks = Some(Arc::new(super::asks::KeptAsks {
+            relayed,
+            declared: spec.declared.clone(),
+            roots: server.roots.clone().into(),
+        }));
+        let session = Session::connect(server, &context).await?;
         tracing::info!(server = %spec.name, key = %key, pid = ?session.child_pid(), "started");
         Ok(Arc::new(Kept {
             name: spec.name.clone(),
             key,
             pid: session.child_pid(),
             protocol_version: session.protocol_version(),
-            hub: Arc::new(Hub::one(spec.name.clone(), session)),
+            hub: Arc::new(Hub::one(spec.name.clone(), session, hosts)),
             started: Instant::now(),
             calls: AtomicU64::new(0),
             active: AtomicUsize::new(0),

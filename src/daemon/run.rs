@@ -202,7 +202,7 @@ async fn kept(
         .and_then(|e| e.get(CAPABILITY))
         .cloned()
         .and_then(|spec| serde_json::from_value::<Spec>(spec).ok());
-    let Some(spec) = spec else {
+    let Some(mut spec) = spec else {
         let error = (
             -32602,
             format!("initialize names no server ({CAPABILITY})"),
@@ -211,6 +211,7 @@ async fn kept(
         let _ = reply(&mut write, id, Err(error)).await;
         return;
     };
+    spec.declared = declared(&request);
     let Ok(message) = serde_json::from_value::<ClientJsonRpcMessage>(request) else {
         let _ = reply(
             &mut write,
@@ -237,15 +238,30 @@ async fn kept(
     let Some(upstream) = hold.0.session().and_then(|s| s.peer_info()) else {
         return;
     };
-    let relay = Relay::new(hold.0.hub.clone());
+    let mut relay = Relay::new(hold.0.hub.clone());
+    // What fails on the command's behalf (the server exited during its call) fails the
+    // command as directly: same message, hints and exit code.
+    relay.failures_as_errors = true;
     let wire = KeptWire {
         first: Some(message),
         inner: HostWire::new(read, write, cap),
         hold,
         answer: Some((initialize_result(&upstream), note)),
-        closed: false,
     };
     listener::run_connection(relay, wire).await;
+}
+
+/// The client capabilities the command declared, without our own (`experimental`): the
+/// kept server is told the same (and they are part of its key).
+fn declared(request: &Value) -> Value {
+    let mut declared = request
+        .pointer("/params/capabilities")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    if let Some(capabilities) = declared.as_object_mut() {
+        capabilities.shift_remove("experimental");
+    }
+    declared
 }
 
 /// The upstream's own answer to `initialize`, to answer the command with.

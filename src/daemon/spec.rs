@@ -34,6 +34,13 @@ pub struct Spec {
     /// The canonical directories announced as roots (part of what the server is told).
     #[serde(default)]
     pub roots: Vec<PathBuf>,
+    /// The command's environment: the server gets it (then `env:`), as directly.
+    #[serde(default)]
+    pub environment: Vec<(String, String)>,
+    /// The client capabilities the command declared (filled in by the daemon from the
+    /// command's `initialize`): the server is told the same.
+    #[serde(default)]
+    pub declared: serde_json::Value,
 }
 
 impl Spec {
@@ -66,6 +73,8 @@ impl Spec {
             max_message_bytes: server.max_message_bytes,
             idle_timeout_secs: idle.as_secs().max(1),
             roots: server.roots.iter().map(|r| r.path.clone()).collect(),
+            environment: super::environment::of_this_command(),
+            declared: serde_json::Value::Null,
         })
     }
 
@@ -77,7 +86,9 @@ impl Spec {
             self.env,
             self.cwd,
             self.protocol_version,
-            self.roots
+            self.roots,
+            super::environment::keyed(&self.environment),
+            self.declared
         ]);
         let digest = Sha256::digest(identity.to_string().as_bytes());
         digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
@@ -93,7 +104,7 @@ impl Spec {
             ));
         }
         // Secrets in the environment are masked in what the daemon logs and sends on.
-        for (name, value) in &self.env {
+        for (name, value) in self.environment.iter().chain(&self.env) {
             if crate::redact::is_secret_name(name) {
                 crate::redact::register(value);
             }
@@ -103,7 +114,8 @@ impl Spec {
             transport: Transport::Stdio {
                 command: self.command.clone(),
                 args: self.args.clone(),
-                env: self.env.clone(),
+                // The command's environment, then `env:` over it (as a direct start).
+                env: self.environment.iter().chain(&self.env).cloned().collect(),
                 cwd: Some(self.cwd.clone()),
             },
             auth_type: AuthType::None,

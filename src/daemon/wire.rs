@@ -32,25 +32,6 @@ pub struct KeptWire<R, W> {
     pub hold: Hold,
     /// The upstream's initialize result, and the daemon's note for the command.
     pub answer: Option<(rmcp::model::InitializeResult, Option<String>)>,
-    /// Set once the upstream is gone: the command is not answered any more.
-    pub closed: bool,
-}
-
-impl<R, W> KeptWire<R, W> {
-    /// Whether `item` is the relay's `isError` answer for an upstream that has just exited.
-    fn upstream_gone(&mut self, item: &ServerJsonRpcMessage) -> bool {
-        let ServerJsonRpcMessage::Response(response) = item else {
-            return false;
-        };
-        let ServerResult::CallToolResult(result) = &response.result else {
-            return false;
-        };
-        if result.is_error != Some(true) || self.hold.0.session().is_some_and(|s| s.is_alive()) {
-            return false;
-        }
-        self.closed = true;
-        true
-    }
 }
 
 impl<R, W> Transport<RoleServer> for KeptWire<R, W>
@@ -81,21 +62,10 @@ where
             }
             (item, _) => item,
         };
-        if self.upstream_gone(&item) {
-            // Directly, a server that exits during a call fails the command (exit 4), where
-            // serve's relay answers hosts with an `isError` result: close the connection
-            // instead, so the command fails as it would direct.
-            return futures::future::Either::Left(std::future::ready(Err(std::io::Error::other(
-                "the kept-alive server exited during a request",
-            ))));
-        }
-        futures::future::Either::Right(self.inner.send(item))
+        self.inner.send(item)
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
-        if self.closed {
-            return None;
-        }
         let message = match self.first.take() {
             Some(first) => first,
             None => self.inner.receive().await?,

@@ -87,6 +87,24 @@ impl crate::mcp::Asks for Asks {
         }
     }
 
+    /// `notifications/elicitation/complete`: to the host that is answering the upstream.
+    fn notify(&self, notification: &rmcp::model::CustomNotification) {
+        let Some(host) = self.hosts.asker(self.upstream) else {
+            return;
+        };
+        let notification =
+            rmcp::model::ServerNotification::CustomNotification(notification.clone());
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            if let Err(error) = host.send_notification(notification).await {
+                tracing::debug!(
+                    server,
+                    "could not pass a notification on to a host: {error}"
+                );
+            }
+        });
+    }
+
     fn elicit(
         &self,
         request: ElicitRequestParams,

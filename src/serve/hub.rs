@@ -85,18 +85,30 @@ impl Hub {
         }
     }
 
+    /// The hook to hosts of a session that [`Hub::one`] will hold (the daemon's kept
+    /// server): its elicitation, sampling and log messages go to the host (the command)
+    /// whose request is in flight, as `serve` passes them on; give the hosts to `one`.
+    pub fn hook_for_one(name: &str) -> (Arc<Hosts>, Arc<dyn crate::mcp::Asks>) {
+        let hosts = Arc::new(Hosts::default());
+        let asks = Asks {
+            hosts: hosts.clone(),
+            upstream: 0,
+            server: name.to_string(),
+            several: false,
+        };
+        (hosts, Arc::new(asks))
+    }
+
     /// One session already connected, under its own names: the daemon's view of a server
-    /// it keeps alive (shared by every command that reaches it).
-    pub fn one(name: String, session: Session) -> Hub {
+    /// it keeps alive (shared by every command that reaches it), with the hosts of its hook.
+    pub fn one(name: String, session: Session, hosts: Arc<Hosts>) -> Hub {
         Hub {
             router: Router::new(vec![name.clone()], Prefix::Auto),
             upstreams: vec![Upstream {
                 name,
                 session: Ok(session),
             }],
-            // The daemon's sessions were opened without the hook to hosts: a server's
-            // elicitation, sampling and roots requests are answered by the daemon's settings.
-            hosts: Arc::default(),
+            hosts,
         }
     }
 

@@ -43,6 +43,10 @@ pub struct Relay {
     /// The tools last listed to a host, by the name it sees (shared by every connection):
     /// the HTTP layer checks a call's `Mcp-Param-*` headers against the tool's schema.
     listed_tools: Arc<std::sync::Mutex<HashMap<String, rmcp::model::Tool>>>,
+    /// The daemon's relay: a tool call that fails for a reason of ours (the upstream exited)
+    /// is an error carrying the failure, so the command fails as directly, not an `isError`
+    /// result for a host's model.
+    pub failures_as_errors: bool,
 }
 
 impl Relay {
@@ -50,6 +54,7 @@ impl Relay {
         Relay {
             hub,
             listed_tools: Arc::default(),
+            failures_as_errors: false,
         }
     }
 }
@@ -64,9 +69,11 @@ fn explain(failure: &Failure) -> String {
     text
 }
 
-/// A failure as a JSON-RPC error (for requests other than tool calls).
+/// A failure as a JSON-RPC error (for requests other than tool calls), the failure itself
+/// in its data (a command through the daemon fails with it as directly).
 fn as_error(failure: &Failure) -> ErrorData {
-    ErrorData::internal_error(explain(failure), None)
+    let data = crate::mcp::classify::failure_data(failure);
+    ErrorData::internal_error(explain(failure), Some(data))
 }
 
 /// A failure as a tool result the host's model can read.
@@ -77,7 +84,13 @@ fn tool_error(failure: &Failure) -> CallToolResponse {
 /// A relayed request that has no result, as the host should see it.
 fn refusal(refused: Refused) -> ErrorData {
     match refused {
-        Refused::Upstream(error) => error,
+        Refused::Upstream(mut error) => {
+            // Only we speak for ourselves: an upstream's claim to be our failure is dropped.
+            if let Some(Value::Object(data)) = &mut error.data {
+                data.shift_remove(crate::mcp::classify::FAILURE_KEY);
+            }
+            error
+        }
         Refused::Failed(failure) => as_error(&failure),
         Refused::Cancelled => ErrorData::internal_error("request cancelled", None),
     }
@@ -475,7 +488,7 @@ impl ServerHandler for Relay {
             Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
                 .map_err(|e| malformed(session.name(), "tools/call", &e)),
-            Err(Refused::Failed(failure)) => Ok(tool_error(&failure)),
+            Err(Refused::Failed(failure)) if !self.failures_as_errors => Ok(tool_error(&failure)),
             Err(refused) => Err(refusal(refused)),
         }
     }

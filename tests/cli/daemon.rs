@@ -475,8 +475,9 @@ fn a_server_that_exits_during_a_call_fails_the_command_with_exit_4_as_direct() {
     assert_eq!(kept.stdout, b"");
     assert_eq!(
         stderr_of(&kept),
-        "mcpchat: error: MCP server `c` closed the connection during tools/call `boom`\n\
-         hint: run with -vv to see the transport's reason\n"
+        "mcpchat: error: stdio MCP server `c` exited or closed its output during tools/call `boom`\n\
+         hint: its stderr: crash_stdio: exiting on purpose\n\
+         hint: run with -v to see everything the server writes to stderr\n"
     );
     // Never retried: the next command starts the server again, and says so.
     let next = run("--keep-alive", "ok");

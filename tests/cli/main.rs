@@ -19,6 +19,7 @@ mod batch_order;
 mod browser;
 mod config;
 mod daemon;
+mod daemon_asks;
 mod elicitation;
 mod elicitation_terminal;
 mod exit;

@@ -7,6 +7,7 @@
 
 mod auth;
 mod connect;
+mod relayed;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use auth::challenge_failure;
 pub(super) use connect::classify_init;
 pub use connect::{CA_HINT, untrusted_certificate};
 use connect::{chain_text, classify_transport};
+pub use relayed::{FAILURE_KEY, failure_data};
 
 /// A request's error (after the handshake): `what` names the request, e.g. "tools/list".
 pub(super) async fn request_failure(
@@ -33,6 +35,11 @@ pub(super) async fn request_failure(
 ) -> Failure {
     if let Some(challenge) = error.auth_challenge() {
         return challenge_failure(server, store, challenge);
+    }
+    if let ServiceError::McpError(data) = error
+        && let Some(failure) = relayed::failure(server, child, data)
+    {
+        return failure;
     }
     match error {
         ServiceError::McpError(data) if is_fault(data) => fault_failure(server, what, data),

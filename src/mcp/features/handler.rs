@@ -64,6 +64,14 @@ pub trait Asks: Send + Sync {
     /// A log message of the server (`notifications/message`), also logged here as always.
     #[allow(deprecated)] // logging: still what 2025-era servers send
     fn log(&self, message: &LoggingMessageNotificationParam);
+    /// The client capabilities to declare to the server; None: all that can be passed on
+    /// (`serve`). The daemon declares what the command using the server declared.
+    fn declares(&self) -> Option<Value> {
+        None
+    }
+    /// A notification of the server's own that belongs to whoever answered its requests
+    /// (`notifications/elicitation/complete`), also handled here as always.
+    fn notify(&self, _notification: &rmcp::model::CustomNotification) {}
 }
 
 /// Receivers of progress notifications, by the progress token of the request they are for.
@@ -167,6 +175,9 @@ impl ClientHandler for Handler {
         notification: rmcp::model::CustomNotification,
         _context: NotificationContext<RoleClient>,
     ) {
+        if let Some(asks) = &self.asks {
+            asks.notify(&notification);
+        }
         if notification.method == "notifications/elicitation/complete" {
             let id = notification
                 .params
@@ -228,7 +239,9 @@ impl ClientHandler for Handler {
     ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
         // Through `serve`: the host's roots.
         if let Some(asks) = &self.asks {
-            return asks.roots().await;
+            let roots = asks.roots().await;
+            self.roots_listed.notify_one();
+            return roots;
         }
         if self.roots.is_empty() {
             // Not declared: the server should not have asked.
@@ -259,10 +272,12 @@ impl ClientHandler for Handler {
         if !self.roots.is_empty() {
             declared["roots"] = serde_json::json!({"listChanged": true});
         }
-        if self.asks.is_some() {
+        if let Some(asks) = &self.asks {
             // Declared before any host connects: one that cannot answer gets a refusal.
-            declared = serde_json::json!({"sampling": {}, "elicitation": {"form": {}, "url": {}},
-                "roots": {"listChanged": true}});
+            declared = asks.declares().unwrap_or_else(|| {
+                serde_json::json!({"sampling": {}, "elicitation": {"form": {}, "url": {}},
+                    "roots": {"listChanged": true}})
+            });
         }
         let capabilities: ClientCapabilities = serde_json::from_value(declared).unwrap_or_default();
         let config = ClientConfig::new(

@@ -1,0 +1,58 @@
+//! A failure that the daemon met on our behalf (the kept server exited or timed out during a
+//! request), carried in a JSON-RPC error's `data` so that the command fails exactly as it
+//! would have directly: same kind (exit code), message and hints.
+//!
+//! Guarantees: the failure is believed only on a session that reaches a stdio server through
+//! the daemon (a stdio server without a child of ours); `serve` never passes on an upstream's
+//! own error with this key (`serve::relay` strips it), so a server cannot choose our words
+//! or exit code.
+
+use serde_json::{Value, json};
+
+use crate::config::{ServerConfig, Transport};
+use crate::exit::{Failure, Kind};
+use crate::mcp::transport::stdio::Child;
+
+/// The key in an error's `data` that carries the failure.
+pub const FAILURE_KEY: &str = "io.mcpchat/failure";
+
+/// A failure as error data: `{FAILURE_KEY: {kind, message, hints}}`, secrets masked.
+pub fn failure_data(failure: &Failure) -> Value {
+    let hints: Vec<String> = failure
+        .hints
+        .iter()
+        .map(|h| crate::redact::text(h))
+        .collect();
+    json!({FAILURE_KEY: {
+        "kind": failure.kind.as_str(),
+        "message": crate::redact::text(&failure.message),
+        "hints": hints,
+    }})
+}
+
+/// The failure the daemon passed on, on a session through the daemon; None otherwise.
+pub(super) fn failure(
+    server: &ServerConfig,
+    child: Option<&Child>,
+    data: &rmcp::ErrorData,
+) -> Option<Failure> {
+    // Directly, a stdio server always is our child: one without is reached through the daemon.
+    let through_daemon = child.is_none() && matches!(server.transport, Transport::Stdio { .. });
+    if !through_daemon {
+        return None;
+    }
+    let said = data.data.as_ref()?.get(FAILURE_KEY)?;
+    let kind = Kind::named(said.get("kind")?.as_str()?)?;
+    let mut failure = Failure::new(kind, said.get("message")?.as_str()?);
+    for hint in said
+        .get("hints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(hint) = hint.as_str() {
+            failure = failure.hint(hint);
+        }
+    }
+    Some(failure)
+}
