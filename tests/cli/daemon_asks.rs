@@ -459,3 +459,72 @@ fn the_browser_keeps_its_page_from_one_command_to_the_next_only_when_kept_alive(
     let snapshot = call("--no-keep-alive", "browser__browser_snapshot", "{}");
     assert!(!snapshot.contains("Kept page"), "{snapshot}");
 }
+
+/// Poll `done` until it holds; fail after a generous bound (not a timing assertion: the
+/// condition is what is checked).
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_kept_call_cancels_it_upstream_and_the_server_lives_on() {
+    let kept = Kept::new();
+    let fake = fake();
+    let log = kept.env.path("kept.log");
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut child = kept
+        .env
+        .std_cmd()
+        .env("XDG_RUNTIME_DIR", kept.run_dir())
+        .env("KEPT_LOG", &log)
+        .args(["--keep-alive", "--stdio", &fake, "tools", "call", "wait"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the call reached the server", || said() == "waiting\n");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr_of(&output));
+    eventually("the server was told", || said() == "waiting\ncancelled\n");
+    let pid = kept.status()[0]["pid"].to_string();
+    let next = kept
+        .cmd()
+        .env("KEPT_LOG", &log)
+        .args(["--keep-alive", "--stdio", &fake, "tools", "call", "pid"])
+        .output()
+        .unwrap();
+    assert_eq!(next.status.code(), Some(0), "{}", stderr_of(&next));
+    assert_eq!(text(&next), pid);
+}
+
+#[test]
+fn resources_watch_through_the_daemon_prints_the_servers_update_as_directly() {
+    let kept = Kept::new();
+    let everything = format!("ev={}", everything_stdio_cmd());
+    let args = [
+        "--stdio",
+        &everything,
+        "resources",
+        "watch",
+        "demo://resource/static/document/features.md",
+        "--call",
+        "toggle-subscriber-updates",
+        "--count",
+        "1",
+    ];
+    let (direct, through) = kept.both(&args, |_| {});
+    assert_eq!(direct.status.code(), Some(0), "{}", stderr_of(&direct));
+    same(&direct, &through);
+    let lines = lines(&through.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["type"], "resource_updated");
+    assert_eq!(kept.status().len(), 1);
+}

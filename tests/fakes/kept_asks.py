@@ -11,6 +11,8 @@ Newline-delimited JSON-RPC on stdin/stdout. Tools:
 - `sample`: asks the client for a completion (`sampling/createMessage`) and answers with the
   model's text, or the client's error as "refused: MESSAGE (CODE)";
 - `roots`: asks `roots/list` and answers the URIs joined with ",", or "refused: ...";
+- `wait`: writes "waiting" to the file $KEPT_LOG, then reads until the client cancels the call
+  (`notifications/cancelled` for its id), writes "cancelled" there and never answers it;
 - `pid`: the process id.
 """
 
@@ -21,7 +23,7 @@ import sys
 TOOLS = [
     {"name": name, "description": f"The {name} tool.",
      "inputSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}
-    for name in ["env", "log", "progress", "sample", "roots", "pid"]
+    for name in ["env", "log", "progress", "sample", "roots", "wait", "pid"]
 ]
 LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 level = "debug"
@@ -71,6 +73,28 @@ def ask(method, params):
             pending.extend(held)
             return msg
         held.append(msg)
+
+
+def note(what):
+    with open(os.environ["KEPT_LOG"], "a") as log:
+        log.write(what + "\n")
+
+
+def wait(msg_id):
+    """Read until the call `msg_id` is cancelled; other messages wait their turn."""
+    note("waiting")
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            sys.exit(0)
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        if msg.get("method") == "notifications/cancelled" and \
+                (msg.get("params") or {}).get("requestId") == msg_id:
+            note("cancelled")
+            return
+        pending.append(msg)
 
 
 def call(msg_id, name, arguments, meta):
@@ -123,6 +147,8 @@ while True:
         send(msg["id"], {})
     elif method == "tools/list":
         send(msg["id"], {"tools": TOOLS})
+    elif method == "tools/call" and params.get("name") == "wait":
+        wait(msg["id"])
     elif method == "tools/call":
         send(msg["id"], call(msg["id"], params.get("name"), params.get("arguments") or {},
                              params.get("_meta") or {}))
