@@ -528,3 +528,36 @@ fn resources_watch_through_the_daemon_prints_the_servers_update_as_directly() {
     assert_eq!(lines[0]["type"], "resource_updated");
     assert_eq!(kept.status().len(), 1);
 }
+
+#[test]
+fn a_url_required_error_is_completed_through_the_daemon_and_the_call_sent_again() {
+    let kept = Kept::new();
+    let server = format!(
+        "e=python3 {}",
+        repo().join("tests/fakes/elicit_server.py").display()
+    );
+    let args = [
+        "--stdio",
+        &server,
+        "--elicitation",
+        "answers",
+        "tools",
+        "call",
+        "e__url_required",
+    ];
+    let (direct, through) = kept.both(&args, |_| {});
+    assert_eq!(direct.status.code(), Some(0), "{}", stderr_of(&direct));
+    assert_eq!(through.status.code(), Some(0), "{}", stderr_of(&through));
+    assert_eq!(untimed(&through.stdout), untimed(&direct.stdout));
+    // The server says "complete" at once, so its note may come before or after the URL.
+    let note = "mcpchat: note: MCP server `e` says the URL elicitation `connect-1` is complete\n";
+    let stderr = stderr_of(&through);
+    assert_eq!(stderr.matches(note).count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.replace(note, ""),
+        stderr_of(&direct).replace(note, "")
+    );
+    let lines = lines(&through.stdout);
+    assert_eq!(lines[0]["elicitation_id"], "connect-1");
+    assert_eq!(lines.len(), 2);
+}
