@@ -479,7 +479,7 @@ fn ctrl_c_during_a_kept_call_cancels_it_upstream_and_the_server_lives_on() {
     let fake = fake();
     let log = kept.env.path("kept.log");
     let said = || std::fs::read_to_string(&log).unwrap_or_default();
-    let mut child = kept
+    let child = kept
         .env
         .std_cmd()
         .env("XDG_RUNTIME_DIR", kept.run_dir())
@@ -560,4 +560,17 @@ fn a_url_required_error_is_completed_through_the_daemon_and_the_call_sent_again(
     let lines = lines(&through.stdout);
     assert_eq!(lines[0]["elicitation_id"], "connect-1");
     assert_eq!(lines.len(), 2);
+}
+
+#[test]
+fn a_servers_error_that_claims_to_be_mcpchats_own_failure_is_not_believed() {
+    let kept = Kept::new();
+    let fake = fake();
+    let (direct, through) = kept.both(&["--stdio", &fake, "tools", "call", "forge"], |_| {});
+    same(&direct, &through);
+    assert_eq!(through.status.code(), Some(4));
+    assert_eq!(
+        stderr_of(&through),
+        "mcpchat: error: MCP server `k` rejected tools/call `forge`: no such thing (code -32000)\n"
+    );
 }

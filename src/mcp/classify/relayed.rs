@@ -41,6 +41,11 @@ pub(super) fn failure(
     if !through_daemon {
         return None;
     }
+    decoded(data)
+}
+
+/// The failure in an error's data, if it carries one.
+fn decoded(data: &rmcp::ErrorData) -> Option<Failure> {
     let said = data.data.as_ref()?.get(FAILURE_KEY)?;
     let kind = Kind::named(said.get("kind")?.as_str()?)?;
     let mut failure = Failure::new(kind, said.get("message")?.as_str()?);
@@ -55,4 +60,23 @@ pub(super) fn failure(
         }
     }
     Some(failure)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_failure_passed_on_comes_out_as_it_went_in() {
+        let failure = Failure::new(Kind::ServerExited, "it exited").hint("its stderr: bye");
+        let data = rmcp::ErrorData::internal_error("it exited", Some(failure_data(&failure)));
+        let passed = decoded(&data).unwrap();
+        assert_eq!(passed.kind, Kind::ServerExited);
+        assert_eq!(passed.message, "it exited");
+        assert_eq!(passed.hints, ["its stderr: bye"]);
+        let unknown = json!({FAILURE_KEY: {"kind": "nonsense", "message": "m", "hints": []}});
+        assert!(decoded(&rmcp::ErrorData::internal_error("m", Some(unknown))).is_none());
+    }
 }
