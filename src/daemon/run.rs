@@ -247,6 +247,7 @@ async fn kept(
         inner: HostWire::new(read, write, cap),
         hold,
         answer: Some((initialize_result(&upstream), note)),
+        in_flight: Vec::new(),
     };
     listener::run_connection(relay, wire).await;
 }

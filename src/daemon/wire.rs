@@ -32,6 +32,35 @@ pub struct KeptWire<R, W> {
     pub hold: Hold,
     /// The upstream's initialize result, and the daemon's note for the command.
     pub answer: Option<(rmcp::model::InitializeResult, Option<String>)>,
+    /// The command's requests not answered yet: cancelled when the command goes.
+    pub in_flight: Vec<rmcp::model::RequestId>,
+}
+
+impl<R, W> KeptWire<R, W> {
+    /// A request answered: no longer in flight.
+    fn answered(&mut self, item: &ServerJsonRpcMessage) {
+        let id = match item {
+            ServerJsonRpcMessage::Response(response) => Some(&response.id),
+            ServerJsonRpcMessage::Error(error) => error.id.as_ref(),
+            _ => None,
+        };
+        if let Some(id) = id {
+            self.in_flight.retain(|flying| flying != id);
+        }
+    }
+
+    /// The command went away (Ctrl-C, or it died): its next request in flight cancelled, as
+    /// if it had said so. rmcp would only cancel them after draining for seconds; the relay
+    /// passes the cancellation on to the server at once.
+    fn gone(&mut self) -> Option<ClientJsonRpcMessage> {
+        let id = self.in_flight.pop()?;
+        let cancelled = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": id, "reason": "the command went away"},
+        });
+        serde_json::from_value(cancelled).ok()
+    }
 }
 
 impl<R, W> Transport<RoleServer> for KeptWire<R, W>
@@ -62,15 +91,20 @@ where
             }
             (item, _) => item,
         };
+        self.answered(&item);
         self.inner.send(item)
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
         let message = match self.first.take() {
             Some(first) => first,
-            None => self.inner.receive().await?,
+            None => match self.inner.receive().await {
+                Some(message) => message,
+                None => return self.gone(),
+            },
         };
         if let ClientJsonRpcMessage::Request(request) = &message {
+            self.in_flight.push(request.id.clone());
             self.hold.0.used();
             if matches!(
                 request.request,
