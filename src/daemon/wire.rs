@@ -3,7 +3,8 @@
 //! - [`KeptWire`] (daemon side): the host wire of `serve`, with the command's `initialize`
 //!   already read (it named the server), the upstream's own `initialize` result answered
 //!   in place of serve's (so the command sees the server's name, version, capabilities and
-//!   instructions as if it were direct), and requests counted.
+//!   instructions as if it were direct), requests counted, and the requests in flight
+//!   cancelled when the command goes away.
 //! - [`CommandWire`] (command side): sends the server's [`Spec`](super::spec::Spec) in the
 //!   `initialize`, and takes the daemon's own note or failure out of the answers before the
 //!   session reads them.
