@@ -1,5 +1,6 @@
-//! The protocol era a server answered in, remembered per auth identity so that the next run
-//! starts with that handshake.
+//! How a server starts a session, remembered per auth identity: the protocol era it answered
+//! in (the next run starts with that handshake), and whether it asked for roots right after it
+//! (the next run waits for that request only then: `roots::wait_for_request`).
 
 use rmcp::model::ServerPeerInfo;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,26 @@ impl Cache {
         }
         self.update(key, |file| {
             file.identities.entry(key.identity.clone()).or_default().era = era;
+        });
+    }
+
+    /// Whether `key` asked for roots right after its last handshake (None: not known).
+    pub fn asks_for_roots(&self, key: &Key) -> Option<bool> {
+        self.load(key)?
+            .identities
+            .get(&key.identity)?
+            .asks_for_roots
+    }
+
+    pub fn remember_asks_for_roots(&self, key: &Key, asks: bool) {
+        if self.asks_for_roots(key) == Some(asks) {
+            return;
+        }
+        self.update(key, |file| {
+            file.identities
+                .entry(key.identity.clone())
+                .or_default()
+                .asks_for_roots = Some(asks);
         });
     }
 }

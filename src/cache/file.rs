@@ -20,6 +20,9 @@ const FORMAT: u32 = 1;
 pub(super) struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) era: Option<Era>,
+    /// Whether the server asked for roots (`roots/list`) right after its last handshake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) asks_for_roots: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) tools: Option<Listed>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
