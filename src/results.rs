@@ -295,14 +295,19 @@ fn strict_base64(text: &str) -> Option<Vec<u8>> {
 
 /// An extension for bytes without a MIME type, from the first bytes of a few common formats.
 fn sniffed_extension(bytes: &[u8]) -> &'static str {
-    const SIGNATURES: [(&[u8], &str); 6] = [
+    const SIGNATURES: [(&[u8], &str); 5] = [
         (b"\x89PNG\r\n\x1a\n", "png"),
         (b"\xff\xd8\xff", "jpg"),
         (b"GIF8", "gif"),
         (b"%PDF-", "pdf"),
         (b"PK\x03\x04", "zip"),
-        (b"RIFF", "wav"),
     ];
+    // RIFF holds both WAV and WebP: the form type follows the length.
+    match (bytes.get(..4), bytes.get(8..12)) {
+        (Some(b"RIFF"), Some(b"WAVE")) => return "wav",
+        (Some(b"RIFF"), Some(b"WEBP")) => return "webp",
+        _ => {}
+    }
     SIGNATURES
         .iter()
         .find(|(signature, _)| bytes.starts_with(signature))
@@ -480,6 +485,16 @@ mod tests {
         let mut piped = line.clone();
         shaping(None, Some(1000), false).apply(&mut piped);
         assert_eq!(piped, line);
+    }
+
+    #[test]
+    fn bytes_without_a_mime_type_get_an_extension_from_their_signature() {
+        assert_eq!(sniffed_extension(b"\x89PNG\r\n\x1a\nrest"), "png");
+        assert_eq!(sniffed_extension(b"RIFF\0\0\0\0WAVEfmt "), "wav");
+        assert_eq!(sniffed_extension(b"RIFF\0\0\0\0WEBPVP8 "), "webp");
+        assert_eq!(sniffed_extension(b"RIFF\0\0\0\0AVI "), "bin");
+        assert_eq!(sniffed_extension(b"%PDF-1.4"), "pdf");
+        assert_eq!(sniffed_extension(b""), "bin");
     }
 
     #[test]
