@@ -4,7 +4,9 @@
 //! gets the same treatment, and a line nobody asked to change stays byte for byte as before.
 //!
 //! Guarantees: base64 (`data` of image and audio blocks, `blob` of resources) never reaches a
-//! terminal; saved files are named by the SHA-256 of their bytes with an extension from a
+//! terminal, nor does any other string of more than [`LONG_BASE64`] characters that is strict
+//! base64 (in `structured_content`, `_meta`, fields no revision defines): see [`Shaping::sweep`];
+//! saved files are named by the SHA-256 of their bytes with an extension from a
 //! fixed table (nothing a server sends picks a path), written 0600 through an exclusively
 //! created temporary file (no link is followed), and a file already there under that name
 //! with those bytes is reused. A leaf module.
@@ -59,6 +61,9 @@ impl Shaping {
         if let Some(blocks) = object.get_mut(blocks) {
             self.walk(blocks);
         }
+        if let Some(structured) = object.get_mut("structured_content") {
+            self.sweep(structured);
+        }
         if top_text {
             self.cut(object, "text", None);
         }
@@ -96,6 +101,50 @@ impl Shaping {
                 self.walk(value);
             }
         }
+        // `_meta` and fields we do not know: what is left once the known ones were shaped.
+        // The text is people's words, cut by --max-output-chars, never taken for base64.
+        for (key, value) in object.iter_mut() {
+            if !matches!(key.as_str(), "text" | "resource" | "content") {
+                self.sweep(value);
+            }
+        }
+    }
+
+    /// Every string in `value` longer than [`LONG_BASE64`] characters that is strict base64:
+    /// with a save dir, saved and replaced by the file's path; else on a terminal replaced by
+    /// a placeholder saying its size; else left as sent. A string stays a string, so a
+    /// structured result keeps its shape (though not a `contentEncoding` its schema names).
+    fn sweep(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => {
+                if let Some(replacement) = self.long_base64(text) {
+                    *text = replacement;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.sweep(item)),
+            Value::Object(object) => object.values_mut().for_each(|item| self.sweep(item)),
+            _ => {}
+        }
+    }
+
+    /// What replaces `text` when it is long strict base64; None to leave it.
+    fn long_base64(&self, text: &str) -> Option<String> {
+        if self.save_dir.is_none() && !self.terminal {
+            return None;
+        }
+        let bytes = strict_base64(text)?;
+        if let Some(dir) = &self.save_dir {
+            match save(dir, &bytes, sniffed_extension(&bytes)) {
+                Ok(path) => return Some(path),
+                Err(error) => tracing::warn!("cannot save base64 from a result: {error}"),
+            }
+        }
+        self.terminal.then(|| {
+            format!(
+                "[base64 left out by mcpchat: {} bytes; --save-dir DIR saves it, a pipe prints it]",
+                bytes.len()
+            )
+        })
     }
 
     /// With a save dir: an image, audio or resource object's base64 saved, and `path`,
@@ -220,6 +269,49 @@ fn decode(encoded: &str) -> Option<Vec<u8>> {
         let compact: String = encoded.split_ascii_whitespace().collect();
         engine.decode(compact).ok()
     })
+}
+
+/// Strings longer than this that are strict base64 are never printed on a terminal (issue #24:
+/// "no base64 longer than 200 characters reaches a terminal").
+pub const LONG_BASE64: usize = 200;
+
+/// The bytes of `text` when it is longer than [`LONG_BASE64`] and strict base64: the standard
+/// alphabet, padded to a multiple of 4, no whitespace, and it decodes. A long run of letters
+/// and digits of the right length also passes: it is then taken for base64.
+fn strict_base64(text: &str) -> Option<Vec<u8>> {
+    if text.len() <= LONG_BASE64 || !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let body = text.trim_end_matches('=');
+    if text.len() - body.len() > 2
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// An extension for bytes without a MIME type, from the first bytes of a few common formats.
+fn sniffed_extension(bytes: &[u8]) -> &'static str {
+    const SIGNATURES: [(&[u8], &str); 5] = [
+        (b"\x89PNG\r\n\x1a\n", "png"),
+        (b"\xff\xd8\xff", "jpg"),
+        (b"GIF8", "gif"),
+        (b"%PDF-", "pdf"),
+        (b"PK\x03\x04", "zip"),
+    ];
+    // RIFF holds both WAV and WebP: the form type follows the length.
+    match (bytes.get(..4), bytes.get(8..12)) {
+        (Some(b"RIFF"), Some(b"WAVE")) => return "wav",
+        (Some(b"RIFF"), Some(b"WEBP")) => return "webp",
+        _ => {}
+    }
+    SIGNATURES
+        .iter()
+        .find(|(signature, _)| bytes.starts_with(signature))
+        .map_or("bin", |(_, ext)| ext)
 }
 
 /// Write `bytes` to `DIR/<sha256>.<ext>`, or reuse the regular file already there with the
@@ -372,6 +464,37 @@ mod tests {
             short,
             json!({"type": "tool_result", "content": [], "text": "héllo"})
         );
+    }
+
+    #[test]
+    fn long_strict_base64_anywhere_else_is_left_out_on_a_terminal_and_kept_in_a_pipe() {
+        let long = "QUJD".repeat(60); // 240 characters, 180 bytes of "ABC"
+        let line = json!({"type": "tool_result", "text": "", "content": [
+            {"type": "text", "text": long, "_meta": {"thumb": long}, "x": [long, "aGVsbG8="]},
+        ], "structured_content": {"a": {"b": [long]}, "word": "A".repeat(241), "spaced": "QUJD ".repeat(60)}});
+        let placeholder =
+            "[base64 left out by mcpchat: 180 bytes; --save-dir DIR saves it, a pipe prints it]";
+        let mut shaped = line.clone();
+        shaping(None, None, true).apply(&mut shaped);
+        assert_eq!(
+            shaped,
+            json!({"type": "tool_result", "text": "", "content": [
+                {"type": "text", "text": long, "_meta": {"thumb": placeholder}, "x": [placeholder, "aGVsbG8="]},
+            ], "structured_content": {"a": {"b": [placeholder]}, "word": "A".repeat(241), "spaced": "QUJD ".repeat(60)}})
+        );
+        let mut piped = line.clone();
+        shaping(None, Some(1000), false).apply(&mut piped);
+        assert_eq!(piped, line);
+    }
+
+    #[test]
+    fn bytes_without_a_mime_type_get_an_extension_from_their_signature() {
+        assert_eq!(sniffed_extension(b"\x89PNG\r\n\x1a\nrest"), "png");
+        assert_eq!(sniffed_extension(b"RIFF\0\0\0\0WAVEfmt "), "wav");
+        assert_eq!(sniffed_extension(b"RIFF\0\0\0\0WEBPVP8 "), "webp");
+        assert_eq!(sniffed_extension(b"RIFF\0\0\0\0AVI "), "bin");
+        assert_eq!(sniffed_extension(b"%PDF-1.4"), "pdf");
+        assert_eq!(sniffed_extension(b""), "bin");
     }
 
     #[test]

@@ -2,11 +2,24 @@
 //! to it as `file://` URIs of their canonical paths (percent-encoded). Nothing is announced
 //! unless configured: a scriptable tool must not hand out the working directory by itself. A
 //! root that does not exist (or is not a directory) is the user's mistake, refused before any
-//! server starts. A leaf module.
+//! server starts. The first request of a command waits for a server to ask for its roots only
+//! when it asked last time, or nothing is known yet ([`wait_for_request`]). A leaf module:
+//! what the server did last time is handed in.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
+
+/// How long the first request waits for a server to ask for the configured roots.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// How long a server is given to take in the roots it was sent.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// How long a server not waited for may still ask and be remembered as one that asks.
+const LATE: Duration = Duration::from_secs(30);
 
 /// One root, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +73,36 @@ fn home_expanded(dir: &str) -> Result<PathBuf, String> {
     } else {
         home.join(rest)
     })
+}
+
+/// Before the first request of a session with roots configured. Servers that work in roots
+/// (the filesystem server) ask for them right after the handshake and refuse every path until
+/// they have them: a call sent at once (a warm cache sends nothing before it) would be refused.
+/// So wait until the server asked (`listed` is signalled when `roots/list` was answered), at
+/// most [`GRACE`], then a moment for it to take the answer in (the filesystem server checks
+/// each root on disk). Whether it asked is handed to `remember` (the cache keeps it): a server
+/// that did not ask last time (`asked_before`) is not waited for, since it would pay [`GRACE`]
+/// on every command, and if it asks after all, that is remembered for the next run.
+pub async fn wait_for_request(
+    asked_before: Option<bool>,
+    listed: Arc<tokio::sync::Notify>,
+    remember: impl Fn(bool) + Send + 'static,
+) {
+    if asked_before == Some(false) {
+        tracing::debug!("not waiting for roots/list: the server did not ask for roots last time");
+        tokio::spawn(async move {
+            if tokio::time::timeout(LATE, listed.notified()).await.is_ok() {
+                remember(true);
+            }
+        });
+        return;
+    }
+    let asked = tokio::time::timeout(GRACE, listed.notified()).await.is_ok();
+    tracing::debug!(asked, "waited for roots/list");
+    remember(asked);
+    if asked {
+        tokio::time::sleep(SETTLE).await;
+    }
 }
 
 /// The result of `roots/list` for these roots.

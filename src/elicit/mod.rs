@@ -8,11 +8,13 @@
 //! text reaches the terminal neutralised (`terminal`); values of sensitive fields (`mask`)
 //! never reach stdout, logs or the terminal; a URL is shown or opened only when
 //! `links::openable` accepts it (`url`); an answer from `--answers` that does not fit the
-//! requested schema stops the command (exit 2, the field's JSON path), see [`failed`].
+//! requested schema stops the command (exit 2, the field's JSON path), see [`failed`]; one
+//! from a `--batch` line's `answers` fails that line only (`lines`).
 
 pub mod answers;
 mod fields;
 mod form;
+pub mod lines;
 mod mask;
 mod tty;
 pub mod url;
@@ -102,6 +104,8 @@ pub struct Elicitor {
     /// URL elicitations the servers said are complete, by server and id.
     completed: std::sync::Mutex<HashSet<(String, String)>>,
     completion: tokio::sync::Notify,
+    /// The answers of each server's `--batch` line in flight, which come first.
+    lines: lines::LineAnswers,
 }
 
 /// At most this many URLs of one `-32042` error are shown.
@@ -119,6 +123,7 @@ impl Elicitor {
             terminal: tokio::sync::Mutex::new(()),
             completed: std::sync::Mutex::default(),
             completion: tokio::sync::Notify::new(),
+            lines: lines::LineAnswers::default(),
         }
     }
 
@@ -185,6 +190,17 @@ impl Elicitor {
         false
     }
 
+    /// `server`'s batch line `line` is about to run: its `answers` answer the forms the server
+    /// asks for until [`Elicitor::end_line`], before `--answers` (then they are declined).
+    pub fn begin_line(&self, server: &str, line: usize, answers: Vec<Map<String, Value>>) {
+        self.lines.begin(server, line, answers);
+    }
+
+    /// `server`'s batch line is answered: why it fails when one of its answers did not fit.
+    pub fn end_line(&self, server: &str) -> Option<Failure> {
+        self.lines.end(server)
+    }
+
     /// Print `elicitation` lines on this output.
     pub fn with_output(mut self, output: Arc<Output>) -> Elicitor {
         self.output = Some(output);
@@ -237,6 +253,9 @@ impl Elicitor {
         fields: &[Field],
         schema: &Value,
     ) -> Result<Reply, Failure> {
+        if let Some(next) = self.lines.next(server) {
+            return Ok(self.answer_from_line(server, next, fields, schema));
+        }
         match self.mode {
             Mode::Decline => Ok(Reply::of("decline")),
             Mode::AcceptDefaults => Ok(accept(defaults(fields))),
@@ -259,15 +278,39 @@ impl Elicitor {
         };
         match answers::checked(&answer, fields, schema) {
             Ok(content) => Ok(accept(content)),
+            Err(violations) => Err(misfit(
+                &format!("answer {number} of --answers"),
+                server,
+                &violations,
+            )),
+        }
+    }
+
+    /// The next answer of a batch line, checked as one from `--answers` is; one that does not
+    /// fit cancels the form and fails the line (not the batch).
+    fn answer_from_line(
+        &self,
+        server: &str,
+        next: lines::Next,
+        fields: &[Field],
+        schema: &Value,
+    ) -> Reply {
+        let (number, answer) = match next {
+            lines::Next::Answer(number, answer) => (number, answer),
+            lines::Next::Exhausted(line) => {
+                crate::report::notice(&format!(
+                    "batch line {line}: no answers left for the elicitation from MCP server `{server}`: declined"
+                ));
+                return Reply::of("decline");
+            }
+        };
+        match answers::checked(&answer, fields, schema) {
+            Ok(content) => accept(content),
             Err(violations) => {
-                let mut text = format!(
-                    "answer {number} of --answers does not fit the form MCP server `{server}` asked for:"
-                );
-                for violation in &violations {
-                    text.push_str(&format!("\n  {violation}"));
-                }
-                Err(Failure::usage(text)
-                    .hint("each answer is a JSON object of the form's field values; see docs/elicitation.md"))
+                let what = format!("answer {number} of the line's `answers`");
+                self.lines
+                    .misfit(server, misfit(&what, server, &violations));
+                Reply::of("cancel")
             }
         }
     }
@@ -350,6 +393,16 @@ impl Elicitor {
             }
         }
     }
+}
+
+/// `what` (an answer) does not fit the form `server` asked for: each violation on its own line.
+fn misfit(what: &str, server: &str, violations: &[String]) -> Failure {
+    let mut text = format!("{what} does not fit the form MCP server `{server}` asked for:");
+    for violation in violations {
+        text.push_str(&format!("\n  {violation}"));
+    }
+    Failure::usage(text)
+        .hint("each answer is a JSON object of the form's field values; see docs/elicitation.md")
 }
 
 fn accept(content: Map<String, Value>) -> Reply {

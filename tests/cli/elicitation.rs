@@ -382,3 +382,161 @@ fn server_everythings_url_elicitation_is_accepted_and_its_error_path_times_out_w
         "{stderr}"
     );
 }
+
+/// `mcpchat --stdio e=elicit_server.py --elicitation answers ARGS... tools call --batch`.
+fn batch_of(env: &TestEnv, server: &str, flags: &[&str], input: &str) -> std::process::Output {
+    env.cmd()
+        .args(["--stdio", server, "--elicitation", "answers"])
+        .args(["tools", "call", "--batch"])
+        .args(flags)
+        .write_stdin(input)
+        .output()
+        .unwrap()
+}
+
+fn elicit_server() -> String {
+    format!(
+        "e=python3 {}",
+        repo().join("tests/fakes/elicit_server.py").display()
+    )
+}
+
+/// The line with `id` among `lines`.
+fn with_id(lines: &[Value], id: impl Into<Value>) -> &Value {
+    let id = id.into();
+    lines
+        .iter()
+        .find(|line| line["id"] == id)
+        .unwrap_or_else(|| panic!("no line with id {id}: {lines:?}"))
+}
+
+#[test]
+fn batch_lines_answer_server_everythings_forms_each_with_its_own_answers() {
+    let env = TestEnv::new();
+    let everything = format!("everything={}", everything_stdio_cmd());
+    let line = |id: i64, name: &str, integer: i64| {
+        json!({"id": id, "tool": "everything__trigger-elicitation-request",
+               "answers": {"name": name, "check": true, "email": "a@example.com", "integer": integer}})
+        .to_string()
+    };
+    let input = [line(1, "Ann Smith", 7), line(2, "Bob Jones", 8)].join("\n");
+    let output = batch_of(&env, &everything, &[], &input);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    let names: Vec<&Value> = of_type(&lines, "elicitation")
+        .iter()
+        .map(|l| &l["content"]["name"])
+        .collect();
+    assert_eq!(names, [&json!("Ann Smith"), &json!("Bob Jones")]);
+    for (id, name, integer) in [(1, "Ann Smith", 7), (2, "Bob Jones", 8)] {
+        let text = with_id(&lines, id)["text"].as_str().unwrap();
+        assert!(text.contains(&format!("- Name: {name}\n")), "{text}");
+        assert!(
+            text.contains(&format!("- Favorite Integer: {integer}\n")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_lines_array_of_answers_goes_in_order_before_the_answers_file() {
+    let env = TestEnv::new();
+    env.write(
+        "a.json",
+        r#"{"user": "from-file", "password": "hunter-file"}"#,
+    );
+    let input = [
+        r#"{"id": 1, "tool": "e__twice", "answers": [{"user": "one", "password": "hunter-one"}, {"user": "two", "password": "hunter-two", "age": 40}]}"#,
+        r#"{"id": 2, "tool": "e__form"}"#,
+        r#"{"id": 3, "tool": "e__twice", "answers": [{"user": "three", "password": "hunter-three"}]}"#,
+    ]
+    .join("\n");
+    let output = env
+        .cmd()
+        .args(["--stdio", &elicit_server(), "--answers", "a.json"])
+        .args(["tools", "call", "--batch"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    let results = |id| answered(with_id(&lines, id));
+    assert_eq!(
+        results(1)["results"],
+        json!([
+            {"action": "accept", "content": {"user": "one", "password": "***", "age": 30, "subscribe": false}},
+            {"action": "accept", "content": {"user": "two", "password": "***", "age": 40, "subscribe": false}}
+        ])
+    );
+    // A line without answers takes the next answer of --answers.
+    assert_eq!(results(2)["result"]["content"]["user"], "from-file");
+    // A line's answers ran out: declined, not taken from --answers.
+    assert_eq!(results(3)["results"][1], json!({"action": "decline"}));
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: note: batch line 3: no answers left for the elicitation from MCP server `e`: declined\n"
+    );
+}
+
+#[test]
+fn a_lines_answer_that_does_not_fit_fails_that_line_alone_with_exit_2() {
+    let env = TestEnv::new();
+    let input = [
+        r#"{"id": "bad", "tool": "e__form", "answers": {"user": "ann", "password": "hunter-ann", "age": "old"}}"#,
+        r#"{"id": "good", "tool": "e__form", "answers": {"user": "bob", "password": "hunter-bob"}}"#,
+    ]
+    .join("\n");
+    let output = batch_of(&env, &elicit_server(), &[], &input);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    let lines = lines(&output.stdout);
+    let actions: Vec<&Value> = of_type(&lines, "elicitation")
+        .iter()
+        .map(|l| &l["action"])
+        .collect();
+    assert_eq!(actions, [&json!("cancel"), &json!("accept")]);
+    let bad = with_id(&lines, "bad");
+    assert_eq!(bad["type"], "error");
+    assert_eq!(bad["exit_code"], 2);
+    assert_eq!(
+        bad["message"],
+        "batch line 1: answer 1 of the line's `answers` does not fit the form MCP server `e` asked for:\n  \
+         /age: \"old\" is not of type \"integer\""
+    );
+    assert_eq!(
+        answered(with_id(&lines, "good"))["result"]["action"],
+        "accept"
+    );
+}
+
+#[test]
+fn answers_of_the_wrong_type_or_with_unordered_or_declined_elicitation_fail_their_line() {
+    let env = TestEnv::new();
+    let server = elicit_server();
+    let wrong = r#"{"id": 1, "tool": "e__form", "answers": 5}"#;
+    let output = batch_of(&env, &server, &[], wrong);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = lines(&output.stdout);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0]["message"],
+        "batch line 1: not a valid request: `answers` must be a JSON object of field values, or an array of such objects at line 1 column 42"
+    );
+    let line = r#"{"id": 1, "tool": "e__form", "answers": {"user": "a", "password": "b"}}"#;
+    let output = batch_of(&env, &server, &["--unordered"], line);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        lines(&output.stdout)[0]["message"],
+        "batch line 1: a line's `answers` needs the lines of each server in input order, and --unordered runs them at once"
+    );
+    let output = env
+        .cmd()
+        .args(["--stdio", &server, "tools", "call", "--batch"])
+        .write_stdin(line)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        lines(&output.stdout)[0]["message"],
+        "batch line 1: a line's `answers` are used only when servers may ask, and elicitation is declined"
+    );
+}

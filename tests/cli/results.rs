@@ -356,3 +356,96 @@ fn on_a_terminal_base64_is_replaced_by_its_size() {
         json!([{"uri": "blob://fixed", "mimeType": "image/png", "blob_omitted": 70}])
     );
 }
+
+/// tests/fakes/hostile_structured.py as server `s`: long base64 where no `data` says so.
+fn structured_fake() -> String {
+    format!(
+        "s=python3 {}",
+        repo().join("tests/fakes/hostile_structured.py").display()
+    )
+}
+
+/// The fake's BLOB (a PNG signature, then 0..255 repeated; 1,200 bytes) and PDF (600 bytes).
+fn blob_and_pdf() -> (Vec<u8>, Vec<u8>) {
+    let mut blob = b"\x89PNG\r\n\x1a\n".to_vec();
+    blob.extend((0..1192).map(|i| (i % 256) as u8));
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..591).map(|i| (i % 256) as u8));
+    (blob, pdf)
+}
+
+fn encoded(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The fake's result with `blob` and `pdf` in place of its two payloads.
+fn structured_result(blob: &str, pdf: &str) -> (Value, Value) {
+    let content = json!([{"type": "text", "text": "see the structured content",
+        "_meta": {"thumbnail": blob}, "raw": blob}]);
+    let structured = json!({"screenshot": blob, "pages": [{"pdf": pdf}],
+        "caption": "a screenshot", "spaced": "words with spaces ".repeat(20), "short": "aGVsbG8="});
+    (content, structured)
+}
+
+#[test]
+fn piped_base64_in_structured_content_meta_and_unknown_fields_stays_as_sent() {
+    let env = TestEnv::new();
+    let (blob, pdf) = blob_and_pdf();
+    let output = env
+        .cmd()
+        .args(["--stdio", &structured_fake(), "tools", "call", "s__shot"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let result = &lines(&output.stdout)[0];
+    let (content, structured) = structured_result(&encoded(&blob), &encoded(&pdf));
+    assert_eq!(result["content"], content);
+    assert_eq!(result["structured_content"], structured);
+}
+
+#[test]
+fn save_dir_saves_long_base64_from_structured_content_meta_and_unknown_fields_byte_equal() {
+    let env = TestEnv::new();
+    let dir = save_dir(&env);
+    let (blob, pdf) = blob_and_pdf();
+    let output = env
+        .cmd()
+        .args(["--stdio", &structured_fake(), "--save-dir", "saved"])
+        .args(["tools", "call", "s__shot"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let result = &lines(&output.stdout)[0];
+    let png = hashed(&dir, &blob, "png");
+    let pdf_path = hashed(&dir, &pdf, "pdf");
+    let (content, structured) =
+        structured_result(&png.display().to_string(), &pdf_path.display().to_string());
+    assert_eq!(result["content"], content);
+    assert_eq!(result["structured_content"], structured);
+    assert_eq!(std::fs::read(&png).unwrap(), blob);
+    assert_eq!(std::fs::read(&pdf_path).unwrap(), pdf);
+    assert_eq!(file_type(&pdf_path).split(',').next(), Some("PDF document"));
+}
+
+#[test]
+fn on_a_terminal_long_base64_in_structured_content_meta_and_unknown_fields_is_left_out() {
+    let env = TestEnv::new();
+    let terminal = on_a_terminal(
+        &env,
+        &format!("--stdio '{}' tools call shot", structured_fake()),
+    );
+    let line = terminal
+        .lines()
+        .find(|l| l.contains("tool_result"))
+        .unwrap();
+    let result = &lines(line.trim_end_matches('\r').as_bytes())[0];
+    let placeholder = |bytes: usize| {
+        format!(
+            "[base64 left out by mcpchat: {bytes} bytes; --save-dir DIR saves it, a pipe prints it]"
+        )
+    };
+    let (content, structured) = structured_result(&placeholder(1200), &placeholder(600));
+    assert_eq!(result["content"], content);
+    assert_eq!(result["structured_content"], structured);
+    assert!(longest_base64(&terminal) < 200, "{terminal}");
+}

@@ -258,3 +258,77 @@ fn a_root_that_does_not_exist_exits_2_with_its_place() {
         "mcpchat: error: mcp_servers.yaml:5:5: server `e`: root `./gone` does not exist"
     );
 }
+
+/// The `asks_for_roots` the cache holds for the only server of `env` (None: not written).
+fn remembered_asks_for_roots(env: &TestEnv) -> Option<Value> {
+    let dir = env.home().join(".cache/mcpchat/servers");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(files.remove(0)).unwrap()).unwrap();
+    let identities = file["identities"].as_object().unwrap();
+    assert_eq!(identities.len(), 1, "{file}");
+    identities
+        .values()
+        .next()
+        .unwrap()
+        .get("asks_for_roots")
+        .cloned()
+}
+
+#[test]
+fn a_server_that_did_not_ask_for_roots_is_not_waited_for_on_the_next_run() {
+    let env = TestEnv::new();
+    two_dirs(&env);
+    // elicit_server.py asks for roots only inside its `roots` tool, never after the handshake.
+    let run = || {
+        env.cmd()
+            .args([
+                "-vv",
+                "--stdio",
+                &format!("e={}", fake_cmd()),
+                "--root",
+                "inside",
+            ])
+            .args(["tools", "call", "e__caps"])
+            .output()
+            .unwrap()
+    };
+    let not_waiting = "not waiting for roots/list: the server did not ask for roots last time";
+    let first = run();
+    assert_eq!(
+        answered(&first)["capabilities"]["roots"],
+        json!({"listChanged": true})
+    );
+    assert!(
+        !stderr_of(&first).contains(not_waiting),
+        "{}",
+        stderr_of(&first)
+    );
+    assert_eq!(remembered_asks_for_roots(&env), Some(json!(false)));
+    let second = run();
+    assert_eq!(
+        answered(&second)["capabilities"]["roots"],
+        json!({"listChanged": true})
+    );
+    assert!(
+        stderr_of(&second).contains(not_waiting),
+        "{}",
+        stderr_of(&second)
+    );
+}
+
+#[test]
+fn the_filesystem_server_is_remembered_as_asking_for_roots_and_waited_for_again() {
+    let env = TestEnv::new();
+    let (inside, _) = two_dirs(&env);
+    for _ in 0..2 {
+        let output = read_file(&env, &["inside"], &inside.join("a.txt"));
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        assert_eq!(lines(&output.stdout)[0]["text"], "hello from inside\n");
+        assert_eq!(remembered_asks_for_roots(&env), Some(json!(true)));
+    }
+}

@@ -5,13 +5,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
+use crate::support::host::Host;
 use crate::support::*;
 
 /// The fake upstream named `label`, logging to `log`.
@@ -21,135 +21,6 @@ pub(crate) fn upstream(label: &str, log: &Path) -> String {
         repo().join("tests/fakes/serve_upstream.py").display(),
         log.display()
     )
-}
-
-/// A host on serve's stdio: requests written as lines, every line read kept in order.
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Value>,
-    /// Notifications read while waiting for responses.
-    notices: Vec<Value>,
-    next_id: i64,
-    /// The answer to `initialize`.
-    init: Value,
-}
-
-impl Host {
-    /// `mcpchat --no-cache <global args> serve <serve args>`, initialized.
-    fn start(env: &TestEnv, global: &[&str], serve: &[&str]) -> Host {
-        Host::spawn(env, &[&["--no-cache"], global].concat(), serve)
-    }
-
-    /// The same with the list cache on, as a user's serve runs.
-    fn spawn(env: &TestEnv, global: &[&str], serve: &[&str]) -> Host {
-        let mut child = env
-            .std_cmd()
-            .args(global)
-            .arg("serve")
-            .args(serve)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("serve wrote a line that is not JSON ({e}): {line}")
-                });
-                if sender.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let mut host = Host {
-            child,
-            stdin,
-            lines,
-            notices: Vec::new(),
-            next_id: 1,
-            init: Value::Null,
-        };
-        let init = host.request(
-            "initialize",
-            json!({"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "test-host", "version": "1"}}),
-        );
-        assert_eq!(init["result"]["serverInfo"]["name"], "mcpchat", "{init}");
-        host.init = init;
-        host.notify("notifications/initialized", json!({}));
-        host
-    }
-
-    fn send(&mut self, message: &Value) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{message}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// Send a request without waiting; its id.
-    fn start_request(&mut self, method: &str, params: Value) -> i64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        id
-    }
-
-    /// The next line serve writes (a guard against a hung serve, not a timed assertion).
-    fn next_line(&mut self) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve wrote nothing for a minute")
-    }
-
-    /// The response to request `id`; notifications on the way are kept in `notices`.
-    fn response(&mut self, id: i64) -> Value {
-        loop {
-            let line = self.next_line();
-            if line["id"] == id {
-                return line;
-            }
-            assert!(
-                line.get("id").is_none(),
-                "a response to another request: {line}"
-            );
-            self.notices.push(line);
-        }
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.start_request(method, params);
-        self.response(id)
-    }
-
-    /// The notification `method` (already read, or the next ones).
-    fn notice(&mut self, method: &str) -> Value {
-        if let Some(at) = self.notices.iter().position(|n| n["method"] == method) {
-            return self.notices.remove(at);
-        }
-        loop {
-            let line = self.next_line();
-            if line["method"] == method {
-                return line;
-            }
-            self.notices.push(line);
-        }
-    }
-
-    /// Close stdin (the MCP stdio shutdown) and collect the exit and stderr.
-    fn close(mut self) -> std::process::Output {
-        drop(self.stdin.take());
-        self.child.wait_with_output().unwrap()
-    }
 }
 
 /// The names in a `tools/list` (or `prompts/list`) response.

@@ -3,16 +3,14 @@
 //! (`tests/fakes/serve_upstream.py`, which writes down every message it gets); the refusals
 //! (no token off loopback, a missing bearer, a foreign Origin or Host) and the clean stop.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use crate::serve::{assert_saw_demo_and_a_and_added, comparable, upstream};
+// Other serve test modules import these from here.
+pub(crate) use crate::support::host::{Served, curl};
 use crate::support::*;
 
 const TOKEN: &str = "serve-token-0123456789abcdef";
@@ -26,84 +24,6 @@ fn methods(log: &Path) -> Vec<String> {
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .filter_map(|entry| entry["message"]["method"].as_str().map(str::to_string))
         .collect()
-}
-
-/// `mcpchat serve --listen` running, with the URL it printed and its other stderr lines.
-pub(crate) struct Served {
-    child: Child,
-    pub(crate) url: String,
-    stderr: Receiver<String>,
-}
-
-impl Served {
-    /// `mcpchat --no-cache <global> serve --listen <listen> <serve>`, once it says where.
-    pub(crate) fn start(env: &TestEnv, global: &[&str], listen: &str, serve: &[&str]) -> Served {
-        let mut child = env
-            .std_cmd()
-            .arg("--no-cache")
-            .args(global)
-            .args(["serve", "--listen", listen])
-            .args(serve)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (sender, stderr) = channel();
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { return };
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let first = stderr
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve printed nothing for a minute");
-        let url = first
-            .strip_prefix("mcpchat: serving on ")
-            .unwrap_or_else(|| panic!("not the serving line: {first}"))
-            .to_string();
-        Served { child, url, stderr }
-    }
-
-    /// The URL on 127.0.0.1 (a wildcard bind prints 0.0.0.0).
-    fn loopback_url(&self) -> String {
-        self.url.replace("0.0.0.0", "127.0.0.1")
-    }
-
-    /// SIGTERM, then the exit code and the rest of stderr.
-    pub(crate) fn stop(mut self) -> (Option<i32>, Vec<String>) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let status = self.child.wait().unwrap();
-        // The reader thread may not have read the last lines yet: read until it has seen the
-        // end of the pipe (bounded, in case something else still holds it open).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let mut rest = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => rest.push(line),
-                Err(_) => break,
-            }
-        }
-        (status.code(), rest)
-    }
-}
-
-/// A test that fails before `stop` still ends its serve (and, through it, the upstreams).
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            unsafe {
-                libc::kill(self.child.id() as i32, libc::SIGTERM);
-            }
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// The Python SDK's client over Streamable HTTP (`legacy`: initialize and a session;
@@ -122,30 +42,6 @@ fn sdk_http_host(mode: &str, tool: &str, arguments: &str, url: &str) -> Value {
         stderr_of(&output)
     );
     serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// curl's status and body for one request to serve.
-pub(crate) fn curl(url: &str, headers: &[&str], body: &Value) -> (u16, String) {
-    let mut command = std::process::Command::new("curl");
-    command.args(["-s", "-w", "\n%{http_code}", "-X", "POST"]);
-    command.args([
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        "Accept: application/json, text/event-stream",
-    ]);
-    for header in headers {
-        command.args(["-H", header]);
-    }
-    let output = command
-        .arg("-d")
-        .arg(body.to_string())
-        .arg(url)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), body.to_string())
 }
 
 /// A 2025-era `tools/call` as a bare POST (refused before a session would be asked for).

@@ -14,6 +14,7 @@ use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use crate::serve::{comparable, sdk_host, upstream};
+use crate::support::host::{Served, post};
 use crate::support::*;
 
 fn mcpchat() -> String {
@@ -396,39 +397,6 @@ fn no_upstream_secret_reaches_the_recording() {
     }
 }
 
-/// `mcpchat serve --listen 127.0.0.1:0 <args>` with `global` flags: the child and its URL.
-fn listening(env: &TestEnv, global: &[&str], args: &[&str]) -> (std::process::Child, String) {
-    let mut child = env
-        .std_cmd()
-        .arg("--no-cache")
-        .args(global)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim_end()
-        .strip_prefix("mcpchat: serving on ")
-        .unwrap_or_else(|| panic!("not the serving line: {first}"))
-        .to_string();
-    (child, url)
-}
-
-/// SIGTERM to a serve we started; its exit code.
-fn stop(mut child: std::process::Child) -> Option<i32> {
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    child.wait().unwrap().code()
-}
-
 #[test]
 fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     let env = TestEnv::new();
@@ -436,7 +404,13 @@ fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     let a = upstream("a", &log);
     let file = env.path("http.jsonl");
     let file_arg = file.display().to_string();
-    let (serve, url) = listening(&env, &["--stdio", &a], &["--record", &file_arg]);
+    let serve = Served::start(
+        &env,
+        &["--stdio", &a],
+        "127.0.0.1:0",
+        &["--record", &file_arg],
+    );
+    let url = serve.url.clone();
     let over_http = format!("a={url}");
     let run = |args: &[&str]| {
         let output = env
@@ -450,7 +424,7 @@ fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     };
     let listed = run(&["tools", "list"]);
     let called = run(&["tools", "call", "whoami", r#"{"x": 1}"#]);
-    assert_eq!(stop(serve), Some(130));
+    assert_eq!(serve.stop().0, Some(130));
     assert_eq!(called[0]["text"], "a got whoami");
 
     // mcpchat spoke 2026-07-28 over HTTP (stateless); over stdio it is asked to.
@@ -514,7 +488,8 @@ fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     assert!(!socket.exists());
 
     // And over HTTP again, with no upstream behind it.
-    let (replaying, url) = listening(&env, &[], &["--replay", &file_arg]);
+    let replaying = Served::start(&env, &[], "127.0.0.1:0", &["--replay", &file_arg]);
+    let url = replaying.url.clone();
     let over_http = format!("a={url}");
     let run = |args: &[&str]| {
         let output = env
@@ -528,42 +503,20 @@ fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     };
     assert_eq!(run(&["tools", "list"]), listed);
     assert_eq!(run(&["tools", "call", "whoami", r#"{"x": 1}"#]), called);
-    assert_eq!(stop(replaying), Some(130));
-}
-
-/// A POST to `url` with `headers`: the status, the headers (lowercase names) and the body.
-fn post(url: &str, headers: &[&str], body: &Value) -> (u16, String, String) {
-    let mut curl = std::process::Command::new("curl");
-    curl.args([
-        "-s",
-        "-i",
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-    ]);
-    for header in headers {
-        curl.args(["-H", header]);
-    }
-    let output = curl
-        .arg("-d")
-        .arg(body.to_string())
-        .arg(url)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(output.stdout)
-        .unwrap()
-        .replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_lowercase(), body.to_string())
+    assert_eq!(replaying.stop().0, Some(130));
 }
 
 #[test]
 fn over_http_a_replay_streams_the_notifications_after_an_answer_and_keeps_the_origin_rule() {
     let env = TestEnv::new();
     let file = hand_written(&env);
-    let (replaying, url) = listening(&env, &[], &["--replay", &file.display().to_string()]);
+    let replaying = Served::start(
+        &env,
+        &[],
+        "127.0.0.1:0",
+        &["--replay", &file.display().to_string()],
+    );
+    let url = replaying.url.clone();
     let (status, head, body) = post(&url, &[], &request(1, "initialize", json!({})));
     assert_eq!(status, 200);
     assert!(head.contains("content-type: application/json"), "{head}");
@@ -596,5 +549,5 @@ fn over_http_a_replay_streams_the_notifications_after_an_answer_and_keeps_the_or
         (status, body.as_str()),
         (403, "Forbidden: Origin header is not allowed")
     );
-    assert_eq!(stop(replaying), Some(130));
+    assert_eq!(replaying.stop().0, Some(130));
 }

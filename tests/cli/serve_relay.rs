@@ -4,15 +4,12 @@
 //! fake `tests/fakes/serve_relay_upstream.py` (it writes down every message it gets); the
 //! hosts are raw JSON-RPC on serve's stdio or a Unix socket, answering what serve asks them.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
+use crate::support::host::{Answer, Host};
 use crate::support::*;
 
 /// The relay fake named `label`, logging to `log`.
@@ -34,126 +31,6 @@ fn received(log: &Path, label: &str, method: Option<&str>) -> Vec<Value> {
         .map(|entry| entry["message"].clone())
         .filter(|message| message.get("method").and_then(Value::as_str) == method)
         .collect()
-}
-
-/// What a host answers to a request serve sends it: a result, or an error object.
-type Answer = Box<dyn FnMut(&Value) -> Result<Value, Value>>;
-
-/// A host on serve's stdio that answers serve's requests with `answer`.
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Value>,
-    next_id: i64,
-    /// Requests serve sent the host, in order.
-    asked: Vec<Value>,
-    /// Notifications serve sent the host, in order.
-    notices: Vec<Value>,
-    answer: Answer,
-}
-
-impl Host {
-    /// `mcpchat --no-cache <global> serve`, initialized with `capabilities`.
-    fn start(env: &TestEnv, global: &[&str], capabilities: Value, answer: Answer) -> Host {
-        Host::launch(env, &[], global, capabilities, answer)
-    }
-
-    /// The same with extra environment variables.
-    fn launch(
-        env: &TestEnv,
-        vars: &[(&str, String)],
-        global: &[&str],
-        capabilities: Value,
-        answer: Answer,
-    ) -> Host {
-        let mut child = env
-            .std_cmd()
-            .envs(vars.iter().map(|(k, v)| (k, v)))
-            .arg("--no-cache")
-            .args(global)
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let value: Value = serde_json::from_str(&line).unwrap();
-                if sender.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let mut host = Host {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-            asked: Vec::new(),
-            notices: Vec::new(),
-            answer,
-        };
-        let init = host.request(
-            "initialize",
-            json!({"protocolVersion": "2025-11-25", "capabilities": capabilities,
-                   "clientInfo": {"name": "relay-host", "version": "1"}}),
-        );
-        assert_eq!(init["result"]["serverInfo"]["name"], "mcpchat", "{init}");
-        host.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        host
-    }
-
-    fn send(&mut self, message: &Value) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{message}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Send a request and read until its response, answering serve's requests on the way.
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let line = self.next_line();
-            if line.get("method").is_none() && line["id"] == id {
-                return line;
-            }
-            self.take(line);
-        }
-    }
-
-    /// A line that is not the response awaited: a request to answer or a notification.
-    fn take(&mut self, line: Value) {
-        if line.get("id").is_none() {
-            self.notices.push(line);
-            return;
-        }
-        assert!(line.get("method").is_some(), "a stray response: {line}");
-        let reply = match (self.answer)(&line) {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": line["id"], "result": result}),
-            Err(error) => json!({"jsonrpc": "2.0", "id": line["id"], "error": error}),
-        };
-        self.asked.push(line);
-        self.send(&reply);
-    }
-
-    /// The next line serve writes (a guard against a hung serve, not a timed assertion).
-    fn next_line(&mut self) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve wrote nothing for a minute")
-    }
-
-    fn close(mut self) -> std::process::Output {
-        drop(self.stdin.take());
-        self.child.wait_with_output().unwrap()
-    }
 }
 
 /// A host that never expects to be asked anything.
@@ -194,7 +71,7 @@ fn an_upstreams_elicitation_sampling_and_roots_reach_the_host_and_its_answers_go
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
-    let mut host = Host::start(&env, &["--stdio", &a], every_capability(), answering_all());
+    let mut host = Host::answering(&env, &["--stdio", &a], every_capability(), answering_all());
 
     let form = call(&mut host, "ask");
     assert_eq!(
@@ -267,7 +144,7 @@ fn a_host_without_the_capabilities_is_not_asked_and_the_upstream_is_refused() {
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
-    let mut host = Host::start(&env, &["--stdio", &a], json!({}), never_asked());
+    let mut host = Host::answering(&env, &["--stdio", &a], json!({}), never_asked());
 
     assert_eq!(
         call(&mut host, "ask"),
@@ -292,7 +169,7 @@ fn a_hosts_error_reaches_the_upstream_with_its_code() {
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
     let refuse: Answer = Box::new(|_| Err(json!({"code": -32042, "message": "not today"})));
-    let mut host = Host::start(&env, &["--stdio", &a], every_capability(), refuse);
+    let mut host = Host::answering(&env, &["--stdio", &a], every_capability(), refuse);
     assert_eq!(
         call(&mut host, "sample"),
         json!({"error": {"code": -32042, "message": "not today"}})
@@ -300,38 +177,6 @@ fn a_hosts_error_reaches_the_upstream_with_its_code() {
     assert_eq!(host.asked.len(), 1);
     let output = host.close();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-}
-
-impl Host {
-    /// Read lines (answering requests) until `done` holds for the notifications read so far.
-    fn until(&mut self, done: impl Fn(&[Value]) -> bool) {
-        while !done(&self.notices) {
-            let line = self.next_line();
-            self.take(line);
-        }
-    }
-
-    /// The data of the log messages received so far, with level and logger.
-    fn logs(&self) -> Vec<(String, String, String)> {
-        self.notices
-            .iter()
-            .filter(|n| n["method"] == "notifications/message")
-            .map(|n| {
-                let text = |key: &str| n["params"][key].as_str().unwrap_or("").to_string();
-                (text("level"), text("logger"), text("data"))
-            })
-            .collect()
-    }
-
-    /// Close stdin and read what serve still wrote before it exited.
-    fn finish(mut self) -> (Vec<Value>, std::process::Output) {
-        drop(self.stdin.take());
-        let mut notices = std::mem::take(&mut self.notices);
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(60)) {
-            notices.push(line);
-        }
-        (notices, self.child.wait_with_output().unwrap())
-    }
 }
 
 fn has_log(notices: &[Value], data: &str) -> bool {
@@ -345,7 +190,7 @@ fn upstream_log_messages_reach_the_host_at_the_level_it_set_named_by_server() {
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let (a, b) = (upstream("a", &log), upstream("b", &log));
-    let mut host = Host::start(
+    let mut host = Host::answering(
         &env,
         &["--stdio", &a, "--stdio", &b],
         json!({}),
@@ -400,7 +245,7 @@ fn a_resource_update_reaches_the_host_only_for_the_uris_it_subscribed_to() {
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
-    let mut host = Host::start(&env, &["--stdio", &a], json!({}), never_asked());
+    let mut host = Host::answering(&env, &["--stdio", &a], json!({}), never_asked());
     let subscribed = host.request("resources/subscribe", json!({"uri": "a://r3"}));
     assert_eq!(subscribed["result"], json!({}), "{subscribed}");
     assert_eq!(
@@ -465,7 +310,7 @@ fn lists_page_where_an_upstream_pages_and_a_host_following_cursors_gets_every_it
     let env = TestEnv::new();
     let log = env.path("upstreams.log");
     let (a, b) = (upstream("a", &log), upstream("b", &log));
-    let mut host = Host::start(
+    let mut host = Host::answering(
         &env,
         &["--stdio", &a, "--stdio", &b],
         json!({}),
@@ -537,7 +382,7 @@ fn an_oauth_upstream_without_a_token_answers_calls_with_the_login_to_run_and_no_
     let opened = env.path("browser-opened");
     let browser = env.write("browser.sh", &format!("touch {}\n", opened.display()));
     let vars = [("BROWSER", format!("sh {}", browser.display()))];
-    let mut host = Host::launch(&env, &vars, &[], json!({}), never_asked());
+    let mut host = Host::answering_with(&env, &vars, &[], json!({}), never_asked());
     let call = host.request("tools/call", json!({"name": "whoami", "arguments": {}}));
     assert_eq!(call["result"]["isError"], true, "{call}");
     let text = call["result"]["content"][0]["text"].as_str().unwrap();
@@ -557,7 +402,7 @@ fn a_request_in_flight_when_the_host_closes_stdin_is_cancelled_upstream_and_serv
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
     // A host that never answers: the upstream's elicitation stays in flight.
-    let mut host = Host::start(&env, &["--stdio", &a], every_capability(), never_asked());
+    let mut host = Host::answering(&env, &["--stdio", &a], every_capability(), never_asked());
     let id = host.next_id;
     host.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
         "params": {"name": "ask", "arguments": {}}}));

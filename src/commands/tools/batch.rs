@@ -2,7 +2,8 @@
 //! calls at a time, one line per request in completion order; request ids come back byte for
 //! byte, and an interruption reports every request still without an answer. The lines for one
 //! server run one after another in input order (a stateful flow: navigate, click, snapshot),
-//! unless `--unordered`; lines for different servers run concurrently.
+//! unless `--unordered`; lines for different servers run concurrently. A line's `answers`
+//! answer the forms its server asks for while that line runs (`elicit::lines`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -21,6 +22,8 @@ use crate::report;
 
 use crate::commands::App;
 
+mod answers;
+
 /// One batch request line.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +35,10 @@ struct Request {
     tool: String,
     #[serde(default)]
     arguments: Option<Value>,
+    /// Answers to the forms the server asks for while this line runs: one object of field
+    /// values, or an array of them in order.
+    #[serde(default, deserialize_with = "answers::parse")]
+    answers: Option<Vec<Map<String, Value>>>,
 }
 
 fn raw_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
@@ -64,6 +71,13 @@ pub(super) struct Options {
     pub validate: bool,
     /// Lines for one server one after another, in input order.
     pub ordered: bool,
+}
+
+/// What each line is held to: its arguments checked first, its server's lines in order.
+#[derive(Clone, Copy)]
+struct Checks {
+    validate: bool,
+    ordered: bool,
 }
 
 /// `tools call --batch`: JSONL requests from stdin (only the `shard`'s lines, if given), one
@@ -211,7 +225,11 @@ async fn dispatch(
             text: line,
             number: line_number,
         };
-        spawn_answer(state, tasks, (ahead, turn), line, options.validate);
+        let checks = Checks {
+            validate: options.validate,
+            ordered: options.ordered,
+        };
+        spawn_answer(state, tasks, (ahead, turn), line, checks);
         // Reap finished tasks as we go so memory stays flat on long inputs.
         while let Some(done) = tasks.try_join_next() {
             *broken |= done.unwrap_or(false);
@@ -281,7 +299,7 @@ fn spawn_answer(
     tasks: &mut tokio::task::JoinSet<bool>,
     (ahead, turn): (tokio::sync::OwnedSemaphorePermit, Turn),
     line: Line<String>,
-    validate: bool,
+    checks: Checks,
 ) {
     let app = state.app.clone();
     let servers = state.servers.clone();
@@ -304,7 +322,7 @@ fn spawn_answer(
             text: line.text.as_str(),
             number: line.number,
         };
-        let broken = answer(&app, &servers, &worst, &outstanding, line, validate).await;
+        let broken = answer(&app, &servers, &worst, &outstanding, line, checks).await;
         // Printed first: the next line for this server starts after this one's answer.
         drop(done);
         broken
@@ -326,9 +344,9 @@ async fn answer(
     worst: &std::sync::Mutex<Code>,
     outstanding: &Outstanding,
     line: Line<&str>,
-    validate: bool,
+    checks: Checks,
 ) -> bool {
-    let (id, tool, outcome) = run_line(app, servers, line.text, line.number, validate).await;
+    let (id, tool, outcome) = run_line(app, servers, line.text, line.number, checks).await;
     // Answered and printed under the lock, so an interruption never reports a request twice
     // or misses one.
     let mut open = outstanding.lock().unwrap_or_else(|e| e.into_inner());
@@ -468,7 +486,7 @@ async fn run_line(
     servers: &std::sync::Mutex<HashMap<String, Shared>>,
     line: &str,
     line_number: usize,
-    validate: bool,
+    checks: Checks,
 ) -> (
     Option<RawId>,
     Option<(String, String)>,
@@ -491,6 +509,7 @@ async fn run_line(
         }
     };
     let id = request.id.map(RawId::from);
+    let answers = request.answers;
     let arguments = request
         .arguments
         .unwrap_or_else(|| Value::Object(Map::new()));
@@ -499,6 +518,9 @@ async fn run_line(
     let names = split.as_ref().ok().cloned();
     let outcome = async {
         let (server, tool) = split?;
+        if answers.is_some() {
+            answers::allowed(app, checks.ordered)?;
+        }
         let cell = {
             let mut map = servers.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(server.clone()).or_default().clone()
@@ -506,11 +528,14 @@ async fn run_line(
         let ready = cell
             .get_or_init(|| async {
                 let server = app.config.server(&server)?;
-                Ready::open(server, app, validate).await.map(Arc::new)
+                Ready::open(server, app, checks.validate)
+                    .await
+                    .map(Arc::new)
             })
             .await
             .clone()?;
-        ready.call(id.clone(), &tool, arguments).await
+        let call = ready.call(id.clone(), &tool, arguments);
+        answers::with_answers(app, &server, line_number, answers, call).await
     }
     .await;
     let outcome = outcome.map_err(|mut failure| {

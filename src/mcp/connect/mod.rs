@@ -42,12 +42,6 @@ type Attempt = Result<Result<Client, ClientInitializeError>, Elapsed>;
 
 /// The revision a 2025-era handshake proposes when nothing is pinned.
 const INITIALIZE_VERSION: &str = "2025-11-25";
-/// How long the first request waits for a server to ask for the configured roots.
-const ROOTS_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How long a server is given to take in the roots it was sent.
-const ROOTS_SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// The legacy HTTP+SSE transport's revision.
 const LEGACY_VERSION: &str = "2024-11-05";
 
@@ -79,22 +73,17 @@ impl Session {
             }
         };
         tracing::debug!(server = %server.name, elapsed_ms = pieces.started.elapsed().as_millis() as u64, "connected");
+        let key = pieces.key.clone();
         let session = pieces.into_session(server, context, client, child, era);
         if let Some(level) = context.log_level {
             session.apply_log_level(level).await;
         }
         if let Some(roots_listed) = roots_listed {
-            // Servers that work in roots (the filesystem server) ask for them right after the
-            // handshake and refuse every path until they have them: a call sent at once (a warm
-            // cache sends nothing before it) would be refused. Wait until they asked, briefly,
-            // then a moment for them to take the answer in (the filesystem server checks each
-            // root on disk before it uses them).
-            if tokio::time::timeout(ROOTS_GRACE, roots_listed.notified())
-                .await
-                .is_ok()
-            {
-                tokio::time::sleep(ROOTS_SETTLE).await;
-            }
+            // A server that works in roots refuses calls until it has them (see there).
+            let cache = context.cache.clone();
+            let asked_before = cache.asks_for_roots(&key);
+            let remember = move |asked| cache.remember_asks_for_roots(&key, asked);
+            crate::roots::wait_for_request(asked_before, roots_listed, remember).await;
         }
         Ok(session)
     }

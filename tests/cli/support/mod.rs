@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod host;
 mod hostile_memory;
 mod keychain;
 pub use hostile_memory::{hostile_memory_llm, hostile_memory_stdio_cmd};
