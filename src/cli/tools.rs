@@ -80,7 +80,7 @@ pub struct CallArgs {
     #[arg(long)]
     pub no_validate: bool,
 
-    /// Read JSONL requests {"id", "tool", "arguments"} from stdin; one result line each
+    /// Read JSONL requests {"id", "tool", "arguments", "answers"} from stdin; one result line each
     #[arg(long, conflicts_with_all = ["name", "arguments", "args"])]
     pub batch: bool,
 
