@@ -26,6 +26,10 @@ pub struct Kept {
     pub hub: Arc<Hub>,
     pub pid: Option<u32>,
     pub protocol_version: Option<String>,
+    /// `stdio` or `http`.
+    pub transport: &'static str,
+    /// The auth identity `daemon status` shows (HTTP servers; never a secret).
+    pub auth: Option<serde_json::Value>,
     pub started: Instant,
     pub calls: AtomicU64,
     /// Commands connected right now.
@@ -136,13 +140,29 @@ impl Pool {
 
     async fn start(&self, spec: &Spec, key: String) -> Result<Arc<Kept>, Failure> {
         let server = spec.server()?;
-        let session = Session::connect(server, &self.context).await?;
+        let (session, auth) = match &spec.remote {
+            // An HTTP server is reached with the command's token store: the daemon refreshes
+            // its tokens under the same lock as the command would.
+            Some(remote) => {
+                let mut context = self.context.clone();
+                context.store = remote.store();
+                let session = Session::connect(server, &context).await?;
+                (session, Some(remote.identity(&context.store)))
+            }
+            None => (Session::connect(server, &self.context).await?, None),
+        };
         tracing::info!(server = %spec.name, key = %key, pid = ?session.child_pid(), "started");
         Ok(Arc::new(Kept {
             name: spec.name.clone(),
             key,
             pid: session.child_pid(),
             protocol_version: session.protocol_version(),
+            transport: if spec.remote.is_some() {
+                "http"
+            } else {
+                "stdio"
+            },
+            auth,
             hub: Arc::new(Hub::one(spec.name.clone(), session)),
             started: Instant::now(),
             calls: AtomicU64::new(0),

@@ -220,6 +220,12 @@ async fn kept(
         .await;
         return;
     };
+    if let Some(why) = foreign(&spec) {
+        let data = json!({META: {"kind": "unreachable", "message": why, "direct": true,
+            "hints": ["`mcpchat daemon restart` from this environment keeps it alive"]}});
+        let _ = reply(&mut write, id, Err((-32603, why, Some(data)))).await;
+        return;
+    }
     let (hold, note) = match pool.hold(&spec).await {
         Ok(held) => held,
         Err(failure) => {
@@ -246,6 +252,21 @@ async fn kept(
         closed: false,
     };
     listener::run_connection(relay, wire).await;
+}
+
+/// Why the daemon cannot reach an HTTP server as the command would: it runs with other
+/// proxy or TLS variables (the command then connects directly).
+fn foreign(spec: &Spec) -> Option<String> {
+    let differ = spec.remote.as_ref()?.foreign_reach();
+    if differ.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the daemon runs with other {} than this command, so it would not reach MCP server `{}` \
+         the same way; connecting to it directly",
+        differ.join(", "),
+        spec.name
+    ))
 }
 
 /// The upstream's own answer to `initialize`, to answer the command with.
@@ -278,6 +299,8 @@ async fn status(pool: &Pool) -> Value {
                 "calls": kept.calls.load(std::sync::atomic::Ordering::Relaxed),
                 "connections": kept.active.load(std::sync::atomic::Ordering::Relaxed),
                 "protocol_version": kept.protocol_version,
+                "transport": kept.transport,
+                "auth": kept.auth,
             })
         })
         .collect();

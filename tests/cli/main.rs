@@ -19,6 +19,7 @@ mod batch_order;
 mod browser;
 mod config;
 mod daemon;
+mod daemon_http;
 mod elicitation;
 mod elicitation_terminal;
 mod exit;
