@@ -92,7 +92,8 @@ impl Daemon {
                     .map(str::to_string)
             })
             .collect();
-        (self.recorded().requests(), ids)
+        // The daemon keeps its sessions open: no DELETE to wait for.
+        (requests_now(&log), ids)
     }
 
     fn status(&self) -> Vec<Value> {
@@ -359,4 +360,64 @@ fn without_a_token_a_kept_alive_oauth_server_fails_with_exit_3_as_direct_and_no_
     // The daemon runs, but keeps nothing it could not connect.
     assert!(daemon.pid().is_some_and(alive));
     assert_eq!(daemon.status(), Vec::<Value>::new());
+}
+
+#[test]
+fn an_expired_upstream_session_is_initialized_again_by_the_daemon_and_the_call_goes_on() {
+    let daemon = Daemon::plain();
+    let env = daemon.env();
+    let port = free_port();
+    let log = env.path("requests.jsonl");
+    let old = python_http_with(port, &[]);
+    let proxy = mcp_record_proxy(&old, &log);
+    let call = || {
+        let output = daemon
+            .cmd()
+            .args(["--keep-alive", "--protocol-version", "2025-11-25"])
+            .args(["--url", &format!("py={}", proxy.url)])
+            .args(["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        assert_eq!(stderr_of(&output), "");
+        assert_eq!(lines(&output.stdout)[0]["text"], "5");
+    };
+    call();
+    requests_now(&log);
+    // The server comes back where it was, without the daemon's session.
+    drop(old);
+    let _new = python_http_with(port, &[]);
+    call();
+    assert_eq!(
+        requests_now(&log),
+        [
+            "POST tools/call",
+            "POST initialize",
+            "POST notifications/initialized",
+            "POST tools/call",
+        ]
+    );
+    assert_eq!(daemon.status().len(), 1);
+}
+
+#[test]
+fn a_legacy_http_sse_server_is_kept_alive_too() {
+    let daemon = Daemon::plain();
+    let sse = everything_sse();
+    let call = || {
+        let output = daemon
+            .cmd()
+            .args(["--keep-alive", "--url", &format!("ev={}", sse.url)])
+            .args(GET_SUM)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        assert_eq!(lines(&output.stdout)[0]["text"], "The sum of 2 and 3 is 5.");
+    };
+    call();
+    call();
+    let status = daemon.status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0]["protocol_version"], "2024-11-05");
+    assert_eq!(status[0]["calls"], 2);
 }
