@@ -5,7 +5,9 @@
 //! is serialised); a server whose process exited is started again on the next connection
 //! (never in the middle of a request), and the command is told; a changed config under the
 //! same name ends the old server once no command uses it; every ended server's process
-//! group is gone (`Session::close`), and the pid file lists the live ones.
+//! group is gone (`Session::close`), and the pid file lists the live ones. An HTTP server
+//! is connected with the command's token store (the daemon refreshes its tokens under the
+//! store's lock), and its session (its `Mcp-Session-Id`) is what the commands share.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

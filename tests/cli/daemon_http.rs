@@ -421,3 +421,32 @@ fn a_legacy_http_sse_server_is_kept_alive_too() {
     assert_eq!(status[0]["protocol_version"], "2024-11-05");
     assert_eq!(status[0]["calls"], 2);
 }
+
+#[test]
+fn a_daemon_started_with_other_proxy_variables_leaves_the_server_direct_with_one_warning() {
+    let daemon = Daemon::new(everything_http());
+    daemon.kept(&GET_SUM);
+    daemon.requests();
+    let output = daemon
+        .cmd()
+        .env("NO_PROXY", "example.invalid")
+        .args(["--url", &daemon.recorded().url_arg(), "--keep-alive"])
+        .args(GET_SUM)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: warning: the daemon runs with other NO_PROXY than this command, so it would not \
+         reach MCP server `ev` the same way; connecting to it directly\n\
+         hint: `mcpchat daemon restart` from this environment keeps it alive\n"
+    );
+    assert_eq!(lines(&output.stdout)[0]["text"], "The sum of 2 and 3 is 5.");
+    // Direct: its own session, ended by its DELETE.
+    let (direct, _) = daemon.requests();
+    assert!(
+        direct.contains(&"POST initialize".to_string()),
+        "{direct:?}"
+    );
+    assert_eq!(daemon.status()[0]["calls"], 1);
+}
