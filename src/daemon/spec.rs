@@ -296,3 +296,100 @@ fn reach() -> Vec<(String, String)> {
         .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(name: &str, url: &str, headers: &[(&str, &str)]) -> ServerConfig {
+        ServerConfig {
+            name: name.to_string(),
+            transport: Transport::Http {
+                url: url.to_string(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            auth_type: AuthType::Token,
+            timeout: Duration::from_secs(30),
+            required: false,
+            tools: ToolFilter::default(),
+            oauth: None,
+            protocol_version: None,
+            ca_file: None,
+            max_message_bytes: 1024,
+            roots: Vec::new(),
+        }
+    }
+
+    fn key(server: &ServerConfig, store: &str) -> String {
+        let store = crate::auth::store::TokenStore::reopen(PathBuf::from(store), false);
+        Spec::of(server, None, Duration::from_secs(600), &store)
+            .expect("an HTTP server with a token is kept")
+            .key()
+    }
+
+    #[test]
+    fn an_http_servers_key_is_its_url_headers_and_token_store_not_its_name() {
+        let base = key(&http("a", "https://x.test/mcp", &[("K", "1")]), "/s");
+        assert_eq!(
+            key(&http("b", "https://x.test/mcp", &[("K", "1")]), "/s"),
+            base
+        );
+        assert_ne!(
+            key(&http("a", "https://x.test/mcp", &[("K", "2")]), "/s"),
+            base
+        );
+        assert_ne!(
+            key(
+                &http("a", "https://x.test/mcp?token=t", &[("K", "1")]),
+                "/s"
+            ),
+            base
+        );
+        assert_ne!(
+            key(&http("a", "https://x.test/mcp", &[("K", "1")]), "/t"),
+            base
+        );
+        let mut oauth = http("a", "https://x.test/mcp", &[("K", "1")]);
+        oauth.auth_type = AuthType::Oauth;
+        assert_ne!(key(&oauth, "/s"), base);
+        let mut pinned = http("a", "https://x.test/mcp", &[("K", "1")]);
+        pinned.protocol_version = Some("2025-11-25".into());
+        assert_ne!(key(&pinned, "/s"), base);
+    }
+
+    #[test]
+    fn headless_grants_are_not_kept() {
+        let store = crate::auth::store::TokenStore::reopen(PathBuf::from("/s"), false);
+        let mut server = http("a", "https://x.test/mcp", &[]);
+        for auth_type in [
+            AuthType::ClientCredentials,
+            AuthType::JwtBearer,
+            AuthType::EnterpriseManaged,
+        ] {
+            server.auth_type = auth_type;
+            assert!(Spec::of(&server, None, Duration::from_secs(1), &store).is_none());
+        }
+    }
+
+    #[test]
+    fn the_spec_travels_as_json_and_comes_back_as_the_same_http_server() {
+        let store = crate::auth::store::TokenStore::reopen(PathBuf::from("/s"), true);
+        let server = http("a", "https://x.test/mcp?token=t", &[("X-Api-Key", "k")]);
+        let spec = Spec::of(&server, None, Duration::from_secs(1), &store).unwrap();
+        let back: Spec = serde_json::from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+        assert_eq!(back.key(), spec.key());
+        let remote = back.remote.as_ref().unwrap();
+        assert!(remote.keychain);
+        assert_eq!(remote.store().path(), std::path::Path::new("/s"));
+        let rebuilt = back.server().unwrap();
+        assert!(matches!(
+            &rebuilt.transport,
+            Transport::Http { url, headers }
+                if url == "https://x.test/mcp?token=t" && headers == &[("X-Api-Key".to_string(), "k".to_string())]
+        ));
+        assert_eq!(rebuilt.auth_type, AuthType::Token);
+    }
+}
