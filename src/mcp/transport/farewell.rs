@@ -6,17 +6,27 @@
 //! even when the process exits at once), or the wait ends after [`WRITE_CAP`]; it carries
 //! the same headers as rmcp's own DELETE (session id, bearer token, the custom headers).
 
+use std::collections::HashMap;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::http_layer::Delete;
+use reqwest::header::{HeaderName, HeaderValue};
+
+/// The session's DELETE as rmcp asks for it (`http_layer::Delete`, taken apart so that this
+/// leaf needs nothing from the layer that calls it).
+pub struct Farewell<'a> {
+    pub uri: &'a str,
+    pub session_id: &'a str,
+    pub auth_header: Option<String>,
+    pub custom_headers: HashMap<HeaderName, HeaderValue>,
+}
 
 /// How long writing the DELETE may take (a new connection and TLS handshake when the
 /// pooled one is gone) before the command goes on without it.
 pub const WRITE_CAP: Duration = Duration::from_millis(500);
 
 /// Send `delete` with `http` and return once it is written, not answered.
-pub async fn unawaited(delete: Delete, http: &reqwest::Client) {
+pub async fn unawaited(delete: Farewell<'_>, http: &reqwest::Client) {
     let (wrote, written) = tokio::sync::oneshot::channel::<()>();
     // hyper pulls a request's body only after it has put the head in its write buffer, and
     // flushes both in the same turn of the connection's task: the empty body's first poll
@@ -30,8 +40,8 @@ pub async fn unawaited(delete: Delete, http: &reqwest::Client) {
         Poll::Ready(None::<Result<Vec<u8>, std::io::Error>>)
     });
     let mut request = http
-        .delete(delete.uri.as_ref())
-        .header("Mcp-Session-Id", delete.session_id.as_ref());
+        .delete(delete.uri)
+        .header("Mcp-Session-Id", delete.session_id);
     if let Some(token) = &delete.auth_header {
         request = request.bearer_auth(token);
     }
@@ -49,7 +59,13 @@ pub async fn unawaited(delete: Delete, http: &reqwest::Client) {
     });
     let gone = async {
         tokio::select! {
-            _ = written => {}
+            _ = written => {
+                // Over HTTP/2 the frames are flushed by the connection's own task, woken by
+                // now: let the tasks that are ready run before we go on (and maybe exit).
+                for _ in 0..2 {
+                    tokio::task::yield_now().await;
+                }
+            }
             _ = answered => {}
         }
     };
