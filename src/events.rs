@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Version of the line format, published in the JSON Schema (`schema_version`).
-pub const SCHEMA_VERSION: &str = "1.8.0";
+pub const SCHEMA_VERSION: &str = "1.9.0";
 
 /// The JSON Schema for every stdout line, as shipped in the repository.
 pub const SCHEMA: &str = include_str!("../schema/events.schema.json");
@@ -61,6 +61,13 @@ pub struct DaemonServer {
     pub protocol_version: Option<String>,
     /// The hash of its config that names it in the daemon.
     pub key: String,
+    /// `stdio` or `http` (since schema 1.9.0; null from an older daemon).
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// An HTTP server's auth identity: `{"type": "oauth"|"token"|"none", "client_id",
+    /// "issuer"}`, never a secret; null for stdio (since schema 1.9.0).
+    #[serde(default)]
+    pub auth: Option<Value>,
 }
 
 /// One resource a server lists (`resources list`); fields the server left out are null.

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::exit::{Failure, Kind};
 
 /// `oauth.dpop`: when tokens are bound to a DPoP key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// When the MCP server's challenge offers the `DPoP` scheme. An authorization server

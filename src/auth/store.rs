@@ -162,6 +162,20 @@ impl TokenStore {
         })
     }
 
+    /// Whether the secrets go to the OS keychain (the rest stays in [`Self::path`]).
+    pub fn in_keychain(&self) -> bool {
+        self.keychain.is_some()
+    }
+
+    /// The store a command located, opened again by another process (the daemon), so both
+    /// read and refresh the same tokens under the same lock.
+    pub fn reopen(path: PathBuf, keychain: bool) -> TokenStore {
+        TokenStore {
+            path,
+            keychain: keychain.then(Default::default),
+        }
+    }
+
     /// The keychain, when the secrets go there and it answers.
     fn keychain(&self) -> Option<&Keychain> {
         self.keychain.as_deref().filter(|k| k.usable())

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::raw::{Entry, RawServer};
 use super::{Config, DEFAULT_REQUEST_TIMEOUT};
 use crate::exit::Failure;
 use crate::redact;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
     /// The secret is in the URL or headers (or there is none).
@@ -77,7 +77,7 @@ pub fn glob_set(patterns: &[String]) -> Result<Option<GlobSet>, String> {
         .map_err(|e| format!("invalid globs: {e}"))
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
     pub client_id: Option<String>,

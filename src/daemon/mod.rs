@@ -72,7 +72,7 @@ async fn through_daemon(app: &App, server: &Arc<ServerConfig>) -> Result<Option<
         return Ok(None);
     }
     let pinned = app.context.protocol_version.as_deref();
-    let Some(spec) = Spec::of(server, pinned, keeping.idle_timeout) else {
+    let Some(spec) = Spec::of(server, pinned, keeping.idle_timeout, &app.context.store) else {
         return Ok(None);
     };
     let start = keeping.keep_alive == KeepAlive::On;
@@ -90,7 +90,7 @@ async fn through_daemon(app: &App, server: &Arc<ServerConfig>) -> Result<Option<
             return Ok(None);
         }
         match UnixStream::connect(&place.socket).await {
-            Ok(stream) => return connect_over(app, server, &spec, stream).await.map(Some),
+            Ok(stream) => return connect_over(app, server, &spec, stream).await,
             // The daemon exited (idle) since we asked: start it again once.
             Err(error) if attempt == 0 && start => {
                 tracing::debug!("the daemon's socket refused a connection: {error}");
@@ -154,13 +154,14 @@ fn say_once(why: &str) {
     ));
 }
 
-/// The MCP session with `server` over a connection to the daemon.
+/// The MCP session with `server` over a connection to the daemon; None when the daemon
+/// says this server is better reached directly (said on stderr).
 async fn connect_over(
     app: &App,
     server: &Arc<ServerConfig>,
     spec: &Spec,
     stream: UnixStream,
-) -> Result<Session, Failure> {
+) -> Result<Option<Session>, Failure> {
     let spec = serde_json::to_value(spec).unwrap_or_default();
     let wire = CommandWire::new(stream, spec, server.max_message_bytes);
     let said = wire.said.clone();
@@ -170,7 +171,13 @@ async fn connect_over(
         crate::report::notice(&note);
     }
     match (connected, said.failure) {
-        (Ok(session), _) => Ok(session),
+        (Ok(session), _) => Ok(Some(session)),
+        (Err(_), Some(failure))
+            if failure.get("direct") == Some(&serde_json::Value::Bool(true)) =>
+        {
+            crate::report::warning(&failure_of(&failure));
+            Ok(None)
+        }
         (Err(_), Some(failure)) => Err(failure_of(&failure)),
         (Err(failure), None) => Err(failure),
     }

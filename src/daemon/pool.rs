@@ -5,7 +5,9 @@
 //! is serialised); a server whose process exited is started again on the next connection
 //! (never in the middle of a request), and the command is told; a changed config under the
 //! same name ends the old server once no command uses it; every ended server's process
-//! group is gone (`Session::close`), and the pid file lists the live ones.
+//! group is gone (`Session::close`), and the pid file lists the live ones. An HTTP server
+//! is connected with the command's token store (the daemon refreshes its tokens under the
+//! store's lock), and its session (its `Mcp-Session-Id`) is what the commands share.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +28,10 @@ pub struct Kept {
     pub hub: Arc<Hub>,
     pub pid: Option<u32>,
     pub protocol_version: Option<String>,
+    /// `stdio` or `http`.
+    pub transport: &'static str,
+    /// The auth identity `daemon status` shows (HTTP servers; never a secret).
+    pub auth: Option<serde_json::Value>,
     pub started: Instant,
     pub calls: AtomicU64,
     /// Commands connected right now.
@@ -144,13 +150,28 @@ impl Pool {
             declared: spec.declared.clone(),
             roots: server.roots.clone().into(),
         }));
-        let session = Session::connect(server, &context).await?;
+        let (session, auth) = match &spec.remote {
+            // An HTTP server is reached with the command's token store: the daemon refreshes
+            // its tokens under the same lock as the command would.
+            Some(remote) => {
+                context.store = remote.store();
+                let session = Session::connect(server, &context).await?;
+                (session, Some(remote.identity(&context.store)))
+            }
+            None => (Session::connect(server, &context).await?, None),
+        };
         tracing::info!(server = %spec.name, key = %key, pid = ?session.child_pid(), "started");
         Ok(Arc::new(Kept {
             name: spec.name.clone(),
             key,
             pid: session.child_pid(),
             protocol_version: session.protocol_version(),
+            transport: if spec.remote.is_some() {
+                "http"
+            } else {
+                "stdio"
+            },
+            auth,
             hub: Arc::new(Hub::one(spec.name.clone(), session, hosts)),
             started: Instant::now(),
             calls: AtomicU64::new(0),

@@ -221,6 +221,12 @@ async fn kept(
         .await;
         return;
     };
+    if let Some(why) = foreign(&spec) {
+        let data = json!({META: {"kind": "unreachable", "message": why, "direct": true,
+            "hints": ["`mcpchat daemon restart` from this environment keeps it alive"]}});
+        let _ = reply(&mut write, id, Err((-32603, why, Some(data)))).await;
+        return;
+    }
     let (hold, note) = match pool.hold(&spec).await {
         Ok(held) => held,
         Err(failure) => {
@@ -265,6 +271,21 @@ fn declared(request: &Value) -> Value {
     declared
 }
 
+/// Why the daemon cannot reach an HTTP server as the command would: it runs with other
+/// proxy or TLS variables (the command then connects directly).
+fn foreign(spec: &Spec) -> Option<String> {
+    let differ = spec.remote.as_ref()?.foreign_reach();
+    if differ.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the daemon runs with other {} than this command, so it would not reach MCP server `{}` \
+         the same way; connecting to it directly",
+        differ.join(", "),
+        spec.name
+    ))
+}
+
 /// The upstream's own answer to `initialize`, to answer the command with.
 fn initialize_result(upstream: &rmcp::model::ServerPeerInfo) -> rmcp::model::InitializeResult {
     let mut result = rmcp::model::InitializeResult::new(upstream.capabilities.clone());
@@ -295,6 +316,8 @@ async fn status(pool: &Pool) -> Value {
                 "calls": kept.calls.load(std::sync::atomic::Ordering::Relaxed),
                 "connections": kept.active.load(std::sync::atomic::Ordering::Relaxed),
                 "protocol_version": kept.protocol_version,
+                "transport": kept.transport,
+                "auth": kept.auth,
             })
         })
         .collect();

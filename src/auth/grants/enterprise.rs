@@ -36,7 +36,7 @@ use crate::exit::{Failure, Kind};
 use crate::redact;
 
 /// `oauth.identity_provider`: the enterprise IdP, our client there, and the ID token.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityProvider {
     /// The IdP's issuer identifier (its metadata is found under it).

@@ -174,8 +174,19 @@ pub struct Delete {
 }
 
 impl Delete {
-    /// Sends it with `client`.
+    /// Sends it with `client`. Over our own HTTP client (the one every layer ends in) it is
+    /// sent without waiting for the answer (see `farewell`).
     pub async fn send<C: StreamableHttpClient>(self, client: &C) -> HttpResult<(), C> {
+        if let Some(http) = (client as &dyn std::any::Any).downcast_ref::<reqwest::Client>() {
+            let farewell = super::farewell::Farewell {
+                uri: &self.uri,
+                session_id: &self.session_id,
+                auth_header: self.auth_header,
+                custom_headers: self.custom_headers,
+            };
+            super::farewell::unawaited(farewell, http).await;
+            return Ok(());
+        }
         client
             .delete_session(
                 self.uri,

@@ -3,12 +3,13 @@
 //! its bounded stderr lines), `framing` (bounded line reading: a bad reply fails its request),
 //! `legacy_sse` (the 2024-11-05 HTTP+SSE transport), and the Streamable HTTP layers, each one
 //! hook set over `http_layer`'s single delegation: `guarded_http` (reply caps), `resume` (a
-//! 2025-era session kept for tasks).
+//! 2025-era session kept for tasks), and `farewell` (the session's DELETE, not awaited).
 //!
 //! Nothing here knows what a message means: a transport shows each one to a [`Watcher`] and
 //! hands it to rmcp; `features` reads them.
 
 pub mod children;
+mod farewell;
 pub(super) mod framing;
 pub(super) mod guarded_http;
 pub mod http_layer;

@@ -436,8 +436,43 @@ pub fn mcp_record_proxy(upstream: &Peer, log: &Path) -> Peer {
 }
 
 /// The requests a recording proxy forwarded, as "HTTP-METHOD json-rpc-method" (e.g.
-/// "POST tools/call", "DELETE"), in order; the log is emptied for the next command.
+/// "POST tools/call", "DELETE"), in order, once every session they name has its DELETE
+/// (see [`sessions_ended`]); the log is emptied for the next command.
 pub fn requests(log: &Path) -> Vec<String> {
+    sessions_ended(log);
+    requests_now(log)
+}
+
+/// Wait until every 2025-era session the log names (`Mcp-Session-Id`) has its DELETE
+/// logged: a command sends the DELETE without waiting for its answer, so the proxy may log it
+/// just after the command exited. A session nobody ends (kept open for tasks or by the
+/// daemon) is waited for until a generous deadline only; the caller's assertions decide.
+fn sessions_ended(log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut open = std::collections::HashSet::new();
+        for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+            let Ok(entry) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let Some(id) = entry["headers"]["mcp-session-id"].as_str() else {
+                continue;
+            };
+            if entry["method"] == "DELETE" {
+                open.remove(id);
+            } else {
+                open.insert(id.to_string());
+            }
+        }
+        if open.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The same at once, without waiting for DELETEs (sessions kept open on purpose).
+pub fn requests_now(log: &Path) -> Vec<String> {
     let seen = std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
