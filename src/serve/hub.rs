@@ -20,6 +20,7 @@ use crate::report;
 use super::asks::Asks;
 use super::hosts::Hosts;
 use super::router::Router;
+use super::task_ids::TaskIds;
 
 /// One configured server, as `serve` holds it.
 pub struct Upstream {
@@ -33,6 +34,10 @@ pub struct Hub {
     pub router: Router,
     /// The hosts, for the upstreams' requests to them (elicitation, sampling, roots).
     pub hosts: Arc<Hosts>,
+    /// The task ids named to hosts, and their owners (`tasks`).
+    pub task_ids: Arc<TaskIds>,
+    /// Per upstream, whether it offers tasks (`tasks::probe`): `tasks/list` asks only these.
+    pub offered: Vec<bool>,
 }
 
 impl Hub {
@@ -41,6 +46,7 @@ impl Hub {
     pub async fn connect(app: &App, prefix: Prefix) -> Result<Hub, Failure> {
         let selected = app.config.select(&app.selected)?;
         let hosts = Arc::new(Hosts::default());
+        let task_ids = Arc::new(TaskIds::default());
         let several = selected.len() > 1;
         let attempts = selected.into_iter().enumerate().map(|(index, selected)| {
             let mut context = app.context.clone();
@@ -49,18 +55,25 @@ impl Hub {
                 upstream: index,
                 server: selected.name.clone(),
                 several,
+                task_ids: task_ids.clone(),
             }));
             async move {
                 let session = match selected.server {
                     Ok(server) => Session::connect(server, &context).await,
                     Err(failure) => Err(failure),
                 };
-                (selected.name, selected.required, session)
+                let offered = match &session {
+                    Ok(session) => super::tasks::probe(session).await,
+                    Err(_) => false,
+                };
+                (selected.name, selected.required, session, offered)
             }
         });
         let mut upstreams = Vec::new();
+        let mut offered = Vec::new();
         let mut required_failure = None;
-        for (name, required, session) in join_all(attempts).await {
+        for (name, required, session, offers) in join_all(attempts).await {
+            offered.push(offers);
             if let Err(failure) = &session {
                 report::warning(failure);
                 if required && required_failure.is_none() {
@@ -73,6 +86,8 @@ impl Hub {
             router: Router::new(upstreams.iter().map(|u| u.name.clone()).collect(), prefix),
             upstreams,
             hosts,
+            task_ids,
+            offered,
         };
         match required_failure {
             Some(failure) => {
@@ -97,7 +112,15 @@ impl Hub {
             // The daemon's sessions were opened without the hook to hosts: a server's
             // elicitation, sampling and roots requests are answered by the daemon's settings.
             hosts: Arc::default(),
+            task_ids: Arc::default(),
+            // Not asked: its `tasks/list` answer (or refusal) reaches the command as it is.
+            offered: vec![true],
         }
+    }
+
+    /// Whether upstream `index` offers tasks.
+    pub fn offers_tasks(&self, index: usize) -> bool {
+        self.offered.get(index).copied().unwrap_or(false)
     }
 
     /// The live sessions with their index.

@@ -64,6 +64,8 @@ pub trait Asks: Send + Sync {
     /// A log message of the server (`notifications/message`), also logged here as always.
     #[allow(deprecated)] // logging: still what 2025-era servers send
     fn log(&self, message: &LoggingMessageNotificationParam);
+    /// A notification rmcp does not type, or a task status (`serve` passes task statuses on).
+    fn notice(&self, _method: &str, _params: Option<&Value>) {}
 }
 
 /// Receivers of progress notifications, by the progress token of the request they are for.
@@ -167,6 +169,9 @@ impl ClientHandler for Handler {
         notification: rmcp::model::CustomNotification,
         _context: NotificationContext<RoleClient>,
     ) {
+        if let Some(asks) = &self.asks {
+            asks.notice(&notification.method, notification.params.as_ref());
+        }
         if notification.method == "notifications/elicitation/complete" {
             let id = notification
                 .params
@@ -175,6 +180,18 @@ impl ClientHandler for Handler {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             self.elicitor.completed(&self.server, id);
+        }
+    }
+
+    /// A 2026-07-28 task status (`notifications/tasks`): only `serve` has a use for it.
+    async fn on_task_status(
+        &self,
+        params: rmcp::model::TaskStatusNotificationParams,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(asks) = &self.asks {
+            let params = serde_json::to_value(&params).ok();
+            asks.notice("notifications/tasks", params.as_ref());
         }
     }
 
