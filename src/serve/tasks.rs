@@ -50,15 +50,20 @@ const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// `initialize` answer then declares `tasks`, which rmcp's capability types cannot carry.
 static OFFERED: AtomicBool = AtomicBool::new(false);
 
-/// Whether `session` serves 2025-11-25 tasks: it answers `tasks/list` (rmcp drops the
-/// `tasks` capability of a 2025-era `initialize` answer, so asking is the way to know). A
-/// 2026-07-28 server says so in its capabilities instead.
+/// Whether `session` serves tasks: a 2026-07-28 server declares the extension; a 2025-11-25
+/// server is asked `tasks/list` once (rmcp drops the `tasks` capability of a 2025-era
+/// `initialize` answer, so asking is the way to know).
 pub async fn probe(session: &Session) -> bool {
-    if session
-        .peer_info()
-        .is_some_and(|info| info.capabilities.supports_tasks())
-    {
+    let Some(info) = session.peer_info() else {
+        return false;
+    };
+    if info.capabilities.supports_tasks() {
         return true;
+    }
+    // Tasks came with 2025-11-25, and a later server declares the extension: only a
+    // 2025-11-25 server is asked.
+    if info.protocol_version.to_string() != "2025-11-25" {
+        return false;
     }
     let request = ClientRequest::CustomRequest(CustomRequest::new("tasks/list", Some(json!({}))));
     // A server that leaves unknown requests unanswered must not hold up serve's start: the

@@ -412,3 +412,55 @@ fn a_host_that_never_answers_an_upstreams_request_has_it_cancelled_and_the_upstr
     let output = host.close();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
 }
+
+/// Runs `daemon stop` for its runtime dir when dropped (also when the test failed).
+struct StopsDaemon<'a>(&'a TestEnv, std::path::PathBuf);
+
+impl Drop for StopsDaemon<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .cmd()
+            .env("XDG_RUNTIME_DIR", &self.1)
+            .args(["daemon", "stop"])
+            .output();
+    }
+}
+
+#[test]
+fn a_task_started_through_the_daemon_is_followed_by_the_next_command() {
+    let env = TestEnv::new();
+    let run = env.dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let _stop = StopsDaemon(&env, run.clone());
+    let kept = |args: &[&str]| {
+        let output = env
+            .cmd()
+            .env("XDG_RUNTIME_DIR", &run)
+            .args(["--no-cache", "--keep-alive", "--stdio", &everything()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        lines(&output.stdout)
+    };
+    let started = kept(&[
+        "tools",
+        "call",
+        "--task",
+        "simulate-research-query",
+        "-a",
+        "topic=owls",
+    ]);
+    assert_eq!(started[0]["type"], "task", "{started:?}");
+    assert_eq!(started[0]["status"], "working");
+    let id = started[0]["task_id"].as_str().unwrap().to_string();
+    // Another command, another connection to the daemon: the task is still the server's.
+    let got = kept(&["tasks", "get", &id]);
+    assert_eq!(got[0]["task_id"], id.as_str(), "{got:?}");
+    let finished = kept(&["tasks", "result", &id]);
+    assert_eq!(finished[0]["type"], "tool_result", "{finished:?}");
+    let text = finished[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("# Research Report: owls\n"), "{text}");
+}
