@@ -281,7 +281,8 @@ impl Body for HostBody {
                 {
                     tap.note_http(record::Direction::ServeToHost, data);
                 }
-                polled.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(masked))))
+                let answer = |data| super::tasks::declared_in_frame(masked(data));
+                polled.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(answer))))
             }
         }
     }

@@ -100,6 +100,28 @@ pub fn declared_in(text: String) -> String {
     message.to_string()
 }
 
+/// An HTTP response frame to a host (a JSON body or an SSE event) with `declared_in`
+/// applied to the JSON in it.
+pub fn declared_in_frame(data: hyper::body::Bytes) -> hyper::body::Bytes {
+    if !OFFERED.load(Ordering::Relaxed) || !data.windows(12).any(|w| w == b"\"serverInfo\"") {
+        return data;
+    }
+    let Ok(text) = std::str::from_utf8(&data) else {
+        return data;
+    };
+    if text.trim_start().starts_with('{') {
+        return declared_in(text.to_string()).into();
+    }
+    let events: Vec<String> = text
+        .split('\n')
+        .map(|line| match line.strip_prefix("data:") {
+            Some(json) => format!("data: {}", declared_in(json.trim_start().to_string())),
+            None => line.to_string(),
+        })
+        .collect();
+    events.join("\n").into()
+}
+
 /// The method of a host request that must reach `serve` untyped (see the module docs): a
 /// `tools/call` with `task`, or `tasks/get`, `tasks/cancel`, `tasks/update` of either era
 /// (relayed as they are, so the upstream, not rmcp's types, decides what they mean).
@@ -394,5 +416,15 @@ mod tests {
         assert_eq!(declared["result"]["capabilities"]["tasks"], declared_2025());
         let other = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#;
         assert_eq!(declared_in(other.to_string()), other);
+        let event = format!("id: 0\nevent: message\ndata: {answer}\n\n");
+        let declared = declared_in_frame(event.into());
+        let text = std::str::from_utf8(&declared).unwrap();
+        let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+        let data: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(data["result"]["capabilities"]["tasks"], declared_2025());
+        assert!(
+            text.starts_with("id: 0\nevent: message\n") && text.ends_with("\n\n"),
+            "{text}"
+        );
     }
 }

@@ -345,6 +345,23 @@ fn mcpchat_runs_a_task_through_serve_as_it_does_directly() {
     assert_eq!(through, direct);
     assert_eq!(direct[0]["type"], "task");
     assert_eq!(direct[1]["type"], "tool_result");
+    // A 2025-era HTTP host is told that serve offers tasks.
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "curl", "version": "1"}}});
+    let (status, body) = crate::serve_http::curl(&served.url, &[], &initialize);
+    assert_eq!(status, 200, "{body}");
+    // An SSE stream (its first event may be empty) or a JSON body.
+    let answer: Value = body
+        .lines()
+        .map(|line| line.strip_prefix("data:").unwrap_or(line).trim())
+        .find_map(|data| serde_json::from_str::<Value>(data).ok())
+        .unwrap_or_else(|| panic!("no answer in {body}"));
+    assert_eq!(
+        answer["result"]["capabilities"]["tasks"],
+        json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}),
+        "{answer}"
+    );
     let (code, _) = served.stop();
     assert_eq!(code, Some(130));
 }
