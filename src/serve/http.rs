@@ -281,7 +281,7 @@ impl Body for HostBody {
                 {
                     tap.note_http(record::Direction::ServeToHost, data);
                 }
-                let answer = |data| super::tasks::declared_in_frame(masked(data));
+                let answer = |data| super::task_offer::declared_in_frame(masked(data));
                 polled.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(answer))))
             }
         }

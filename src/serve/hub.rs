@@ -36,7 +36,7 @@ pub struct Hub {
     pub hosts: Arc<Hosts>,
     /// The task ids named to hosts, and their owners (`tasks`).
     pub task_ids: Arc<TaskIds>,
-    /// Per upstream, whether it offers tasks (`tasks::probe`): `tasks/list` asks only these.
+    /// Per upstream, whether it offers tasks (`task_offer::probe`): `tasks/list` asks only these.
     pub offered: Vec<bool>,
 }
 
@@ -63,7 +63,7 @@ impl Hub {
                     Err(failure) => Err(failure),
                 };
                 let offered = match &session {
-                    Ok(session) => super::tasks::probe(session).await,
+                    Ok(session) => super::task_offer::probe(session).await,
                     Err(_) => false,
                 };
                 (selected.name, selected.required, session, offered)

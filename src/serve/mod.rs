@@ -11,7 +11,8 @@
 //! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`), `record`
 //! (`--record`: every host message to a file), `replay` (`--replay`: a recording served
 //! without any upstream), and `tasks` (task requests routed to the upstream that owns the
-//! task, with `task_ids`).
+//! task, with `task_ids`; `task_offer`: whether upstreams offer tasks), `http_tasks` (an HTTP
+//! host's task requests made untyped).
 //!
 //! Guarantees: stdout carries only the MCP messages to the host (everything else is on
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
@@ -30,6 +31,7 @@ pub(crate) mod relay;
 mod replay;
 mod router;
 pub(crate) mod task_ids;
+mod task_offer;
 mod tasks;
 pub(crate) mod wire;
 

@@ -81,7 +81,7 @@ where
         let write = self.write.clone();
         let tap = self.tap.clone();
         async move {
-            let text = super::tasks::declared_in(serde_json::to_string(&item)?);
+            let text = super::task_offer::declared_in(serde_json::to_string(&item)?);
             if let Some(tap) = tap {
                 tap.note(Direction::ServeToHost, &text);
             }
