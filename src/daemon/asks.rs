@@ -72,4 +72,8 @@ impl Asks for KeptAsks {
     fn notify(&self, notification: &CustomNotification) {
         self.relayed.notify(notification);
     }
+
+    fn notice(&self, method: &str, params: Option<&Value>) {
+        self.relayed.notice(method, params);
+    }
 }

@@ -143,7 +143,7 @@ impl Pool {
     async fn start(&self, spec: &Spec, key: String) -> Result<Arc<Kept>, Failure> {
         let server = spec.server()?;
         // What the server asks goes to the command using it (see `asks`).
-        let (hosts, relayed) = Hub::hook_for_one(&spec.name);
+        let (hook, relayed) = Hub::hook_for_one(&spec.name);
         let mut context = self.context.clone();
         context.asks = Some(Arc::new(super::asks::KeptAsks {
             relayed,
@@ -172,7 +172,7 @@ impl Pool {
                 "stdio"
             },
             auth,
-            hub: Arc::new(Hub::one(spec.name.clone(), session, hosts)),
+            hub: Arc::new(Hub::one(spec.name.clone(), session, hook)),
             started: Instant::now(),
             calls: AtomicU64::new(0),
             active: AtomicUsize::new(0),

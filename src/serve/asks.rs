@@ -10,15 +10,18 @@
 //! not (or no host at all) gets nothing, and the upstream gets a refusal (elicitation:
 //! `decline`; sampling: the spec's -1 "User rejected sampling request"; roots: -32601, as a
 //! client without roots answers); the host's own JSON-RPC error reaches the upstream as the
-//! host sent it.
+//! host sent it; a host that does not answer in time (`PERSON_LIMIT` for elicitation and
+//! sampling, `ROOTS_LIMIT` for roots) gets `notifications/cancelled` for the request, and the
+//! upstream -32001 "Request timed out", as a client that gave up answers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rmcp::model::{
     ClientResult, ElicitRequestParams, ElicitResult, ElicitationAction, ErrorCode, ServerRequest,
 };
-use rmcp::service::ServiceError;
+use rmcp::service::{PeerRequestOptions, ServiceError};
 use rmcp::{ErrorData, Peer, RoleServer};
 use serde_json::Value;
 
@@ -31,6 +34,8 @@ pub struct Asks {
     pub server: String,
     /// Several upstreams: log messages say which one in their `logger`.
     pub several: bool,
+    /// The task ids named to hosts: a task status goes to the host that created the task.
+    pub task_ids: Arc<super::task_ids::TaskIds>,
 }
 
 /// Whether `host` declared the client capability `name` (and, given, its sub-capability).
@@ -47,6 +52,65 @@ fn declares(host: &Peer<RoleServer>, name: &str, sub: Option<&str>) -> bool {
         // `elicitation: {}` is form mode only (as 2025-06-18 hosts declare it).
         Some("form") => declared.get("url").is_none() || declared.get("form").is_some(),
         Some(sub) => declared.get(sub).is_some(),
+    }
+}
+
+/// How long a host may take to answer an elicitation or sampling request: these wait on a
+/// person (reading a form, approving a completion). MCP does not tell a client how long the
+/// server will wait, so this is ours; past it the host's request is cancelled.
+const PERSON_LIMIT: Duration = Duration::from_secs(300);
+
+/// How long a host may take to answer `roots/list`, which no person answers.
+const ROOTS_LIMIT: Duration = Duration::from_secs(30);
+
+/// The JSON-RPC code a client answers a server's request with when it gave up waiting (the
+/// SDKs' "Request timed out").
+const TIMED_OUT: ErrorCode = ErrorCode(-32001);
+
+/// The limit for one kind of request; tests shorten both (`MCPCHAT_SERVE_ASK_LIMIT_MS`,
+/// not documented: a host that never answers would otherwise hold a test for minutes).
+fn limit(normal: Duration) -> Duration {
+    std::env::var("MCPCHAT_SERVE_ASK_LIMIT_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map_or(normal, Duration::from_millis)
+}
+
+/// Send `request` to `host` and wait for its answer at most `limit`; past it rmcp sends the
+/// host `notifications/cancelled` for it, and the upstream gets the timeout error.
+async fn ask_host(
+    host: &Peer<RoleServer>,
+    server: &str,
+    request: ServerRequest,
+    limit: Duration,
+) -> Result<ClientResult, ErrorData> {
+    let method = match &request {
+        ServerRequest::ElicitRequest(_) => "elicitation/create",
+        ServerRequest::CreateMessageRequest(_) => "sampling/createMessage",
+        _ => "roots/list",
+    };
+    let options = PeerRequestOptions::with_timeout(limit);
+    let handle = host
+        .send_request_with_option(request, options)
+        .await
+        .map_err(|e| host_error(server, e))?;
+    match handle.await_response().await {
+        Ok(result) => Ok(result),
+        Err(ServiceError::Timeout { .. }) => {
+            tracing::info!(
+                server,
+                "the host did not answer {method} in {limit:?}; cancelled"
+            );
+            Err(ErrorData::new(
+                TIMED_OUT,
+                format!(
+                    "Request timed out: the client of mcpchat serve did not answer {method} within {} ms",
+                    limit.as_millis()
+                ),
+                None,
+            ))
+        }
+        Err(error) => Err(host_error(server, error)),
     }
 }
 
@@ -89,6 +153,9 @@ impl crate::mcp::Asks for Asks {
 
     /// `notifications/elicitation/complete`: to the host that is answering the upstream.
     fn notify(&self, notification: &rmcp::model::CustomNotification) {
+        if notification.method != "notifications/elicitation/complete" {
+            return;
+        }
         let Some(host) = self.hosts.asker(self.upstream) else {
             return;
         };
@@ -103,6 +170,10 @@ impl crate::mcp::Asks for Asks {
                 );
             }
         });
+    }
+
+    fn notice(&self, method: &str, params: Option<&Value>) {
+        super::task_ids::pass_on_status(&self.task_ids, self.upstream, method, params);
     }
 
     fn elicit(
@@ -128,10 +199,9 @@ impl crate::mcp::Asks for Asks {
             };
             // rmcp's `create_elicitation` is behind a feature we do not build; this is it.
             let request = ServerRequest::ElicitRequest(rmcp::model::ElicitRequest::new(request));
-            match host.send_request(request).await {
-                Ok(ClientResult::ElicitResult(result)) => Ok(result),
-                Ok(_) => Err(host_error(&server, ServiceError::UnexpectedResponse)),
-                Err(error) => Err(host_error(&server, error)),
+            match ask_host(&host, &server, request, limit(PERSON_LIMIT)).await? {
+                ClientResult::ElicitResult(result) => Ok(result),
+                _ => Err(host_error(&server, ServiceError::UnexpectedResponse)),
             }
         })
     }
@@ -155,9 +225,13 @@ impl crate::mcp::Asks for Asks {
                     None,
                 ));
             };
-            host.create_message(request)
-                .await
-                .map_err(|e| host_error(&server, e))
+            let request = ServerRequest::CreateMessageRequest(
+                rmcp::model::CreateMessageRequest::new(request),
+            );
+            match ask_host(&host, &server, request, limit(PERSON_LIMIT)).await? {
+                ClientResult::CreateMessageResult(result) => Ok(*result),
+                _ => Err(host_error(&server, ServiceError::UnexpectedResponse)),
+            }
         })
     }
 
@@ -176,7 +250,11 @@ impl crate::mcp::Asks for Asks {
                     None,
                 ));
             };
-            host.list_roots().await.map_err(|e| host_error(&server, e))
+            let request = ServerRequest::ListRootsRequest(rmcp::model::ListRootsRequest::default());
+            match ask_host(&host, &server, request, limit(ROOTS_LIMIT)).await? {
+                ClientResult::ListRootsResult(result) => Ok(result),
+                _ => Err(host_error(&server, ServiceError::UnexpectedResponse)),
+            }
         })
     }
 }

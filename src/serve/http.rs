@@ -123,6 +123,7 @@ impl Listen {
         let gate = Arc::new(Gate {
             service,
             token: self.token.clone(),
+            cap,
         });
         self.gate = Some(gate.clone());
         loop {
@@ -194,6 +195,8 @@ fn rmcp_config(bound: SocketAddr, cap: usize) -> StreamableHttpServerConfig {
 struct Gate {
     service: StreamableHttpService<Relay, LocalSessionManager>,
     token: Option<Arc<str>>,
+    /// The message cap: how much of a body is read ahead for task requests.
+    cap: usize,
 }
 
 impl Gate {
@@ -216,6 +219,7 @@ impl Gate {
         }
         let tap = record::http_exchange(request.headers());
         let request = request.map(|body| record::Teed::new(body, tap.clone()));
+        let request = super::http_tasks::untyped(request, self.cap).await;
         let response = self.service.handle(request).await;
         let (mut parts, body) = response.into_parts();
         // Masking changes the length; hyper frames the body itself.
@@ -277,7 +281,8 @@ impl Body for HostBody {
                 {
                     tap.note_http(record::Direction::ServeToHost, data);
                 }
-                polled.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(masked))))
+                let answer = |data| super::task_offer::declared_in_frame(masked(data));
+                polled.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(answer))))
             }
         }
     }

@@ -20,11 +20,19 @@ use crate::report;
 use super::asks::Asks;
 use super::hosts::Hosts;
 use super::router::Router;
+use super::task_ids::TaskIds;
 
 /// One configured server, as `serve` holds it.
 pub struct Upstream {
     pub name: String,
     pub session: Result<Session, Failure>,
+}
+
+/// What a kept server's hook shares with the [`Hub::one`] that holds it: the hosts (the
+/// commands using it) and the task ids named to them.
+pub struct OneHook {
+    hosts: Arc<Hosts>,
+    task_ids: Arc<TaskIds>,
 }
 
 /// Every upstream, in config order, and the router over them.
@@ -33,6 +41,10 @@ pub struct Hub {
     pub router: Router,
     /// The hosts, for the upstreams' requests to them (elicitation, sampling, roots).
     pub hosts: Arc<Hosts>,
+    /// The task ids named to hosts, and their owners (`tasks`).
+    pub task_ids: Arc<TaskIds>,
+    /// Per upstream, whether it offers tasks (`task_offer::probe`): `tasks/list` asks only these.
+    pub offered: Vec<bool>,
 }
 
 impl Hub {
@@ -41,6 +53,7 @@ impl Hub {
     pub async fn connect(app: &App, prefix: Prefix) -> Result<Hub, Failure> {
         let selected = app.config.select(&app.selected)?;
         let hosts = Arc::new(Hosts::default());
+        let task_ids = Arc::new(TaskIds::default());
         let several = selected.len() > 1;
         let attempts = selected.into_iter().enumerate().map(|(index, selected)| {
             let mut context = app.context.clone();
@@ -49,18 +62,25 @@ impl Hub {
                 upstream: index,
                 server: selected.name.clone(),
                 several,
+                task_ids: task_ids.clone(),
             }));
             async move {
                 let session = match selected.server {
                     Ok(server) => Session::connect(server, &context).await,
                     Err(failure) => Err(failure),
                 };
-                (selected.name, selected.required, session)
+                let offered = match &session {
+                    Ok(session) => super::task_offer::probe(session).await,
+                    Err(_) => false,
+                };
+                (selected.name, selected.required, session, offered)
             }
         });
         let mut upstreams = Vec::new();
+        let mut offered = Vec::new();
         let mut required_failure = None;
-        for (name, required, session) in join_all(attempts).await {
+        for (name, required, session, offers) in join_all(attempts).await {
+            offered.push(offers);
             if let Err(failure) = &session {
                 report::warning(failure);
                 if required && required_failure.is_none() {
@@ -73,6 +93,8 @@ impl Hub {
             router: Router::new(upstreams.iter().map(|u| u.name.clone()).collect(), prefix),
             upstreams,
             hosts,
+            task_ids,
+            offered,
         };
         match required_failure {
             Some(failure) => {
@@ -88,28 +110,40 @@ impl Hub {
     /// The hook to hosts of a session that [`Hub::one`] will hold (the daemon's kept
     /// server): its elicitation, sampling and log messages go to the host (the command)
     /// whose request is in flight, as `serve` passes them on; give the hosts to `one`.
-    pub fn hook_for_one(name: &str) -> (Arc<Hosts>, Arc<dyn crate::mcp::Asks>) {
-        let hosts = Arc::new(Hosts::default());
+    pub fn hook_for_one(name: &str) -> (OneHook, Arc<dyn crate::mcp::Asks>) {
+        let hook = OneHook {
+            hosts: Arc::new(Hosts::default()),
+            task_ids: Arc::new(TaskIds::default()),
+        };
         let asks = Asks {
-            hosts: hosts.clone(),
+            hosts: hook.hosts.clone(),
             upstream: 0,
             server: name.to_string(),
             several: false,
+            task_ids: hook.task_ids.clone(),
         };
-        (hosts, Arc::new(asks))
+        (hook, Arc::new(asks))
     }
 
     /// One session already connected, under its own names: the daemon's view of a server
     /// it keeps alive (shared by every command that reaches it), with the hosts of its hook.
-    pub fn one(name: String, session: Session, hosts: Arc<Hosts>) -> Hub {
+    pub fn one(name: String, session: Session, hook: OneHook) -> Hub {
         Hub {
             router: Router::new(vec![name.clone()], Prefix::Auto),
             upstreams: vec![Upstream {
                 name,
                 session: Ok(session),
             }],
-            hosts,
+            hosts: hook.hosts,
+            task_ids: hook.task_ids,
+            // Not asked: its `tasks/list` answer (or refusal) reaches the command as it is.
+            offered: vec![true],
         }
+    }
+
+    /// Whether upstream `index` offers tasks.
+    pub fn offers_tasks(&self, index: usize) -> bool {
+        self.offered.get(index).copied().unwrap_or(false)
     }
 
     /// The live sessions with their index.

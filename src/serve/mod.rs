@@ -9,8 +9,10 @@
 //! upstream's elicitation, sampling and roots requests passed on to the host that asked),
 //! `pages` (merged pagination), `wire` (the host's line transport, redacted), `listener`
 //! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`), `record`
-//! (`--record`: every host message to a file) and `replay` (`--replay`: a recording served
-//! without any upstream).
+//! (`--record`: every host message to a file), `replay` (`--replay`: a recording served
+//! without any upstream), and `tasks` (task requests routed to the upstream that owns the
+//! task, with `task_ids`; `task_offer`: whether upstreams offer tasks), `http_tasks` (an HTTP
+//! host's task requests made untyped).
 //!
 //! Guarantees: stdout carries only the MCP messages to the host (everything else is on
 //! stderr); every upstream session is closed on the way out (stdio children reaped, HTTP
@@ -19,6 +21,7 @@
 mod asks;
 mod hosts;
 mod http;
+mod http_tasks;
 pub(crate) mod hub;
 pub(crate) mod listener;
 mod notices;
@@ -27,6 +30,9 @@ mod record;
 pub(crate) mod relay;
 mod replay;
 mod router;
+pub(crate) mod task_ids;
+mod task_offer;
+mod tasks;
 pub(crate) mod wire;
 
 pub use replay::replay;

@@ -71,7 +71,7 @@ fn explain(failure: &Failure) -> String {
 
 /// A failure as a JSON-RPC error (for requests other than tool calls), the failure itself
 /// in its data (a command through the daemon fails with it as directly).
-fn as_error(failure: &Failure) -> ErrorData {
+pub(super) fn as_error(failure: &Failure) -> ErrorData {
     let data = crate::mcp::classify::failure_data(failure);
     ErrorData::internal_error(explain(failure), Some(data))
 }
@@ -82,7 +82,7 @@ fn tool_error(failure: &Failure) -> CallToolResponse {
 }
 
 /// A relayed request that has no result, as the host should see it.
-fn refusal(refused: Refused) -> ErrorData {
+pub(super) fn refusal(refused: Refused) -> ErrorData {
     match refused {
         Refused::Upstream(mut error) => {
             // Only we speak for ourselves: an upstream's claim to be our failure is dropped.
@@ -156,7 +156,7 @@ fn completed(mut raw: Value) -> Value {
 
 /// The host's `_meta` as the upstream should get it: our own progress token and protocol
 /// keys replace the host's (the upstream may speak another era than the host).
-fn relayed_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
+pub(super) fn relayed_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
     let mut meta = meta?;
     meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
     (!meta.is_empty()).then_some(meta)
@@ -183,13 +183,16 @@ fn capabilities(hub: &Hub) -> Value {
         if offered.completions.is_some() {
             declared["completions"] = json!({});
         }
+        if offered.supports_tasks() {
+            declared["extensions"][rmcp::model::TASKS_EXTENSION_ID] = json!({});
+        }
     }
     declared
 }
 
 impl Relay {
     /// The live session of upstream `index`, or the failure that keeps it out.
-    fn session(&self, index: usize) -> Result<&Session, Failure> {
+    pub(super) fn session(&self, index: usize) -> Result<&Session, Failure> {
         match self.hub.upstreams.get(index).map(|u| &u.session) {
             Some(Ok(session)) => Ok(session),
             Some(Err(failure)) => {
@@ -213,7 +216,11 @@ impl Relay {
 
     /// Where a tool or prompt name goes; without prefixes an unknown name is looked for in
     /// fresh lists once.
-    async fn route(&self, what: Named, exposed: &str) -> Result<(usize, String), ErrorData> {
+    pub(super) async fn route(
+        &self,
+        what: Named,
+        exposed: &str,
+    ) -> Result<(usize, String), ErrorData> {
         let router = &self.hub.router;
         if let Some(found) = router.route(what, exposed) {
             return Ok(found);
@@ -400,7 +407,7 @@ fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
 
 /// A list from one upstream, or None (with a warning) when listing it failed: the others'
 /// lists still reach the host.
-fn kept_list<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
+pub(super) fn kept_list<T>(server: &str, method: &str, listed: Result<T, Failure>) -> Option<T> {
     match listed {
         Ok(items) => Some(items),
         Err(failure) => {
@@ -485,6 +492,12 @@ impl ServerHandler for Relay {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let _flying = self.hub.hosts.flying(index, &context.peer);
         match forward_with_progress(session, &what, request, &context).await {
+            Ok(raw) if raw.get("resultType") == Some(&json!("task")) => {
+                let raw = self.named_for_host(index, raw, Some(&context.peer));
+                serde_json::from_value::<rmcp::model::CreateTaskResult>(raw)
+                    .map(CallToolResponse::from)
+                    .map_err(|e| malformed(session.name(), "tools/call", &e))
+            }
             Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
                 .map_err(|e| malformed(session.name(), "tools/call", &e)),
@@ -611,6 +624,15 @@ impl ServerHandler for Relay {
         let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
         let _: Value = self.relay(index, &what, request, &context).await?;
         Ok(())
+    }
+
+    /// Task requests rmcp does not type (see `tasks`).
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        self.custom(request, context).await
     }
 
     #[allow(deprecated)] // logging/setLevel: what 2025-era hosts and servers speak

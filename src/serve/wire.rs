@@ -81,7 +81,7 @@ where
         let write = self.write.clone();
         let tap = self.tap.clone();
         async move {
-            let text = serde_json::to_string(&item)?;
+            let text = super::task_offer::declared_in(serde_json::to_string(&item)?);
             if let Some(tap) = tap {
                 tap.note(Direction::ServeToHost, &text);
             }
@@ -93,7 +93,9 @@ where
         loop {
             let answer = match self.lines.next().await {
                 Ok(Line::Complete(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Ok(Line::Complete(line)) => match serde_json::from_slice(&line) {
+                Ok(Line::Complete(line)) => match super::tasks::untyped(&line)
+                    .map_or_else(|| serde_json::from_slice(&line), Ok)
+                {
                     Ok(message) => {
                         if let Some(tap) = &self.tap {
                             tap.note(Direction::HostToServe, &String::from_utf8_lossy(&line));

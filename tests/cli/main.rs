@@ -53,6 +53,7 @@ mod serve_http;
 mod serve_param_headers;
 mod serve_record;
 mod serve_relay;
+mod serve_tasks;
 mod servers;
 mod sessions;
 mod shards_and_progress;

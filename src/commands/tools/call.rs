@@ -40,12 +40,15 @@ pub async fn call(app: &App, args: &CallArgs) -> anyhow::Result<Code> {
     };
     let arguments = call_arguments(args).await?;
     let (server, tool) = resolve_name(app, name)?;
-    if args.task && matches!(server.transport, crate::config::Transport::Stdio { .. }) {
+    // A stdio server's tasks outlive the command only in a server the daemon keeps alive.
+    let kept = app.config.keeping(&server.name).keep_alive == crate::config::KeepAlive::On;
+    if args.task && matches!(server.transport, crate::config::Transport::Stdio { .. }) && !kept {
         return Err(Failure::usage(format!(
             "--task needs an HTTP server: the tasks of stdio server `{}` end with its process, when this command exits",
             server.name
         ))
         .hint("without --task, `tools call` runs a task-mode tool as a task and waits for its result")
+        .hint("or keep the server alive between commands: --keep-alive")
         .into());
     }
     let ready = Ready::open(server, app, !args.no_validate).await?;

@@ -72,6 +72,8 @@ pub trait Asks: Send + Sync {
     /// A notification of the server's own that belongs to whoever answered its requests
     /// (`notifications/elicitation/complete`), also handled here as always.
     fn notify(&self, _notification: &rmcp::model::CustomNotification) {}
+    /// A notification rmcp does not type, or a task status (`serve` passes task statuses on).
+    fn notice(&self, _method: &str, _params: Option<&Value>) {}
 }
 
 /// Receivers of progress notifications, by the progress token of the request they are for.
@@ -177,6 +179,7 @@ impl ClientHandler for Handler {
     ) {
         if let Some(asks) = &self.asks {
             asks.notify(&notification);
+            asks.notice(&notification.method, notification.params.as_ref());
         }
         if notification.method == "notifications/elicitation/complete" {
             let id = notification
@@ -186,6 +189,18 @@ impl ClientHandler for Handler {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             self.elicitor.completed(&self.server, id);
+        }
+    }
+
+    /// A 2026-07-28 task status (`notifications/tasks`): only `serve` has a use for it.
+    async fn on_task_status(
+        &self,
+        params: rmcp::model::TaskStatusNotificationParams,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(asks) = &self.asks {
+            let params = serde_json::to_value(&params).ok();
+            asks.notice("notifications/tasks", params.as_ref());
         }
     }
 
