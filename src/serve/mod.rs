@@ -7,6 +7,9 @@
 //! (what the host is told on its own: dead upstreams, list changes, resource updates),
 //! `hosts` (which host has what in flight, its log level and subscriptions), `asks` (an
 //! upstream's elicitation, sampling and roots requests passed on to the host that asked),
+//! `input` and `parked` (the same for 2026-07-28 hosts, as `input_required` results),
+//! `listen` (`subscriptions/listen` for 2026-07-28 hosts), `watches` (2025-era hosts'
+//! subscriptions to 2026-07-28 upstreams),
 //! `pages` (merged pagination), `wire` (the host's line transport, redacted), `listener`
 //! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`), `record`
 //! (`--record`: every host message to a file) and `replay` (`--replay`: a recording served
@@ -20,13 +23,17 @@ mod asks;
 mod hosts;
 mod http;
 pub(crate) mod hub;
+mod input;
+mod listen;
 pub(crate) mod listener;
 mod notices;
 mod pages;
+mod parked;
 mod record;
 pub(crate) mod relay;
 mod replay;
 mod router;
+mod watches;
 pub(crate) mod wire;
 
 pub use replay::replay;
