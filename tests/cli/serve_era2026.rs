@@ -184,11 +184,13 @@ fn a_host_without_elicitation_gets_no_elicitation_and_the_upstream_gets_decline(
     assert_eq!(code, Some(130));
 }
 
+/// The upstream over HTTP: the Python SDK announces list changes only on listen streams, which
+/// serve opens upstream for a host's listen.
 #[test]
-#[ignore = "hangs: the list change does not reach the listen stream yet"]
 fn subscriptions_listen_carries_an_upstreams_tool_list_change() {
     let env = TestEnv::new();
-    let served = Served::start(&env, &[], "127.0.0.1:0", &["--stdio", &stdio_upstream()]);
+    let upstream = Upstream::start();
+    let served = Served::start(&env, &[], "127.0.0.1:0", &["--url", &upstream.url]);
     let listen = json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen",
                         "params": {"_meta": meta(json!({})),
                                    "notifications": {"toolsListChanged": true}}});
