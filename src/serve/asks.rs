@@ -6,6 +6,9 @@
 //! request goes to the host of its latest request in flight to that upstream, else (roots
 //! asked on their own, a request after the call ended) to the host most recently active.
 //!
+//! A 2026-07-28 host cannot be sent requests: during its parked calls (see `parked`) the
+//! upstream's requests go into the call's inbox instead.
+//!
 //! Guarantees: a request goes only to a host that declared the capability; a host that did
 //! not (or no host at all) gets nothing, and the upstream gets a refusal (elicitation:
 //! `decline`; sampling: the spec's -1 "User rejected sampling request"; roots: -32601, as a
@@ -180,6 +183,9 @@ impl crate::mcp::Asks for Asks {
         &self,
         request: ElicitRequestParams,
     ) -> BoxFuture<'static, Result<ElicitResult, ErrorData>> {
+        if let Some(inbox) = self.hosts.inbox(self.upstream) {
+            return super::parked::ask(inbox, super::parked::elicitation(request));
+        }
         let mode = match &request {
             ElicitRequestParams::UrlElicitationParams { .. } => "url",
             _ => "form",
@@ -211,6 +217,9 @@ impl crate::mcp::Asks for Asks {
         &self,
         request: rmcp::model::CreateMessageRequestParams,
     ) -> BoxFuture<'static, Result<rmcp::model::CreateMessageResult, ErrorData>> {
+        if let Some(inbox) = self.hosts.inbox(self.upstream) {
+            return super::parked::ask(inbox, super::parked::sampling(request));
+        }
         let host = self
             .hosts
             .asker(self.upstream)
@@ -237,6 +246,9 @@ impl crate::mcp::Asks for Asks {
 
     #[allow(deprecated)]
     fn roots(&self) -> BoxFuture<'static, Result<rmcp::model::ListRootsResult, ErrorData>> {
+        if let Some(inbox) = self.hosts.inbox(self.upstream) {
+            return super::parked::ask(inbox, super::parked::roots());
+        }
         let host = self
             .hosts
             .asker(self.upstream)

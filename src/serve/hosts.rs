@@ -36,6 +36,8 @@ struct Flight {
     serial: u64,
     upstream: usize,
     host: Peer<RoleServer>,
+    /// A 2026-07-28 host's call parked on the upstream's requests: they go here.
+    inbox: Option<super::parked::Inbox>,
 }
 
 struct Connected {
@@ -95,6 +97,16 @@ impl Hosts {
 
     /// `host` sent a request that is now relayed to `upstream`, until the guard drops.
     pub fn flying(&self, upstream: usize, host: &Peer<RoleServer>) -> InFlight<'_> {
+        self.flying_with(upstream, host, None)
+    }
+
+    /// The same, with the upstream's requests during it sent to `inbox` (see `parked`).
+    pub fn flying_with(
+        &self,
+        upstream: usize,
+        host: &Peer<RoleServer>,
+        inbox: Option<super::parked::Inbox>,
+    ) -> InFlight<'_> {
         let mut state = self.lock();
         state.next += 1;
         let serial = state.next;
@@ -102,6 +114,7 @@ impl Hosts {
             serial,
             upstream,
             host: host.clone(),
+            inbox,
         });
         state.recent = Some(host.clone());
         InFlight {
@@ -128,12 +141,41 @@ impl Hosts {
         }
     }
 
+    /// The inbox of the latest request in flight to `upstream`, when that request is a
+    /// parked one: the upstream's request goes there rather than to any host.
+    pub fn inbox(&self, upstream: usize) -> Option<super::parked::Inbox> {
+        let state = self.lock();
+        // A stateless host's own flight cannot be asked anything: look past it.
+        let latest = state.flights.iter().rev().find(|f| {
+            f.upstream == upstream && (f.inbox.is_some() || identity(&f.host).is_some())
+        })?;
+        latest.inbox.clone()
+    }
+
     /// `host` wants log messages of `level` (a severity rank, debug 0) and above.
     pub fn set_level(&self, host: &Peer<RoleServer>, level: u8) {
         let mut state = self.lock();
         if let Some(connected) = state.connected.iter_mut().find(|c| same(&c.host, host)) {
             connected.level = Some(level);
         }
+    }
+
+    /// The level `host` set (a severity rank), if it set one.
+    pub fn level_of(&self, host: &Peer<RoleServer>) -> Option<u8> {
+        let state = self.lock();
+        let connected = state.connected.iter().find(|c| same(&c.host, host))?;
+        connected.level
+    }
+
+    /// The connected hosts subscribed to `uri`.
+    pub fn subscribers(&self, uri: &str) -> Vec<Peer<RoleServer>> {
+        let state = self.lock();
+        state
+            .connected
+            .iter()
+            .filter(|c| !c.host.is_transport_closed() && c.uris.iter().any(|u| u == uri))
+            .map(|c| c.host.clone())
+            .collect()
     }
 
     /// The connected hosts that want a log message of `level`.

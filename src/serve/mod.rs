@@ -7,6 +7,9 @@
 //! (what the host is told on its own: dead upstreams, list changes, resource updates),
 //! `hosts` (which host has what in flight, its log level and subscriptions), `asks` (an
 //! upstream's elicitation, sampling and roots requests passed on to the host that asked),
+//! `input` and `parked` (the same for 2026-07-28 hosts, as `input_required` results),
+//! `listen` (`subscriptions/listen` for 2026-07-28 hosts), `watches` (2025-era hosts'
+//! subscriptions to 2026-07-28 upstreams),
 //! `pages` (merged pagination), `wire` (the host's line transport, redacted), `listener`
 //! (stdio and the Unix socket), `http` (Streamable HTTP, `--listen`), `record`
 //! (`--record`: every host message to a file), `replay` (`--replay`: a recording served
@@ -23,9 +26,12 @@ mod hosts;
 mod http;
 mod http_tasks;
 pub(crate) mod hub;
+mod input;
+mod listen;
 pub(crate) mod listener;
 mod notices;
 mod pages;
+mod parked;
 mod record;
 pub(crate) mod relay;
 mod replay;
@@ -33,6 +39,7 @@ mod router;
 pub(crate) mod task_ids;
 mod task_offer;
 mod tasks;
+mod watches;
 pub(crate) mod wire;
 
 pub use replay::replay;

@@ -12,14 +12,13 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
-    CompleteRequest, CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode,
-    GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, Prompt, ReadResourceRequest,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
-    RequestMetaObject, Resource, ResourceTemplate, ServerConfig, SubscribeRequestParams, Tool,
-    UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, CompleteRequest,
+    CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, Prompt, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference, RequestMetaObject, Resource, ResourceTemplate, ServerConfig,
+    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
 use rmcp::model::{SubscribeRequest, UnsubscribeRequest};
@@ -30,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::hub::Hub;
+use super::input::Answer;
 use super::pages::{self, Position};
 use super::router::Named;
 use crate::cache::ListKind;
@@ -47,6 +47,10 @@ pub struct Relay {
     /// is an error carrying the failure, so the command fails as directly, not an `isError`
     /// result for a host's model.
     pub failures_as_errors: bool,
+    /// The `input_required` rounds waiting for their hosts' retries.
+    pub rounds: Arc<super::input::Rounds>,
+    /// 2025-era hosts' subscriptions to resources of 2026-07-28 upstreams.
+    watches: Arc<super::watches::Watches>,
 }
 
 impl Relay {
@@ -55,6 +59,8 @@ impl Relay {
             hub,
             listed_tools: Arc::default(),
             failures_as_errors: false,
+            rounds: Arc::default(),
+            watches: Arc::default(),
         }
     }
 }
@@ -107,7 +113,7 @@ fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData
 /// `session.forward` with the upstream's progress for the request passed on to the host under
 /// the host's own progress token (when it gave one), in the order the upstream sent it and all
 /// of it before the result: a host drops progress for a request it has the answer to.
-async fn forward_with_progress(
+pub(super) async fn forward_with_progress(
     session: &Session,
     what: &str,
     request: ClientRequest,
@@ -368,7 +374,7 @@ impl Relay {
     }
 
     /// The upstream of a resource URI; unknown URIs are looked for in fresh lists once.
-    async fn owner_of(&self, uri: &str) -> Result<usize, ErrorData> {
+    pub(super) async fn owner_of(&self, uri: &str) -> Result<usize, ErrorData> {
         if let Some(index) = self.hub.router.route_uri(uri) {
             return Ok(index);
         }
@@ -486,19 +492,20 @@ impl ServerHandler for Relay {
             ));
         }
         let what = format!("tools/call `{name}`");
+        let key = format!("tools/call {}", request.name);
         let mut params = request;
         params.name = name.into();
         params.meta = relayed_meta(params.meta);
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let _flying = self.hub.hosts.flying(index, &context.peer);
-        match forward_with_progress(session, &what, request, &context).await {
-            Ok(raw) if raw.get("resultType") == Some(&json!("task")) => {
+        let asked = (what.as_str(), key.as_str());
+        match super::input::exchange(self, (index, session), asked, params, &context).await {
+            Ok(Answer::InputRequired(result)) => Ok(result.into()),
+            Ok(Answer::Complete(raw)) if raw.get("resultType") == Some(&json!("task")) => {
                 let raw = self.named_for_host(index, raw, Some(&context.peer));
                 serde_json::from_value::<rmcp::model::CreateTaskResult>(raw)
                     .map(CallToolResponse::from)
                     .map_err(|e| malformed(session.name(), "tools/call", &e))
             }
-            Ok(raw) => serde_json::from_value::<CallToolResult>(completed(raw))
+            Ok(Answer::Complete(raw)) => serde_json::from_value::<CallToolResult>(completed(raw))
                 .map(CallToolResponse::from)
                 .map_err(|e| malformed(session.name(), "tools/call", &e)),
             Err(Refused::Failed(failure)) if !self.failures_as_errors => Ok(tool_error(&failure)),
@@ -524,12 +531,19 @@ impl ServerHandler for Relay {
     ) -> Result<GetPromptResponse, ErrorData> {
         let (index, name) = self.route(Named::Prompt, &request.name).await?;
         let what = format!("prompts/get `{name}`");
+        let key = format!("prompts/get {}", request.name);
         let mut params = request;
         params.name = name;
         params.meta = relayed_meta(params.meta);
-        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
-        let result: GetPromptResult = self.relay(index, &what, request, &context).await?;
-        Ok(result.into())
+        let session = self.session(index).map_err(|f| as_error(&f))?;
+        let asked = (what.as_str(), key.as_str());
+        match super::input::exchange(self, (index, session), asked, params, &context).await {
+            Ok(Answer::InputRequired(result)) => Ok(result.into()),
+            Ok(Answer::Complete(raw)) => serde_json::from_value::<GetPromptResult>(completed(raw))
+                .map(GetPromptResponse::from)
+                .map_err(|e| malformed(session.name(), "prompts/get", &e)),
+            Err(refused) => Err(refusal(refused)),
+        }
     }
 
     async fn list_resources(
@@ -561,11 +575,20 @@ impl ServerHandler for Relay {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let index = self.owner_of(&request.uri).await?;
         let what = format!("resources/read `{}`", request.uri);
+        let key = format!("resources/read {}", request.uri);
         let mut params = request;
         params.meta = relayed_meta(params.meta);
-        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
-        let result: ReadResourceResult = self.relay(index, &what, request, &context).await?;
-        Ok(result.into())
+        let session = self.session(index).map_err(|f| as_error(&f))?;
+        let asked = (what.as_str(), key.as_str());
+        match super::input::exchange(self, (index, session), asked, params, &context).await {
+            Ok(Answer::InputRequired(result)) => Ok(result.into()),
+            Ok(Answer::Complete(raw)) => {
+                serde_json::from_value::<ReadResourceResult>(completed(raw))
+                    .map(ReadResourceResponse::from)
+                    .map_err(|e| malformed(session.name(), "resources/read", &e))
+            }
+            Err(refused) => Err(refusal(refused)),
+        }
     }
 
     async fn complete(
@@ -594,6 +617,18 @@ impl ServerHandler for Relay {
             .await
     }
 
+    /// 2026-07-28 hosts: whatever they ask for (rmcp keeps only what `get_info` declares).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        super::listen::listen(self, context).await
+    }
+
     #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
     async fn subscribe(
         &self,
@@ -602,6 +637,11 @@ impl ServerHandler for Relay {
     ) -> Result<(), ErrorData> {
         let index = self.owner_of(&request.uri).await?;
         let uri = request.uri.clone();
+        if self.session(index).is_ok_and(super::input::speaks_2026) {
+            self.watches.start(self.hub.clone(), index, &uri).await?;
+            self.hub.hosts.subscribe(&context.peer, &uri);
+            return Ok(());
+        }
         let what = format!("resources/subscribe `{uri}`");
         let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
         let _: Value = self.relay(index, &what, request, &context).await?;
@@ -618,6 +658,10 @@ impl ServerHandler for Relay {
         let index = self.owner_of(&request.uri).await?;
         if self.hub.hosts.unsubscribe(&context.peer, &request.uri) {
             // Another host still wants the updates: the upstream keeps sending them.
+            return Ok(());
+        }
+        if self.session(index).is_ok_and(super::input::speaks_2026) {
+            self.watches.stop(&request.uri);
             return Ok(());
         }
         let what = format!("resources/unsubscribe `{}`", request.uri);
@@ -643,7 +687,11 @@ impl ServerHandler for Relay {
     ) -> Result<(), ErrorData> {
         // Each host gets its own level; the upstreams get the latest host's.
         self.hub.hosts.set_level(&context.peer, request.level as u8);
-        let sessions = self.hub.live().filter(|(_, s)| s.serves_logging());
+        // 2026-07-28 upstreams get the level with each request instead (see `input`).
+        let sessions = self
+            .hub
+            .live()
+            .filter(|(_, s)| s.serves_logging() && !super::input::speaks_2026(s));
         let results = join_all(sessions.map(|(_, s)| s.set_log_level(request.level))).await;
         for failure in results.into_iter().filter_map(Result::err) {
             tracing::warn!("{}", failure.message);

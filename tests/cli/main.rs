@@ -48,6 +48,7 @@ mod roots;
 mod sampling;
 mod secrets;
 mod serve;
+mod serve_era2026;
 mod serve_hosts;
 mod serve_http;
 mod serve_param_headers;

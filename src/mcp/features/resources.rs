@@ -128,6 +128,13 @@ impl Session {
         })
     }
 
+    /// A 2026-07-28 `subscriptions/listen` stream with `filter` (for `serve`, which passes
+    /// a host's list changes and updates on); cancel it with `Subscription::cancel`.
+    pub async fn listen(&self, filter: SubscriptionFilter) -> Result<Subscription, Failure> {
+        self.bounded("subscriptions/listen", self.client.peer().listen(filter))
+            .await
+    }
+
     /// The next updated URI; `Ok(None)` once the connection is gone.
     pub async fn next_update(&self, updates: &mut Updates) -> Result<Option<String>, Failure> {
         match &mut updates.how {
