@@ -6,7 +6,8 @@
 `bench/run` calls it right after writing RESULTS.md, so the chart always shows the same numbers
 as the table: for each client-comparison item (HTTP and stdio, `tools list` and `tools call`),
 one horizontal bar per client (the protocol floor, mcpchat, the MCP Inspector CLI, the fastmcp
-CLI) at its median wall time, on a log scale. Profiling rows are left out. Nothing is typed in
+CLI) at its median wall time, on a log scale; for each kept-alive item, mcpchat direct and
+kept alive beside mcporter's daemon and mcpc's session. Profiling rows are left out. Nothing is typed in
 by hand: change the numbers by running the benchmark again.
 """
 
@@ -17,7 +18,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-COLOURS = {"floor": "#9e9e9e", "mcpchat": "#1565c0", "Inspector": "#ef6c00", "fastmcp": "#6a1b9a"}
+COLOURS = {
+    "floor": "#9e9e9e", "mcpchat": "#1565c0", "Inspector": "#ef6c00", "fastmcp": "#6a1b9a",
+    "mcpchat kept": "#64b5f6", "mcporter": "#2e7d32", "mcpc": "#c62828",
+}
 ROW_H, GAP, LEFT, RIGHT, TOP = 18, 14, 300, 150, 64
 WIDTH = 900
 
@@ -35,6 +39,21 @@ def client_of(run):
     return None
 
 
+def kept_client(run):
+    """(client, short label) of a row of a kept-alive item, or None."""
+    for prefix, client, label in (
+        ("mcpchat, direct", "mcpchat", "mcpchat direct"),
+        ("mcpchat, through the daemon", "mcpchat kept", "mcpchat kept alive"),
+        ("mcpchat, `keep_alive: true`: kept", "mcpchat kept", "mcpchat kept alive"),
+        ("mcpchat, `keep_alive: true`: **direct**", "mcpchat", "mcpchat keep_alive (direct)"),
+        ("mcporter", "mcporter", "mcporter daemon"),
+        ("mcpc", "mcpc", "mcpc session"),
+    ):
+        if run.startswith(prefix):
+            return client, label
+    return None
+
+
 def parse(text):
     """[(item, [(run, client, ms)])] for the items that compare clients."""
     groups, item = [], None
@@ -47,11 +66,13 @@ def parse(text):
         if cells[0]:
             item = cells[0]
             groups.append((item, []))
-        client = client_of(cells[1])
+        run, client = cells[1], client_of(cells[1])
+        if item and item.startswith("kept alive: `"):
+            client, run = kept_client(cells[1]) or (None, run)
         median = re.match(r"([\d.]+) (ms|s)\b", cells[2])
         if client and median and item and ("HTTP" in item or "stdio" in item):
             ms = float(median.group(1)) * (1000 if median.group(2) == "s" else 1)
-            groups[-1][1].append((cells[1], client, ms))
+            groups[-1][1].append((run, client, ms))
     return [(item, bars) for item, bars in groups if any(c == "mcpchat" for _, c, _ in bars)]
 
 

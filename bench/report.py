@@ -5,7 +5,8 @@
 
 RAW_DIR holds hyperfine --export-json files (http_list, http_call, stdio_list, stdio_call,
 http_read, fanout, batch), ask_step.py files (ask1, ask4), `/usr/bin/time -v` logs (rss_*.txt),
-serve_host.py files (serve_calls.*, serve_rss.*) and
+serve_host.py files (serve_calls.*, serve_rss.*), the kept-alive rows (kept_call_*, kept_list_*,
+kept_skipped.tsv, kept_daemon_rss.txt), bench/search.sh's output (search.txt) and
 meta.json (date, machine, versions, parameters). Prints the table and writes RESULTS_MD.
 Everything compared comes from the same bench/run invocation. Nothing here gates CI.
 """
@@ -291,6 +292,95 @@ for upstreams, label in (("http", "10 HTTP upstreams (`mcp_delay_server.py`)"), 
         target = "<= 20 MB"
         verdict = check(mb <= 20, "idle serve with 10 upstreams <= 20 MB RSS")
     rows.append(("idle `mcpchat serve` RSS (VmRSS of serve alone, median)", label, f"{mb:.1f} MB", f"max {max(kbs) / 1024:.1f} MB of {len(kbs)}", target, verdict))
+
+# --- kept alive: cold vs through the daemon, beside the peers' keep-alive modes ---------------
+skipped = {}
+if os.path.exists(os.path.join(raw, "kept_skipped.tsv")):
+    with open(os.path.join(raw, "kept_skipped.tsv")) as f:
+        for line in f:
+            row, _, why = line.rstrip("\n").partition("\t")
+            skipped[row] = why
+rtt_s = meta.get("rtt_ms", 50) / 1000
+remote_kept = meta.get("kept_remote") == "kept"
+servers = [
+    ("evs", "server-everything, stdio (Node)"),
+    ("time", "mcp-server-time, stdio (Python)"),
+    ("far", f"server-everything, HTTP through the {rtt_s * 1000:.0f} ms RTT proxy"),
+]
+for op, what in (("call", "`tools call`"), ("list", "`tools list`")):
+    for server, title in servers:
+        results = hyperfine(f"kept_{op}_{server}")
+        if not results:
+            continue
+        section = f"kept alive: {what}, {title}"
+        kept, cold = results.get("mcpchat-kept"), results.get("mcpchat-cold")
+        peers = [results[p] for p in ("mcporter", "mcpc") if p in results]
+        fastest_peer = min((p["median"] for p in peers), default=None)
+        kept_label = "mcpchat, through the daemon (`keep_alive: true`)"
+        if server == "far":
+            kept_label = (
+                "mcpchat, `keep_alive: true`: kept by the daemon"
+                if remote_kept
+                else "mcpchat, `keep_alive: true`: **direct** (this binary keeps only stdio servers)"
+            )
+        for name, label in (
+            ("mcpchat-cold", "mcpchat, direct (`--no-keep-alive`, warm cache)"),
+            ("mcpchat-kept", kept_label),
+            ("mcporter", f"mcporter {meta.get('mcporter', '')} daemon (`lifecycle: keep-alive`)"),
+            ("mcpc", f"mcpc {meta.get('mcpc', '')} session (`mcpc connect`, then `@session`)"),
+        ):
+            r = results.get(name)
+            if r is None:
+                continue
+            ratio = target = verdict = ""
+            if name == "mcpchat-kept" and cold:
+                ratio = f"{r['median'] / cold['median']:.2f}x direct"
+                if server == "far":
+                    ratio += f"; {r['median'] / rtt_s:.1f} RTT"
+            if name in ("mcporter", "mcpc") and kept:
+                ratio = f"mcpchat kept {r['median'] / kept['median']:.1f}x faster"
+            if name == "mcpchat-kept" and op == "call":
+                if server in ("evs", "time"):
+                    target = "<= 10 ms"
+                    verdict = check(r["median"] <= 0.010, f"kept-alive tools call on {title} <= 10 ms")
+                elif server == "far":
+                    target = "<= 1.3 RTT"
+                    verdict = check(r["median"] / rtt_s <= 1.3, "kept-alive remote tools call <= 1.3 RTT")
+            rows.append((section, label, ms(r["median"]) + spread(r), ratio, target, verdict))
+        if op == "call" and server in ("evs", "time") and kept and fastest_peer:
+            share = kept["median"] / fastest_peer
+            rows.append((section, "mcpchat kept / the faster peer's kept call", "", f"{share:.3f}x", "<= 0.1x",
+                         check(share <= 0.1, f"kept-alive tools call on {title} <= 0.1x the faster peer")))
+        for peer in ("mcporter", "mcpc"):
+            why = skipped.get(f"{peer} {server}")
+            if why and peer not in results and op == "call":
+                rows.append((section, f"{peer}: not measured", "", why[:200], "", ""))
+kb_path = os.path.join(raw, "kept_daemon_rss.txt")
+if os.path.exists(kb_path):
+    with open(kb_path) as f:
+        kbs = [int(line) for line in f if line.strip().isdigit()]
+    if kbs:
+        mb = statistics.median(kbs) / 1024
+        rows.append(("kept alive: the daemon's RSS (VmRSS of its own process, idle, median)",
+                     "5 kept stdio servers (server-everything, server-memory, mcp-server-time, 2 x demo_server.py)",
+                     f"{mb:.1f} MB", f"max {max(kbs) / 1024:.1f} MB of {len(kbs)} reads", "<= 25 MB",
+                     check(mb <= 25, "daemon RSS with 5 idle servers <= 25 MB")))
+
+# --- tools search over 1,000 cached tools (bench/search.sh) -----------------------------------
+search_path = os.path.join(raw, "search.txt")
+if os.path.exists(search_path):
+    with open(search_path) as f:
+        for line in f:
+            m = re.match(r"(.+?)\s+fastest\s+(\d+) ms\s+median\s+(\d+) ms\s+\((\d+) runs\)", line)
+            if not m:
+                continue
+            name, fastest, median, runs = m.group(1).strip(), int(m.group(2)), int(m.group(3)), m.group(4)
+            target = verdict = ""
+            if name.startswith("tools search"):
+                target = "<= 20 ms"
+                verdict = check(median <= 20, "tools search over 1,000 cached tools <= 20 ms")
+            rows.append(("`tools search` over 1,000 cached tools (50 stdio servers x 20, `bench/search.sh`)",
+                         f"`{name}`", f"{median} ms", f"fastest {fastest} ms of {runs}", target, verdict))
 
 # --- output ---------------------------------------------------------------------------------
 lines = ["| item | run | median (±stddev ms) | ratio | target | |", "|---|---|---|---|---|---|"]

@@ -91,8 +91,9 @@ async fn through_daemon(app: &App, server: &Arc<ServerConfig>) -> Result<Option<
         }
         match UnixStream::connect(&place.socket).await {
             Ok(stream) => return connect_over(app, server, &spec, stream).await,
-            // The daemon exited (idle) since we asked: start it again once.
-            Err(error) if attempt == 0 && start => {
+            // The daemon exited (idle) since we asked, or its pid file was stale: ask again
+            // (and start it, when we may) once.
+            Err(error) if attempt == 0 => {
                 tracing::debug!("the daemon's socket refused a connection: {error}");
             }
             Err(error) => {
@@ -116,6 +117,13 @@ async fn ready(place: &Place, start: bool, again: bool) -> bool {
         Known::Absent if !start => return false,
         Known::Absent | Known::Unasked => {}
     }
+    // The fast path of a kept-alive command: the pid file of a live daemon of our version
+    // says as much as a status round trip on the socket would, for a file read. A socket
+    // that then refuses the connection sends the caller back here with `again`.
+    if !again && running_by_pid_file(place) {
+        *known = Known::Running;
+        return true;
+    }
     let outcome = if start {
         client::ensure(place).await.map(|_| true)
     } else {
@@ -136,6 +144,15 @@ async fn ready(place: &Place, start: bool, again: bool) -> bool {
         }
     };
     *known == Known::Running
+}
+
+/// Whether the pid file names a live daemon of our version. Only the user can write there
+/// (the directory is 0700); a stale file (a daemon killed with -9, its pid reused) costs a
+/// refused connection and the status round trip this skips.
+fn running_by_pid_file(place: &Place) -> bool {
+    place
+        .read_pid_file()
+        .is_some_and(|file| file.version == env!("CARGO_PKG_VERSION") && place::alive(file.pid))
 }
 
 /// The daemon cannot be used for this command: say why once, and go direct.

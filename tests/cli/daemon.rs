@@ -229,6 +229,36 @@ fn a_daemon_killed_with_9_is_replaced_and_its_servers_are_ended() {
 }
 
 #[test]
+fn a_stale_pid_file_naming_a_live_process_costs_nothing_but_a_refused_connection() {
+    // Commands trust the pid file of a live daemon of their version instead of asking it its
+    // status. Here it names a live process that is no daemon (a pid reused) and no socket
+    // answers: `auto` still runs direct without a word, and `true` still starts a daemon.
+    let daemon = Daemon::new();
+    let mut impostor = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    let dir = daemon.run_dir().join("mcpchat");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let pid_file = daemon.run_dir().join("mcpchat/daemon.pid");
+    let stale = serde_json::json!({"pid": impostor.id(), "version": env!("CARGO_PKG_VERSION"), "children": []});
+    std::fs::write(&pid_file, stale.to_string()).unwrap();
+    daemon.config("");
+    let (_, stderr) = daemon.call(&[], "recall", "{}");
+    assert_eq!(stderr, "");
+    assert!(!daemon.socket().exists());
+    daemon.config("    keep_alive: true\n");
+    assert_eq!(daemon.call(&[], "remember", r#"{"value": "a"}"#).1, "");
+    let (text, stderr) = daemon.call(&[], "recall", "{}");
+    assert_eq!((text.as_str(), stderr.as_str()), ("a", ""));
+    assert!(daemon.socket().exists());
+    assert_ne!(daemon.pid(), Some(impostor.id()));
+    impostor.kill().unwrap();
+    impostor.wait().unwrap();
+}
+
+#[test]
 fn a_server_that_exited_is_started_again_on_the_next_command_with_a_note() {
     let daemon = Daemon::new();
     daemon.config("    keep_alive: true\n");
