@@ -184,7 +184,7 @@ impl crate::mcp::Asks for Asks {
         request: ElicitRequestParams,
     ) -> BoxFuture<'static, Result<ElicitResult, ErrorData>> {
         if let Some(inbox) = self.hosts.inbox(self.upstream) {
-            return super::parked::ask(inbox, super::parked::elicitation(request));
+            return super::inbox::ask(inbox, super::inbox::elicitation(request));
         }
         let mode = match &request {
             ElicitRequestParams::UrlElicitationParams { .. } => "url",
@@ -218,7 +218,7 @@ impl crate::mcp::Asks for Asks {
         request: rmcp::model::CreateMessageRequestParams,
     ) -> BoxFuture<'static, Result<rmcp::model::CreateMessageResult, ErrorData>> {
         if let Some(inbox) = self.hosts.inbox(self.upstream) {
-            return super::parked::ask(inbox, super::parked::sampling(request));
+            return super::inbox::ask(inbox, super::inbox::sampling(request));
         }
         let host = self
             .hosts
@@ -247,7 +247,7 @@ impl crate::mcp::Asks for Asks {
     #[allow(deprecated)]
     fn roots(&self) -> BoxFuture<'static, Result<rmcp::model::ListRootsResult, ErrorData>> {
         if let Some(inbox) = self.hosts.inbox(self.upstream) {
-            return super::parked::ask(inbox, super::parked::roots());
+            return super::inbox::ask(inbox, super::inbox::roots());
         }
         let host = self
             .hosts

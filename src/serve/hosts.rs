@@ -37,7 +37,7 @@ struct Flight {
     upstream: usize,
     host: Peer<RoleServer>,
     /// A 2026-07-28 host's call parked on the upstream's requests: they go here.
-    inbox: Option<super::parked::Inbox>,
+    inbox: Option<super::inbox::Inbox>,
 }
 
 struct Connected {
@@ -105,7 +105,7 @@ impl Hosts {
         &self,
         upstream: usize,
         host: &Peer<RoleServer>,
-        inbox: Option<super::parked::Inbox>,
+        inbox: Option<super::inbox::Inbox>,
     ) -> InFlight<'_> {
         let mut state = self.lock();
         state.next += 1;
@@ -143,7 +143,7 @@ impl Hosts {
 
     /// The inbox of the latest request in flight to `upstream`, when that request is a
     /// parked one: the upstream's request goes there rather than to any host.
-    pub fn inbox(&self, upstream: usize) -> Option<super::parked::Inbox> {
+    pub fn inbox(&self, upstream: usize) -> Option<super::inbox::Inbox> {
         let state = self.lock();
         // A stateless host's own flight cannot be asked anything: look past it.
         let latest = state.flights.iter().rev().find(|f| {

@@ -40,6 +40,22 @@ const MAX_REQUESTS: usize = 16;
 /// How many states may wait for their host's retry; the oldest is forgotten first.
 const MAX_PENDING: usize = 256;
 
+/// A parked call between two rounds.
+pub struct Parked {
+    pub(super) events: tokio::sync::mpsc::UnboundedReceiver<super::inbox::Event>,
+    /// The upstream's requests not answered yet, by the key the host sees.
+    pub(super) waiting: BTreeMap<
+        String,
+        (
+            InputRequest,
+            tokio::sync::oneshot::Sender<Result<Value, ErrorData>>,
+        ),
+    >,
+    pub(super) next_key: u64,
+    /// Dropped with the round: the call upstream is cancelled.
+    pub(super) _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 /// The states handed to hosts and not used yet.
 #[derive(Default)]
 pub struct Rounds {
@@ -62,7 +78,7 @@ pub enum Kind {
         answered: InputResponses,
     },
     /// A 2025-era upstream's call waiting for its requests' answers.
-    Parked(super::parked::Parked),
+    Parked(Parked),
 }
 
 /// A state nobody can guess: 128 random bits.
@@ -354,7 +370,7 @@ pub fn speaks_2026(session: &Session) -> bool {
 /// A 2026-07-28 upstream sends log messages only for requests that name a level
 /// (`logging/setLevel` is gone): a 2025-era host's level, set with `logging/setLevel`, goes
 /// with each of its requests (as severity rank, debug 0).
-fn with_log_level<P: Retried>(params: &mut P, rank: Option<u8>) {
+pub fn with_log_level<P: Retried>(params: &mut P, rank: Option<u8>) {
     const NAMES: [&str; 8] = [
         "debug",
         "info",
@@ -376,67 +392,6 @@ fn with_log_level<P: Retried>(params: &mut P, rank: Option<u8>) {
         .meta()
         .get_or_insert_with(Default::default)
         .set_log_level(level);
-}
-
-/// One host request to upstream `index` (`key`: its method and the name or URI the host
-/// sent), with every input round on the way: a host's `requestState` resumes its round
-/// here; the upstream's `input_required` results and its requests go to the host as its era
-/// allows.
-pub async fn exchange<P: Retried + 'static>(
-    relay: &super::relay::Relay,
-    (index, session): (usize, &Session),
-    (what, key): (&str, &str),
-    mut params: P,
-    context: &RequestContext<RoleServer>,
-) -> Result<Answer, Refused> {
-    let rounds = &relay.rounds;
-    let (responses, state) = params.input();
-    let (responses, state) = (responses.take(), state.take());
-    let round = (key, index);
-    if let Some(state) = state {
-        let kept = rounds.resume(&state, key).map_err(Refused::Upstream)?;
-        if kept.upstream != index {
-            return Err(Refused::Upstream(ErrorData::invalid_params(
-                "requestState belongs to another server's request",
-                None,
-            )));
-        }
-        match kept.kind {
-            Kind::Parked(parked) => {
-                return super::parked::resume(rounds, round, parked, responses, context).await;
-            }
-            Kind::Upstream { state, answered } => {
-                let (to_send, to_state) = params.input();
-                *to_send = Some(merged(responses, answered));
-                *to_state = state;
-            }
-        }
-    } else {
-        // No round of ours: the host's responses are for the upstream to judge.
-        *params.input().0 = responses;
-    }
-    if !speaks_2026(session) && host_is_2026(context) {
-        let hub = relay.hub.clone();
-        return super::parked::start(hub, rounds, round, params.request(), context).await;
-    }
-    if speaks_2026(session) && !host_is_2026(context) {
-        with_log_level(&mut params, relay.hub.hosts.level_of(&context.peer));
-    }
-    let _flying = relay.hub.hosts.flying(index, &context.peer);
-    let first = params.clone().request();
-    let raw = super::relay::forward_with_progress(session, what, first, context).await?;
-    let again = |responses: Option<InputResponses>, state: Option<String>| {
-        let mut retry = params.clone();
-        let (to_send, to_state) = retry.input();
-        *to_send = responses;
-        *to_state = state;
-        let request = retry.request();
-        let send: futures::future::BoxFuture<'_, Result<Value, Refused>> = Box::pin(
-            super::relay::forward_with_progress(session, what, request, context),
-        );
-        send
-    };
-    settle(rounds, round, raw, context, &again).await
 }
 
 #[cfg(test)]

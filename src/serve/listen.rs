@@ -14,11 +14,11 @@ use std::collections::HashMap;
 
 use futures::future::{BoxFuture, join_all};
 use rmcp::ErrorData;
-use rmcp::model::{ServerNotification, SubscriptionFilter};
+use rmcp::model::ServerNotification;
 use rmcp::service::{Subscription, SubscriptionContext, SubscriptionSink};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::relay::Relay;
+use super::hub::Hub;
 use crate::cache::ListKind;
 use crate::mcp::{Session, Updates};
 
@@ -31,13 +31,17 @@ enum Source<'a> {
 }
 
 /// Run one host's listen until it is cancelled.
-pub async fn listen(relay: &Relay, context: SubscriptionContext) -> Result<(), ErrorData> {
+/// `owned`: the upstream of each resource URI the host subscribed to.
+pub async fn listen(
+    hub: &Hub,
+    mut owned: HashMap<usize, Vec<String>>,
+    context: SubscriptionContext,
+) -> Result<(), ErrorData> {
     let accepted = context.accepted().clone();
     let sink = context.sink().clone();
-    let mut owned = owners(relay, &accepted).await;
     let mut sources = Vec::new();
     let mut pumps: Vec<BoxFuture<'_, ()>> = Vec::new();
-    for (index, session) in relay.hub.live() {
+    for (index, session) in hub.live() {
         let uris = owned.remove(&index).unwrap_or_default();
         if super::input::speaks_2026(session) {
             let mut filter = accepted.clone();
@@ -67,17 +71,6 @@ pub async fn listen(relay: &Relay, context: SubscriptionContext) -> Result<(), E
         close(source).await;
     }
     Ok(())
-}
-
-/// The upstream of each resource URI the host subscribed to (URIs nobody lists are left out).
-async fn owners(relay: &Relay, accepted: &SubscriptionFilter) -> HashMap<usize, Vec<String>> {
-    let mut owned: HashMap<usize, Vec<String>> = HashMap::new();
-    for uri in accepted.resource_subscriptions.iter().flatten() {
-        if let Ok(index) = relay.owner_of(uri).await {
-            owned.entry(index).or_default().push(uri.clone());
-        }
-    }
-    owned
 }
 
 /// A 2025-era upstream's list changes, as this host's.

@@ -22,10 +22,13 @@
 //! sessions deleted), whether the host closed stdin (exit 0) or a signal came (exit 130).
 
 mod asks;
+mod exchange;
+mod forward;
 mod hosts;
 mod http;
 mod http_tasks;
 pub(crate) mod hub;
+mod inbox;
 mod input;
 mod listen;
 pub(crate) mod listener;

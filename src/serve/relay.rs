@@ -16,9 +16,9 @@ use rmcp::model::{
     CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, Prompt, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Reference, RequestMetaObject, Resource, ResourceTemplate, ServerConfig,
-    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    Prompt, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    RequestMetaObject, Resource, ResourceTemplate, ServerConfig, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
 use rmcp::model::{SubscribeRequest, UnsubscribeRequest};
@@ -108,45 +108,6 @@ fn malformed(server: &str, method: &str, error: &serde_json::Error) -> ErrorData
         format!("MCP server `{server}` sent a malformed {method} result: {error}"),
         None,
     )
-}
-
-/// `session.forward` with the upstream's progress for the request passed on to the host under
-/// the host's own progress token (when it gave one), in the order the upstream sent it and all
-/// of it before the result: a host drops progress for a request it has the answer to.
-pub(super) async fn forward_with_progress(
-    session: &Session,
-    what: &str,
-    request: ClientRequest,
-    context: &RequestContext<RoleServer>,
-) -> Result<Value, Refused> {
-    let Some(token) = context.meta.get_progress_token() else {
-        return session
-            .forward(what, request, context.ct.cancelled(), None)
-            .await;
-    };
-    let peer = context.peer.clone();
-    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<ProgressNotificationParam>();
-    let passing_on = tokio::spawn(async move {
-        while let Some(mut params) = queued.recv().await {
-            params.progress_token = token.clone();
-            if let Err(error) = peer.notify_progress(params).await {
-                tracing::debug!("could not pass progress on to the host: {error}");
-            }
-        }
-    });
-    let route: Arc<dyn Fn(ProgressNotificationParam) + Send + Sync> =
-        Arc::new(move |params: ProgressNotificationParam| {
-            // Only fails once the request is answered; late progress has no one to go to.
-            let _ = queue.send(params);
-        });
-    let outcome = session
-        .forward(what, request, context.ct.cancelled(), Some(route))
-        .await;
-    // `forward` has dropped the route, so the queue ends once the progress in it is sent.
-    if let Err(error) = passing_on.await {
-        tracing::debug!("passing progress on to the host failed: {error}");
-    }
-    outcome
 }
 
 /// An upstream's result marked complete where it does not say (2025-era servers do not):
@@ -373,6 +334,21 @@ impl Relay {
         }
     }
 
+    /// The upstream of each resource URI the host subscribed to (URIs nobody lists are left
+    /// out).
+    async fn owners(
+        &self,
+        accepted: &rmcp::model::SubscriptionFilter,
+    ) -> HashMap<usize, Vec<String>> {
+        let mut owned: HashMap<usize, Vec<String>> = HashMap::new();
+        for uri in accepted.resource_subscriptions.iter().flatten() {
+            if let Ok(index) = self.owner_of(uri).await {
+                owned.entry(index).or_default().push(uri.clone());
+            }
+        }
+        owned
+    }
+
     /// The upstream of a resource URI; unknown URIs are looked for in fresh lists once.
     pub(super) async fn owner_of(&self, uri: &str) -> Result<usize, ErrorData> {
         if let Some(index) = self.hub.router.route_uri(uri) {
@@ -399,7 +375,7 @@ impl Relay {
     ) -> Result<T, ErrorData> {
         let session = self.session(index).map_err(|f| as_error(&f))?;
         let _flying = self.hub.hosts.flying(index, &context.peer);
-        let raw = forward_with_progress(session, what, request, context)
+        let raw = super::forward::forward_with_progress(session, what, request, context)
             .await
             .map_err(refusal)?;
         serde_json::from_value(completed(raw)).map_err(|e| malformed(session.name(), what, &e))
@@ -497,7 +473,15 @@ impl ServerHandler for Relay {
         params.name = name.into();
         params.meta = relayed_meta(params.meta);
         let asked = (what.as_str(), key.as_str());
-        match super::input::exchange(self, (index, session), asked, params, &context).await {
+        match super::exchange::exchange(
+            (&self.hub, &self.rounds),
+            (index, session),
+            asked,
+            params,
+            &context,
+        )
+        .await
+        {
             Ok(Answer::InputRequired(result)) => Ok(result.into()),
             Ok(Answer::Complete(raw)) if raw.get("resultType") == Some(&json!("task")) => {
                 let raw = self.named_for_host(index, raw, Some(&context.peer));
@@ -537,7 +521,15 @@ impl ServerHandler for Relay {
         params.meta = relayed_meta(params.meta);
         let session = self.session(index).map_err(|f| as_error(&f))?;
         let asked = (what.as_str(), key.as_str());
-        match super::input::exchange(self, (index, session), asked, params, &context).await {
+        match super::exchange::exchange(
+            (&self.hub, &self.rounds),
+            (index, session),
+            asked,
+            params,
+            &context,
+        )
+        .await
+        {
             Ok(Answer::InputRequired(result)) => Ok(result.into()),
             Ok(Answer::Complete(raw)) => serde_json::from_value::<GetPromptResult>(completed(raw))
                 .map(GetPromptResponse::from)
@@ -580,7 +572,15 @@ impl ServerHandler for Relay {
         params.meta = relayed_meta(params.meta);
         let session = self.session(index).map_err(|f| as_error(&f))?;
         let asked = (what.as_str(), key.as_str());
-        match super::input::exchange(self, (index, session), asked, params, &context).await {
+        match super::exchange::exchange(
+            (&self.hub, &self.rounds),
+            (index, session),
+            asked,
+            params,
+            &context,
+        )
+        .await
+        {
             Ok(Answer::InputRequired(result)) => Ok(result.into()),
             Ok(Answer::Complete(raw)) => {
                 serde_json::from_value::<ReadResourceResult>(completed(raw))
@@ -626,7 +626,8 @@ impl ServerHandler for Relay {
     }
 
     async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
-        super::listen::listen(self, context).await
+        let owned = self.owners(context.accepted()).await;
+        super::listen::listen(&self.hub, owned, context).await
     }
 
     #[allow(deprecated)] // resources/subscribe: what 2025-era hosts and servers speak
