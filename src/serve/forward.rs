@@ -22,9 +22,10 @@ pub async fn forward_with_progress(
     request: ClientRequest,
     context: &RequestContext<RoleServer>,
 ) -> Result<Value, Refused> {
+    let meta = hosts_capabilities(session, context);
     let Some(token) = context.meta.get_progress_token() else {
         return session
-            .forward(what, request, context.ct.cancelled(), None)
+            .forward_with_meta(what, request, context.ct.cancelled(), None, meta)
             .await;
     };
     let peer = context.peer.clone();
@@ -43,11 +44,32 @@ pub async fn forward_with_progress(
             let _ = queue.send(params);
         });
     let outcome = session
-        .forward(what, request, context.ct.cancelled(), Some(route))
+        .forward_with_meta(what, request, context.ct.cancelled(), Some(route), meta)
         .await;
     // `forward` has dropped the route, so the queue ends once the progress in it is sent.
     if let Err(error) = passing_on.await {
         tracing::debug!("passing progress on to the host failed: {error}");
     }
     outcome
+}
+
+/// A 2026-07-28 host's client capabilities, for a 2026-07-28 upstream's request: the upstream
+/// judges what it may ask by the host's, not by what serve declares (SEP-2575). Our own
+/// `experimental` entries stay home; 2025-era hosts and upstreams get nothing (serve declared
+/// its capabilities to a 2025-era upstream at `initialize`).
+fn hosts_capabilities(
+    session: &Session,
+    context: &RequestContext<RoleServer>,
+) -> Option<rmcp::model::RequestMetaObject> {
+    let speaks_2026 = session
+        .protocol_version()
+        .is_some_and(|version| version.as_str() >= "2026-07-28");
+    let mut capabilities = context.meta.client_capabilities()?;
+    if !speaks_2026 {
+        return None;
+    }
+    capabilities.experimental = None;
+    let mut meta = rmcp::model::RequestMetaObject::default();
+    meta.set_client_capabilities(capabilities);
+    Some(meta)
 }

@@ -37,8 +37,23 @@ impl Session {
         cancelled: impl Future<Output = ()>,
         progress: Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>>,
     ) -> Result<Value, Refused> {
+        self.forward_with_meta(what, request, cancelled, progress, None)
+            .await
+    }
+
+    /// [`Session::forward`] with `_meta` of the caller's over what rmcp sets (a 2026-07-28
+    /// request's client capabilities: `serve` passes on its host's).
+    pub async fn forward_with_meta(
+        &self,
+        what: &str,
+        request: ClientRequest,
+        cancelled: impl Future<Output = ()>,
+        progress: Option<Arc<dyn Fn(ProgressNotificationParam) + Send + Sync>>,
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<Value, Refused> {
         let peer = self.client.peer();
-        let options = PeerRequestOptions::with_timeout(self.server.timeout);
+        let mut options = PeerRequestOptions::with_timeout(self.server.timeout);
+        options.meta = meta;
         let handle = match peer.send_request_with_option(request, options).await {
             Ok(handle) => handle,
             Err(error) => return Err(self.refused(what, &error).await),
