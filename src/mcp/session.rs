@@ -43,6 +43,9 @@ pub struct Session {
     pub(super) keep: Option<Arc<super::transport::resume::Keep>>,
     /// Lists the server said changed during this session.
     pub(super) changes: Arc<super::features::lists::ListChanges>,
+    /// Reached through the daemon (its socket, no transport of ours): a failure the daemon
+    /// met on our behalf, in an error's data, is believed (see `classify::relayed`).
+    pub(super) relayed: bool,
 }
 
 impl Session {
@@ -202,8 +205,15 @@ impl Session {
     /// afresh next time. Not for an internal error (-32603): the server understood the
     /// request well enough to fail it (the Python SDK answers an unknown prompt so).
     async fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
-        let failure =
-            request_failure(&self.server, &self.store, self.child.as_ref(), what, error).await;
+        let failure = request_failure(
+            &self.server,
+            &self.store,
+            self.child.as_ref(),
+            self.relayed,
+            what,
+            error,
+        )
+        .await;
         if self.era_unconfirmed
             && matches!(failure.kind, Kind::Http | Kind::Protocol)
             && !super::rejected_as_stale(&failure)

@@ -5,7 +5,9 @@
 //! name, and only if the upstream's allow/deny lists permit it; an upstream's JSON-RPC error
 //! reaches the host as the upstream sent it (redacted); a tool call that cannot reach its
 //! upstream (not connected, timed out, needs `auth login`) is an `isError` result naming the
-//! server and saying why, so the host's model can read it; a host's cancellation is passed on.
+//! server and saying why, so the host's model can read it (the daemon's relay instead fails
+//! any request, lists included, with the failure itself, for the command to fail as
+//! directly); a host's cancellation is passed on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -212,7 +214,7 @@ impl Relay {
     }
 
     /// One merged page of tools (allow/deny applied, the cache used), renamed; see `pages`.
-    async fn tools(&self, at: &Position) -> (Vec<Tool>, Option<Position>) {
+    async fn tools(&self, at: &Position) -> Result<(Vec<Tool>, Option<Position>), Failure> {
         let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
             match cursor {
                 None if session.cached::<Tool>(ListKind::Tools).is_some() => {
@@ -222,6 +224,7 @@ impl Relay {
             }
         })
         .await;
+        let parts = self.unfailed(parts)?;
         let (kept, next) = pages::cut(parts, at);
         let router = &self.hub.router;
         let mut merged = Vec::new();
@@ -243,12 +246,12 @@ impl Relay {
         }
         listed.extend(merged.iter().map(|t| (t.name.to_string(), t.clone())));
         drop(listed);
-        (merged, next)
+        Ok((merged, next))
     }
 
     /// One merged page of prompts, renamed.
-    async fn prompts(&self, at: &Position) -> (Vec<Prompt>, Option<Position>) {
-        let (kept, next) = self.items::<Prompt>(ListKind::Prompts, at).await;
+    async fn prompts(&self, at: &Position) -> Result<(Vec<Prompt>, Option<Position>), Failure> {
+        let (kept, next) = self.items::<Prompt>(ListKind::Prompts, at).await?;
         let router = &self.hub.router;
         let mut merged = Vec::new();
         for (index, first, prompts) in kept {
@@ -259,33 +262,36 @@ impl Relay {
                 prompt
             }));
         }
-        (merged, next)
+        Ok((merged, next))
     }
 
     /// One merged page of resources (their URIs as they are).
-    async fn resources(&self, at: &Position) -> (Vec<Resource>, Option<Position>) {
-        let (kept, next) = self.items::<Resource>(ListKind::Resources, at).await;
+    async fn resources(&self, at: &Position) -> Result<(Vec<Resource>, Option<Position>), Failure> {
+        let (kept, next) = self.items::<Resource>(ListKind::Resources, at).await?;
         let mut merged = Vec::new();
         for (index, first, resources) in kept {
             let uris = resources.iter().map(|r| r.uri.as_str());
             self.hub.router.listed_uris(index, first, uris);
             merged.extend(resources);
         }
-        (merged, next)
+        Ok((merged, next))
     }
 
     /// One merged page of resource templates.
-    async fn templates(&self, at: &Position) -> (Vec<ResourceTemplate>, Option<Position>) {
+    async fn templates(
+        &self,
+        at: &Position,
+    ) -> Result<(Vec<ResourceTemplate>, Option<Position>), Failure> {
         let (kept, next) = self
             .items::<ResourceTemplate>(ListKind::Templates, at)
-            .await;
+            .await?;
         let mut merged = Vec::new();
         for (index, first, templates) in kept {
             let patterns = templates.iter().map(|t| t.uri_template.as_str());
             self.hub.router.listed_templates(index, first, patterns);
             merged.extend(templates);
         }
-        (merged, next)
+        Ok((merged, next))
     }
 
     /// One merged page of a list other than tools: each upstream's items with its index and
@@ -294,7 +300,7 @@ impl Relay {
         &self,
         kind: ListKind,
         at: &Position,
-    ) -> (Vec<(usize, bool, Vec<T>)>, Option<Position>) {
+    ) -> Result<(Vec<(usize, bool, Vec<T>)>, Option<Position>), Failure> {
         let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
             match cursor {
                 None if session.cached::<T>(kind).is_some() => {
@@ -304,6 +310,7 @@ impl Relay {
             }
         })
         .await;
+        let parts = self.unfailed(parts)?;
         let (kept, next) = pages::cut(parts, at);
         let items = kept
             .into_iter()
@@ -312,7 +319,23 @@ impl Relay {
                 Some((index, first, items))
             })
             .collect();
-        (items, next)
+        Ok((items, next))
+    }
+
+    /// The parts of a merged page; for the daemon's relay, the failure of its upstream to
+    /// list (e.g. its authorization was revoked) instead, so that the command fails as
+    /// directly rather than getting an empty list.
+    fn unfailed<T>(&self, mut parts: Vec<pages::Part<T>>) -> Result<Vec<pages::Part<T>>, Failure> {
+        if !self.failures_as_errors {
+            return Ok(parts);
+        }
+        match parts.iter().position(|(_, _, listed)| listed.is_err()) {
+            Some(at) => match parts.remove(at) {
+                (_, _, Err(failure)) => Err(failure),
+                _ => Ok(parts),
+            },
+            None => Ok(parts),
+        }
     }
 
     /// Every page of one list, for the router to know every name or URI; a cursor an
@@ -322,13 +345,13 @@ impl Relay {
         let mut seen = std::collections::HashSet::new();
         loop {
             let next = match kind {
-                ListKind::Tools => self.tools(&at).await.1,
-                ListKind::Prompts => self.prompts(&at).await.1,
-                ListKind::Resources => self.resources(&at).await.1,
-                ListKind::Templates => self.templates(&at).await.1,
+                ListKind::Tools => self.tools(&at).await.map(|page| page.1),
+                ListKind::Prompts => self.prompts(&at).await.map(|page| page.1),
+                ListKind::Resources => self.resources(&at).await.map(|page| page.1),
+                ListKind::Templates => self.templates(&at).await.map(|page| page.1),
             };
             match next {
-                Some(next) if seen.insert(next.encode()) => at = next,
+                Ok(Some(next)) if seen.insert(next.encode()) => at = next,
                 _ => return,
             }
         }
@@ -445,7 +468,8 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let (tools, next) = self.tools(&Position::decode(cursor(&request))?).await;
+        let at = Position::decode(cursor(&request))?;
+        let (tools, next) = self.tools(&at).await.map_err(|f| as_error(&f))?;
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)
@@ -502,7 +526,8 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let (prompts, next) = self.prompts(&Position::decode(cursor(&request))?).await;
+        let at = Position::decode(cursor(&request))?;
+        let (prompts, next) = self.prompts(&at).await.map_err(|f| as_error(&f))?;
         let mut result = ListPromptsResult::with_all_items(prompts);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)
@@ -543,7 +568,8 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let (resources, next) = self.resources(&Position::decode(cursor(&request))?).await;
+        let at = Position::decode(cursor(&request))?;
+        let (resources, next) = self.resources(&at).await.map_err(|f| as_error(&f))?;
         let mut result = ListResourcesResult::with_all_items(resources);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)
@@ -554,7 +580,8 @@ impl ServerHandler for Relay {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let (templates, next) = self.templates(&Position::decode(cursor(&request))?).await;
+        let at = Position::decode(cursor(&request))?;
+        let (templates, next) = self.templates(&at).await.map_err(|f| as_error(&f))?;
         let mut result = ListResourceTemplatesResult::with_all_items(templates);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)

@@ -450,3 +450,154 @@ fn a_daemon_started_with_other_proxy_variables_leaves_the_server_direct_with_one
     );
     assert_eq!(daemon.status()[0]["calls"], 1);
 }
+
+/// A script for `$BROWSER` that leaves `browser-opened` behind when run.
+fn tell_tale_browser(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let opened = env.path("browser-opened");
+    let browser = env.write(
+        "browser.sh",
+        &format!("#!/bin/sh\ntouch {}\n", opened.display()),
+    );
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (browser, opened)
+}
+
+#[test]
+fn an_authorization_revoked_mid_session_fails_kept_commands_with_exit_3_as_directly() {
+    let peer = python_oauth();
+    let daemon = Daemon::plain();
+    let env = daemon.env();
+    logged_in_with_curl(env, &peer.url);
+    let config = std::fs::read_to_string(env.path("mcp_servers.yaml")).unwrap();
+    env.write(
+        "mcp_servers.yaml",
+        &format!("{config}    keep_alive: true\n"),
+    );
+    let (browser, opened) = tell_tale_browser(env);
+    // A daemon that keeps no lists in its cache: every list reaches the server (one with a
+    // fresh list would answer from it without asking the server, as a direct run does on
+    // a 2026-07-28 server).
+    let started = daemon
+        .cmd()
+        .env("MCPCHAT_NO_CACHE", "1")
+        .env("BROWSER", &browser)
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert_eq!(started.status.code(), Some(0), "{}", stderr_of(&started));
+    let run = |mode: &str, args: &[&str]| {
+        daemon
+            .cmd()
+            .env("BROWSER", &browser)
+            .arg(mode)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let whoami = ["tools", "call", "s__whoami"];
+    let before = run("--keep-alive", &whoami);
+    assert_eq!(before.status.code(), Some(0), "{}", stderr_of(&before));
+    let key = daemon.status()[0]["key"].clone();
+    // The server forgets both tokens: the access token is refused (401), and so is the
+    // refresh token the daemon then tries.
+    for which in ["access_token", "refresh_token"] {
+        let token = stored_token(env, which);
+        let expire = format!("{}/test/expire", peer.base());
+        assert_eq!(post_json(&expire, &json!({"token": token})), 204);
+    }
+    let error = "mcpchat: error: MCP server `s` requires authentication, or rejected the credentials sent\n\
+                 hint: run: mcpchat auth login s\n";
+    let commands: &[&[&str]] = &[
+        &whoami,
+        &["--no-cache", "tools", "list"],
+        &["resources", "read", "note://whoami"],
+        &["prompts", "get", "s__greeting"],
+    ];
+    for command in commands {
+        let direct = run("--no-keep-alive", command);
+        let kept = run("--keep-alive", command);
+        assert_eq!(direct.status.code(), Some(3), "{command:?}");
+        assert_eq!(
+            kept.status.code(),
+            Some(3),
+            "{command:?}: {}",
+            stderr_of(&kept)
+        );
+        assert_eq!(lines(&kept.stdout), lines(&direct.stdout), "{command:?}");
+        assert_eq!(stderr_of(&kept), error, "{command:?}");
+        // Direct, the refresh is this process's own and its log line comes first.
+        assert_eq!(
+            stderr_of(&direct),
+            format!(
+                " WARN the refresh token was rejected or is missing; a new login is needed\n{error}"
+            ),
+            "{command:?}"
+        );
+    }
+    assert!(!opened.exists(), "a browser was opened");
+    // What the hint says works: after a new login the kept session goes on with its tokens.
+    logged_in_with_curl(env, &peer.url);
+    env.write(
+        "mcp_servers.yaml",
+        &format!("{config}    keep_alive: true\n"),
+    );
+    let after = run("--keep-alive", &whoami);
+    assert_eq!(after.status.code(), Some(0), "{}", stderr_of(&after));
+    assert_eq!(stderr_of(&after), "");
+    let status = daemon.status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0]["key"], key);
+}
+
+#[test]
+fn a_refresh_token_revoked_mid_session_fails_a_kept_call_with_exit_3_on_a_2025_era_server() {
+    let ml = mock_llm_oauth();
+    let daemon = Daemon::plain();
+    let env = daemon.env();
+    logged_in_with_curl(env, &ml.url);
+    let config = std::fs::read_to_string(env.path("mcp_servers.yaml")).unwrap();
+    env.write(
+        "mcp_servers.yaml",
+        &format!("{config}    keep_alive: true\n"),
+    );
+    let call = |mode: &str| {
+        daemon
+            .cmd()
+            .args([mode, "tools", "call", "s__echo", "--arg", "text=x"])
+            .output()
+            .unwrap()
+    };
+    let before = call("--keep-alive");
+    assert_eq!(before.status.code(), Some(0), "{}", stderr_of(&before));
+    let refresh = stored_token(env, "refresh_token");
+    let revoke = format!("{}/oauth/revoke", ml.base());
+    assert_eq!(post_json(&revoke, &json!({"refresh_token": refresh})), 204);
+    let access = stored_token(env, "access_token");
+    let expire = format!("{}/oauth/expire", ml.base());
+    assert_eq!(post_json(&expire, &json!({"token": access})), 204);
+    let direct = call("--no-keep-alive");
+    let kept = call("--keep-alive");
+    assert_eq!(direct.status.code(), Some(3), "{}", stderr_of(&direct));
+    assert_eq!(kept.status.code(), Some(3), "{}", stderr_of(&kept));
+    assert_eq!(kept.stdout, b"");
+    assert_eq!(direct.stdout, b"");
+    assert_eq!(
+        stderr_of(&kept),
+        "mcpchat: error: MCP server `s` requires authentication, or rejected the credentials sent\n\
+         hint: run: mcpchat auth login s\n"
+    );
+    assert_eq!(
+        stderr_of(&direct),
+        format!(
+            " WARN the refresh token was rejected or is missing; a new login is needed\n{}",
+            stderr_of(&kept)
+        )
+    );
+    let status = daemon.status();
+    assert_eq!(status[0]["protocol_version"], "2025-11-25");
+    assert_eq!(status[0]["calls"], 2);
+}

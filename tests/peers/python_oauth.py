@@ -10,9 +10,10 @@ authorization server is the SDK's own (mcp.server.auth routes: metadata, /regist
 header, `none` no secret). Only the provider's storage is ours, in memory, and /authorize approves
 at once (302 straight back to the redirect URI with code and state), so a browser that just follows
 redirects completes the flow. Tokens rotate on refresh.
-Tool: whoami {} -> "client_id=<id> scopes=<scopes>".
-Test control: POST /test/expire {"token": AT} -> 204; the access token is rejected from then on
-(401), its refresh token still works.
+Tool: whoami {} -> "client_id=<id> scopes=<scopes>". Prompt: greeting {} -> one user message
+"hello". Resource: note://whoami -> the same text as the tool.
+Test control: POST /test/expire {"token": T} -> 204; the token is rejected from then on: an access
+token with 401 (its refresh token still works), a refresh token with invalid_grant.
 """
 
 import secrets
@@ -142,11 +143,20 @@ def main() -> None:
         token = get_access_token()
         return f"client_id={token.client_id} scopes={' '.join(token.scopes)}" if token else "anonymous"
 
+    @server.prompt(description="A fixed greeting.")
+    def greeting() -> str:
+        return "hello"
+
+    @server.resource("note://whoami", description="Who the access token belongs to.", mime_type="text/plain")
+    def note() -> str:
+        return whoami()
+
     app = server.streamable_http_app(host="127.0.0.1")
 
     async def expire(request: Request) -> Response:
         token = (await request.json()).get("token")
         provider.access.pop(token, None)
+        provider.refresh.pop(token, None)
         return Response(status_code=204)
 
     app.router.routes.insert(0, Route("/test/expire", expire, methods=["POST"]))

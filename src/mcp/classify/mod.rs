@@ -30,6 +30,7 @@ pub(super) async fn request_failure(
     server: &ServerConfig,
     store: &TokenStore,
     child: Option<&Child>,
+    relayed: bool,
     what: &str,
     error: &ServiceError,
 ) -> Failure {
@@ -37,7 +38,8 @@ pub(super) async fn request_failure(
         return challenge_failure(server, store, challenge);
     }
     if let ServiceError::McpError(data) = error
-        && let Some(failure) = relayed::failure(server, child, data)
+        && relayed
+        && let Some(failure) = relayed::failure_in(data)
     {
         return failure;
     }

@@ -1,17 +1,15 @@
 //! A failure that the daemon met on our behalf (the kept server exited or timed out during a
-//! request), carried in a JSON-RPC error's `data` so that the command fails exactly as it
-//! would have directly: same kind (exit code), message and hints.
+//! request, or its authorization failed), carried in a JSON-RPC error's `data` so that the
+//! command fails exactly as it would have directly: same kind (exit code), message and hints.
 //!
-//! Guarantees: the failure is believed only on a session that reaches a stdio server through
-//! the daemon (a stdio server without a child of ours); `serve` never passes on an upstream's
-//! own error with this key (`serve::relay` strips it), so a server cannot choose our words
-//! or exit code.
+//! Guarantees: the failure is believed only on a session that reaches its server (stdio or
+//! HTTP) through the daemon's socket, never on a transport of ours to a server; `serve`
+//! never passes on an upstream's own error with this key (`serve::relay` strips it), so a
+//! server cannot choose our words or exit code.
 
 use serde_json::{Value, json};
 
-use crate::config::{ServerConfig, Transport};
 use crate::exit::{Failure, Kind};
-use crate::mcp::transport::stdio::Child;
 
 /// The key in an error's `data` that carries the failure.
 pub const FAILURE_KEY: &str = "io.mcpchat/failure";
@@ -30,22 +28,9 @@ pub fn failure_data(failure: &Failure) -> Value {
     }})
 }
 
-/// The failure the daemon passed on, on a session through the daemon; None otherwise.
-pub(super) fn failure(
-    server: &ServerConfig,
-    child: Option<&Child>,
-    data: &rmcp::ErrorData,
-) -> Option<Failure> {
-    // Directly, a stdio server always is our child: one without is reached through the daemon.
-    let through_daemon = child.is_none() && matches!(server.transport, Transport::Stdio { .. });
-    if !through_daemon {
-        return None;
-    }
-    decoded(data)
-}
-
-/// The failure in an error's data, if it carries one.
-fn decoded(data: &rmcp::ErrorData) -> Option<Failure> {
+/// The failure in an error's data, if it carries one (the caller checks that the session
+/// is one through the daemon).
+pub(super) fn failure_in(data: &rmcp::ErrorData) -> Option<Failure> {
     let said = data.data.as_ref()?.get(FAILURE_KEY)?;
     let kind = Kind::named(said.get("kind")?.as_str()?)?;
     let mut failure = Failure::new(kind, said.get("message")?.as_str()?);
@@ -72,11 +57,11 @@ mod tests {
     fn a_failure_passed_on_comes_out_as_it_went_in() {
         let failure = Failure::new(Kind::ServerExited, "it exited").hint("its stderr: bye");
         let data = rmcp::ErrorData::internal_error("it exited", Some(failure_data(&failure)));
-        let passed = decoded(&data).unwrap();
+        let passed = failure_in(&data).unwrap();
         assert_eq!(passed.kind, Kind::ServerExited);
         assert_eq!(passed.message, "it exited");
         assert_eq!(passed.hints, ["its stderr: bye"]);
         let unknown = json!({FAILURE_KEY: {"kind": "nonsense", "message": "m", "hints": []}});
-        assert!(decoded(&rmcp::ErrorData::internal_error("m", Some(unknown))).is_none());
+        assert!(failure_in(&rmcp::ErrorData::internal_error("m", Some(unknown))).is_none());
     }
 }

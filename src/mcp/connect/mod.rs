@@ -104,7 +104,8 @@ impl Session {
         let pieces = Pieces::new(&server, context, &handler, None);
         let attempt = connect_stdio(&server, transport, handler, context).await;
         let client = settle(&server, context, attempt, None).await?;
-        let session = pieces.into_session(server, context, client, None, None);
+        let mut session = pieces.into_session(server, context, client, None, None);
+        session.relayed = true;
         if let Some(level) = context.log_level {
             session.apply_log_level(level).await;
         }
@@ -195,6 +196,7 @@ impl Pieces {
             progress: context.progress.clone(),
             keep: is_http.then_some(self.keep),
             changes: self.changes,
+            relayed: false,
         }
     }
 }

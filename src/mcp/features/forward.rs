@@ -119,7 +119,15 @@ impl Session {
             return Refused::Upstream(data);
         }
         Refused::Failed(
-            request_failure(&self.server, &self.store, self.child.as_ref(), what, error).await,
+            request_failure(
+                &self.server,
+                &self.store,
+                self.child.as_ref(),
+                self.relayed,
+                what,
+                error,
+            )
+            .await,
         )
     }
 

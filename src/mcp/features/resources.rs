@@ -65,6 +65,7 @@ impl Session {
                 &self.server,
                 &self.store,
                 self.child.as_ref(),
+                self.relayed,
                 &what,
                 &error,
             )
