@@ -601,3 +601,35 @@ fn a_refresh_token_revoked_mid_session_fails_a_kept_call_with_exit_3_on_a_2025_e
     assert_eq!(status[0]["protocol_version"], "2025-11-25");
     assert_eq!(status[0]["calls"], 2);
 }
+
+#[test]
+fn a_kept_http_server_that_went_away_fails_the_command_with_exit_4_as_directly() {
+    let daemon = Daemon::plain();
+    let port = free_port();
+    let server = python_http_with(port, &[]);
+    let url = format!("py=http://127.0.0.1:{port}/mcp");
+    let call = |mode: &str| {
+        daemon
+            .cmd()
+            .args([mode, "--url", &url])
+            .args(["tools", "call", "py__add", "--arg", "a=2", "--arg", "b=3"])
+            .output()
+            .unwrap()
+    };
+    let before = call("--keep-alive");
+    assert_eq!(before.status.code(), Some(0), "{}", stderr_of(&before));
+    drop(server);
+    let direct = call("--no-keep-alive");
+    let kept = call("--keep-alive");
+    assert_eq!(direct.status.code(), Some(4));
+    assert_eq!(kept.status.code(), Some(4));
+    assert_eq!(kept.stdout, b"");
+    assert_eq!(
+        stderr_of(&kept),
+        format!(
+            "mcpchat: error: cannot connect to MCP server `py` at http://127.0.0.1:{port}/mcp: \
+             Connection refused (os error 111)\nhint: is the server running?\n"
+        )
+    );
+    assert_eq!(stderr_of(&kept), stderr_of(&direct));
+}
