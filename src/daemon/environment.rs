@@ -2,10 +2,11 @@
 //! asked for it (then the server's `env:`), as a direct start gives it, and which of its
 //! variables make the server another one (its key).
 //!
-//! Guarantees: a server only ever shares a process with commands whose environment is the
-//! same but for the variables [`UNKEYED`] names, which a shell changes between commands
-//! without changing what a server does; a variable whose name or value is not UTF-8 is not
-//! passed on.
+//! Guarantees: the server gets exactly that (the daemon starts it with a cleared
+//! environment, `mcp::Context::clear_env`): nothing of the daemon's own environment; a
+//! server only ever shares a process with commands whose environment is the same but for
+//! the variables [`UNKEYED`] names, which a shell changes between commands without changing
+//! what a server does; a variable whose name or value is not UTF-8 is not passed on.
 
 /// Variables left out of the key: a shell's bookkeeping (`_` is the last command, `PWD`
 /// and `OLDPWD` follow `cd`, whose directory is keyed on its own, `SHLVL` the nesting) and

@@ -145,6 +145,9 @@ impl Pool {
         // What the server asks goes to the command using it (see `asks`).
         let (hook, relayed) = Hub::hook_for_one(&spec.name);
         let mut context = self.context.clone();
+        // A stdio server gets the command's environment and its `env:`, nothing of the
+        // daemon's (see `environment`).
+        context.clear_env = true;
         context.asks = Some(Arc::new(super::asks::KeptAsks {
             relayed,
             declared: spec.declared.clone(),

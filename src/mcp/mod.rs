@@ -77,6 +77,10 @@ pub struct Context {
     /// `serve`: where servers' elicitation, sampling and roots requests go (None: answered
     /// here, by `elicitation` and `sampler`).
     pub asks: Option<Arc<dyn Asks>>,
+    /// Start stdio servers with a cleared environment plus their `env:` only, not this
+    /// process's: the daemon, whose kept servers' `env:` is the command's environment and
+    /// then the config's (a direct command passes its own on).
+    pub clear_env: bool,
 }
 
 /// Server log levels (RFC 5424 severities, as MCP names them): `--log-level`, sent with
@@ -188,6 +192,7 @@ impl Context {
             sampling: features::sampling::Sampling::Deny,
             sampler: None,
             asks: None,
+            clear_env: false,
             store,
             http: Arc::default(),
             plain: Arc::default(),

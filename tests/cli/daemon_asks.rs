@@ -386,6 +386,54 @@ fn a_kept_server_gets_the_commands_environment_and_another_one_another_server() 
     assert_eq!(text(&direct), "two");
 }
 
+#[test]
+fn a_kept_server_gets_exactly_the_commands_environment_with_env_over_it_and_nothing_of_the_daemons()
+{
+    let kept = Kept::new();
+    kept.env.write(
+        "mcp_servers.yaml",
+        &format!(
+            "servers:\n  - name: k\n    command: python3\n    args: [{}]\n    env: {{OVER: config}}\n",
+            repo().join("tests/fakes/kept_asks.py").display()
+        ),
+    );
+    // The daemon runs with a variable the commands do not have.
+    let started = kept
+        .cmd()
+        .env("EXTRA", "1")
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert_eq!(started.status.code(), Some(0), "{}", stderr_of(&started));
+    let call = |mode: &str, tool: &str, name: &str, extra: &[(&str, &str)]| {
+        let mut cmd = kept.cmd();
+        cmd.env("SEEN", "yes").env("OVER", "command");
+        for (name, value) in extra {
+            cmd.env(name, value);
+        }
+        let output = cmd
+            .args([mode, "tools", "call", tool])
+            .arg(format!(r#"{{"name": "{name}"}}"#))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        assert_eq!(stderr_of(&output), "");
+        text(&output)
+    };
+    for mode in ["--no-keep-alive", "--keep-alive"] {
+        assert_eq!(call(mode, "k__env", "EXTRA", &[]), "(unset)", "{mode}");
+        assert_eq!(call(mode, "k__env", "SEEN", &[]), "yes", "{mode}");
+        assert_eq!(call(mode, "k__env", "OVER", &[]), "config", "{mode}");
+    }
+    // The directory is keyed on its own: `PWD` alone changed is the same server.
+    let pid = call("--keep-alive", "k__pid", "", &[]);
+    let moved = [("PWD", "/elsewhere")];
+    assert_eq!(call("--keep-alive", "k__pid", "", &moved), pid);
+    let status = kept.status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0]["pid"].to_string(), pid);
+}
+
 /// One page on 127.0.0.1, served to every request until the test ends; returns its URL.
 fn serve_page(html: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -61,6 +61,9 @@ pub(in crate::mcp) fn spawn_child(
         return Err(Failure::new(Kind::Internal, "not a stdio server"));
     };
     let mut cmd = tokio::process::Command::new(command);
+    if context.clear_env {
+        cmd.env_clear();
+    }
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .kill_on_drop(true);
