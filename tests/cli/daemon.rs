@@ -1,59 +1,17 @@
 //! The per-user daemon (`keep_alive:`, `mcpchat daemon`): servers kept alive between
 //! commands, with the same stdout as direct mode. Each test has its own HOME and
 //! XDG_RUNTIME_DIR, so daemons never meet; every daemon a test starts is stopped by its pid
-//! when the test ends, also when it fails (`Daemon`'s Drop).
+//! when the test ends, also when it fails (`support::daemon`).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
-use serde_json::Value;
 
+use crate::support::daemon::{Daemon, eventually, untimed};
 use crate::support::*;
 
-/// A test environment whose commands share one private runtime dir (so one daemon).
-struct Daemon {
-    env: TestEnv,
-}
-
+// The stateful fake's helpers, for this file's tests.
 impl Daemon {
-    fn new() -> Daemon {
-        let env = TestEnv::new();
-        let run = env.dir.path().join("run");
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
-        Daemon { env }
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.env.dir.path().join("run")
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.run_dir().join("mcpchat/daemon.sock")
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = self.env.cmd();
-        cmd.env("XDG_RUNTIME_DIR", self.run_dir());
-        cmd
-    }
-
-    /// The daemon's pid from its pid file, if it wrote one.
-    fn pid(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.run_dir().join("mcpchat/daemon.pid")).ok()?;
-        let file: Value = serde_json::from_str(&text).ok()?;
-        Some(file["pid"].as_u64()? as u32)
-    }
-
-    /// `daemon status`: its lines (exit 0 checked).
-    fn status(&self) -> Vec<Value> {
-        let output = self.cmd().args(["daemon", "status"]).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-        lines(&output.stdout)
-    }
-
     /// A config with the stateful fake as `state`, and `extra` YAML lines under it.
     fn config(&self, extra: &str) {
         let text = format!(
@@ -77,27 +35,6 @@ impl Daemon {
             lines[0]["text"].as_str().unwrap().to_string(),
             stderr_of(&output),
         )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let pid = self.pid();
-        let _ = self.cmd().args(["daemon", "stop"]).output();
-        // A daemon that did not stop (the test broke it) is ended by its pid.
-        if let Some(pid) = pid.filter(|pid| alive(*pid)) {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-    }
-}
-
-/// Poll `done` until it holds; fail after a generous bound (not a timing assertion: the
-/// condition is what is checked).
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -348,19 +285,6 @@ fn status_without_a_daemon_is_a_note_and_exit_0() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(output.stdout, b"");
     assert_eq!(stderr_of(&output), "mcpchat: note: no daemon is running\n");
-}
-
-/// stdout without its timing fields, each line parsed.
-fn untimed(stdout: &[u8]) -> Vec<Value> {
-    lines(stdout)
-        .into_iter()
-        .map(|mut line| {
-            let object = line.as_object_mut().unwrap();
-            object.remove("duration_ms");
-            object.remove("connect_ms");
-            line
-        })
-        .collect()
 }
 
 #[test]

@@ -3,103 +3,15 @@
 //! progress; a server dying mid-call fails the command with the direct failure; the server
 //! gets the command's environment; the real browser keeps its page between two commands.
 //! Each test compares the kept-alive run with the direct one where that is the claim, and
-//! has its own HOME and XDG_RUNTIME_DIR; every daemon it starts is stopped (`Kept`'s Drop).
+//! has its own HOME and XDG_RUNTIME_DIR; every daemon it starts is stopped (`support::daemon`).
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
+use crate::support::daemon::{Daemon, eventually, same, untimed};
 use crate::support::*;
-
-/// A test environment whose commands share one private runtime dir (so one daemon).
-struct Kept {
-    env: TestEnv,
-}
-
-impl Kept {
-    fn new() -> Kept {
-        let env = TestEnv::new();
-        let run = env.dir.path().join("run");
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
-        Kept { env }
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.env.dir.path().join("run")
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = self.env.cmd();
-        cmd.env("XDG_RUNTIME_DIR", self.run_dir());
-        cmd
-    }
-
-    fn pid(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.run_dir().join("mcpchat/daemon.pid")).ok()?;
-        let file: Value = serde_json::from_str(&text).ok()?;
-        Some(file["pid"].as_u64()? as u32)
-    }
-
-    /// `daemon status`: its lines.
-    fn status(&self) -> Vec<Value> {
-        let output = self.cmd().args(["daemon", "status"]).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-        lines(&output.stdout)
-    }
-
-    /// The same command direct (`--no-keep-alive`) and through the daemon (`--keep-alive`).
-    fn both(
-        &self,
-        args: &[&str],
-        with: impl Fn(&mut assert_cmd::Command),
-    ) -> (std::process::Output, std::process::Output) {
-        let run = |mode: &str| {
-            let mut cmd = self.cmd();
-            with(&mut cmd);
-            cmd.arg(mode).args(args).output().unwrap()
-        };
-        (run("--no-keep-alive"), run("--keep-alive"))
-    }
-}
-
-impl Drop for Kept {
-    fn drop(&mut self) {
-        let pid = self.pid();
-        let _ = self.cmd().args(["daemon", "stop"]).output();
-        if let Some(pid) = pid.filter(|pid| alive(*pid)) {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-    }
-}
-
-/// stdout without its timing fields, each line parsed.
-fn untimed(stdout: &[u8]) -> Vec<Value> {
-    lines(stdout)
-        .into_iter()
-        .map(|mut line| {
-            let object = line.as_object_mut().unwrap();
-            object.remove("duration_ms");
-            object.remove("connect_ms");
-            line
-        })
-        .collect()
-}
-
-/// Both runs ended alike: exit code, stdout (untimed) and stderr.
-fn same(direct: &std::process::Output, kept: &std::process::Output) {
-    assert_eq!(
-        kept.status.code(),
-        direct.status.code(),
-        "{}",
-        stderr_of(kept)
-    );
-    assert_eq!(untimed(&kept.stdout), untimed(&direct.stdout));
-    assert_eq!(stderr_of(kept), stderr_of(direct));
-}
 
 /// `--stdio k=kept_asks.py`.
 fn fake() -> String {
@@ -118,7 +30,7 @@ fn text(output: &std::process::Output) -> String {
 
 #[test]
 fn server_everythings_elicitation_is_answered_from_answers_through_the_daemon_as_directly() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     kept.env.write(
         "answers.json",
         r#"{"name": "Ann Smith", "check": true, "email": "ann@example.com", "integer": 7}"#,
@@ -153,7 +65,7 @@ fn server_everythings_elicitation_is_answered_from_answers_through_the_daemon_as
 
 #[test]
 fn a_command_that_declares_no_elicitation_gets_a_server_that_was_told_none() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     kept.env.write("answers.json", r#"{"name": "Ann"}"#);
     let everything = format!("everything={}", everything_stdio_cmd());
     // Without --answers (and without a terminal) nothing is declared: server-everything
@@ -189,7 +101,7 @@ fn a_command_that_declares_no_elicitation_gets_a_server_that_was_told_none() {
 
 #[test]
 fn log_messages_reach_the_command_at_the_level_it_asked_for() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let run = |level: &str| {
         kept.both(
@@ -224,7 +136,7 @@ fn log_messages_reach_the_command_at_the_level_it_asked_for() {
 
 #[test]
 fn progress_reaches_the_command_as_directly() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let (direct, through) = kept.both(&["--stdio", &fake, "tools", "call", "progress"], |cmd| {
         cmd.env("RUST_LOG", "mcpchat::ui=info");
@@ -238,7 +150,7 @@ fn progress_reaches_the_command_as_directly() {
 
 #[test]
 fn progress_of_server_everythings_long_operation_reaches_the_command() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let everything = format!("ev={}", everything_stdio_cmd());
     let args = [
         "--stdio",
@@ -262,7 +174,7 @@ fn progress_of_server_everythings_long_operation_reaches_the_command() {
 
 #[test]
 fn sampling_is_refused_as_directly_when_the_command_does_not_allow_it() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let (direct, through) = kept.both(&["--stdio", &fake, "tools", "call", "sample"], |_| {});
     same(&direct, &through);
@@ -278,7 +190,7 @@ fn sampling_is_refused_as_directly_when_the_command_does_not_allow_it() {
 
 #[test]
 fn sampling_is_answered_by_the_commands_model_through_the_daemon() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let llm = fakellm();
     let everything = format!("ev={}", everything_stdio_cmd());
     let args = [
@@ -306,7 +218,7 @@ fn sampling_is_answered_by_the_commands_model_through_the_daemon() {
 
 #[test]
 fn roots_are_the_commands_and_none_are_declared_without_them() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let dir = kept.env.path("project");
     std::fs::create_dir_all(&dir).unwrap();
@@ -328,7 +240,7 @@ fn roots_are_the_commands_and_none_are_declared_without_them() {
 
 #[test]
 fn a_server_that_dies_mid_call_fails_the_command_as_directly() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let crash = format!("c={}", crash_stdio_cmd());
     let (direct, through) = kept.both(&["--stdio", &crash, "tools", "call", "boom", "{}"], |_| {});
     assert_eq!(direct.status.code(), Some(4));
@@ -343,7 +255,7 @@ fn a_server_that_dies_mid_call_fails_the_command_as_directly() {
 
 #[test]
 fn a_kept_server_gets_the_commands_environment_and_another_one_another_server() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let call = |probe: &str, tool: &str, extra: &[(&str, &str)]| {
         let mut cmd = kept.cmd();
@@ -389,7 +301,7 @@ fn a_kept_server_gets_the_commands_environment_and_another_one_another_server() 
 #[test]
 fn a_kept_server_gets_exactly_the_commands_environment_with_env_over_it_and_nothing_of_the_daemons()
 {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     kept.env.write(
         "mcp_servers.yaml",
         &format!(
@@ -462,7 +374,7 @@ fn the_browser_keeps_its_page_from_one_command_to_the_next_only_when_kept_alive(
         std::path::Path::new("/usr/bin/chromium").exists(),
         "the browser tests need Debian's chromium: apt-get install chromium (or MCPCHAT_TEST_SKIP=browser)"
     );
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let cli = peers().join("browser/node_modules/@playwright/mcp/cli.js");
     let args = serde_json::json!([
         cli,
@@ -508,22 +420,9 @@ fn the_browser_keeps_its_page_from_one_command_to_the_next_only_when_kept_alive(
     assert!(!snapshot.contains("Kept page"), "{snapshot}");
 }
 
-/// Poll `done` until it holds; fail after a generous bound (not a timing assertion: the
-/// condition is what is checked).
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn ctrl_c_during_a_kept_call_cancels_it_upstream_and_the_server_lives_on() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let log = kept.env.path("kept.log");
     let said = || std::fs::read_to_string(&log).unwrap_or_default();
@@ -555,7 +454,7 @@ fn ctrl_c_during_a_kept_call_cancels_it_upstream_and_the_server_lives_on() {
 
 #[test]
 fn resources_watch_through_the_daemon_prints_the_servers_update_as_directly() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let everything = format!("ev={}", everything_stdio_cmd());
     let args = [
         "--stdio",
@@ -579,7 +478,7 @@ fn resources_watch_through_the_daemon_prints_the_servers_update_as_directly() {
 
 #[test]
 fn a_url_required_error_is_completed_through_the_daemon_and_the_call_sent_again() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let server = format!(
         "e=python3 {}",
         repo().join("tests/fakes/elicit_server.py").display()
@@ -612,7 +511,7 @@ fn a_url_required_error_is_completed_through_the_daemon_and_the_call_sent_again(
 
 #[test]
 fn a_servers_error_that_claims_to_be_mcpchats_own_failure_is_not_believed() {
-    let kept = Kept::new();
+    let kept = Daemon::new();
     let fake = fake();
     let (direct, through) = kept.both(&["--stdio", &fake, "tools", "call", "forge"], |_| {});
     same(&direct, &through);

@@ -3,67 +3,42 @@
 //! (a changed header is another server), OAuth through the daemon (refresh under the
 //! store's lock, exit 3 without a token, no browser), no secret in `daemon status` or the
 //! daemon's log, and the same stdout direct and kept alive. Each test has its own HOME and
-//! XDG_RUNTIME_DIR; every daemon a test starts is stopped when the test ends (`Daemon`'s Drop).
+//! XDG_RUNTIME_DIR; every daemon a test starts is stopped when the test ends (`support::daemon`).
 
 use std::path::PathBuf;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
+use crate::support::daemon::{Daemon, untimed};
 use crate::support::*;
 
-/// A private runtime dir (so one daemon per test), with a recorded server (`ev`) or none.
-struct Daemon {
-    recorded: Option<Recorded>,
-    plain: Option<TestEnv>,
+/// A daemon test whose server `ev` is `upstream` behind a recording proxy; it is the
+/// [`Daemon`] otherwise.
+struct Recording {
+    // Dropped first: the daemon stops before its upstream does.
+    daemon: Daemon,
+    recorded: Recorded,
 }
 
-impl Daemon {
-    /// `upstream` behind a recording proxy, as `--url ev=PROXY`.
-    fn new(upstream: Peer) -> Daemon {
-        Daemon::private(Daemon {
-            recorded: Some(Recorded::new("ev", upstream)),
-            plain: None,
-        })
-    }
+impl std::ops::Deref for Recording {
+    type Target = Daemon;
 
-    /// No recorded server: the test writes its own config.
-    fn plain() -> Daemon {
-        Daemon::private(Daemon {
-            recorded: None,
-            plain: Some(TestEnv::new()),
-        })
+    fn deref(&self) -> &Daemon {
+        &self.daemon
     }
+}
 
-    fn private(daemon: Daemon) -> Daemon {
-        let run = daemon.run_dir();
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
-        daemon
-    }
-
-    fn env(&self) -> &TestEnv {
-        match (&self.recorded, &self.plain) {
-            (Some(recorded), _) => &recorded.env,
-            (None, Some(env)) => env,
-            (None, None) => unreachable!("a daemon test has an environment"),
+impl Recording {
+    fn new(upstream: Peer) -> Recording {
+        Recording {
+            daemon: Daemon::new(),
+            recorded: Recorded::new("ev", upstream),
         }
     }
 
     fn recorded(&self) -> &Recorded {
-        self.recorded.as_ref().unwrap()
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.env().dir.path().join("run")
-    }
-
-    /// `mcpchat` in this test's environment, with its own runtime dir.
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = self.env().cmd();
-        cmd.env("XDG_RUNTIME_DIR", self.run_dir());
-        cmd
+        &self.recorded
     }
 
     /// `mcpchat --url ev=PROXY --keep-alive ARGS...`: exit 0 checked; its stdout lines.
@@ -81,7 +56,7 @@ impl Daemon {
 
     /// What the upstream got since the last look, and the session ids it was sent.
     fn requests(&self) -> (Vec<String>, Vec<String>) {
-        let log = self.env().path("requests.jsonl");
+        let log = self.recorded.env.path("requests.jsonl");
         let ids = std::fs::read_to_string(&log)
             .unwrap_or_default()
             .lines()
@@ -94,33 +69,6 @@ impl Daemon {
             .collect();
         // The daemon keeps its sessions open: no DELETE to wait for.
         (requests_now(&log), ids)
-    }
-
-    fn status(&self) -> Vec<Value> {
-        let output = self.cmd().args(["daemon", "status"]).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-        lines(&output.stdout)
-    }
-
-    fn pid(&self) -> Option<u32> {
-        let text = std::fs::read_to_string(self.run_dir().join("mcpchat/daemon.pid")).ok()?;
-        let file: Value = serde_json::from_str(&text).ok()?;
-        Some(file["pid"].as_u64()? as u32)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.env().home().join(".cache/mcpchat/daemon.log"))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let pid = self.pid();
-        let _ = self.cmd().args(["daemon", "stop"]).output();
-        if let Some(pid) = pid.filter(|pid| alive(*pid)) {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
     }
 }
 
@@ -137,7 +85,7 @@ const GET_SUM: [&str; 7] = [
 
 #[test]
 fn two_commands_share_one_upstream_session_and_a_warm_call_is_one_request() {
-    let daemon = Daemon::new(everything_http());
+    let daemon = Recording::new(everything_http());
     let first = daemon.kept(&GET_SUM);
     assert_eq!(first[0]["text"], "The sum of 2 and 3 is 5.");
     let (cold, cold_ids) = daemon.requests();
@@ -168,7 +116,7 @@ fn two_commands_share_one_upstream_session_and_a_warm_call_is_one_request() {
 
 #[test]
 fn a_changed_header_is_another_server_with_its_own_session() {
-    let daemon = Daemon::new(everything_http());
+    let daemon = Recording::new(everything_http());
     let call = |colour: &str| {
         let header = format!("X-Colour: {colour}");
         let mut args = vec!["--header", header.as_str()];
@@ -188,22 +136,9 @@ fn a_changed_header_is_another_server_with_its_own_session() {
     assert_eq!(call("blue").0, vec!["POST tools/call".to_string()]);
 }
 
-/// stdout without its timing fields, each line parsed.
-fn untimed(stdout: &[u8]) -> Vec<Value> {
-    lines(stdout)
-        .into_iter()
-        .map(|mut line| {
-            let object = line.as_object_mut().unwrap();
-            object.remove("duration_ms");
-            object.remove("connect_ms");
-            line
-        })
-        .collect()
-}
-
 #[test]
 fn stdout_and_exit_codes_are_the_same_direct_and_kept_alive_over_http() {
-    let daemon = Daemon::new(everything_http());
+    let daemon = Recording::new(everything_http());
     let commands: &[&[&str]] = &[
         &["tools", "list"],
         &["servers"],
@@ -248,17 +183,37 @@ fn stored_token(env: &TestEnv, which: &str) -> String {
         .to_string()
 }
 
-#[test]
-fn the_daemon_refreshes_an_expired_oauth_token_and_shows_no_secret() {
-    let ml = mock_llm_oauth();
-    let daemon = Daemon::plain();
-    let env = daemon.env();
-    logged_in_with_curl(env, &ml.url);
+/// A script for `$BROWSER` that leaves `browser-opened` behind when run.
+fn tell_tale_browser(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let opened = env.path("browser-opened");
+    let browser = env.write(
+        "browser.sh",
+        &format!("#!/bin/sh\ntouch {}\n", opened.display()),
+    );
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (browser, opened)
+}
+
+/// Log in to the OAuth server `url` as `s` (see `logged_in_with_curl`), kept alive.
+fn logged_in_and_kept(env: &TestEnv, url: &str) {
+    logged_in_with_curl(env, url);
     let config = std::fs::read_to_string(env.path("mcp_servers.yaml")).unwrap();
     env.write(
         "mcp_servers.yaml",
         &format!("{config}    keep_alive: true\n"),
     );
+}
+
+#[test]
+fn the_daemon_refreshes_an_expired_oauth_token_and_shows_no_secret() {
+    let ml = mock_llm_oauth();
+    let daemon = Daemon::new();
+    let env = &daemon.env;
+    logged_in_and_kept(env, &ml.url);
     let mut transcript = String::new();
     let mut call = |text: &str| {
         let output = daemon
@@ -318,18 +273,9 @@ fn the_daemon_refreshes_an_expired_oauth_token_and_shows_no_secret() {
 #[test]
 fn without_a_token_a_kept_alive_oauth_server_fails_with_exit_3_as_direct_and_no_browser() {
     let ml = mock_llm_oauth();
-    let daemon = Daemon::plain();
-    let env = daemon.env();
-    let opened = env.path("browser-opened");
-    let browser = env.write(
-        "browser.sh",
-        &format!("#!/bin/sh\ntouch {}\n", opened.display()),
-    );
-    std::fs::set_permissions(
-        &browser,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let daemon = Daemon::new();
+    let env = &daemon.env;
+    let (browser, opened) = tell_tale_browser(env);
     env.write(
         "mcp_servers.yaml",
         &format!(
@@ -364,8 +310,8 @@ fn without_a_token_a_kept_alive_oauth_server_fails_with_exit_3_as_direct_and_no_
 
 #[test]
 fn an_expired_upstream_session_is_initialized_again_by_the_daemon_and_the_call_goes_on() {
-    let daemon = Daemon::plain();
-    let env = daemon.env();
+    let daemon = Daemon::new();
+    let env = &daemon.env;
     let port = free_port();
     let log = env.path("requests.jsonl");
     let old = python_http_with(port, &[]);
@@ -402,7 +348,7 @@ fn an_expired_upstream_session_is_initialized_again_by_the_daemon_and_the_call_g
 
 #[test]
 fn a_legacy_http_sse_server_is_kept_alive_too() {
-    let daemon = Daemon::plain();
+    let daemon = Daemon::new();
     let sse = everything_sse();
     let call = || {
         let output = daemon
@@ -424,7 +370,7 @@ fn a_legacy_http_sse_server_is_kept_alive_too() {
 
 #[test]
 fn a_daemon_started_with_other_proxy_variables_leaves_the_server_direct_with_one_warning() {
-    let daemon = Daemon::new(everything_http());
+    let daemon = Recording::new(everything_http());
     daemon.kept(&GET_SUM);
     daemon.requests();
     let output = daemon
@@ -451,32 +397,12 @@ fn a_daemon_started_with_other_proxy_variables_leaves_the_server_direct_with_one
     assert_eq!(daemon.status()[0]["calls"], 1);
 }
 
-/// A script for `$BROWSER` that leaves `browser-opened` behind when run.
-fn tell_tale_browser(env: &TestEnv) -> (PathBuf, PathBuf) {
-    let opened = env.path("browser-opened");
-    let browser = env.write(
-        "browser.sh",
-        &format!("#!/bin/sh\ntouch {}\n", opened.display()),
-    );
-    std::fs::set_permissions(
-        &browser,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    (browser, opened)
-}
-
 #[test]
 fn an_authorization_revoked_mid_session_fails_kept_commands_with_exit_3_as_directly() {
     let peer = python_oauth();
-    let daemon = Daemon::plain();
-    let env = daemon.env();
-    logged_in_with_curl(env, &peer.url);
-    let config = std::fs::read_to_string(env.path("mcp_servers.yaml")).unwrap();
-    env.write(
-        "mcp_servers.yaml",
-        &format!("{config}    keep_alive: true\n"),
-    );
+    let daemon = Daemon::new();
+    let env = &daemon.env;
+    logged_in_and_kept(env, &peer.url);
     let (browser, opened) = tell_tale_browser(env);
     // A daemon that keeps no lists in its cache: every list reaches the server (one with a
     // fresh list would answer from it without asking the server, as a direct run does on
@@ -540,11 +466,7 @@ fn an_authorization_revoked_mid_session_fails_kept_commands_with_exit_3_as_direc
     }
     assert!(!opened.exists(), "a browser was opened");
     // What the hint says works: after a new login the kept session goes on with its tokens.
-    logged_in_with_curl(env, &peer.url);
-    env.write(
-        "mcp_servers.yaml",
-        &format!("{config}    keep_alive: true\n"),
-    );
+    logged_in_and_kept(env, &peer.url);
     let after = run("--keep-alive", &whoami);
     assert_eq!(after.status.code(), Some(0), "{}", stderr_of(&after));
     assert_eq!(stderr_of(&after), "");
@@ -556,14 +478,9 @@ fn an_authorization_revoked_mid_session_fails_kept_commands_with_exit_3_as_direc
 #[test]
 fn a_refresh_token_revoked_mid_session_fails_a_kept_call_with_exit_3_on_a_2025_era_server() {
     let ml = mock_llm_oauth();
-    let daemon = Daemon::plain();
-    let env = daemon.env();
-    logged_in_with_curl(env, &ml.url);
-    let config = std::fs::read_to_string(env.path("mcp_servers.yaml")).unwrap();
-    env.write(
-        "mcp_servers.yaml",
-        &format!("{config}    keep_alive: true\n"),
-    );
+    let daemon = Daemon::new();
+    let env = &daemon.env;
+    logged_in_and_kept(env, &ml.url);
     let call = |mode: &str| {
         daemon
             .cmd()
@@ -604,7 +521,7 @@ fn a_refresh_token_revoked_mid_session_fails_a_kept_call_with_exit_3_on_a_2025_e
 
 #[test]
 fn a_kept_http_server_that_went_away_fails_the_command_with_exit_4_as_directly() {
-    let daemon = Daemon::plain();
+    let daemon = Daemon::new();
     let port = free_port();
     let server = python_http_with(port, &[]);
     let url = format!("py=http://127.0.0.1:{port}/mcp");

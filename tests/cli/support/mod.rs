@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod daemon;
 pub mod host;
 mod hostile_memory;
 mod keychain;
