@@ -200,20 +200,22 @@ impl Session {
         }
     }
 
+    /// A request's error as a Failure (see `classify`), as this session reaches its server.
+    pub(super) async fn classified(
+        &self,
+        what: &str,
+        error: &rmcp::service::ServiceError,
+    ) -> Failure {
+        let child = self.child.as_ref();
+        request_failure(&self.server, &self.store, child, self.relayed, what, error).await
+    }
+
     /// A request's error as a Failure. Connected from memory without asking the server, a
     /// failure at the HTTP or protocol level may mean it speaks another era now: detect it
     /// afresh next time. Not for an internal error (-32603): the server understood the
     /// request well enough to fail it (the Python SDK answers an unknown prompt so).
     async fn failed(&self, what: &str, error: &rmcp::service::ServiceError) -> Failure {
-        let failure = request_failure(
-            &self.server,
-            &self.store,
-            self.child.as_ref(),
-            self.relayed,
-            what,
-            error,
-        )
-        .await;
+        let failure = self.classified(what, error).await;
         if self.era_unconfirmed
             && matches!(failure.kind, Kind::Http | Kind::Protocol)
             && !super::rejected_as_stale(&failure)

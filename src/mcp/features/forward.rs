@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::exit::Failure;
 use crate::mcp::Session;
-use crate::mcp::classify::{request_failure, request_timeout};
+use crate::mcp::classify::request_timeout;
 
 /// Why a relayed request has no result.
 #[derive(Debug)]
@@ -118,17 +118,7 @@ impl Session {
                 .and_then(|d| serde_json::from_str(&crate::redact::json_line(&d.to_string())).ok());
             return Refused::Upstream(data);
         }
-        Refused::Failed(
-            request_failure(
-                &self.server,
-                &self.store,
-                self.child.as_ref(),
-                self.relayed,
-                what,
-                error,
-            )
-            .await,
-        )
+        Refused::Failed(self.classified(what, error).await)
     }
 
     /// A receiver of the kinds of list this server says changed (`notifications/*/list_changed`),

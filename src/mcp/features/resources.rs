@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::exit::{Failure, Kind};
 use crate::mcp::Session;
-use crate::mcp::classify::{request_failure, request_timeout};
+use crate::mcp::classify::request_timeout;
 
 /// An active watch on some URIs of one server.
 pub struct Updates {
@@ -61,15 +61,7 @@ impl Session {
                     self.name()
                 )))
             }
-            Ok(Err(error)) => Err(request_failure(
-                &self.server,
-                &self.store,
-                self.child.as_ref(),
-                self.relayed,
-                &what,
-                &error,
-            )
-            .await),
+            Ok(Err(error)) => Err(self.classified(&what, &error).await),
             Err(_) => Err(request_timeout(&self.server, &what)),
         }
     }
