@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use pretty_assertions::assert_eq;
 
-use crate::support::daemon::{Daemon, eventually, untimed};
+use crate::support::daemon::{Daemon, eventually, same};
 use crate::support::*;
 
 // The stateful fake's helpers, for this file's tests.
@@ -303,23 +303,13 @@ fn stdout_and_exit_codes_are_the_same_direct_and_kept_alive() {
         &["tools", "call", "no-such-tool", "{}"],
     ];
     for command in commands {
-        let run = |mode: &str| {
-            daemon
-                .cmd()
-                .args(["--no-cache", mode, "--stdio", &everything])
-                .args(*command)
-                .output()
-                .unwrap()
-        };
-        let direct = run("--no-keep-alive");
-        let kept = run("--keep-alive");
-        assert_eq!(kept.status.code(), direct.status.code(), "{command:?}");
-        assert_eq!(
-            untimed(&kept.stdout),
-            untimed(&direct.stdout),
-            "{command:?}"
-        );
-        assert_eq!(stderr_of(&kept), stderr_of(&direct), "{command:?}");
+        eprintln!("command: {command:?}");
+        let args: Vec<&str> = ["--no-cache", "--stdio", &everything]
+            .into_iter()
+            .chain(command.iter().copied())
+            .collect();
+        let (direct, kept) = daemon.both(&args, |_| {});
+        same(&direct, &kept);
     }
     assert_eq!(daemon.status().len(), 1);
 }

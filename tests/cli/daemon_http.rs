@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use crate::support::daemon::{Daemon, untimed};
+use crate::support::daemon::{Daemon, same};
 use crate::support::*;
 
 /// A daemon test whose server `ev` is `upstream` behind a recording proxy; it is the
@@ -146,24 +146,15 @@ fn stdout_and_exit_codes_are_the_same_direct_and_kept_alive_over_http() {
         &["tools", "call", "ev__echo", r#"{"message": 7}"#],
         &["tools", "call", "ev__no-such-tool", "{}"],
     ];
+    let url = daemon.recorded().url_arg();
     for command in commands {
-        let run = |mode: &str| {
-            daemon
-                .cmd()
-                .args(["--no-cache", mode, "--url", &daemon.recorded().url_arg()])
-                .args(*command)
-                .output()
-                .unwrap()
-        };
-        let direct = run("--no-keep-alive");
-        let kept = run("--keep-alive");
-        assert_eq!(kept.status.code(), direct.status.code(), "{command:?}");
-        assert_eq!(
-            untimed(&kept.stdout),
-            untimed(&direct.stdout),
-            "{command:?}"
-        );
-        assert_eq!(stderr_of(&kept), stderr_of(&direct), "{command:?}");
+        eprintln!("command: {command:?}");
+        let args: Vec<&str> = ["--no-cache", "--url", &url]
+            .into_iter()
+            .chain(command.iter().copied())
+            .collect();
+        let (direct, kept) = daemon.both(&args, |_| {});
+        same(&direct, &kept);
     }
     assert_eq!(daemon.status().len(), 1);
 }
