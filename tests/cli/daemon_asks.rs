@@ -1,7 +1,8 @@
 //! What a kept-alive server asks and tells its client reaches the command that uses it, as
 //! directly: elicitation (`--answers`), sampling, roots, log messages at the command's level,
 //! progress; a server dying mid-call fails the command with the direct failure; the server
-//! gets the command's environment; the real browser keeps its page between two commands.
+//! gets exactly the command's environment (none of the daemon's); the real browser keeps its
+//! page between two commands.
 //! Each test compares the kept-alive run with the direct one where that is the claim, and
 //! has its own HOME and XDG_RUNTIME_DIR; every daemon it starts is stopped (`support::daemon`).
 

@@ -1,8 +1,9 @@
 //! HTTP servers kept alive by the daemon: one upstream session shared by commands (its
 //! `Mcp-Session-Id` at a recording proxy), a warm call as one upstream request, the key
 //! (a changed header is another server), OAuth through the daemon (refresh under the
-//! store's lock, exit 3 without a token, no browser), no secret in `daemon status` or the
-//! daemon's log, and the same stdout direct and kept alive. Each test has its own HOME and
+//! store's lock, exit 3 without a token or when the authorization is revoked mid-session, no
+//! browser), a server gone mid-session (exit 4), no secret in `daemon status` or the daemon's
+//! log, and the same stdout and stderr direct and kept alive. Each test has its own HOME and
 //! XDG_RUNTIME_DIR; every daemon a test starts is stopped when the test ends (`support::daemon`).
 
 use std::path::PathBuf;
