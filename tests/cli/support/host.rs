@@ -322,6 +322,31 @@ impl Served {
     }
 }
 
+/// `mcpchat <args> --socket SOCKET` (args naming `serve`) running, once the socket exists;
+/// stdout is not read, stderr is piped.
+pub fn serve_on_socket(env: &TestEnv, args: &[&str], socket: &std::path::Path) -> Child {
+    let serve = env
+        .std_cmd()
+        .args(args)
+        .arg("--socket")
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a serve that never listens, not a timed assertion.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the socket never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    serve
+}
+
 /// A test that fails before `stop` still ends its serve (and, through it, the upstreams).
 impl Drop for Served {
     fn drop(&mut self) {
