@@ -9,6 +9,7 @@ use rmcp::model::Tool;
 use serde_json::Value;
 
 use crate::exit::{Failure, Kind};
+use crate::human::json_kind as kind_of;
 use crate::report;
 
 /// A `tools/call` result as mcpchat uses it; `content` is the server's array, untouched.
@@ -23,17 +24,6 @@ pub struct CallResult {
 
 fn warn(message: String) {
     report::warning(&Failure::new(Kind::Protocol, message));
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// One page of `tools/list`: the tools that parse, and the next cursor.
