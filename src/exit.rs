@@ -27,75 +27,56 @@ impl Code {
     }
 }
 
-/// Short machine-readable classification used in `error` events (`kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Usage,
-    Config,
-    InvalidArguments,
-    UnknownTool,
-    UnknownServer,
-    ToolDenied,
-    ToolError,
+/// Declares [`Kind`] from one list of kinds and their names, so that [`Kind::as_str`],
+/// [`Kind::named`] and [`Kind::ALL`] cannot disagree (a kind added here has its name
+/// everywhere at once).
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $kind:ident = $name:literal,)*) => {
+        /// Short machine-readable classification used in `error` events (`kind`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl Kind {
+            /// Every kind, in the order declared (the order of the schema's `kind` enum).
+            pub const ALL: &'static [Kind] = &[$(Kind::$kind,)*];
+
+            /// The name `error` lines carry in `kind`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Usage = "usage",
+    Config = "config",
+    InvalidArguments = "invalid_arguments",
+    UnknownTool = "unknown_tool",
+    UnknownServer = "unknown_server",
+    ToolDenied = "tool_denied",
+    ToolError = "tool_error",
     /// The model API answered with an error (after retries), or the run hit max_steps.
-    ModelError,
-    MaxSteps,
-    Auth,
-    Unreachable,
-    Timeout,
-    Http,
-    Protocol,
-    ServerExited,
-    Interrupted,
-    Internal,
+    ModelError = "model_error",
+    MaxSteps = "max_steps",
+    Auth = "auth",
+    Unreachable = "unreachable",
+    Timeout = "timeout",
+    Http = "http",
+    Protocol = "protocol",
+    ServerExited = "server_exited",
+    Interrupted = "interrupted",
+    Internal = "internal",
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Usage => "usage",
-            Kind::Config => "config",
-            Kind::InvalidArguments => "invalid_arguments",
-            Kind::UnknownTool => "unknown_tool",
-            Kind::UnknownServer => "unknown_server",
-            Kind::ToolDenied => "tool_denied",
-            Kind::ToolError => "tool_error",
-            Kind::ModelError => "model_error",
-            Kind::MaxSteps => "max_steps",
-            Kind::Auth => "auth",
-            Kind::Unreachable => "unreachable",
-            Kind::Timeout => "timeout",
-            Kind::Http => "http",
-            Kind::Protocol => "protocol",
-            Kind::ServerExited => "server_exited",
-            Kind::Interrupted => "interrupted",
-            Kind::Internal => "internal",
-        }
-    }
-
     /// The kind [`Kind::as_str`] names (a failure passed on by the daemon).
     pub fn named(name: &str) -> Option<Kind> {
-        use Kind::*;
-        const ALL: [Kind; 17] = [
-            Usage,
-            Config,
-            InvalidArguments,
-            UnknownTool,
-            UnknownServer,
-            ToolDenied,
-            ToolError,
-            ModelError,
-            MaxSteps,
-            Auth,
-            Unreachable,
-            Timeout,
-            Http,
-            Protocol,
-            ServerExited,
-            Interrupted,
-            Internal,
-        ];
-        ALL.into_iter().find(|kind| kind.as_str() == name)
+        Kind::ALL.iter().copied().find(|kind| kind.as_str() == name)
     }
 
     /// The exit code a failure of this kind maps to.
@@ -191,4 +172,35 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
             || e.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn every_kind_is_named_by_its_name_and_no_other() {
+        for &kind in Kind::ALL {
+            assert_eq!(Kind::named(kind.as_str()), Some(kind));
+        }
+        let names: std::collections::BTreeSet<&str> =
+            Kind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(names.len(), Kind::ALL.len());
+        for unknown in ["", "Usage", "usage ", "server-exited", "nope"] {
+            assert_eq!(Kind::named(unknown), None, "{unknown:?}");
+        }
+    }
+
+    /// The names are the stdout contract: the schema's `kind` enum, in the same order.
+    #[test]
+    fn the_kinds_are_the_schemas_kind_enum() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/events.schema.json"
+        )))
+        .unwrap_or_default();
+        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(schema["$defs"]["kind"]["enum"], serde_json::json!(names));
+    }
 }

@@ -14,6 +14,20 @@ pub fn duration(duration: Duration) -> String {
     }
 }
 
+/// What a JSON value is, for messages: "null", "a boolean", "a number", "a string", "an array"
+/// or "an object".
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

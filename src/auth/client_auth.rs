@@ -187,7 +187,7 @@ pub(super) mod tests {
 
     use super::*;
     use crate::auth::store::ClientSource;
-    use crate::config::{AuthType, OAuthConfig, ToolFilter, Transport};
+    use crate::config::{AuthType, OAuthConfig};
 
     pub const URL: &str = "http://127.0.0.1:9/mcp";
 
@@ -226,23 +226,11 @@ pub(super) mod tests {
 
     pub fn server(configured: Option<&str>) -> ServerConfig {
         ServerConfig {
-            name: "s".to_string(),
-            transport: Transport::Http {
-                url: URL.to_string(),
-                headers: vec![],
-            },
-            auth_type: AuthType::Oauth,
-            timeout: std::time::Duration::from_secs(5),
-            required: false,
-            tools: ToolFilter::default(),
             oauth: Some(OAuthConfig {
                 token_endpoint_auth_method: configured.map(str::to_string),
                 ..OAuthConfig::default()
             }),
-            protocol_version: None,
-            ca_file: None,
-            max_message_bytes: 1 << 20,
-            roots: Vec::new(),
+            ..ServerConfig::http_for_tests("s", URL, AuthType::Oauth)
         }
     }
 

@@ -144,6 +144,31 @@ impl ServerConfig {
     }
 }
 
+/// Unit tests' servers, so that a field added to [`ServerConfig`] is filled in one place.
+#[cfg(test)]
+impl ServerConfig {
+    /// An HTTP server at `url` without headers, OAuth settings or roots: 5 s per request,
+    /// messages up to 1 MiB.
+    pub fn http_for_tests(name: &str, url: &str, auth_type: AuthType) -> ServerConfig {
+        ServerConfig {
+            name: name.to_string(),
+            transport: Transport::Http {
+                url: url.to_string(),
+                headers: vec![],
+            },
+            auth_type,
+            timeout: Duration::from_secs(5),
+            required: false,
+            tools: ToolFilter::default(),
+            oauth: None,
+            protocol_version: None,
+            ca_file: None,
+            max_message_bytes: 1 << 20,
+            roots: Vec::new(),
+        }
+    }
+}
+
 impl Config {
     /// Expand and check one entry's settings; secrets it holds are registered for redaction.
     pub(super) fn resolve(&self, entry: &Entry) -> Result<ServerConfig, Failure> {

@@ -37,7 +37,6 @@ fn start_login(env: &TestEnv, args: &[&str]) -> (Child, Value) {
 
 /// The rest of the login's stdout lines, its stderr, and its exit code.
 fn finish_login(mut child: Child) -> (Vec<Value>, String, Option<i32>) {
-    let status = child.wait().unwrap();
     let mut stdout = Vec::new();
     child
         .stdout
@@ -45,14 +44,8 @@ fn finish_login(mut child: Child) -> (Vec<Value>, String, Option<i32>) {
         .unwrap()
         .read_to_end(&mut stdout)
         .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (lines(&stdout), stderr, status.code())
+    let (code, stderr) = wait_with_stderr(&mut child);
+    (lines(&stdout), stderr, code)
 }
 
 /// The user opens the verification page, enters the code and confirms (or aborts).

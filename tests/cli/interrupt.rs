@@ -41,13 +41,23 @@ fn interrupted_batch(signal: i32, close_stdin: bool) -> (Option<i32>, Vec<Value>
     } else {
         Some(stdin)
     };
+    signal_after(&mut child, 2, signal)
+}
+
+/// Read `child`'s stdout until it has printed `results` `tool_result` lines, send it `signal`,
+/// then read the rest: its exit code, all its stdout lines and its stderr.
+fn signal_after(
+    child: &mut std::process::Child,
+    results: usize,
+    signal: i32,
+) -> (Option<i32>, Vec<Value>, String) {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut text = String::new();
-    while text.matches("\"type\":\"tool_result\"").count() < 2 {
+    while text.matches("\"type\":\"tool_result\"").count() < results {
         let mut line = String::new();
         assert!(
             stdout.read_line(&mut line).unwrap() > 0,
-            "stdout ended: {text}"
+            "stdout ended early: {text}"
         );
         text += &line;
     }
@@ -55,15 +65,8 @@ fn interrupted_batch(signal: i32, close_stdin: bool) -> (Option<i32>, Vec<Value>
         libc::kill(child.id() as i32, signal);
     }
     stdout.read_to_string(&mut text).unwrap();
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status.code(), lines(text.as_bytes()), stderr)
+    let (code, stderr) = wait_with_stderr(child);
+    (code, lines(text.as_bytes()), stderr)
 }
 
 fn assert_reported(lines: &[Value], message: &str, stderr: &str) {
@@ -124,32 +127,7 @@ fn interrupt_ask(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "stdout ended early: {text}"
-        );
-        text += &line;
-        if line.contains("\"type\":\"tool_result\"") {
-            break;
-        }
-    }
-    unsafe {
-        libc::kill(child.id() as i32, signal);
-    }
-    stdout.read_to_string(&mut text).unwrap();
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status.code(), lines(text.as_bytes()), stderr)
+    signal_after(&mut child, 1, signal)
 }
 
 fn assert_interrupted_result(lines: &[Value], message: &str, session: &str) {

@@ -1,6 +1,5 @@
 //! Process hygiene: broken pipes, interrupted runs, and no stdio server left behind.
 
-use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -76,15 +75,8 @@ fn a_closed_stdout_before_any_output_exits_0_silently() {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    let (code, stderr) = wait_with_stderr(&mut child);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stderr, "");
     assert!(wait_dead(read_pid(&env, "server.pid")));
     assert!(wait_dead(read_pid(&env, "grandchild.pid")));
@@ -154,15 +146,8 @@ fn ctrl_c_exits_130_and_ends_the_stdio_server() {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (code, stderr) = wait_with_stderr(&mut child);
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("mcpchat: error: interrupted"), "{stderr}");
     assert!(wait_dead(server), "server still running after Ctrl-C");
     assert!(

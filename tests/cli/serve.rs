@@ -5,13 +5,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use crate::support::host::Host;
+use crate::support::host::{Host, serve_on_socket};
 use crate::support::*;
 
 /// The fake upstream named `label`, logging to `log`.
@@ -514,20 +513,7 @@ fn the_socket_is_0600_in_a_0700_directory_and_serves_a_host_until_sigterm() {
     let log = env.path("upstreams.log");
     let a = upstream("a", &log);
     let socket = env.path("run/mcpchat/serve.sock");
-    let mut serve = env
-        .std_cmd()
-        .args(["--no-cache", "--stdio", &a, "serve", "--socket"])
-        .arg(&socket)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the socket never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut serve = serve_on_socket(&env, &["--no-cache", "--stdio", &a, "serve"], &socket);
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&socket), 0o600);
     assert_eq!(mode(socket.parent().unwrap()), 0o700);

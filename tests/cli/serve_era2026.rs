@@ -12,6 +12,7 @@ use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use crate::serve_http::{Served, curl};
+use crate::support::host::answer_in;
 use crate::support::*;
 
 /// The conformance upstream over Streamable HTTP (both eras; serve speaks 2026-07-28 to it);
@@ -80,12 +81,7 @@ fn request(url: &str, method: &str, params: Value) -> Value {
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     let (status, text) = curl(url, &headers, &body);
     assert_eq!(status, 200, "{text}");
-    let json = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .next_back()
-        .unwrap_or(&text);
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
+    answer_in(&text)
 }
 
 fn call(url: &str, tool: &str, arguments: Value, more: Value) -> Value {

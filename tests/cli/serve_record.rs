@@ -8,13 +8,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use crate::serve::{comparable, sdk_host, upstream};
-use crate::support::host::{Served, post};
+use crate::support::host::{Served, post, serve_on_socket};
 use crate::support::*;
 
 fn mcpchat() -> String {
@@ -444,20 +443,7 @@ fn a_session_recorded_over_http_replays_over_stdio_a_socket_and_http() {
     );
 
     let socket = env.path("run/replay.sock");
-    let mut served = env
-        .std_cmd()
-        .args(["serve", "--replay", &file_arg, "--socket"])
-        .arg(&socket)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the socket never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut served = serve_on_socket(&env, &["serve", "--replay", &file_arg], &socket);
     assert_eq!(mode(&socket), 0o600);
     for _ in 0..2 {
         // Each connection replays from the start; a host of the 2025 era (no protocol

@@ -6,16 +6,12 @@
 //! Upstreams: server-everything (`simulate-research-query`, task mode required) and the fake
 //! `tests/fakes/task_upstream.py`, which writes down every message it gets.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use crate::serve_http::Served;
+use crate::support::host::{Host, Served, answer_in, curl};
 use crate::support::*;
 
 /// The task fake named `label` (with `tasks` tasks from the start), logging to `log`.
@@ -46,105 +42,6 @@ fn received(log: &Path, label: &str, method: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A raw JSON-RPC host on serve's stdio.
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Value>,
-    next_id: i64,
-    /// Everything serve sent that was not an awaited response.
-    other: Vec<Value>,
-    init: Value,
-}
-
-impl Host {
-    fn start(env: &TestEnv, vars: &[(&str, &str)], global: &[&str], capabilities: Value) -> Host {
-        let mut child = env
-            .std_cmd()
-            .envs(vars.iter().copied())
-            .arg("--no-cache")
-            .args(global)
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if sender.send(serde_json::from_str(&line).unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let mut host = Host {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-            other: Vec::new(),
-            init: Value::Null,
-        };
-        host.init = host.request(
-            "initialize",
-            json!({"protocolVersion": "2025-11-25", "capabilities": capabilities,
-                   "clientInfo": {"name": "task-host", "version": "1"}}),
-        );
-        host.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        host
-    }
-
-    fn send(&mut self, message: &Value) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{message}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Send a request and read until its response (other lines kept, never answered).
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let line = self.next_line();
-            if line.get("method").is_none() && line["id"] == id {
-                return line;
-            }
-            self.other.push(line);
-        }
-    }
-
-    /// Read until serve has sent a line that `done` accepts.
-    fn until(&mut self, done: impl Fn(&Value) -> bool) -> Value {
-        if let Some(found) = self.other.iter().find(|l| done(l)) {
-            return found.clone();
-        }
-        loop {
-            let line = self.next_line();
-            self.other.push(line.clone());
-            if done(&line) {
-                return line;
-            }
-        }
-    }
-
-    /// The next line serve writes (a guard against a hung serve, not a timed assertion).
-    fn next_line(&mut self) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve wrote nothing for a minute")
-    }
-
-    fn close(mut self) -> std::process::Output {
-        drop(self.stdin.take());
-        self.child.wait_with_output().unwrap()
-    }
-}
-
 fn everything() -> String {
     format!("ev={}", everything_stdio_cmd())
 }
@@ -155,9 +52,8 @@ fn a_task_call_reaches_its_upstream_under_its_own_name_and_tasks_requests_go_to_
     let log = env.path("upstream.jsonl");
     let mut host = Host::start(
         &env,
-        &[],
         &["--stdio", &everything(), "--stdio", &fake("fk", &log, 0)],
-        json!({}),
+        &[],
     );
     // An upstream offers tasks: the 2025-11-25 capability is declared.
     assert_eq!(
@@ -180,7 +76,7 @@ fn a_task_call_reaches_its_upstream_under_its_own_name_and_tasks_requests_go_to_
         [json!({"name": "slow", "arguments": {}, "task": {"ttl": 60000}})]
     );
     // The upstream's status notification reaches the host under the host's id.
-    let status = host.until(|l| l["method"] == "notifications/tasks/status");
+    let status = host.notice("notifications/tasks/status");
     assert_eq!(status["params"]["taskId"], "fk__fk-task-1", "{status}");
 
     let got = host.request("tasks/get", json!({"taskId": "fk__fk-task-1"}));
@@ -225,14 +121,13 @@ fn tasks_list_merges_the_upstreams_page_by_page_and_an_unknown_id_is_invalid_par
     let log = env.path("upstream.jsonl");
     let mut host = Host::start(
         &env,
-        &[],
         &[
             "--stdio",
             &fake("fa", &log, 2),
             "--stdio",
             &fake("fb", &log, 1),
         ],
-        json!({}),
+        &[],
     );
     let mut pages = Vec::new();
     let mut params = json!({});
@@ -284,9 +179,8 @@ fn serve_declares_no_tasks_when_no_upstream_offers_them() {
     let env = TestEnv::new();
     let host = Host::start(
         &env,
-        &[],
         &["--stdio", &format!("demo={}", demo_stdio_cmd())],
-        json!({}),
+        &[],
     );
     assert_eq!(
         host.init["result"]["capabilities"].get("tasks"),
@@ -349,14 +243,9 @@ fn mcpchat_runs_a_task_through_serve_as_it_does_directly() {
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                    "clientInfo": {"name": "curl", "version": "1"}}});
-    let (status, body) = crate::serve_http::curl(&served.url, &[], &initialize);
+    let (status, body) = curl(&served.url, &[], &initialize);
     assert_eq!(status, 200, "{body}");
-    // An SSE stream (its first event may be empty) or a JSON body.
-    let answer: Value = body
-        .lines()
-        .map(|line| line.strip_prefix("data:").unwrap_or(line).trim())
-        .find_map(|data| serde_json::from_str::<Value>(data).ok())
-        .unwrap_or_else(|| panic!("no answer in {body}"));
+    let answer = answer_in(&body);
     assert_eq!(
         answer["result"]["capabilities"]["tasks"],
         json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}),
@@ -404,9 +293,9 @@ fn a_host_that_never_answers_an_upstreams_request_has_it_cancelled_and_the_upstr
         log.display()
     );
     // The host declares elicitation and roots but never answers serve's requests.
-    let mut host = Host::start(
+    let mut host = Host::silent(
         &env,
-        &[("MCPCHAT_SERVE_ASK_LIMIT_MS", "300")],
+        &[("MCPCHAT_SERVE_ASK_LIMIT_MS", "300".to_string())],
         &["--stdio", &relay],
         json!({"elicitation": {"form": {}}, "roots": {}}),
     );
@@ -420,11 +309,16 @@ fn a_host_that_never_answers_an_upstreams_request_has_it_cancelled_and_the_upstr
                 "Request timed out: the client of mcpchat serve did not answer {method} within 300 ms"
             )
         );
-        let asked = host.until(|l| l["method"] == method);
-        let cancelled = host.until(|l| {
-            l["method"] == "notifications/cancelled" && l["params"]["requestId"] == asked["id"]
-        });
-        assert_eq!(cancelled["params"]["requestId"], asked["id"]);
+        // Asked before the time limit ran out, so before the call's answer.
+        let asked: Vec<&Value> = host
+            .asked
+            .iter()
+            .filter(|l| l["method"] == method)
+            .collect();
+        assert_eq!(asked.len(), 1, "{:?}", host.asked);
+        let asked_id = asked[0]["id"].clone();
+        let cancelled = host.notice("notifications/cancelled");
+        assert_eq!(cancelled["params"]["requestId"], asked_id, "{cancelled}");
     }
     let output = host.close();
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));

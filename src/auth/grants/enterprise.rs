@@ -294,17 +294,8 @@ async fn provider_metadata(
     http: &crate::auth::guard::Guarded,
     issuer: &str,
 ) -> Result<ProviderMetadata, Failure> {
-    let base = issuer.trim_end_matches('/');
-    let mut candidates = vec![format!("{base}/.well-known/openid-configuration")];
-    if let Ok(parsed) = url::Url::parse(base) {
-        let path = parsed.path().trim_end_matches('/');
-        candidates.push(format!(
-            "{}/.well-known/oauth-authorization-server{path}",
-            parsed.origin().ascii_serialization()
-        ));
-    }
     let mut last = String::new();
-    for candidate in &candidates {
+    for candidate in &metadata_urls(issuer) {
         let response = http
             .get(candidate)
             .map_err(|refused| {
@@ -340,26 +331,45 @@ async fn provider_metadata(
                 format!("the metadata at {candidate} is not valid: {e}"),
             )
         })?;
-        if metadata
-            .issuer
-            .as_deref()
-            .is_some_and(|found| found != issuer)
-        {
-            return Err(auth_failure(
-                server,
-                format!(
-                    "the identity provider's metadata names issuer `{}`, not the configured `{issuer}`",
-                    metadata.issuer.as_deref().unwrap_or_default()
-                ),
-            ));
-        }
-        return Ok(metadata);
+        return same_issuer(server, metadata, issuer);
     }
     Err(auth_failure(
         server,
         format!("cannot discover the identity provider's token endpoint ({last})"),
     )
     .hint("set oauth.identity_provider.token_url"))
+}
+
+/// Where an issuer's metadata may be, in the order tried: OpenID Connect discovery, then
+/// RFC 8414 (the issuer's path after the well-known part).
+fn metadata_urls(issuer: &str) -> Vec<String> {
+    let base = issuer.trim_end_matches('/');
+    let mut candidates = vec![format!("{base}/.well-known/openid-configuration")];
+    if let Ok(parsed) = url::Url::parse(base) {
+        let path = parsed.path().trim_end_matches('/');
+        candidates.push(format!(
+            "{}/.well-known/oauth-authorization-server{path}",
+            parsed.origin().ascii_serialization()
+        ));
+    }
+    candidates
+}
+
+/// The metadata, if the issuer it names (when it names one) is the configured one.
+fn same_issuer(
+    server: &ServerConfig,
+    metadata: ProviderMetadata,
+    issuer: &str,
+) -> Result<ProviderMetadata, Failure> {
+    match metadata.issuer.as_deref() {
+        Some(found) if found != issuer => Err(auth_failure(
+            server,
+            format!(
+                "the identity provider's metadata names issuer `{found}`, not the configured `{issuer}`"
+            ),
+        )),
+        _ => Ok(metadata),
+    }
 }
 
 /// The access token as a standard token response, for the store.
@@ -454,22 +464,22 @@ mod tests {
     use super::*;
 
     fn server() -> ServerConfig {
-        ServerConfig {
-            name: "wiki".to_string(),
-            transport: crate::config::Transport::Http {
-                url: "http://127.0.0.1:9/mcp".to_string(),
-                headers: vec![],
-            },
-            auth_type: crate::config::AuthType::EnterpriseManaged,
-            timeout: Duration::from_secs(5),
-            required: false,
-            tools: crate::config::ToolFilter::default(),
-            oauth: None,
-            protocol_version: None,
-            ca_file: None,
-            max_message_bytes: 1 << 20,
-            roots: Vec::new(),
-        }
+        ServerConfig::http_for_tests(
+            "wiki",
+            "http://127.0.0.1:9/mcp",
+            crate::config::AuthType::EnterpriseManaged,
+        )
+    }
+
+    #[test]
+    fn metadata_is_looked_for_by_openid_discovery_then_rfc_8414_after_the_well_known_part() {
+        assert_eq!(
+            metadata_urls("https://idp.example/tenant/"),
+            [
+                "https://idp.example/tenant/.well-known/openid-configuration",
+                "https://idp.example/.well-known/oauth-authorization-server/tenant",
+            ]
+        );
     }
 
     #[test]

@@ -183,22 +183,11 @@ mod tests {
     use super::*;
 
     fn server() -> ServerConfig {
-        crate::config::ServerConfig {
-            name: "s".to_string(),
-            transport: crate::config::Transport::Http {
-                url: "http://127.0.0.1:9/mcp".to_string(),
-                headers: vec![],
-            },
-            auth_type: crate::config::AuthType::JwtBearer,
-            timeout: std::time::Duration::from_secs(5),
-            required: false,
-            tools: crate::config::ToolFilter::default(),
-            oauth: None,
-            protocol_version: None,
-            ca_file: None,
-            max_message_bytes: 1 << 20,
-            roots: Vec::new(),
-        }
+        ServerConfig::http_for_tests(
+            "s",
+            "http://127.0.0.1:9/mcp",
+            crate::config::AuthType::JwtBearer,
+        )
     }
 
     #[test]

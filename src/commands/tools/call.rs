@@ -11,6 +11,7 @@ use super::resolve_name;
 use crate::cli::CallArgs;
 use crate::events::Event;
 use crate::exit::{Code, Failure, Kind};
+use crate::human::json_kind;
 use crate::report;
 
 use crate::commands::App;
@@ -140,15 +141,4 @@ async fn call_arguments(args: &CallArgs) -> Result<Value, Failure> {
         object.insert(key.to_string(), value);
     }
     Ok(Value::Object(object))
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

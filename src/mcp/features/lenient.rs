@@ -6,9 +6,10 @@
 //! server, the tool and the field; content blocks reach stdout exactly as the server sent them.
 
 use rmcp::model::Tool;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::exit::{Failure, Kind};
+use crate::human::json_kind as kind_of;
 use crate::report;
 
 /// A `tools/call` result as mcpchat uses it; `content` is the server's array, untouched.
@@ -23,17 +24,6 @@ pub struct CallResult {
 
 fn warn(message: String) {
     report::warning(&Failure::new(Kind::Protocol, message));
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// One page of `tools/list`: the tools that parse, and the next cursor.
@@ -174,7 +164,24 @@ fn tool(raw: &Value) -> Result<Tool, String> {
 /// leniently as their meaning allows. Takes the result by value and moves its parts out: a
 /// result may be as big as the reply cap, and is never held twice.
 pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult, Failure> {
-    let mut object = match result {
+    let mut object = complete_result(server, tool, result)?;
+    let about = format!("MCP server `{server}`: the result of tool `{tool}`");
+    let content = content_of(&about, object.remove("content"));
+    let is_error = is_error_of(&about, object.get("isError"));
+    warn_odd_annotations(&about, &content);
+    let text = text_of(&content);
+    Ok(CallResult {
+        content,
+        structured_content: object.remove("structuredContent"),
+        is_error,
+        text,
+    })
+}
+
+/// The result as an object, refused when it is not one or is not a complete result: a task
+/// or an input request (2026-07-28) is not a result to print.
+fn complete_result(server: &str, tool: &str, result: Value) -> Result<Map<String, Value>, Failure> {
+    let object = match result {
         Value::Object(object) => object,
         other => {
             return Err(Failure::new(
@@ -186,7 +193,6 @@ pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult
             ));
         }
     };
-    // A task or an input request (2026-07-28) is not a result to print.
     if let Some(kind) = object.get("resultType").and_then(Value::as_str)
         && kind != "complete"
     {
@@ -197,8 +203,12 @@ pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult
             ),
         ));
     }
-    let about = format!("MCP server `{server}`: the result of tool `{tool}`");
-    let content = match object.remove("content") {
+    Ok(object)
+}
+
+/// `content` as an array: missing or null is empty, anything else one block (with a warning).
+fn content_of(about: &str, content: Option<Value>) -> Value {
+    match content {
         Some(Value::Array(blocks)) => Value::Array(blocks),
         None | Some(Value::Null) => Value::Array(Vec::new()),
         Some(other) => {
@@ -208,8 +218,13 @@ pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult
             ));
             Value::Array(vec![other])
         }
-    };
-    let is_error = match object.get("isError") {
+    }
+}
+
+/// `isError` as a boolean: missing or null is false, the string "true" true, anything else
+/// false (with a warning).
+fn is_error_of(about: &str, is_error: Option<&Value>) -> bool {
+    match is_error {
         None | Some(Value::Null) => false,
         Some(Value::Bool(flag)) => *flag,
         Some(other) => {
@@ -221,7 +236,12 @@ pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult
             ));
             flag
         }
-    };
+    }
+}
+
+/// A warning for each block whose `annotations` is neither an object nor null (passed on
+/// as sent).
+fn warn_odd_annotations(about: &str, content: &Value) {
     for (index, block) in content.as_array().into_iter().flatten().enumerate() {
         if let Some(annotations) = block.get("annotations")
             && !annotations.is_object()
@@ -233,20 +253,18 @@ pub fn call_result(server: &str, tool: &str, result: Value) -> Result<CallResult
             ));
         }
     }
-    let text = content
+}
+
+/// The text blocks' text, joined with newlines.
+fn text_of(content: &Value) -> String {
+    content
         .as_array()
         .into_iter()
         .flatten()
         .filter(|block| block.get("type").and_then(Value::as_str) == Some("text"))
         .filter_map(|block| block.get("text").and_then(Value::as_str))
         .collect::<Vec<_>>()
-        .join("\n");
-    Ok(CallResult {
-        content,
-        structured_content: object.remove("structuredContent"),
-        is_error,
-        text,
-    })
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub struct Host {
     /// Notifications read while waiting for responses, in order.
     pub notices: Vec<Value>,
     answer: Option<Answer>,
+    /// Serve's requests are kept in `asked` and never answered (a host that goes quiet).
+    silent: bool,
 }
 
 impl Host {
@@ -67,6 +69,21 @@ impl Host {
         Host::launch(command, capabilities, "relay-host", Some(answer))
     }
 
+    /// `mcpchat --no-cache <global> serve` with extra environment variables, initialized with
+    /// `capabilities`, keeping serve's requests in `asked` without ever answering them.
+    pub fn silent(
+        env: &TestEnv,
+        vars: &[(&str, String)],
+        global: &[&str],
+        capabilities: Value,
+    ) -> Host {
+        // Never called: a silent host answers nothing.
+        let unused: Answer = Box::new(|_| Err(json!({})));
+        let mut host = Host::answering_with(env, vars, global, capabilities, unused);
+        host.silent = true;
+        host
+    }
+
     /// Start `command` (a serve) with piped stdio and initialize it as `name`.
     fn launch(
         mut command: Command,
@@ -103,6 +120,7 @@ impl Host {
             asked: Vec::new(),
             notices: Vec::new(),
             answer,
+            silent: false,
         };
         let init = host.request(
             "initialize",
@@ -168,6 +186,10 @@ impl Host {
             line.get("method").is_some(),
             "a response to another request: {line}"
         );
+        if self.silent {
+            self.asked.push(line);
+            return;
+        }
         let Some(answer) = self.answer.as_mut() else {
             panic!("the host was asked {line}");
         };
@@ -296,6 +318,31 @@ impl Served {
     }
 }
 
+/// `mcpchat <args> --socket SOCKET` (args naming `serve`) running, once the socket exists;
+/// stdout is not read, stderr is piped.
+pub fn serve_on_socket(env: &TestEnv, args: &[&str], socket: &std::path::Path) -> Child {
+    let serve = env
+        .std_cmd()
+        .args(args)
+        .arg("--socket")
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a serve that never listens, not a timed assertion.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the socket never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    serve
+}
+
 /// A test that fails before `stop` still ends its serve (and, through it, the upstreams).
 impl Drop for Served {
     fn drop(&mut self) {
@@ -340,6 +387,18 @@ pub fn curl(url: &str, headers: &[&str], body: &Value) -> (u16, String) {
     );
     let (body, status) = text.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), body.to_string())
+}
+
+/// The JSON-RPC answer in a body serve sent: the last `data:` of an SSE stream that holds
+/// JSON (the first event may be empty), or the body itself as JSON.
+pub fn answer_in(body: &str) -> Value {
+    let json = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(str::trim)
+        .rfind(|data| !data.is_empty())
+        .unwrap_or(body);
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// A POST to `url` with `headers` (no Accept): the status, the headers (lowercase names) and

@@ -490,6 +490,15 @@ pub fn requests_now(log: &Path) -> Vec<String> {
     seen
 }
 
+/// Wait for `child` (spawned with stderr piped) to exit; its exit code and all it wrote on
+/// stderr.
+pub fn wait_with_stderr(child: &mut Child) -> (Option<i32>, String) {
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
 /// An in-repo fake for faults: `hang`, `http500` or `badjson`.
 pub fn fault_http(mode: &str) -> Peer {
     let mut cmd = Command::new("python3");
