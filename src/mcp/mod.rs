@@ -31,6 +31,7 @@ use crate::ui::Progress;
 pub use features::forward::Refused;
 pub use features::handler::Asks;
 pub use features::lenient::CallResult;
+pub use features::lists::FRESH_KEY;
 pub use features::prompts::CompletionTarget;
 pub use features::resources::{Updates, template_matches};
 pub use features::tasks::TaskState;

@@ -20,6 +20,7 @@ mod browser;
 mod config;
 mod daemon;
 mod daemon_asks;
+mod daemon_cache;
 mod daemon_http;
 mod elicitation;
 mod elicitation_terminal;

@@ -126,8 +126,22 @@ impl Hints {
 }
 
 /// The request for one page of `kind` (None: the first page).
-fn page_request(kind: ListKind, cursor: Option<String>) -> ClientRequest {
-    let params = cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+/// The `_meta` key a command puts on a list request it sends through the daemon when its
+/// cache is off or refreshed (`--no-cache`, `--refresh`): the daemon then asks the server too,
+/// rather than answering from its own cache. Our own key; a server never sees it.
+pub const FRESH_KEY: &str = "io.mcpchat/fresh";
+
+fn page_request(kind: ListKind, cursor: Option<String>, fresh: bool) -> ClientRequest {
+    let meta = fresh.then(|| {
+        let mut meta = rmcp::model::RequestMetaObject::default();
+        meta.insert(FRESH_KEY.to_string(), Value::Bool(true));
+        meta
+    });
+    let params = (cursor.is_some() || meta.is_some()).then(|| {
+        let mut params = PaginatedRequestParams::default().with_cursor(cursor);
+        params.meta = meta;
+        params
+    });
     match kind {
         ListKind::Tools => ClientRequest::ListToolsRequest(ListToolsRequest {
             method: Default::default(),
@@ -168,6 +182,12 @@ fn items<T: DeserializeOwned>(
 }
 
 impl Session {
+    /// Whether a list this command asks for must not come from the daemon's cache: it goes
+    /// through the daemon, and its own cache is off or refreshed.
+    fn wants_fresh(&self) -> bool {
+        self.relayed && self.cache.mode != crate::cache::Mode::Normal
+    }
+
     /// Every page of `kind` as the server lists it now (`parse` reads one page); the result
     /// goes to the cache with the server's hints.
     pub(in crate::mcp) async fn list_live<T: Serialize>(
@@ -181,7 +201,10 @@ impl Session {
         let (hints_ref, parse) = (&hints, &parse);
         let items = super::paginate::all_pages(name, kind.method(), |cursor| async move {
             let result = self
-                .request(kind.method(), page_request(kind, cursor))
+                .request(
+                    kind.method(),
+                    page_request(kind, cursor, self.wants_fresh()),
+                )
                 .await?;
             hints_ref
                 .lock()
@@ -223,7 +246,10 @@ impl Session {
     ) -> Result<(Vec<T>, Option<String>), Failure> {
         let first = cursor.is_none();
         let result = self
-            .request(kind.method(), page_request(kind, cursor))
+            .request(
+                kind.method(),
+                page_request(kind, cursor, self.wants_fresh()),
+            )
             .await?;
         let (items, next) = parse(self.name(), &result)?;
         if first && next.is_none() {

@@ -17,10 +17,9 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use super::answers::{as_error, malformed, refusal, tool_error};
-use super::{Relay, capabilities, completed, cursor, relayed_meta};
+use super::{Relay, capabilities, completed, position, relayed_meta};
 use crate::mcp::Refused;
 use crate::serve::input::Answer;
-use crate::serve::pages::Position;
 use crate::serve::router::Named;
 
 impl ServerHandler for Relay {
@@ -61,10 +60,10 @@ impl ServerHandler for Relay {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let at = Position::decode(cursor(&request))?;
-        let (tools, next) = self.tools(&at).await.map_err(|f| as_error(&f))?;
+        let (at, fresh) = position(&request, &context)?;
+        let (tools, next) = self.tools(&at, fresh).await.map_err(|f| as_error(&f))?;
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)
@@ -119,10 +118,10 @@ impl ServerHandler for Relay {
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let at = Position::decode(cursor(&request))?;
-        let (prompts, next) = self.prompts(&at).await.map_err(|f| as_error(&f))?;
+        let (at, fresh) = position(&request, &context)?;
+        let (prompts, next) = self.prompts(&at, fresh).await.map_err(|f| as_error(&f))?;
         let mut result = ListPromptsResult::with_all_items(prompts);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)
@@ -161,10 +160,10 @@ impl ServerHandler for Relay {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let at = Position::decode(cursor(&request))?;
-        let (resources, next) = self.resources(&at).await.map_err(|f| as_error(&f))?;
+        let (at, fresh) = position(&request, &context)?;
+        let (resources, next) = self.resources(&at, fresh).await.map_err(|f| as_error(&f))?;
         let mut result = ListResourcesResult::with_all_items(resources);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)
@@ -173,10 +172,10 @@ impl ServerHandler for Relay {
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let at = Position::decode(cursor(&request))?;
-        let (templates, next) = self.templates(&at).await.map_err(|f| as_error(&f))?;
+        let (at, fresh) = position(&request, &context)?;
+        let (templates, next) = self.templates(&at, fresh).await.map_err(|f| as_error(&f))?;
         let mut result = ListResourceTemplatesResult::with_all_items(templates);
         result.next_cursor = next.map(|at| at.encode());
         Ok(result)

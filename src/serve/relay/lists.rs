@@ -13,14 +13,16 @@ use crate::serve::pages::{self, Position};
 use crate::serve::router::Named;
 
 impl Relay {
-    /// One merged page of tools (allow/deny applied, the cache used), renamed; see `pages`.
+    /// One merged page of tools (allow/deny applied, the cache used unless `fresh`: the host
+    /// asked for the lists as the upstreams list them now), renamed; see `pages`.
     pub(super) async fn tools(
         &self,
         at: &Position,
+        fresh: bool,
     ) -> Result<(Vec<Tool>, Option<Position>), Failure> {
         let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
             match cursor {
-                None if session.cached::<Tool>(ListKind::Tools).is_some() => {
+                None if !fresh && session.cached::<Tool>(ListKind::Tools).is_some() => {
                     Ok((session.tools_to_show().await?.0, None))
                 }
                 cursor => session.tools_page(cursor).await,
@@ -56,8 +58,9 @@ impl Relay {
     pub(super) async fn prompts(
         &self,
         at: &Position,
+        fresh: bool,
     ) -> Result<(Vec<Prompt>, Option<Position>), Failure> {
-        let (kept, next) = self.items::<Prompt>(ListKind::Prompts, at).await?;
+        let (kept, next) = self.items::<Prompt>(ListKind::Prompts, at, fresh).await?;
         let router = &self.hub.router;
         let mut merged = Vec::new();
         for (index, first, prompts) in kept {
@@ -75,8 +78,11 @@ impl Relay {
     pub(super) async fn resources(
         &self,
         at: &Position,
+        fresh: bool,
     ) -> Result<(Vec<Resource>, Option<Position>), Failure> {
-        let (kept, next) = self.items::<Resource>(ListKind::Resources, at).await?;
+        let (kept, next) = self
+            .items::<Resource>(ListKind::Resources, at, fresh)
+            .await?;
         let mut merged = Vec::new();
         for (index, first, resources) in kept {
             let uris = resources.iter().map(|r| r.uri.as_str());
@@ -90,9 +96,10 @@ impl Relay {
     pub(super) async fn templates(
         &self,
         at: &Position,
+        fresh: bool,
     ) -> Result<(Vec<ResourceTemplate>, Option<Position>), Failure> {
         let (kept, next) = self
-            .items::<ResourceTemplate>(ListKind::Templates, at)
+            .items::<ResourceTemplate>(ListKind::Templates, at, fresh)
             .await?;
         let mut merged = Vec::new();
         for (index, first, templates) in kept {
@@ -109,10 +116,11 @@ impl Relay {
         &self,
         kind: ListKind,
         at: &Position,
+        fresh: bool,
     ) -> Result<(Vec<(usize, bool, Vec<T>)>, Option<Position>), Failure> {
         let parts = pages::fetch(self.hub.live(), at, |session, cursor| async move {
             match cursor {
-                None if session.cached::<T>(kind).is_some() => {
+                None if !fresh && session.cached::<T>(kind).is_some() => {
                     Ok((session.cached::<T>(kind).unwrap_or_default(), None))
                 }
                 cursor => session.items_page::<T>(kind, cursor).await,
@@ -154,10 +162,10 @@ impl Relay {
         let mut seen = std::collections::HashSet::new();
         loop {
             let next = match kind {
-                ListKind::Tools => self.tools(&at).await.map(|page| page.1),
-                ListKind::Prompts => self.prompts(&at).await.map(|page| page.1),
-                ListKind::Resources => self.resources(&at).await.map(|page| page.1),
-                ListKind::Templates => self.templates(&at).await.map(|page| page.1),
+                ListKind::Tools => self.tools(&at, false).await.map(|page| page.1),
+                ListKind::Prompts => self.prompts(&at, false).await.map(|page| page.1),
+                ListKind::Resources => self.resources(&at, false).await.map(|page| page.1),
+                ListKind::Templates => self.templates(&at, false).await.map(|page| page.1),
             };
             match next {
                 Ok(Some(next)) if seen.insert(next.encode()) => at = next,

@@ -25,6 +25,7 @@ use rmcp::model::{PaginatedRequestParams, RequestMetaObject};
 use serde_json::{Value, json};
 
 use crate::serve::hub::Hub;
+use crate::serve::pages::Position;
 
 pub(super) use answers::{as_error, kept_list, refusal};
 
@@ -104,9 +105,19 @@ fn capabilities(hub: &Hub) -> Value {
     declared
 }
 
-/// The host's cursor, if it sent one.
-fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
-    request.as_ref()?.cursor.as_deref()
+/// Where the host's list request starts: its cursor (the start without one), and whether it
+/// asked for the lists as the upstreams list them now (`FRESH_KEY` in its `_meta`, which
+/// rmcp hands over in the request's context).
+fn position(
+    request: &Option<PaginatedRequestParams>,
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+) -> Result<(Position, bool), rmcp::ErrorData> {
+    let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
+    let asked = |meta: Option<&RequestMetaObject>| {
+        meta.and_then(|meta| meta.get(crate::mcp::FRESH_KEY)) == Some(&Value::Bool(true))
+    };
+    let fresh = asked(Some(&context.meta)) || asked(request.as_ref().and_then(|r| r.meta.as_ref()));
+    Ok((Position::decode(cursor)?, fresh))
 }
 
 #[cfg(test)]
