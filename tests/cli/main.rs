@@ -21,6 +21,7 @@ mod config;
 mod daemon;
 mod daemon_asks;
 mod daemon_http;
+mod daemon_speed;
 mod elicitation;
 mod elicitation_terminal;
 mod exit;
