@@ -7,7 +7,8 @@
 //! name a server, and its key), `environment` (what of the command's environment a server
 //! gets and is keyed on), `pool` (the kept servers, inside the daemon), `asks` (a kept
 //! server's requests and notifications, to the command using it), `run` (the daemon's
-//! loop), `wire` (both ends of a connection), `client` (find, start, stop it).
+//! loop), `wire` (both ends of a connection), `overlap` (the command's own work while the
+//! daemon answers), `client` (find, start, stop it).
 //! This module sits beside `commands` and uses `mcp` and `serve`; neither uses it.
 //!
 //! Guarantees: direct mode stays the default and the fallback: a server is routed through
@@ -19,6 +20,7 @@
 mod asks;
 pub mod client;
 mod environment;
+mod overlap;
 pub mod place;
 mod pool;
 pub mod run;
@@ -182,6 +184,7 @@ async fn connect_over(
     let spec = serde_json::to_value(spec).unwrap_or_default();
     let wire = CommandWire::new(stream, spec, server.max_message_bytes);
     let said = wire.said.clone();
+    let wire = overlap::Overlapped::new(wire, meanwhile(app, server));
     let connected = Session::connect_over(server.clone(), &app.context, wire).await;
     let said = std::mem::take(&mut *said.lock().unwrap_or_else(|e| e.into_inner()));
     if let Some(note) = said.note {
@@ -198,6 +201,18 @@ async fn connect_over(
         (Err(_), Some(failure)) => Err(failure_of(&failure)),
         (Err(failure), None) => Err(failure),
     }
+}
+
+/// What the command does while the daemon answers `initialize`, which it would otherwise
+/// do right after, on the critical path of a kept call: read and parse the server's cache
+/// file (about 13 KB for server-everything) into this process's memo, where the session's
+/// own read of the tools list then finds it (the items are parsed for real there).
+fn meanwhile(app: &App, server: &ServerConfig) -> overlap::Meanwhile {
+    let cache = app.context.cache.clone();
+    let key = crate::cache::Key::of(server, &app.context.store);
+    Box::new(move || {
+        let _ = cache.list::<serde::de::IgnoredAny>(&key, crate::cache::ListKind::Tools);
+    })
 }
 
 /// The daemon's failure to provide a server, as the command reports it.

@@ -22,6 +22,7 @@ mod daemon;
 mod daemon_asks;
 mod daemon_cache;
 mod daemon_http;
+mod daemon_speed;
 mod elicitation;
 mod elicitation_terminal;
 mod exit;
