@@ -217,16 +217,11 @@ fn meanwhile(app: &App, server: &ServerConfig) -> overlap::Meanwhile {
 
 /// The daemon's failure to provide a server, as the command reports it.
 fn failure_of(said: &serde_json::Value) -> Failure {
-    let kind = match said.get("kind").and_then(serde_json::Value::as_str) {
-        Some("usage") => Kind::Usage,
-        Some("config") => Kind::Config,
-        Some("auth") => Kind::Auth,
-        Some("timeout") => Kind::Timeout,
-        Some("http") => Kind::Http,
-        Some("server_exited") => Kind::ServerExited,
-        Some("unreachable") => Kind::Unreachable,
-        _ => Kind::Protocol,
-    };
+    let kind = said
+        .get("kind")
+        .and_then(serde_json::Value::as_str)
+        .and_then(Kind::named)
+        .unwrap_or(Kind::Protocol);
     let message = said
         .get("message")
         .and_then(serde_json::Value::as_str)
