@@ -2,8 +2,6 @@
 //! state from line to line (navigate, then snapshot sees the page), and a screenshot with only
 //! `type` given works (the schema's required-with-default `scale` is filled).
 
-use std::io::{Read, Write};
-
 use pretty_assertions::assert_eq;
 
 use crate::support::*;
@@ -17,25 +15,6 @@ fn browser_server(env: &TestEnv) -> String {
             .display(),
         env.path("browser-output").display()
     )
-}
-
-/// One page on 127.0.0.1, served to every request until the test ends; returns its URL.
-fn serve_page(html: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-                html.len()
-            );
-            let _ = stream.write_all(reply.as_bytes());
-        }
-    });
-    format!("http://127.0.0.1:{port}/")
 }
 
 fn chromium_installed() {

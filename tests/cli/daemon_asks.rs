@@ -6,8 +6,6 @@
 //! Each test compares the kept-alive run with the direct one where that is the claim, and
 //! has its own HOME and XDG_RUNTIME_DIR; every daemon it starts is stopped (`support::daemon`).
 
-use std::io::{Read, Write};
-
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
@@ -345,25 +343,6 @@ fn a_kept_server_gets_exactly_the_commands_environment_with_env_over_it_and_noth
     let status = kept.status();
     assert_eq!(status.len(), 1, "{status:?}");
     assert_eq!(status[0]["pid"].to_string(), pid);
-}
-
-/// One page on 127.0.0.1, served to every request until the test ends; returns its URL.
-fn serve_page(html: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-                html.len()
-            );
-            let _ = stream.write_all(reply.as_bytes());
-        }
-    });
-    format!("http://127.0.0.1:{port}/")
 }
 
 #[test]
