@@ -4,7 +4,8 @@
 //! Guarantees: one live session per key, however many commands connect at once (starting
 //! is serialised); a server whose process exited is started again on the next connection
 //! (never in the middle of a request), and the command is told; a changed config under the
-//! same name ends the old server once no command uses it; every ended server's process
+//! same name ends the old server once no command uses it (at once, or at the next sweep when
+//! a command still held it); every ended server's process
 //! group is gone (`Session::close`), and the pid file lists the live ones. An HTTP server
 //! is connected with the command's token store (the daemon refreshes its tokens under the
 //! store's lock), and its session (its `Mcp-Session-Id`) is what the commands share.
@@ -65,6 +66,15 @@ impl Kept {
         self.active.load(Ordering::Relaxed) == 0
             && self.idle() >= *self.idle_timeout.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whether a later server of the same name replaced `old`, which no command uses now: one
+/// the replacing command could not end because a command still held it.
+fn superseded<'a>(old: &Kept, all: impl IntoIterator<Item = &'a Arc<Kept>>) -> bool {
+    old.active.load(Ordering::Relaxed) == 0
+        && all
+            .into_iter()
+            .any(|k| k.name == old.name && k.started > old.started)
 }
 
 /// A command's hold on a kept server; dropping it lets the server go idle.
@@ -199,7 +209,7 @@ impl Pool {
             .iter()
             // A server that exited stays until it expires: the next command starts it again
             // and is told so.
-            .filter(|(_, k)| k.expired())
+            .filter(|(_, k)| k.expired() || superseded(k, kept.values()))
             .map(|(key, _)| key.clone())
             .collect();
         let ended: Vec<Arc<Kept>> = gone.iter().filter_map(|key| kept.remove(key)).collect();

@@ -94,8 +94,15 @@ fn a_command_that_declares_no_elicitation_gets_a_server_that_was_told_none() {
         .map(|l| l["tool"].clone())
         .collect();
     assert!(names.contains(&Value::from("trigger-elicitation-request")));
-    // Another process: what a server was told is part of what it is.
-    assert_ne!(kept.status()[0]["pid"], pid);
+    // Another process: what a server was told is part of what it is. The first one ends
+    // once no command holds it (at once, or at the daemon's next sweep).
+    let newest = kept.status().last().unwrap()["pid"].clone();
+    assert_ne!(newest, pid);
+    let first = pid.as_u64().unwrap() as u32;
+    eventually("the replaced server ends", || {
+        kept.status().len() == 1 && !alive(first)
+    });
+    assert_eq!(kept.status()[0]["pid"], newest);
 }
 
 #[test]
