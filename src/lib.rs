@@ -69,9 +69,12 @@ pub fn main_entry() -> i32 {
         }
     };
     init_logging(cli.global.verbose);
-    if checks_tool_arguments(&cli.command) {
+    match &cli.command {
         // From here it overlaps the runtime, the config and the cache (docs/speed.md).
-        validate::warm_up();
+        Command::Ask(_) => validate::warm_up(),
+        // Once a server is reached directly: through the daemon, the daemon checks.
+        Command::Tools(ToolsCommand::Call(args)) if !args.no_validate => validate::want_warm_up(),
+        _ => {}
     }
     report::set_quiet(cli.global.quiet);
 
@@ -131,14 +134,6 @@ fn install_panic_hook() {
 
 /// Commands that check tool arguments against a schema before calling: jsonschema's
 /// meta-schema (about 2 ms of CPU) is built on a thread from the start.
-fn checks_tool_arguments(command: &Command) -> bool {
-    match command {
-        Command::Tools(ToolsCommand::Call(args)) => !args.no_validate,
-        Command::Ask(_) => true,
-        _ => false,
-    }
-}
-
 async fn run_until_signal(cli: Cli) -> anyhow::Result<Code> {
     interrupt::install();
     // These print what they have before exiting 130, so they wait on the signal themselves.

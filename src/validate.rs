@@ -1,9 +1,18 @@
 //! Tool arguments checked against the tool's `inputSchema` before any call. jsonschema is
 //! built without its HTTP/file resolvers, so a schema's remote `$ref` is never fetched.
+//!
+//! A command whose server is kept alive leaves the check to the daemon (`CHECK_KEY`): the
+//! daemon keeps each schema's validator compiled (`kept`), so the command neither builds
+//! jsonschema's meta-schema nor compiles a schema, the larger part of a kept call's own time.
+//! The failure is the one a direct check gives (`mismatch`).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
+
+use crate::config::SEPARATOR;
+use crate::exit::{Failure, Kind};
 
 /// A tool's validator, compiled the first time the tool is called: compiling every schema of
 /// a large server up front cost more than the call itself, and a command calls one tool or a
@@ -28,6 +37,11 @@ impl LazyValidator {
     /// server accepts. The filled arguments are what is sent, which any server accepts.
     pub fn fill_defaults(&self, arguments: &mut Value) {
         fill_defaults(&self.schema, arguments, 0);
+    }
+
+    /// The tool's input schema, as listed.
+    pub fn schema(&self) -> &Arc<rmcp::model::JsonObject> {
+        &self.schema
     }
 
     /// [`ArgsValidator::violations`], compiling the validator first if needed (`tool` names
@@ -72,6 +86,24 @@ pub struct ArgsValidator {
     validator: Option<jsonschema::Validator>,
 }
 
+/// Whether the command checks arguments but has not started [`warm_up`] yet: it waits to
+/// know whether a server is reached directly (a kept server's daemon checks instead).
+static WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The command will check arguments where its servers are reached directly: [`warm_up`]
+/// once the first one is (`warm_up_if_wanted`).
+pub fn want_warm_up() {
+    WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// [`warm_up`], if the command asked for it with [`want_warm_up`]: a server is reached
+/// directly, or the daemon does not check.
+pub fn warm_up_if_wanted() {
+    if WANTED.load(std::sync::atomic::Ordering::Relaxed) {
+        warm_up();
+    }
+}
+
 /// Builds jsonschema's validator of the JSON Schema meta-schema on a thread of its own, once.
 /// jsonschema checks every schema against it before compiling, and builds it on first use: the
 /// first tool's validator would pay for it (a millisecond or more of CPU and page faults, on the
@@ -79,6 +111,7 @@ pub struct ArgsValidator {
 /// checked (lib.rs), it overlaps the runtime's start, the config and the cache, and is ready
 /// when the first call is checked; a validator that comes first just waits for it.
 pub fn warm_up() {
+    WANTED.store(false, std::sync::atomic::Ordering::Relaxed);
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         let spawned = std::thread::Builder::new()
@@ -97,10 +130,8 @@ impl ArgsValidator {
     /// A schema that cannot be compiled (invalid, or a `$ref` we refuse to fetch) does not
     /// block calls: the server still validates on its side.
     pub fn new(tool: &str, schema: &Value) -> Self {
-        match jsonschema::validator_for(schema) {
-            Ok(validator) => ArgsValidator {
-                validator: Some(validator),
-            },
+        match Self::compile(schema) {
+            Ok(validator) => validator,
             Err(error) => {
                 tracing::warn!(
                     tool,
@@ -108,6 +139,16 @@ impl ArgsValidator {
                 );
                 ArgsValidator { validator: None }
             }
+        }
+    }
+
+    /// The validator of `schema`, or why it does not compile.
+    pub fn compile(schema: &Value) -> Result<Self, String> {
+        match jsonschema::validator_for(schema) {
+            Ok(validator) => Ok(ArgsValidator {
+                validator: Some(validator),
+            }),
+            Err(error) => Err(error.to_string()),
         }
     }
 
@@ -129,6 +170,61 @@ impl ArgsValidator {
             })
             .collect()
     }
+}
+
+/// The failure of arguments that do not match the tool's input schema: exit 2, each
+/// violation on a line of its own.
+pub fn mismatch(server: &str, tool: &str, violations: &[String]) -> Failure {
+    Failure::new(
+        Kind::InvalidArguments,
+        format!(
+            "arguments for `{server}{SEPARATOR}{tool}` do not match its input schema:\n  {}",
+            violations.join("\n  ")
+        ),
+    )
+    .hint(format!(
+        "`mcpchat tools list --server {server}` shows the schema"
+    ))
+}
+
+/// The key in a `tools/call`'s `_meta` (command to daemon) carrying the input schema the
+/// command's list has for the tool: the daemon checks the arguments against it before the
+/// call goes on, and refuses a misfit with [`mismatch`]'s failure. Never relayed upstream.
+pub const CHECK_KEY: &str = "io.mcpchat/check";
+
+/// The key in an error's `data` (daemon to command) saying that the schema sent under
+/// [`CHECK_KEY`] does not compile and nothing was called: the command checks (and warns)
+/// as directly, then calls without the key. Stripped from upstreams' errors.
+pub const UNCHECKED_KEY: &str = "io.mcpchat/unchecked";
+
+/// How many compiled schemas the daemon keeps (all are dropped when one more comes).
+const KEPT_SCHEMAS: usize = 512;
+
+/// The violations of `arguments` against `schema` with a validator compiled once per
+/// schema and kept for the life of the process (the daemon's); `Err` when the schema does
+/// not compile.
+pub fn kept_check(schema: &Value, arguments: &Value) -> Result<Vec<String>, String> {
+    type Kept = HashMap<String, Arc<ArgsValidator>>;
+    static KEPT: std::sync::LazyLock<Mutex<Kept>> = std::sync::LazyLock::new(Mutex::default);
+    let text = schema.to_string();
+    let found = KEPT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&text)
+        .cloned();
+    let validator = match found {
+        Some(validator) => validator,
+        None => {
+            let validator = Arc::new(ArgsValidator::compile(schema)?);
+            let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() >= KEPT_SCHEMAS {
+                kept.clear();
+            }
+            kept.insert(text, validator.clone());
+            validator
+        }
+    };
+    Ok(validator.violations(arguments))
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub async fn connect(
     {
         return Ok(session);
     }
+    crate::validate::warm_up_if_wanted();
     Session::connect_resuming(server, &app.context, resume).await
 }
 
@@ -191,7 +192,14 @@ async fn connect_over(
         crate::report::notice(&note);
     }
     match (connected, said.failure) {
-        (Ok(session), _) => Ok(Some(session)),
+        (Ok(mut session), _) => {
+            if said.checks {
+                session.leave_checks_to_daemon();
+            } else {
+                crate::validate::warm_up_if_wanted();
+            }
+            Ok(Some(session))
+        }
         (Err(_), Some(failure))
             if failure.get("direct") == Some(&serde_json::Value::Bool(true)) =>
         {

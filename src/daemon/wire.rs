@@ -83,7 +83,8 @@ where
                     let mut meta = upstream.meta.take().unwrap_or_default();
                     meta.insert(
                         META.to_string(),
-                        serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "note": note}),
+                        // `checks`: this daemon checks tool arguments (`validate::CHECK_KEY`).
+                        serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "note": note, "checks": true}),
                     );
                     upstream.meta = Some(meta);
                     response.result = ServerResult::InitializeResult(upstream);
@@ -129,6 +130,8 @@ pub struct Said {
     pub note: Option<String>,
     /// The daemon's failure to provide the server, as `{kind, message, hints}`.
     pub failure: Option<Value>,
+    /// The daemon checks tool arguments (see `validate::CHECK_KEY`).
+    pub checks: bool,
 }
 
 pub struct CommandWire {
@@ -158,6 +161,7 @@ impl CommandWire {
             && let Some(ours) = meta.shift_remove(META)
         {
             said.note = ours.get("note").and_then(Value::as_str).map(str::to_string);
+            said.checks = ours.get("checks") == Some(&Value::Bool(true));
             if meta.is_empty()
                 && let Some(result) = message.get_mut("result").and_then(Value::as_object_mut)
             {

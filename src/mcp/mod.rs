@@ -35,7 +35,7 @@ pub use features::lists::FRESH_KEY;
 pub use features::prompts::CompletionTarget;
 pub use features::resources::{Updates, template_matches};
 pub use features::tasks::TaskState;
-pub use session::Session;
+pub use session::{Checked, Session};
 pub use transport::framing::{DEFAULT_MAX_MESSAGE_BYTES, Line, Lines, human_bytes};
 pub use transport::resume::Resume;
 

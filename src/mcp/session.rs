@@ -46,6 +46,15 @@ pub struct Session {
     /// Reached through the daemon (its socket, no transport of ours): a failure the daemon
     /// met on our behalf, in an error's data, is believed (see `classify::relayed`).
     pub(super) relayed: bool,
+    /// The daemon checks tool arguments (see `validate::CHECK_KEY`): relayed sessions only.
+    pub(super) daemon_checks: bool,
+}
+
+/// A `tools/call` whose arguments the daemon was asked to check.
+pub enum Checked {
+    Called(CallResult),
+    /// The schema does not compile: nothing was called (check as directly, then call).
+    Unchecked,
 }
 
 impl Session {
@@ -127,16 +136,58 @@ impl Session {
         tool: &str,
         arguments: serde_json::Map<String, Value>,
     ) -> Result<CallResult, Failure> {
+        match self.call_tool_checked(tool, arguments, None).await? {
+            Checked::Called(result) => Ok(result),
+            Checked::Unchecked => Err(Failure::new(
+                Kind::Internal,
+                format!("the daemon refused to call `{tool}` for a check nobody asked for"),
+            )),
+        }
+    }
+
+    /// Whether the daemon checks tool arguments for this session ([`Self::call_tool_checked`]).
+    pub fn daemon_checks(&self) -> bool {
+        self.daemon_checks
+    }
+
+    /// The daemon said it checks tool arguments (on a session through it only).
+    pub fn leave_checks_to_daemon(&mut self) {
+        self.daemon_checks = self.relayed;
+    }
+
+    /// [`Self::call_tool`]; with `check`, the daemon checks the arguments against that
+    /// schema first (a misfit fails as a direct check does).
+    pub async fn call_tool_checked(
+        &self,
+        tool: &str,
+        arguments: serde_json::Map<String, Value>,
+        check: Option<&rmcp::model::JsonObject>,
+    ) -> Result<Checked, Failure> {
         static NEXT_TOKEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
         let token = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         // A progress token, so progress notifications reach stderr.
-        params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
-            NumberOrString::Number(token),
-        )));
+        let mut meta =
+            RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::Number(token)));
+        if let Some(schema) = check.filter(|_| self.daemon_checks) {
+            let schema = Value::Object(schema.clone());
+            meta.insert(crate::validate::CHECK_KEY.to_string(), schema);
+        }
+        params.meta = Some(meta.clone());
         let what = format!("tools/call `{tool}`");
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
-        let mut result = self.request(&what, request).await?;
+        let mut result = match self.request_raw(&what, request).await? {
+            Ok(result) => result,
+            Err(rmcp::service::ServiceError::McpError(data))
+                if self.daemon_checks && unchecked(&data) =>
+            {
+                return Ok(Checked::Unchecked);
+            }
+            Err(error) => return Err(self.failed(&what, &error).await),
+        };
+        // Rounds and task mode go on without our key (the check was made).
+        meta.remove(crate::validate::CHECK_KEY);
+        params.meta = Some(meta);
         if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
             // The server wants input first (SEP-2322): rmcp drives those rounds from the
             // start (our handler answers them), and its typed result is what we get then.
@@ -144,14 +195,14 @@ impl Session {
         }
         let first = lenient::call_result(self.name(), tool, result)?;
         if !super::features::tasks::refuses_plain_call(&first) {
-            return Ok(first);
+            return Ok(Checked::Called(first));
         }
         // The server runs this tool only as a task: run it as one and wait for the result.
         tracing::debug!(server = %self.name(), tool, "the tool requires task mode");
         let task = self
             .start_task(tool, params.arguments.unwrap_or_default())
             .await?;
-        self.task_result(task, tool).await
+        self.task_result(task, tool).await.map(Checked::Called)
     }
 
     /// Run one request under the server's timeout and classify its failure.
@@ -233,21 +284,33 @@ impl Session {
         what: &str,
         request: ClientRequest,
     ) -> Result<Value, Failure> {
+        match self.request_raw(what, request).await? {
+            Ok(result) => Ok(result),
+            Err(error) => Err(self.failed(what, &error).await),
+        }
+    }
+
+    /// [`Self::request`] with the server's error as it is.
+    async fn request_raw(
+        &self,
+        what: &str,
+        request: ClientRequest,
+    ) -> Result<Result<Value, rmcp::service::ServiceError>, Failure> {
         let result = match self.exchange(what, request.clone()).await? {
             Ok(result) => result,
             // -32042: the user had to open a URL first; once that is done, ask again (once).
             Err(error) if self.url_elicitation_done(&error).await => {
                 match self.exchange(what, request).await? {
                     Ok(result) => result,
-                    Err(error) => return Err(self.failed(what, &error).await),
+                    Err(error) => return Ok(Err(error)),
                 }
             }
-            Err(error) => return Err(self.failed(what, &error).await),
+            Err(error) => return Ok(Err(error)),
         };
-        Ok(match result {
+        Ok(Ok(match result {
             ServerResult::CustomResult(raw) => raw.0,
             typed => serde_json::to_value(&typed).unwrap_or(Value::Null),
-        })
+        }))
     }
 
     /// One request and its answer: the server's error as it is, a timeout as a Failure.
@@ -298,4 +361,12 @@ impl Session {
             super::transport::children::terminate(child.pid, Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Whether the daemon said the schema it was to check against does not compile.
+fn unchecked(data: &rmcp::ErrorData) -> bool {
+    data.data
+        .as_ref()
+        .and_then(|d| d.get(crate::validate::UNCHECKED_KEY))
+        .is_some()
 }

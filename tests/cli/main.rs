@@ -21,6 +21,7 @@ mod config;
 mod daemon;
 mod daemon_asks;
 mod daemon_cache;
+mod daemon_checks;
 mod daemon_http;
 mod daemon_speed;
 mod elicitation;

@@ -13,7 +13,7 @@ use crate::cache::ListKind;
 use crate::config::ServerConfig;
 use crate::events::{RawId, ToolResult};
 use crate::exit::{Failure, Kind};
-use crate::mcp::Session;
+use crate::mcp::{CallResult, Checked, Session};
 use crate::validate::LazyValidator;
 
 use crate::commands::App;
@@ -132,21 +132,74 @@ impl Ready {
                 "`mcpchat tools list --server {server}` shows its tools"
             )));
         };
+        if self.session.daemon_checks() {
+            // The daemon checks them with the call (see `send`).
+            return Ok(());
+        }
         let violations = validator.violations(tool, arguments);
         if violations.is_empty() {
             return Ok(());
         }
-        let mut failure = Failure::new(
-            Kind::InvalidArguments,
-            format!(
-                "arguments for `{server}{SEPARATOR}{tool}` do not match its input schema:\n  {}",
-                violations.join("\n  ")
-            ),
-        );
-        failure = failure.hint(format!(
-            "`mcpchat tools list --server {server}` shows the schema"
-        ));
-        Err(failure)
+        Err(crate::validate::mismatch(server, tool, &violations))
+    }
+
+    /// The input schema the daemon is to check a call's arguments against, when it checks.
+    fn schema_to_check(&self, tool: &str) -> Option<Arc<rmcp::model::JsonObject>> {
+        if !self.validate || !self.session.daemon_checks() {
+            return None;
+        }
+        let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
+        tools
+            .0
+            .get(tool)
+            .map(|validator| validator.schema().clone())
+    }
+
+    /// Call the tool; through a daemon that checks, with the schema to check against: a
+    /// misfit against a cached schema lists the tools again and is checked once more (as
+    /// directly), and a schema the daemon cannot compile is checked here (nothing was
+    /// called either time, so calling again is safe).
+    async fn send(
+        &self,
+        tool: &str,
+        map: serde_json::Map<String, Value>,
+    ) -> Result<CallResult, Failure> {
+        for attempt in 0..2 {
+            let Some(schema) = self.schema_to_check(tool) else {
+                break;
+            };
+            tracing::debug!(tool, "the daemon checks the arguments");
+            let outcome = self
+                .session
+                .call_tool_checked(tool, map.clone(), Some(&schema));
+            match outcome.await {
+                Ok(Checked::Called(result)) => return Ok(result),
+                Ok(Checked::Unchecked) => {
+                    let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
+                    if let Some(validator) = tools.0.get(tool) {
+                        let violations = validator.violations(tool, &Value::Object(map.clone()));
+                        if !violations.is_empty() {
+                            return Err(crate::validate::mismatch(
+                                self.session.name(),
+                                tool,
+                                &violations,
+                            ));
+                        }
+                    }
+                    break;
+                }
+                Err(failure)
+                    if attempt == 0
+                        && failure.kind == Kind::InvalidArguments
+                        && self.uses_cached_list() =>
+                {
+                    self.relist().await?;
+                    self.check(tool, &Value::Object(map.clone()))?;
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
+        self.session.call_tool(tool, map).await
     }
 
     pub(super) async fn call(
@@ -179,7 +232,7 @@ impl Ready {
             ));
         };
         let started = Instant::now();
-        let outcome = self.session.call_tool(tool, map).await;
+        let outcome = self.send(tool, map).await;
         let rejected = match &outcome {
             Err(failure) => crate::mcp::rejected_as_stale(failure),
             Ok(result) => crate::mcp::result_rejected_as_stale(result),

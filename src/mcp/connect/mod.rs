@@ -197,6 +197,7 @@ impl Pieces {
             keep: is_http.then_some(self.keep),
             changes: self.changes,
             relayed: false,
+            daemon_checks: false,
         }
     }
 }

@@ -38,6 +38,8 @@ pub(in crate::serve) fn refusal(refused: Refused) -> ErrorData {
             // Only we speak for ourselves: an upstream's claim to be our failure is dropped.
             if let Some(Value::Object(data)) = &mut error.data {
                 data.shift_remove(crate::mcp::classify::FAILURE_KEY);
+                // An upstream saying "unchecked" would have the command call it again.
+                data.shift_remove(crate::validate::UNCHECKED_KEY);
             }
             error
         }

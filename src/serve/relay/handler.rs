@@ -85,6 +85,9 @@ impl ServerHandler for Relay {
                 None,
             ));
         }
+        if let Some(schema) = schema_to_check(&request, &context) {
+            checked(session.name(), &name, schema, &request)?;
+        }
         let what = format!("tools/call `{name}`");
         let key = format!("tools/call {}", request.name);
         let mut params = request;
@@ -325,5 +328,41 @@ impl ServerHandler for Relay {
             tracing::warn!("{}", failure.message);
         }
         Ok(())
+    }
+}
+
+/// The input schema a command asked the daemon to check the call's arguments against
+/// (`validate::CHECK_KEY`, in the request's `_meta`, which rmcp hands over in the context).
+fn schema_to_check<'a>(
+    request: &'a CallToolRequestParams,
+    context: &'a RequestContext<RoleServer>,
+) -> Option<&'a Value> {
+    let key = crate::validate::CHECK_KEY;
+    context
+        .meta
+        .get(key)
+        .or_else(|| request.meta.as_ref().and_then(|meta| meta.get(key)))
+}
+
+/// The call's arguments checked against `schema` before anything is called: a misfit fails
+/// as a direct check does; a schema that does not compile is said to be unchecked.
+fn checked(
+    server: &str,
+    tool: &str,
+    schema: &Value,
+    request: &CallToolRequestParams,
+) -> Result<(), ErrorData> {
+    let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+    match crate::validate::kept_check(schema, &arguments) {
+        Ok(violations) if violations.is_empty() => Ok(()),
+        Ok(violations) => Err(as_error(&crate::validate::mismatch(
+            server,
+            tool,
+            &violations,
+        ))),
+        Err(error) => Err(ErrorData::invalid_params(
+            format!("the input schema of `{tool}` does not compile: {error}"),
+            Some(json!({crate::validate::UNCHECKED_KEY: true})),
+        )),
     }
 }

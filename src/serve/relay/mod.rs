@@ -73,7 +73,12 @@ fn completed(mut raw: Value) -> Value {
 /// keys replace the host's (the upstream may speak another era than the host).
 pub(super) fn relayed_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
     let mut meta = meta?;
-    meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
+    meta.retain(|key, _| {
+        key != "progressToken"
+            && !key.starts_with("io.modelcontextprotocol/")
+            // Ours (a command's to the daemon): never an upstream's business.
+            && !key.starts_with("io.mcpchat/")
+    });
     (!meta.is_empty()).then_some(meta)
 }
 
