@@ -65,6 +65,22 @@ fn a_misfit_fails_as_directly_and_the_daemon_checked_it() {
         1,
         "{stderr}"
     );
+    // `--task` starts a task only with arguments that fit: checked before, as directly.
+    let task = kept
+        .cmd()
+        .args([
+            "--keep-alive",
+            "--stdio",
+            &fake(),
+            "tools",
+            "call",
+            "--task",
+        ])
+        .args(["env", "--arg", "name=5"])
+        .output()
+        .unwrap();
+    assert_eq!(task.status.code(), Some(2));
+    assert_eq!(stderr_of(&task), stderr_of(&through));
     let ok = [
         "--stdio",
         &fake(),

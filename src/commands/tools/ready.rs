@@ -94,6 +94,17 @@ impl Ready {
 
     /// Find the tool and check the arguments, without calling anything.
     pub(super) fn check(&self, tool: &str, arguments: &Value) -> Result<(), Failure> {
+        self.check_with(tool, arguments, true)
+    }
+
+    /// [`Self::check`] before a call: through a daemon that checks, the tool is only found
+    /// here, and the daemon checks the arguments with the call (see `send`).
+    fn check_before_call(&self, tool: &str, arguments: &Value) -> Result<(), Failure> {
+        self.check_with(tool, arguments, !self.session.daemon_checks())
+    }
+
+    /// Find the tool and, when `here`, check the arguments.
+    fn check_with(&self, tool: &str, arguments: &Value, here: bool) -> Result<(), Failure> {
         if !self.validate {
             // The config's allow/deny lists hold whatever the flags say.
             if !self.session.server.tools.permits(tool) {
@@ -132,8 +143,7 @@ impl Ready {
                 "`mcpchat tools list --server {server}` shows its tools"
             )));
         };
-        if self.session.daemon_checks() {
-            // The daemon checks them with the call (see `send`).
+        if !here {
             return Ok(());
         }
         let violations = validator.violations(tool, arguments);
@@ -175,17 +185,7 @@ impl Ready {
             match outcome.await {
                 Ok(Checked::Called(result)) => return Ok(result),
                 Ok(Checked::Unchecked) => {
-                    let tools = self.tools.read().unwrap_or_else(|e| e.into_inner());
-                    if let Some(validator) = tools.0.get(tool) {
-                        let violations = validator.violations(tool, &Value::Object(map.clone()));
-                        if !violations.is_empty() {
-                            return Err(crate::validate::mismatch(
-                                self.session.name(),
-                                tool,
-                                &violations,
-                            ));
-                        }
-                    }
+                    self.check(tool, &Value::Object(map.clone()))?;
                     break;
                 }
                 Err(failure)
@@ -194,7 +194,7 @@ impl Ready {
                         && self.uses_cached_list() =>
                 {
                     self.relist().await?;
-                    self.check(tool, &Value::Object(map.clone()))?;
+                    self.check_before_call(tool, &Value::Object(map.clone()))?;
                 }
                 Err(failure) => return Err(failure),
             }
@@ -214,14 +214,14 @@ impl Ready {
             self.relist().await?;
         }
         let arguments = self.with_defaults(tool, arguments);
-        match self.check(tool, &arguments) {
+        match self.check_before_call(tool, &arguments) {
             // A tool or schema the cached list does not know yet: ask the server.
             Err(failure)
                 if self.uses_cached_list()
                     && matches!(failure.kind, Kind::UnknownTool | Kind::InvalidArguments) =>
             {
                 self.relist().await?;
-                self.check(tool, &arguments)?;
+                self.check_before_call(tool, &arguments)?;
             }
             checked => checked?,
         }
