@@ -212,6 +212,14 @@ async fn kept(
         return;
     };
     spec.declared = declared(&request);
+    // The spec (the command's environment among it) is read: the session need not parse it.
+    let mut request = request;
+    if let Some(experimental) = request
+        .pointer_mut("/params/capabilities/experimental")
+        .and_then(Value::as_object_mut)
+    {
+        experimental.shift_remove(CAPABILITY);
+    }
     let Ok(message) = serde_json::from_value::<ClientJsonRpcMessage>(request) else {
         let _ = reply(
             &mut write,

@@ -348,9 +348,21 @@ impl Session {
     }
 
     /// End the session: DELETE the HTTP session, or close a child's stdin and let it exit
-    /// (SIGTERM, then SIGKILL for its whole process group if it lingers).
+    /// (SIGTERM, then SIGKILL for its whole process group if it lingers); through the
+    /// daemon, close the connection.
     pub async fn close(self) {
-        let Session { client, child, .. } = self;
+        let Session {
+            client,
+            child,
+            relayed,
+            ..
+        } = self;
+        if relayed {
+            // Through the daemon: nothing to wait for. Dropped, the session's task closes
+            // the socket (or the process's exit does), and the daemon sees the command go.
+            drop(client);
+            return;
+        }
         let grace = if child.is_some() {
             Duration::from_millis(1500)
         } else {
