@@ -197,40 +197,82 @@ pub const CHECK_KEY: &str = "io.mcpchat/check";
 /// as directly, then calls without the key. Stripped from upstreams' errors.
 pub const UNCHECKED_KEY: &str = "io.mcpchat/unchecked";
 
-/// How many compiled schemas the daemon keeps (all are dropped when one more comes).
+/// How many compiled schemas the daemon keeps, and how many bytes of schema text (all are
+/// dropped when one more would go over either).
 const KEPT_SCHEMAS: usize = 512;
+const KEPT_BYTES: usize = 16 << 20;
+
+/// The daemon's compiled validators, by the text of their schema.
+#[derive(Default)]
+struct Kept {
+    validators: HashMap<String, Arc<ArgsValidator>>,
+    bytes: usize,
+}
+
+static KEPT: std::sync::LazyLock<Mutex<Kept>> = std::sync::LazyLock::new(Mutex::default);
 
 /// The violations of `arguments` against `schema` with a validator compiled once per
 /// schema and kept for the life of the process (the daemon's); `Err` when the schema does
-/// not compile.
-pub fn kept_check(schema: &Value, arguments: &Value) -> Result<Vec<String>, String> {
-    type Kept = HashMap<String, Arc<ArgsValidator>>;
-    static KEPT: std::sync::LazyLock<Mutex<Kept>> = std::sync::LazyLock::new(Mutex::default);
+/// not compile. A schema seen for the first time is compiled on a blocking thread: a large
+/// one must not hold up the daemon's other connections.
+pub async fn kept_check(schema: &Value, arguments: &Value) -> Result<Vec<String>, String> {
     let text = schema.to_string();
     let found = KEPT
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+        .validators
         .get(&text)
         .cloned();
     let validator = match found {
         Some(validator) => validator,
         None => {
-            let validator = Arc::new(ArgsValidator::compile(schema)?);
-            let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-            if kept.len() >= KEPT_SCHEMAS {
-                kept.clear();
-            }
-            kept.insert(text, validator.clone());
+            let owned = schema.clone();
+            let compiled = tokio::task::spawn_blocking(move || ArgsValidator::compile(&owned))
+                .await
+                .map_err(|error| error.to_string())??;
+            let validator = Arc::new(compiled);
+            keep(text, validator.clone());
             validator
         }
     };
     Ok(validator.violations(arguments))
 }
 
+fn keep(text: String, validator: Arc<ArgsValidator>) {
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.validators.len() >= KEPT_SCHEMAS || kept.bytes + text.len() > KEPT_BYTES {
+        *kept = Kept::default();
+    }
+    if text.len() <= KEPT_BYTES {
+        kept.bytes += text.len();
+        kept.validators.insert(text, validator);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_daemons_kept_validators_stay_within_their_count_and_bytes() {
+        let validator = Arc::new(ArgsValidator { validator: None });
+        keep("x".repeat(KEPT_BYTES + 1), validator.clone());
+        let kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(kept.validators.keys().all(|text| text.len() <= KEPT_BYTES));
+        assert!(kept.bytes <= KEPT_BYTES);
+        drop(kept);
+        for n in 0..KEPT_SCHEMAS + 3 {
+            keep(format!("{{\"n\": {n}}}"), validator.clone());
+        }
+        let kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            kept.validators.len() <= KEPT_SCHEMAS,
+            "{}",
+            kept.validators.len()
+        );
+        assert!(kept.validators.contains_key("{\"n\": 514}"));
+    }
 
     #[test]
     fn lists_every_violation_with_its_path() {

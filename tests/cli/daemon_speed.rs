@@ -95,3 +95,18 @@ fn a_daemon_that_closes_after_initialize_fails_the_command_with_exit_4() {
     );
     assert_eq!(fake.sent(), "initialize\nclose\n");
 }
+
+#[test]
+fn a_daemon_that_stops_reading_after_initialize_fails_the_command_as_one_that_closed() {
+    // The command's next write fails (EPIPE) before any end of the connection is read.
+    let fake = Fake::start("refuse-after-initialize");
+    let output = fake.call();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
+    assert_eq!(output.stdout, b"");
+    assert_eq!(
+        stderr_of(&output),
+        "mcpchat: error: MCP server `k` closed the connection during tools/list\n\
+         hint: run with -vv to see the transport's reason\n"
+    );
+    assert_eq!(fake.sent(), "initialize\nrefuse\n");
+}

@@ -4,7 +4,9 @@ on the daemon's socket. Listens on argv[1], writes the pid file beside it (this 
 argv[3]), and appends every message's method to argv[2] (and `close` when it closes a
 connection itself). Answers `initialize` as a server `fake` 1.0 with tools, `tools/list` with one tool
 `echo`, and `tools/call` with the text "echoed". MODE (argv[4]): `answer` does all that;
-`close-after-initialize` closes the connection right after answering `initialize`. Serves
+`close-after-initialize` closes the connection right after answering `initialize`;
+`refuse-after-initialize` stops reading right after answering it (shutdown of its reading side:
+the command's next write fails with EPIPE) and closes the connection 2 s later. Serves
 connections one after another until killed.
 """
 
@@ -12,6 +14,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 path, log, version, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -55,5 +58,10 @@ while True:
         connection.sendall((json.dumps(reply) + "\n").encode())
         if mode == "close-after-initialize" and request.get("method") == "initialize":
             record("close")
+            break
+        if mode == "refuse-after-initialize" and request.get("method") == "initialize":
+            connection.shutdown(socket.SHUT_RD)
+            record("refuse")
+            time.sleep(2)
             break
     connection.close()

@@ -64,7 +64,9 @@ pub(super) async fn request_failure(
             if let Some(failure) = classify_transport(server, inner.error.as_ref()) {
                 return failure;
             }
-            if child.is_some() {
+            // A pipe or the daemon's socket that cannot be written to was closed: the same
+            // failure as when the closing is read first (which of the two comes first is luck).
+            if child.is_some() || relayed {
                 return closed_failure(server, child, what).await;
             }
             Failure::new(

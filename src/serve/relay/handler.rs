@@ -86,7 +86,7 @@ impl ServerHandler for Relay {
             ));
         }
         if let Some(schema) = schema_to_check(&request, &context) {
-            checked(session.name(), &name, schema, &request)?;
+            checked(session.name(), &name, schema, &request).await?;
         }
         let what = format!("tools/call `{name}`");
         let key = format!("tools/call {}", request.name);
@@ -346,14 +346,14 @@ fn schema_to_check<'a>(
 
 /// The call's arguments checked against `schema` before anything is called: a misfit fails
 /// as a direct check does; a schema that does not compile is said to be unchecked.
-fn checked(
+async fn checked(
     server: &str,
     tool: &str,
     schema: &Value,
     request: &CallToolRequestParams,
 ) -> Result<(), ErrorData> {
     let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-    match crate::validate::kept_check(schema, &arguments) {
+    match crate::validate::kept_check(schema, &arguments).await {
         Ok(violations) if violations.is_empty() => Ok(()),
         Ok(violations) => Err(as_error(&crate::validate::mismatch(
             server,
