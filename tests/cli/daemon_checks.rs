@@ -4,6 +4,9 @@
 //! that does not compile is checked (and warned about) by the command as directly; no key
 //! of ours reaches the server, and a server cannot make the command call it twice.
 
+use std::path::PathBuf;
+use std::process::Output;
+
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
@@ -18,23 +21,24 @@ fn fake() -> String {
     )
 }
 
-#[test]
-fn a_misfit_fails_as_directly_and_the_daemon_checked_it() {
-    let kept = Daemon::new();
+/// `tools call TOOL ARGS...` of the fake, direct and through the daemon, both noting their
+/// calls in the file `kept.log` of the test's directory (returned).
+fn call_both(kept: &Daemon, tool_and_args: &[&str]) -> (Output, Output, PathBuf) {
     let log = kept.env.dir.path().join("kept.log");
-    let call = [
-        "--stdio",
-        &fake(),
-        "tools",
-        "call",
-        "env",
-        "--arg",
-        "name=5",
-    ];
+    let fake = fake();
+    let mut call = vec!["--stdio", &fake, "tools", "call"];
+    call.extend_from_slice(tool_and_args);
     let (direct, through) = kept.both(&call, |cmd| {
         cmd.env("KEPT_LOG", &log);
     });
     same(&direct, &through);
+    (direct, through, log)
+}
+
+#[test]
+fn a_misfit_fails_as_directly_and_the_daemon_checked_it() {
+    let kept = Daemon::new();
+    let (_, through, _) = call_both(&kept, &["env", "--arg", "name=5"]);
     assert_eq!(through.status.code(), Some(2));
     assert!(through.stdout.is_empty());
     assert_eq!(
@@ -49,8 +53,8 @@ fn a_misfit_fails_as_directly_and_the_daemon_checked_it() {
     let debug = kept
         .cmd()
         .env("RUST_LOG", "mcpchat=debug")
-        .arg("--keep-alive")
-        .args(call)
+        .args(["--keep-alive", "--stdio", &fake(), "tools", "call"])
+        .args(["env", "--arg", "name=5"])
         .output()
         .unwrap();
     assert_eq!(debug.status.code(), Some(2));
@@ -153,20 +157,7 @@ fn make_env_take_an_integer(kept: &Daemon) {
 #[test]
 fn a_schema_the_daemon_cannot_compile_is_checked_and_warned_about_as_directly() {
     let kept = Daemon::new();
-    let log = kept.env.dir.path().join("kept.log");
-    let call = [
-        "--stdio",
-        &fake(),
-        "tools",
-        "call",
-        "broken",
-        "--arg",
-        "x=1",
-    ];
-    let (direct, through) = kept.both(&call, |cmd| {
-        cmd.env("KEPT_LOG", &log);
-    });
-    same(&direct, &through);
+    let (_, through, log) = call_both(&kept, &["broken", "--arg", "x=1"]);
     assert_eq!(through.status.code(), Some(0), "{}", stderr_of(&through));
     assert_eq!(lines(&through.stdout)[0]["text"], "called");
     let stderr = stderr_of(&through);
@@ -185,19 +176,13 @@ fn a_schema_the_daemon_cannot_compile_is_checked_and_warned_about_as_directly() 
 #[test]
 fn a_server_saying_unchecked_is_not_called_again_and_no_key_of_ours_reaches_it() {
     let kept = Daemon::new();
-    let log = kept.env.dir.path().join("kept.log");
-    let call = ["--stdio", &fake(), "tools", "call", "unforged"];
-    let (direct, through) = kept.both(&call, |cmd| {
-        cmd.env("KEPT_LOG", &log);
-    });
-    same(&direct, &through);
+    let (_, through, log) = call_both(&kept, &["unforged"]);
     assert_eq!(through.status.code(), Some(4), "{}", stderr_of(&through));
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         "called unforged\ncalled unforged\n"
     );
     // The server sees its progress token only: the schema to check stays with the daemon.
-    let (direct, through) = kept.both(&["--stdio", &fake(), "tools", "call", "meta"], |_| {});
-    same(&direct, &through);
+    let (_, through, _) = call_both(&kept, &["meta"]);
     assert_eq!(lines(&through.stdout)[0]["text"], "progressToken");
 }

@@ -84,7 +84,13 @@ fn a_kept_call_sends_initialize_initialized_and_its_requests_in_order() {
 
 #[test]
 fn a_daemon_that_closes_after_initialize_fails_the_command_with_exit_4() {
-    let fake = Fake::start("close-after-initialize");
+    fails_as_closed("close-after-initialize", "initialize\nclose\n");
+}
+
+/// The command against the fake in `mode` fails as one whose daemon closed the connection
+/// during `tools/list`; the fake saw `sent`.
+fn fails_as_closed(mode: &str, sent: &str) {
+    let fake = Fake::start(mode);
     let output = fake.call();
     assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
     assert_eq!(output.stdout, b"");
@@ -93,20 +99,11 @@ fn a_daemon_that_closes_after_initialize_fails_the_command_with_exit_4() {
         "mcpchat: error: MCP server `k` closed the connection during tools/list\n\
          hint: run with -vv to see the transport's reason\n"
     );
-    assert_eq!(fake.sent(), "initialize\nclose\n");
+    assert_eq!(fake.sent(), sent);
 }
 
 #[test]
 fn a_daemon_that_stops_reading_after_initialize_fails_the_command_as_one_that_closed() {
     // The command's next write fails (EPIPE) before any end of the connection is read.
-    let fake = Fake::start("refuse-after-initialize");
-    let output = fake.call();
-    assert_eq!(output.status.code(), Some(4), "{}", stderr_of(&output));
-    assert_eq!(output.stdout, b"");
-    assert_eq!(
-        stderr_of(&output),
-        "mcpchat: error: MCP server `k` closed the connection during tools/list\n\
-         hint: run with -vv to see the transport's reason\n"
-    );
-    assert_eq!(fake.sent(), "initialize\nrefuse\n");
+    fails_as_closed("refuse-after-initialize", "initialize\nrefuse\n");
 }
