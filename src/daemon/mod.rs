@@ -234,16 +234,5 @@ fn failure_of(said: &serde_json::Value) -> Failure {
         .get("message")
         .and_then(serde_json::Value::as_str)
         .unwrap_or("the daemon could not start the server");
-    let mut failure = Failure::new(kind, message);
-    for hint in said
-        .get("hints")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(hint) = hint.as_str() {
-            failure = failure.hint(hint);
-        }
-    }
-    failure
+    crate::mcp::classify::with_hints(Failure::new(kind, message), said)
 }

@@ -23,7 +23,7 @@ use auth::challenge_failure;
 pub(super) use connect::classify_init;
 pub use connect::{CA_HINT, untrusted_certificate};
 use connect::{chain_text, classify_transport};
-pub use relayed::{FAILURE_KEY, failure_data};
+pub use relayed::{FAILURE_KEY, failure_data, with_hints};
 
 /// A request's error (after the handshake): `what` names the request, e.g. "tools/list".
 pub(super) async fn request_failure(

@@ -33,7 +33,12 @@ pub fn failure_data(failure: &Failure) -> Value {
 pub(super) fn failure_in(data: &rmcp::ErrorData) -> Option<Failure> {
     let said = data.data.as_ref()?.get(FAILURE_KEY)?;
     let kind = Kind::named(said.get("kind")?.as_str()?)?;
-    let mut failure = Failure::new(kind, said.get("message")?.as_str()?);
+    let failure = Failure::new(kind, said.get("message")?.as_str()?);
+    Some(with_hints(failure, said))
+}
+
+/// `failure` with the hints of a failure as data (`{..., hints: [...]}`), in their order.
+pub fn with_hints(mut failure: Failure, said: &Value) -> Failure {
     for hint in said
         .get("hints")
         .and_then(Value::as_array)
@@ -44,7 +49,7 @@ pub(super) fn failure_in(data: &rmcp::ErrorData) -> Option<Failure> {
             failure = failure.hint(hint);
         }
     }
-    Some(failure)
+    failure
 }
 
 #[cfg(test)]
