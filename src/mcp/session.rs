@@ -167,27 +167,30 @@ impl Session {
         let token = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
         // A progress token, so progress notifications reach stderr.
-        let mut meta =
-            RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::Number(token)));
-        if let Some(schema) = check.filter(|_| self.daemon_checks) {
-            let schema = Value::Object(schema.clone());
-            meta.insert(crate::validate::CHECK_KEY.to_string(), schema);
+        params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+            NumberOrString::Number(token),
+        )));
+        // Only this first request carries the schema to check: rounds and task mode go on
+        // without it (the check was made).
+        let asked = check.filter(|_| self.daemon_checks);
+        let mut first = params.clone();
+        if let (Some(schema), Some(meta)) = (asked, first.meta.as_mut()) {
+            meta.insert(
+                crate::validate::CHECK_KEY.to_string(),
+                Value::Object(schema.clone()),
+            );
         }
-        params.meta = Some(meta.clone());
         let what = format!("tools/call `{tool}`");
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(first));
         let mut result = match self.request_raw(&what, request).await? {
             Ok(result) => result,
             Err(rmcp::service::ServiceError::McpError(data))
-                if self.daemon_checks && unchecked(&data) =>
+                if asked.is_some() && unchecked(&data) =>
             {
                 return Ok(Checked::Unchecked);
             }
             Err(error) => return Err(self.failed(&what, &error).await),
         };
-        // Rounds and task mode go on without our key (the check was made).
-        meta.remove(crate::validate::CHECK_KEY);
-        params.meta = Some(meta);
         if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
             // The server wants input first (SEP-2322): rmcp drives those rounds from the
             // start (our handler answers them), and its typed result is what we get then.
